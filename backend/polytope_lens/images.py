@@ -1,0 +1,169 @@
+"""Pictures become targets: decode, normalise, sample training and validation points.
+
+Coordinates: the 1024x1024 target covers the square [-1, 1]^2. Pixel (row, col)
+has its centre at x = -1 + (2*col + 1)/1024 (left to right) and
+y = 1 - (2*row + 1)/1024 (top row is y close to +1), i.e. the usual maths
+orientation with y pointing up.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .config import IMAGE_SIZE
+
+# Limits for pictures (README "Limits").
+MAX_SOURCE_PIXELS = 50_000_000  # a decompression bomb declares far more than this
+MAX_ASPECT_RATIO = 20.0
+MIN_SIDE = 8
+SUPPORTED_FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF", "MPO"}
+
+
+class ImageError(ValueError):
+    """A picture that cannot become a target; the message is for a person."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A normalised target: values in [0, 1], shape (1024, 1024, channels)."""
+
+    values: np.ndarray  # float32 (H, W, C), C = 1 or 3
+
+    @property
+    def channels(self) -> int:
+        return self.values.shape[2]
+
+    def to_uint8(self) -> np.ndarray:
+        return np.clip(np.rint(self.values * 255.0), 0, 255).astype(np.uint8)
+
+    def to_pil(self) -> Image.Image:
+        arr = self.to_uint8()
+        return Image.fromarray(arr[:, :, 0], "L") if self.channels == 1 else Image.fromarray(arr, "RGB")
+
+
+def open_image(source: str | Path | bytes) -> Image.Image:
+    """Decode a picture (first frame of an animation), checking it before pixels are read."""
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    if isinstance(source, (bytes, bytearray)) and len(source) == 0:
+        raise ImageError("the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+            fmt = img.format
+            if fmt not in SUPPORTED_FORMATS:
+                raise ImageError(
+                    f"{fmt or 'this'} pictures are not supported; use PNG, JPEG, WebP, BMP, TIFF or GIF"
+                )
+            width, height = img.size
+            if width * height > MAX_SOURCE_PIXELS:
+                raise ImageError(
+                    f"the picture declares {width}x{height} pixels, more than the "
+                    f"{MAX_SOURCE_PIXELS:,}-pixel limit"
+                )
+            if min(width, height) < MIN_SIDE:
+                raise ImageError(f"the picture is {width}x{height}; each side must be at least {MIN_SIDE} pixels")
+            if max(width, height) / min(width, height) > MAX_ASPECT_RATIO:
+                raise ImageError(
+                    f"the picture is {width}x{height}; its sides differ by more than {MAX_ASPECT_RATIO:g}:1"
+                )
+            img.seek(0)  # first frame of GIF/WebP/TIFF animations
+            img.load()
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"no such file: {source}") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("the file is not a picture that can be read (PNG, JPEG, WebP, BMP, TIFF or GIF)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"the picture is damaged or truncated ({exc})") from None
+    return img
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any mode to RGB, transparent parts composited onto white, EXIF orientation applied."""
+    img = ImageOps.exif_transpose(img)
+    mode = img.mode
+    if mode == "P":
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+    elif mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16/32-bit integer gray: scale by the actual bit depth, not a clip to 8 bits.
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        img = Image.fromarray(((arr - lo) * scale).astype(np.uint8), "L")
+    elif mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        ground = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(ground, rgba)
+    return img.convert("RGB")
+
+
+def square_1024(img: Image.Image) -> Image.Image:
+    """Centre-crop to a square and resize to 1024x1024."""
+    return ImageOps.fit(img, (IMAGE_SIZE, IMAGE_SIZE), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+
+
+def normalise(img: Image.Image, color: bool = False) -> Target:
+    rgb = square_1024(to_rgb(img))
+    if color:
+        values = np.asarray(rgb, dtype=np.float32) / 255.0
+    else:
+        values = (np.asarray(rgb.convert("L"), dtype=np.float32) / 255.0)[:, :, None]
+    return Target(np.ascontiguousarray(values))
+
+
+def load_target(source: str | Path | bytes, color: bool = False) -> Target:
+    return normalise(open_image(source), color=color)
+
+
+def pixel_centres(size: int = IMAGE_SIZE) -> np.ndarray:
+    """Coordinates of pixel centres along one axis, from -1 to 1 (columns, left to right)."""
+    return (-1.0 + (2.0 * np.arange(size) + 1.0) / size).astype(np.float32)
+
+
+def pixel_to_point(rows: np.ndarray, cols: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """(row, col) indices to points (x, y) in [-1, 1]^2, y up."""
+    x = -1.0 + (2.0 * np.asarray(cols, dtype=np.float64) + 1.0) / size
+    y = 1.0 - (2.0 * np.asarray(rows, dtype=np.float64) + 1.0) / size
+    return np.stack([x, y], axis=-1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PointSample:
+    """Disjoint training and validation pixels of a target."""
+
+    train_pixels: np.ndarray  # int64 (N, 2): row, col
+    val_pixels: np.ndarray  # int64 (M, 2)
+    train_x: np.ndarray  # float32 (N, 2)
+    train_y: np.ndarray  # float32 (N, C)
+    val_x: np.ndarray
+    val_y: np.ndarray
+
+
+def sample_points(target: Target, train_points: int, val_points: int, seed: int) -> PointSample:
+    """Draw N + M distinct pixels without replacement, reproducibly from ``seed``."""
+    size = target.values.shape[0]
+    total = size * size
+    if train_points + val_points > total:
+        raise ValueError(f"cannot draw {train_points + val_points} distinct points from {total} pixels")
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(total, size=train_points + val_points, replace=False)
+    rows, cols = np.divmod(flat, size)
+    pixels = np.stack([rows, cols], axis=1).astype(np.int64)
+    points = pixel_to_point(rows, cols, size)
+    values = target.values[rows, cols]
+    n = train_points
+    return PointSample(pixels[:n], pixels[n:], points[:n], values[:n], points[n:], values[n:])

@@ -1,0 +1,152 @@
+"""Layer-spec parsing and the MLP whose linear regions we draw.
+
+The layer syntax is a comma-separated list of groups; each group is either a
+width (``64``) or ``WIDTHxCOUNT`` (``14x6`` = six layers of 14 neurons).
+It is parsed with a regular expression, never evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+# Documented limits (README "Limits"): they keep a live frame affordable on a
+# 2-core machine and stop a typo such as 14x600 from eating the server.
+MAX_DEPTH = 64
+MAX_WIDTH = 1024
+MAX_PARAMETERS = 2_000_000
+
+_GROUP = re.compile(r"^\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*$", re.IGNORECASE)
+
+
+class LayerSpecError(ValueError):
+    """A layer string that cannot be turned into a network."""
+
+
+def parse_layers(spec: str) -> list[int]:
+    """Turn ``"10x10,2,10x3"`` into ``[10]*10 + [2] + [10]*3``."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise LayerSpecError("layers must be a non-empty string such as '14x6' or '64,32,16'")
+    widths: list[int] = []
+    for group in spec.split(","):
+        if not group.strip():
+            raise LayerSpecError(f"empty group in layers '{spec}' (stray comma?)")
+        if group.strip().startswith("-"):
+            raise LayerSpecError(f"layer widths must be positive, got '{group.strip()}'")
+        match = _GROUP.match(group)
+        if not match:
+            raise LayerSpecError(
+                f"cannot read '{group.strip()}' in layers '{spec}': "
+                "use a width like 64 or WIDTHxCOUNT like 14x6"
+            )
+        width = int(match.group(1))
+        count = int(match.group(2)) if match.group(2) is not None else 1
+        if width <= 0:
+            raise LayerSpecError(f"layer widths must be positive, got {width}")
+        if count <= 0:
+            raise LayerSpecError(f"layer counts must be positive, got {count} in '{group.strip()}'")
+        if width > MAX_WIDTH:
+            raise LayerSpecError(f"width {width} is past the limit of {MAX_WIDTH} neurons per layer")
+        if count > MAX_DEPTH or len(widths) + count > MAX_DEPTH:
+            raise LayerSpecError(f"at most {MAX_DEPTH} hidden layers are allowed")
+        widths.extend([width] * count)
+    return widths
+
+
+def format_layers(widths: list[int]) -> str:
+    """The shortest spec string for a list of widths (inverse of parse_layers)."""
+    groups: list[str] = []
+    i = 0
+    while i < len(widths):
+        j = i
+        while j < len(widths) and widths[j] == widths[i]:
+            j += 1
+        run = j - i
+        groups.append(f"{widths[i]}x{run}" if run > 1 else str(widths[i]))
+        i = j
+    return ",".join(groups)
+
+
+def count_parameters(widths: list[int], in_dim: int = 2, out_dim: int = 1) -> int:
+    sizes = [in_dim, *widths, out_dim]
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def check_parameter_budget(widths: list[int], out_dim: int = 1) -> None:
+    n = count_parameters(widths, out_dim=out_dim)
+    if n > MAX_PARAMETERS:
+        raise LayerSpecError(
+            f"this network has {n:,} parameters, past the limit of {MAX_PARAMETERS:,}"
+        )
+
+
+class MLP(nn.Module):
+    """Hidden layers of (leaky) ReLU and a linear output.
+
+    ``negative_slope`` is 0 for ReLU. The linear layers are kept in
+    ``self.linears`` so geometry code can read weights without knowing torch
+    module structure.
+    """
+
+    def __init__(self, widths: list[int], out_dim: int = 1, negative_slope: float = 0.0, in_dim: int = 2):
+        super().__init__()
+        self.widths = list(widths)
+        self.negative_slope = float(negative_slope)
+        sizes = [in_dim, *widths, out_dim]
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    @property
+    def hidden_count(self) -> int:
+        return sum(self.widths)
+
+    def activate(self, z: torch.Tensor) -> torch.Tensor:
+        if self.negative_slope == 0.0:
+            return torch.relu(z)
+        return torch.nn.functional.leaky_relu(z, self.negative_slope)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for linear in self.linears[:-1]:
+            x = self.activate(linear(x))
+        return self.linears[-1](x)
+
+    def forward_with_preactivations(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Output and the pre-activation of every hidden layer (their signs are the pattern)."""
+        pre: list[torch.Tensor] = []
+        for linear in self.linears[:-1]:
+            z = linear(x)
+            pre.append(z)
+            x = self.activate(z)
+        return self.linears[-1](x), pre
+
+    def affine_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(W, b) of every linear layer, hidden ones first, output last, detached."""
+        return [(lin.weight.detach(), lin.bias.detach()) for lin in self.linears]
+
+
+def build_mlp(
+    widths: list[int],
+    out_dim: int = 1,
+    activation: str = "relu",
+    negative_slope: float = 0.01,
+    generator: torch.Generator | None = None,
+) -> MLP:
+    """He-initialised MLP (weights; biases as torch's default); ``generator`` makes initialisation reproducible."""
+    slope = 0.0 if activation == "relu" else float(negative_slope)
+    model = MLP(widths, out_dim=out_dim, negative_slope=slope)
+    with torch.no_grad():
+        for i, lin in enumerate(model.linears):
+            is_output = i == len(model.linears) - 1
+            # He (Kaiming) normal for the rectifier layers; the output layer is linear.
+            gain_slope = 1.0 if is_output else slope
+            fan_in = lin.weight.shape[1]
+            std = (2.0 / ((1.0 + gain_slope**2) * fan_in)) ** 0.5
+            if is_output:
+                std = (1.0 / fan_in) ** 0.5
+            lin.weight.copy_(torch.randn(lin.weight.shape, generator=generator) * std)
+            # Biases as in torch's default (uniform in +-1/sqrt(fan_in)): zero biases
+            # would make every boundary pass through the origin at initialisation.
+            bound = 1.0 / fan_in**0.5
+            lin.bias.copy_((torch.rand(lin.bias.shape, generator=generator) * 2 - 1) * bound)
+    return model

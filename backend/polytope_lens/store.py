@@ -1,0 +1,140 @@
+"""Where targets come from: the sample pictures and a bounded store of uploads.
+
+Uploads are decoded and normalised once, then kept as 1024x1024 RGB PNGs
+named by a random id in the app's own folder; client file names are never
+used. The oldest uploads are evicted when the count or byte limit is hit.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from .images import Target, load_target, normalise, open_image, to_rgb
+
+UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+SAMPLE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+DEFAULT_SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_images"
+
+
+class UnknownImage(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its argument; a person wants plain words
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    max_uploads: int = 200
+    max_upload_store_bytes: int = 512 * 1024 * 1024
+    cached_targets: int = 8
+
+
+class ImageStore:
+    def __init__(self, samples_dir: Path | None = None, uploads_dir: Path | None = None, limits: StoreLimits | None = None):
+        self.samples_dir = Path(samples_dir or DEFAULT_SAMPLES_DIR)
+        self._own_tmp = uploads_dir is None
+        self.uploads_dir = Path(uploads_dir) if uploads_dir else Path(tempfile.mkdtemp(prefix="polytope-lens-uploads-"))
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self.limits = limits or StoreLimits()
+        self._lock = threading.Lock()
+        self._uploads: OrderedDict[str, int] = OrderedDict()  # id -> bytes, oldest first
+        self._targets: OrderedDict[tuple[str, bool], Target] = OrderedDict()
+
+    # -- samples ------------------------------------------------------------
+    def samples(self) -> list[dict]:
+        items = []
+        for path in sorted(self.samples_dir.glob("*.png")):
+            if SAMPLE_ID.match(path.stem):
+                name = path.stem.replace("_", " ").replace("-", " ").capitalize()
+                items.append({"id": path.stem, "name": name, "url": f"/api/images/{path.stem}"})
+        return items
+
+    def _sample_path(self, image_id: str) -> Path | None:
+        if not SAMPLE_ID.match(image_id):
+            return None
+        path = self.samples_dir / f"{image_id}.png"
+        return path if path.is_file() else None
+
+    # -- uploads ------------------------------------------------------------
+    def add_upload(self, data: bytes) -> str:
+        """Validate and normalise a picture; returns its new id. Raises images.ImageError."""
+        rgb = normalise(open_image(data), color=True).to_pil()
+        buf = io.BytesIO()
+        rgb.save(buf, format="PNG", compress_level=3)
+        image_id = secrets.token_urlsafe(18)
+        with self._lock:
+            (self.uploads_dir / f"{image_id}.png").write_bytes(buf.getvalue())
+            self._uploads[image_id] = len(buf.getvalue())
+            self._evict()
+        return image_id
+
+    def _evict(self) -> None:
+        while self._uploads and (
+            len(self._uploads) > self.limits.max_uploads
+            or sum(self._uploads.values()) > self.limits.max_upload_store_bytes
+        ):
+            old, _ = self._uploads.popitem(last=False)
+            (self.uploads_dir / f"{old}.png").unlink(missing_ok=True)
+            for key in [k for k in self._targets if k[0] == old]:
+                del self._targets[key]
+
+    def upload_count(self) -> int:
+        return len(self._uploads)
+
+    def _upload_path(self, image_id: str) -> Path | None:
+        if not UPLOAD_ID.match(image_id) or image_id not in self._uploads:
+            return None
+        return self.uploads_dir / f"{image_id}.png"
+
+    # -- lookup -------------------------------------------------------------
+    def path(self, image_id: str) -> Path:
+        path = self._sample_path(image_id) or self._upload_path(image_id)
+        if path is None:
+            raise UnknownImage(f"no picture with id '{image_id[:80]}' (pick a sample or upload a picture)")
+        return path
+
+    def target(self, image_id: str, color: bool = False) -> Target:
+        """The normalised target, from a small LRU cache."""
+        key = (image_id, color)
+        with self._lock:
+            if key in self._targets:
+                self._targets.move_to_end(key)
+                return self._targets[key]
+        target = load_target(self.path(image_id), color=color)
+        with self._lock:
+            self._targets[key] = target
+            while len(self._targets) > self.limits.cached_targets:
+                self._targets.popitem(last=False)
+        return target
+
+    def png(self, image_id: str, size: int = 1024) -> bytes:
+        """The normalised picture as PNG (as colourful as it is), optionally scaled down."""
+        path = self.path(image_id)
+        img = to_rgb(open_image(path))
+        if img.size != (1024, 1024):
+            img = normalise(img, color=True).to_pil()
+        if _is_gray(img):
+            img = img.convert("L")
+        if size != img.size[0]:
+            img = img.resize((size, size), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=3)
+        return buf.getvalue()
+
+    def close(self) -> None:
+        if self._own_tmp:
+            shutil.rmtree(self.uploads_dir, ignore_errors=True)
+
+
+def _is_gray(img: Image.Image) -> bool:
+    r, g, b = img.split()
+    return r.tobytes() == g.tobytes() == b.tobytes()

@@ -1,0 +1,222 @@
+"""Training a run: data on the device, optimiser, steps, losses, checkpoints.
+
+Reproducibility: initialisation and batch order come from two torch
+generators seeded from the run's seed, so a CPU run is bit-for-bit repeatable
+and a resumed run continues the same batch sequence.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .config import RunConfig
+from .images import PointSample, Target, sample_points
+from .model import MLP, build_mlp
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the model was put back to its last finite state."""
+
+
+def pick_device(preference: str | None = None) -> torch.device:
+    if preference:
+        return torch.device(preference)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "sgd_momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    raise ValueError(f"unknown optimizer '{name}' (use adam, sgd, sgd_momentum or rmsprop)")
+
+
+@dataclass
+class Losses:
+    train: float
+    val: float
+
+
+class Trainer:
+    """One network learning one target. Not thread-safe: one owner drives it."""
+
+    def __init__(self, config: RunConfig, target: Target, device: str | torch.device | None = None):
+        if target.channels != config.out_dim:
+            raise ValueError("target channels do not match config.color")
+        self.config = config
+        self.target = target
+        self.device = pick_device(str(device) if device else None)
+        self.sample: PointSample = sample_points(target, config.train_points, config.val_points, config.seed)
+        self.train_x = torch.from_numpy(self.sample.train_x).to(self.device)
+        self.train_y = torch.from_numpy(self.sample.train_y).to(self.device)
+        self.val_x = torch.from_numpy(self.sample.val_x).to(self.device)
+        self.val_y = torch.from_numpy(self.sample.val_y).to(self.device)
+        self.step_count = 0
+        self.last_batch_loss = math.nan
+        self._snapshot: dict[str, torch.Tensor] | None = None
+        self.reset()
+
+    # -- set-up -------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> None:
+        """Fresh initialisation; ``seed`` defaults to the config's (same start again)."""
+        seed = self.config.seed if seed is None else seed
+        init_gen = torch.Generator().manual_seed(seed)
+        self.model: MLP = build_mlp(
+            self.config.widths,
+            out_dim=self.config.out_dim,
+            activation=self.config.activation,
+            negative_slope=self.config.negative_slope,
+            generator=init_gen,
+        ).to(self.device)
+        self.batch_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.optimizer = make_optimizer(
+            self.config.optimizer, self.model.parameters(), self.config.lr, self.config.momentum
+        )
+        self.step_count = 0
+        self.last_batch_loss = math.nan
+        self._take_snapshot()
+
+    def set_lr(self, lr: float) -> None:
+        self.config = self.config.model_copy(update={"lr": lr})
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def set_optimizer(self, name: str, lr: float | None = None) -> None:
+        """Switch optimiser mid-run (its state starts empty); weights are kept."""
+        lr = self.config.lr if lr is None else lr
+        self.config = RunConfig.model_validate({**self.config.model_dump(), "optimizer": name, "lr": lr})
+        self.optimizer = make_optimizer(name, self.model.parameters(), lr, self.config.momentum)
+
+    # -- training -----------------------------------------------------------
+    def step(self, n: int = 1) -> float:
+        """Run ``n`` optimiser steps; returns the last batch loss."""
+        batch = self.config.effective_batch_size
+        full = batch >= self.train_x.shape[0]
+        loss_value = self.last_batch_loss
+        for _ in range(n):
+            if full:
+                xb, yb = self.train_x, self.train_y
+            else:
+                idx = torch.randint(0, self.train_x.shape[0], (batch,), generator=self.batch_gen, device=self.device)
+                xb, yb = self.train_x[idx], self.train_y[idx]
+            loss = torch.mean((self.model(xb) - yb) ** 2)
+            loss_value = float(loss.item())
+            if not math.isfinite(loss_value):
+                self._restore_snapshot()
+                raise TrainingDiverged(
+                    f"training diverged at step {self.step_count + 1} (loss is {loss_value}); "
+                    f"the network was put back to step {self._snapshot_step}. "
+                    "Try a smaller learning rate."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.step_count += 1
+        self.last_batch_loss = loss_value
+        return loss_value
+
+    @torch.no_grad()
+    def losses(self) -> Losses:
+        """Mean squared error on all training and validation points."""
+        train = float(torch.mean((self.model(self.train_x) - self.train_y) ** 2).item())
+        val = float(torch.mean((self.model(self.val_x) - self.val_y) ** 2).item())
+        if not (math.isfinite(train) and math.isfinite(val)):
+            self._restore_snapshot()
+            raise TrainingDiverged(
+                f"training diverged by step {self.step_count}; the network was put back to step "
+                f"{self._snapshot_step}. Try a smaller learning rate."
+            )
+        self._take_snapshot()
+        return Losses(train, val)
+
+    def _take_snapshot(self) -> None:
+        self._snapshot = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self._snapshot_step = self.step_count
+
+    def _restore_snapshot(self) -> None:
+        if self._snapshot is not None:
+            self.model.load_state_dict(self._snapshot)
+            self.step_count = self._snapshot_step
+            # Adam/RMSprop moments are poisoned by the non-finite step: start them afresh.
+            self.optimizer = make_optimizer(
+                self.config.optimizer, self.model.parameters(), self.config.lr, self.config.momentum
+            )
+
+    # -- checkpoints --------------------------------------------------------
+    def checkpoint(self) -> dict:
+        buf = io.BytesIO()
+        self.target.to_pil().save(buf, format="PNG")
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.model_dump(),
+            "step": self.step_count,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "batch_generator": self.batch_gen.get_state().cpu(),
+            "target_png": buf.getvalue(),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.checkpoint(), path)
+        return path
+
+    def checkpoint_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        torch.save(self.checkpoint(), buf)
+        return buf.getvalue()
+
+
+def read_checkpoint(source: str | Path | bytes) -> dict:
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    try:
+        ckpt = torch.load(stream, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a bad file
+        raise ValueError(f"not a Polytope Lens checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError("not a Polytope Lens checkpoint (unknown format)")
+    return ckpt
+
+
+def checkpoint_target(ckpt: dict) -> Target:
+    img = Image.open(io.BytesIO(ckpt["target_png"]))
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return Target(np.ascontiguousarray(arr))
+
+
+def trainer_from_checkpoint(
+    source: str | Path | bytes, overrides: dict | None = None, device: str | None = None
+) -> Trainer:
+    """Rebuild a trainer where a checkpoint left off. ``overrides`` may change optimizer/lr.
+
+    The optimiser state is restored only when the optimiser is unchanged.
+    """
+    ckpt = read_checkpoint(source)
+    config = RunConfig.model_validate({**ckpt["config"], **(overrides or {})})
+    trainer = Trainer(config, checkpoint_target(ckpt), device=device)
+    trainer.model.load_state_dict(ckpt["model"])
+    trainer.step_count = int(ckpt["step"])
+    if config.optimizer == ckpt["config"]["optimizer"]:
+        trainer.optimizer.load_state_dict(ckpt["optimizer"])
+        trainer.set_lr(config.lr)
+    if trainer.device.type == "cpu":
+        trainer.batch_gen.set_state(ckpt["batch_generator"])
+    trainer._take_snapshot()
+    return trainer

@@ -1,0 +1,68 @@
+"""Binary frame encoding for the websocket (format in docs/protocol.md).
+
+Plain bytes, no web framework: the session builds frames, the server only
+forwards them.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+
+from .partition import GridPartition
+
+MAGIC = b"PLF1"
+
+
+def prediction_bytes(prediction: np.ndarray) -> bytes:
+    """float (R, R, C) -> R*R*C uint8, clipped to [0, 1] * 255, row 0 at the top."""
+    scaled = np.empty(prediction.shape, dtype=np.float32)
+    np.multiply(prediction, 255.0, out=scaled)
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.uint8).tobytes()
+
+
+def boundary_bytes(boundary: np.ndarray) -> bytes:
+    """bool (R, R) -> one bit per pixel, row-major, most significant bit first."""
+    return np.packbits(boundary.ravel(), bitorder="big").tobytes()
+
+
+def encode_frame(header: dict, sections: list[tuple[str, bytes]]) -> bytes:
+    """Pack a JSON header and named byte sections into one binary message."""
+    offset = 0
+    table = []
+    for name, data in sections:
+        table.append({"name": name, "offset": offset, "length": len(data)})
+        offset += len(data)
+    head = json.dumps({**header, "type": "frame", "sections": table}, separators=(",", ":")).encode()
+    return b"".join([MAGIC, struct.pack("<I", len(head)), head, *(data for _, data in sections)])
+
+
+def decode_frame(message: bytes) -> tuple[dict, dict[str, bytes]]:
+    """Inverse of encode_frame (used by tests, benchmarks and Python clients)."""
+    if message[:4] != MAGIC:
+        raise ValueError("not a Polytope Lens frame")
+    (length,) = struct.unpack("<I", message[4:8])
+    header = json.loads(message[8 : 8 + length])
+    payload = memoryview(message)[8 + length :]
+    sections = {s["name"]: bytes(payload[s["offset"] : s["offset"] + s["length"]]) for s in header["sections"]}
+    return header, sections
+
+
+def partition_frame(partition: GridPartition, header: dict, fill_regions: bool = False) -> bytes:
+    """The websocket frame for one partition: prediction, boundary bits, optional region colours."""
+    sections = [
+        ("prediction", prediction_bytes(partition.prediction)),
+        ("boundary", boundary_bytes(partition.boundary)),
+    ]
+    if fill_regions:
+        sections.append(("regions", partition.color_image().tobytes()))
+    meta = {
+        "resolution": partition.resolution,
+        "channels": int(partition.prediction.shape[2]),
+        "regions": partition.region_count,
+    }
+    return encode_frame({**header, **meta}, sections)
