@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh Debian machine and run all tests.
+# Extra arguments go to pytest, e.g. -k websocket or -m "not browser".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+
+# Browser tests drive Debian's Chromium through Playwright (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=""
+    [[ "$(id -u)" != 0 ]] && SUDO="sudo"
+    echo "test: installing Chromium from Debian's packages"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        chromium fonts-dejavu-core >/dev/null
+fi
+
+exec .venv/bin/python -m pytest "$@"
