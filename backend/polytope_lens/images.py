@@ -9,6 +9,7 @@ orientation with y pointing up.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,10 @@ SUPPORTED_FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF", "MPO"}
 
 class ImageError(ValueError):
     """A picture that cannot become a target; the message is for a person."""
+
+
+class UnsupportedImage(ImageError):
+    """Not a picture at all, or a kind of file that is not supported (HTTP 415)."""
 
 
 @dataclass(frozen=True)
@@ -48,17 +53,21 @@ class Target:
 
 
 def open_image(source: str | Path | bytes) -> Image.Image:
-    """Decode a picture (first frame of an animation), checking it before pixels are read."""
+    """Decode a picture (first frame of an animation), checking it before pixels are read.
+
+    Raises UnsupportedImage for files that are not (supported) pictures and
+    ImageError for damaged pictures and pictures past the limits above.
+    """
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     if isinstance(source, (bytes, bytearray)) and len(source) == 0:
-        raise ImageError("the file is empty")
+        raise UnsupportedImage("the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(stream)
             fmt = img.format
             if fmt not in SUPPORTED_FORMATS:
-                raise ImageError(
+                raise UnsupportedImage(
                     f"{fmt or 'this'} pictures are not supported; use PNG, JPEG, WebP, BMP, TIFF or GIF"
                 )
             width, height = img.size
@@ -67,23 +76,88 @@ def open_image(source: str | Path | bytes) -> Image.Image:
                     f"the picture declares {width}x{height} pixels, more than the "
                     f"{MAX_SOURCE_PIXELS:,}-pixel limit"
                 )
-            if min(width, height) < MIN_SIDE:
-                raise ImageError(f"the picture is {width}x{height}; each side must be at least {MIN_SIDE} pixels")
-            if max(width, height) / min(width, height) > MAX_ASPECT_RATIO:
+            if max(width, height) > MAX_ASPECT_RATIO * max(1, min(width, height)):
                 raise ImageError(
                     f"the picture is {width}x{height}; its sides differ by more than {MAX_ASPECT_RATIO:g}:1"
                 )
+            if min(width, height) < MIN_SIDE:
+                raise ImageError(f"the picture is {width}x{height}; each side must be at least {MIN_SIDE} pixels")
             img.seek(0)  # first frame of GIF/WebP/TIFF animations
             img.load()
     except ImageError:
         raise
     except FileNotFoundError:
         raise ImageError(f"no such file: {source}") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("the file is not a picture that can be read (PNG, JPEG, WebP, BMP, TIFF or GIF)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"the picture is damaged or truncated ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"the picture declares more pixels than the {MAX_SOURCE_PIXELS:,}-pixel limit "
+            "(it could be a decompression bomb)"
+        ) from None
+    except UnidentifiedImageError:
+        kind = _picture_kind(source)
+        if kind:  # the signature of a supported format, but the rest cannot be read
+            raise ImageError(f"the {kind} picture is damaged or truncated (its header cannot be read)") from None
+        raise UnsupportedImage(_unidentified(source)) from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError) as exc:
+        # Pillow's decoders raise a zoo of exceptions for damaged files.
+        raise ImageError(f"the picture is damaged or truncated ({str(exc)[:200]})") from None
+    except MemoryError:
+        raise ImageError("the picture is too large to decode") from None
     return img
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _picture_kind(source) -> str | None:
+    """The supported format whose signature the bytes start with, if any."""
+    if not isinstance(source, (bytes, bytearray)):
+        return None
+    head = bytes(source[:16])
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    for magic, kind in _SIGNATURES:
+        if head.startswith(magic) and (kind != "BMP" or len(source) > 26):
+            return kind
+    return None
+
+
+def _unidentified(source) -> str:
+    """Words for a file Pillow does not recognise, naming common mix-ups."""
+    head = b""
+    if isinstance(source, (bytes, bytearray)):
+        head = bytes(source[:1024])
+    lowered = head.lstrip().lower()
+    kinds = [
+        (b"%pdf", "a PDF document"),
+        (b"pk\x03\x04", "a ZIP archive"),
+        (b"<svg", "an SVG drawing"),
+        (b"<?xml", "an SVG drawing" if b"<svg" in lowered else "an XML document"),
+        (b"<!doctype html", "an HTML page"),
+        (b"<html", "an HTML page"),
+    ]
+    for magic, kind in kinds:
+        if lowered.startswith(magic):
+            what = kind
+            break
+    else:
+        what = None
+    if what is None and head and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        what = "text"
+    accepted = "PNG, JPEG, WebP, BMP, TIFF or GIF"
+    if what and "SVG" in what:
+        return f"the file is {what}; vector pictures are not supported, export it as PNG first ({accepted})"
+    if what:
+        return f"the file is {what}, not a picture ({accepted})"
+    return f"the file is not a picture that can be read ({accepted})"
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -113,7 +187,12 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def square_1024(img: Image.Image) -> Image.Image:
     """Centre-crop to a square and resize to 1024x1024."""
-    return ImageOps.fit(img, (IMAGE_SIZE, IMAGE_SIZE), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    # Crop first: resizing with a crop box lets LANCZOS read pixels outside the square.
+    width, height = img.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    square = img.crop((left, top, left + side, top + side))
+    return square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
 
 
 def normalise(img: Image.Image, color: bool = False) -> Target:

@@ -131,8 +131,14 @@ def build_mlp(
     activation: str = "relu",
     negative_slope: float = 0.01,
     generator: torch.Generator | None = None,
+    output_bias: torch.Tensor | float = 0.0,
 ) -> MLP:
-    """He-initialised MLP (weights; biases as torch's default); ``generator`` makes initialisation reproducible."""
+    """He-initialised MLP; ``generator`` makes initialisation reproducible.
+
+    Hidden biases follow torch's default; the output layer starts small with
+    bias ``output_bias`` (the trainer passes the targets' mean), so the first
+    prediction is a flat guess instead of clipped noise.
+    """
     slope = 0.0 if activation == "relu" else float(negative_slope)
     model = MLP(widths, out_dim=out_dim, negative_slope=slope)
     with torch.no_grad():
@@ -143,10 +149,12 @@ def build_mlp(
             fan_in = lin.weight.shape[1]
             std = (2.0 / ((1.0 + gain_slope**2) * fan_in)) ** 0.5
             if is_output:
-                std = (1.0 / fan_in) ** 0.5
+                std = 0.1 / fan_in**0.5
             lin.weight.copy_(torch.randn(lin.weight.shape, generator=generator) * std)
             # Biases as in torch's default (uniform in +-1/sqrt(fan_in)): zero biases
             # would make every boundary pass through the origin at initialisation.
             bound = 1.0 / fan_in**0.5
             lin.bias.copy_((torch.rand(lin.bias.shape, generator=generator) * 2 - 1) * bound)
+            if is_output:
+                lin.bias.copy_(torch.as_tensor(output_bias, dtype=lin.bias.dtype).expand_as(lin.bias))
     return model

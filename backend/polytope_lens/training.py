@@ -81,6 +81,7 @@ class Trainer:
             activation=self.config.activation,
             negative_slope=self.config.negative_slope,
             generator=init_gen,
+            output_bias=self.train_y.mean(dim=0).cpu(),
         ).to(self.device)
         self.batch_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.optimizer = make_optimizer(
@@ -116,9 +117,10 @@ class Trainer:
             loss = torch.mean((self.model(xb) - yb) ** 2)
             loss_value = float(loss.item())
             if not math.isfinite(loss_value):
+                failed_step = self.step_count + 1
                 self._restore_snapshot()
                 raise TrainingDiverged(
-                    f"training diverged at step {self.step_count + 1} (loss is {loss_value}); "
+                    f"training diverged at step {failed_step} (loss is {loss_value}); "
                     f"the network was put back to step {self._snapshot_step}. "
                     "Try a smaller learning rate."
                 )
@@ -187,7 +189,8 @@ def read_checkpoint(source: str | Path | bytes) -> dict:
     try:
         ckpt = torch.load(stream, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a bad file
-        raise ValueError(f"not a Polytope Lens checkpoint ({exc})") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"not a Polytope Lens checkpoint ({reason})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError("not a Polytope Lens checkpoint (unknown format)")
     return ckpt
@@ -216,6 +219,9 @@ def trainer_from_checkpoint(
     if config.optimizer == ckpt["config"]["optimizer"]:
         trainer.optimizer.load_state_dict(ckpt["optimizer"])
         trainer.set_lr(config.lr)
+        for group in trainer.optimizer.param_groups:  # a momentum override must win over the saved one
+            if "momentum" in group and config.optimizer == "sgd_momentum":
+                group["momentum"] = config.momentum
     if trainer.device.type == "cpu":
         trainer.batch_gen.set_state(ckpt["batch_generator"])
     trainer._take_snapshot()

@@ -1,0 +1,320 @@
+"""The ``polytope-lens`` console script: argument parsing and exit codes only.
+
+Subcommands: ``serve`` (the web app), ``train`` (headless frames, metrics,
+checkpoint, movie) and ``regions`` (export a checkpoint's exact partition).
+Exit codes: 0 done, 2 bad input (options, picture, checkpoint, device),
+3 training diverged, 130 interrupted by Ctrl-C (checkpoint saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+import torch
+from pydantic import ValidationError
+
+from .config import RunConfig, describe_validation_error
+from .images import ImageError, load_target
+from .movie import write_movie
+from .recording import RunRecorder, train_and_record
+from .training import Trainer, TrainingDiverged, trainer_from_checkpoint
+
+PROG = "polytope-lens"
+FRAME_RESOLUTION = 1024  # headless frames default to the full picture size (RunConfig's 512 is for live views)
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_images"  # present in a source checkout
+EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+
+# RunConfig fields the CLI exposes, and those a resumed run may change (the rest define the network and data).
+CONFIG_OPTIONS = (
+    "layers", "activation", "negative_slope", "optimizer", "lr", "momentum",
+    "batch_size", "train_points", "val_points", "seed", "resolution", "color",
+)  # fmt: skip
+RESUME_OVERRIDES = ("optimizer", "lr", "batch_size", "resolution")
+
+
+class UsageError(Exception):
+    """Bad input from the person at the terminal: printed as one line, exit code 2."""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except the meaningless None/False of optional values and flags."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _config_default(name: str):
+    return FRAME_RESOLUTION if name == "resolution" else RunConfig.model_fields[name].default
+
+
+def add_train_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train headless, writing frames, metrics, a checkpoint and optionally a movie",
+        description="Train an MLP on a picture and record its linear regions frame by frame.",
+        formatter_class=_HelpFormatter,
+    )
+    p.add_argument("image", nargs="?", metavar="IMAGE", help="picture file (PNG, JPEG, WebP, BMP, TIFF, GIF) or sample id such as ring; omit with --resume")
+
+    net = p.add_argument_group("run configuration (defaults from RunConfig; with --resume only --optimizer, --lr, --batch-size and --resolution may change)")
+    # default=None marks "not given", so a resumed run keeps its checkpoint's values; the help shows the real default.
+    def conf(flag, name, help, **kw):
+        net.add_argument(flag, dest=name, default=None, help=f"{help} (default: {_config_default(name)})", **kw)
+
+    conf("--layers", "layers", "hidden widths, e.g. 14x6 or 10x10,2,10x3", metavar="SPEC")
+    conf("--activation", "activation", "hidden activation", choices=["relu", "leaky_relu"])
+    conf("--negative-slope", "negative_slope", "slope of leaky_relu for negative inputs", type=float)
+    conf("--optimizer", "optimizer", "optimiser", choices=["adam", "sgd", "sgd_momentum", "rmsprop"])
+    conf("--lr", "lr", "learning rate", type=float)
+    conf("--momentum", "momentum", "momentum of sgd_momentum", type=float)
+    conf("--batch-size", "batch_size", "points per step; >= --train-points is full batch", type=int)
+    conf("--train-points", "train_points", "training pixels sampled from the picture", type=int)
+    conf("--val-points", "val_points", "validation pixels (disjoint from training)", type=int)
+    conf("--seed", "seed", "seed of sampling, initialisation and batches", type=int)
+    conf("--resolution", "resolution", "side of the frame grid on which regions are found", type=int)
+    conf("--color", "color", "fit RGB (3 outputs) instead of grayscale", action="store_true")
+
+    run = p.add_argument_group("run length and output")
+    run.add_argument("--steps", type=_non_negative_int, default=6000, help="optimiser steps (with --resume: additional steps)")
+    run.add_argument("--frame-every", type=_positive_int, default=100, help="record a frame at every multiple of this step")
+    run.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<image stem>; with --resume the checkpoint's folder)")
+    run.add_argument("--movie", action="store_true", help="also write movie.mp4 from all frames (movie.gif if no MP4 encoder)")
+    run.add_argument("--fps", type=_positive_float, default=10.0, help="frames per second of the movie")
+    run.add_argument("--fill-regions", action="store_true", help="fill regions with their pattern colours in the first panel")
+    run.add_argument("--no-boundaries", action="store_true", help="do not draw region boundaries")
+    run.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
+    run.add_argument("--resume", type=Path, default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint.pt")
+    run.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help="torch CPU threads (1 is as fast for small nets and much faster on a busy machine)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Watch a ReLU network learn a picture through its linear regions.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_serve_parser(subparsers)
+    add_train_parser(subparsers)
+    return parser
+
+
+# -- train --------------------------------------------------------------------
+
+
+def _resolve_image(name: str) -> str:
+    """A path as given, or a sample id (``ring``) when no such file exists but the sample does."""
+    if not Path(name).exists() and (SAMPLE_DIR / f"{name}.png").is_file():
+        return str(SAMPLE_DIR / f"{name}.png")
+    return name
+
+
+def _check_device(name: str | None) -> None:
+    if name is None:
+        return
+    try:
+        torch.zeros(1, device=torch.device(name))
+    except Exception as exc:  # torch raises RuntimeError, AssertionError, ... for unusable devices
+        raise UsageError(f"cannot use device '{name}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _make_trainer(args) -> Trainer:
+    given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k) is not None}
+    _check_device(args.device)
+    try:
+        if args.resume is not None:
+            if args.image is not None:
+                raise UsageError("give either IMAGE or --resume, not both (the checkpoint holds its picture)")
+            fixed = sorted(set(given) - set(RESUME_OVERRIDES))
+            if fixed:
+                flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
+                raise UsageError(f"{flags} cannot change when resuming; only --optimizer, --lr, --batch-size and --resolution can")
+            if not args.resume.is_file():
+                raise UsageError(f"no such checkpoint: {args.resume}")
+            try:
+                return trainer_from_checkpoint(args.resume, overrides=given, device=args.device)
+            except ValidationError:
+                raise
+            except ValueError as exc:  # read_checkpoint: its "(...)" part is torch's multi-line unpickling story
+                raise UsageError(f"{args.resume}: {str(exc).split(' (')[0]}") from None
+        if args.image is None:
+            raise UsageError("IMAGE is required (or --resume CHECKPOINT)")
+        config = RunConfig(image=args.image, **{"resolution": FRAME_RESOLUTION, **given})
+        path = _resolve_image(args.image)
+        if not Path(path).is_file():
+            raise UsageError(f"no such picture file or sample id: {args.image}")
+        target = load_target(path, color=config.color)
+        return Trainer(config, target, device=args.device)
+    except ValidationError as exc:  # also a ValueError: keep this clause first
+        raise UsageError(describe_validation_error(exc)) from None
+    except ImageError as exc:
+        raise UsageError(f"{args.image}: {exc}") from None
+
+
+class _StopOnCtrlC:
+    """The first Ctrl-C asks the loop to stop between step chunks (so the checkpoint is consistent);
+    a second one interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread (e.g. called from a test runner thread): no handler
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    torch.set_num_threads(args.threads)
+    trainer = _make_trainer(args)
+    out = args.out or (args.resume.parent if args.resume else Path("runs") / Path(args.image).stem)
+    # Resuming into the checkpoint's own folder continues its frames and metrics; anywhere else starts afresh.
+    continuing = args.resume is not None and out.resolve() == args.resume.resolve().parent
+    recorder = RunRecorder(
+        out, trainer, trainer.config.resolution,
+        fill_regions=args.fill_regions, show_boundaries=not args.no_boundaries, fresh=not continuing,
+    )  # fmt: skip
+    (out / "config.json").write_text(trainer.config.model_dump_json(indent=2) + "\n")
+    start = trainer.step_count
+    last: dict = {}
+    diverged: str | None = None
+    finished = False
+
+    with _StopOnCtrlC() as stop, tqdm(total=args.steps, unit="step", disable=args.quiet, dynamic_ncols=True) as bar:
+
+        def on_progress(n: int, record: dict | None) -> None:
+            bar.update(n)
+            if record is not None:
+                last.update(record)
+                bar.set_postfix(train=f"{record['train_loss']:.5f}", val=f"{record['val_loss']:.5f}", regions=record["regions"])
+
+        try:
+            finished = train_and_record(
+                trainer, recorder, args.steps, args.frame_every,
+                elapsed_s=recorder.last_elapsed(start) if continuing else 0.0,
+                record_start=not recorder.frame_path(start).exists(),
+                on_progress=on_progress, should_stop=lambda: stop.requested,
+            )  # fmt: skip
+        except TrainingDiverged as exc:
+            diverged = str(exc)
+        except KeyboardInterrupt:  # second Ctrl-C: still save what was done
+            pass
+
+    if diverged:
+        print(f"{PROG}: {diverged}", file=sys.stderr)
+    elif not finished:
+        print(f"{PROG}: interrupted at step {trainer.step_count}; saving the checkpoint", file=sys.stderr)
+    trainer.save(out / "checkpoint.pt")
+    movie = write_movie(recorder.frame_paths(), out / "movie.mp4", fps=args.fps) if args.movie else None
+    if not args.quiet and last:
+        print(
+            f"step {last['step']}: train MSE {last['train_loss']:.5f}, val MSE {last['val_loss']:.5f}, "
+            f"{last['regions']} regions, {last['elapsed_s']:.1f} s training"
+        )
+        print(f"wrote {out}/: frames/, metrics.jsonl, checkpoint.pt, config.json" + (f", {movie.name}" if movie else ""))
+    if diverged:
+        return EXIT_DIVERGED
+    return 0 if finished else EXIT_INTERRUPTED
+
+
+# -- serve ----------------------------------------------------------------------
+
+
+def add_serve_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="start the web app",
+        description="Start the Polytope Lens web app. It binds to 127.0.0.1 (this machine only) unless "
+        "--host says otherwise: --host 0.0.0.0 exposes it to the network.",
+        formatter_class=_HelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument("--port", type=_positive_int, default=8000, help="port to listen on")
+    p.add_argument("--max-sessions", type=_positive_int, default=4, help="training sessions at once; more get a 'busy' answer")
+    p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="largest picture upload, in MiB")
+    p.add_argument("--max-uploads", type=_positive_int, default=200, help="uploaded pictures kept; the oldest are evicted")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder for uploaded pictures (default: a temporary folder)")
+    p.add_argument("--device", default=None, help="torch device for training (default: cuda if available, else cpu)")
+    p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads, shared by all sessions (small nets train fastest on one each)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="server log level")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .server import Settings, create_app
+    from .store import StoreLimits
+
+    _check_device(args.device)
+    torch.set_num_threads(args.threads)
+    settings = Settings(
+        max_sessions=args.max_sessions,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        uploads_dir=args.data_dir,
+        store_limits=StoreLimits(max_uploads=args.max_uploads),
+        device=args.device,
+    )
+    shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
+    print(f"{PROG}: open http://{shown}:{args.port}/ in a browser (Ctrl-C stops the server)", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, ws_max_size=1 << 20)
+    return 0
+
+
+# -- entry point ----------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or an argparse error: return its code so main() is testable
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Headless recording of a run: frames, metrics.jsonl, and the train-and-record loop.
+
+Layout of a run folder::
+
+    frames/frame_000000.png   one three-panel frame per recorded step (numbered by step)
+    metrics.jsonl             one JSON object per frame
+    checkpoint.pt, config.json, movie.mp4   (written by the caller)
+
+``elapsed_s`` in the metrics is training time only (optimiser steps), so it
+compares between runs whatever the frame resolution; ``frame_s`` is what the
+losses, partition and drawing of that frame cost.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .partition import compute_partition
+from .render import FrameInfo, render_frame, target_rgb
+from .training import Trainer
+
+FRAME_NAME = "frame_{step:06d}.png"
+_FRAME_RE = re.compile(r"^frame_(\d+)\.png$")
+# Steps per trainer.step() call between checks for Ctrl-C and progress updates.
+STEP_CHUNK = 50
+
+
+class RunRecorder:
+    """Writes frames and metric records of one trainer's run into ``out_dir``."""
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        trainer: Trainer,
+        resolution: int,
+        fill_regions: bool = False,
+        show_boundaries: bool = True,
+        fresh: bool = True,
+    ):
+        self.out_dir = Path(out_dir)
+        self.frames_dir = self.out_dir / "frames"
+        self.metrics_path = self.out_dir / "metrics.jsonl"
+        self.resolution = resolution
+        self.fill_regions = fill_regions
+        self.show_boundaries = show_boundaries
+        self.frames_dir.mkdir(parents=True, exist_ok=True)
+        if fresh:  # a new run replaces our own outputs of an earlier one in the same folder
+            for old in self.frame_paths():
+                old.unlink()
+            self.metrics_path.unlink(missing_ok=True)
+        # The target panel never changes during a run: draw it once.
+        self.target_panel = target_rgb(trainer.target, trainer.sample, resolution)
+
+    def frame_path(self, step: int) -> Path:
+        return self.frames_dir / FRAME_NAME.format(step=step)
+
+    def frame_paths(self) -> list[Path]:
+        """All frames in the folder, in step order (names sort wrongly past 999,999 steps)."""
+        found = [(int(m.group(1)), p) for p in self.frames_dir.iterdir() if (m := _FRAME_RE.match(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def last_elapsed(self, up_to_step: int) -> float:
+        """Training time already spent by step ``up_to_step`` according to metrics.jsonl (0 if unknown)."""
+        elapsed = 0.0
+        if self.metrics_path.exists():
+            for line in self.metrics_path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash
+                if rec.get("step", -1) <= up_to_step:
+                    elapsed = float(rec.get("elapsed_s", elapsed))
+        return elapsed
+
+    def record(self, trainer: Trainer, elapsed_s: float) -> dict:
+        """Losses, partition and frame of the trainer's current state; appends and returns the metrics record.
+
+        Raises TrainingDiverged (from trainer.losses) when the network is no longer finite.
+        """
+        t0 = time.perf_counter()
+        losses = trainer.losses()
+        partition = compute_partition(trainer.model, self.resolution)
+        info = FrameInfo(
+            step=trainer.step_count,
+            train_loss=losses.train,
+            val_loss=losses.val,
+            regions=partition.region_count,
+            architecture=trainer.config.architecture_label(),
+        )
+        img = render_frame(
+            partition, self.target_panel, info, fill_regions=self.fill_regions, show_boundaries=self.show_boundaries
+        )
+        path = self.frame_path(trainer.step_count)
+        img.save(path, format="PNG", compress_level=1)  # fast; the movie is the compact output
+        record = {
+            "step": trainer.step_count,
+            "train_loss": losses.train,
+            "val_loss": losses.val,
+            "regions": partition.region_count,
+            "elapsed_s": round(elapsed_s, 4),
+            "frame_s": round(time.perf_counter() - t0, 4),
+            "frame": path.name,
+        }
+        with self.metrics_path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        return record
+
+
+def train_and_record(
+    trainer: Trainer,
+    recorder: RunRecorder,
+    steps: int,
+    frame_every: int,
+    elapsed_s: float = 0.0,
+    record_start: bool = True,
+    on_progress: Callable[[int, dict | None], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Train ``steps`` more steps with a frame at the start, at every multiple of ``frame_every`` and at the end.
+
+    ``on_progress(steps_done, record_or_None)`` is called after every chunk of
+    steps and every frame. Returns False if ``should_stop()`` ended it early
+    (the state is then between frames, not recorded). TrainingDiverged
+    propagates with the trainer put back to its last recorded frame.
+    """
+    progress = on_progress or (lambda n, rec: None)
+    end = trainer.step_count + steps
+    if record_start:
+        progress(0, recorder.record(trainer, elapsed_s))
+    while trainer.step_count < end:
+        next_frame = min(end, (trainer.step_count // frame_every + 1) * frame_every)
+        while trainer.step_count < next_frame:
+            if should_stop():
+                return False
+            n = min(STEP_CHUNK, next_frame - trainer.step_count)
+            t0 = time.perf_counter()
+            trainer.step(n)
+            elapsed_s += time.perf_counter() - t0
+            progress(n, None)
+        progress(0, recorder.record(trainer, elapsed_s))
+    return True
