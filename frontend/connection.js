@@ -1,0 +1,192 @@
+// The websocket to the server (docs/protocol.md): JSON text messages both ways,
+// binary frames from the server, automatic reconnection with back-off.
+
+const MAGIC = [0x50, 0x4c, 0x46, 0x31]; // "PLF1"
+const decoder = new TextDecoder("utf-8");
+
+export class FrameError extends Error {}
+
+// Python's json.dumps writes NaN / Infinity for non-finite floats; JSON.parse
+// rejects them. Outside of strings they can only be such numbers, so read them as null.
+function parseJsonLenient(text) {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const fixed = text.replace(/("(?:[^"\\]|\\.)*")|-?\bInfinity\b|\bNaN\b/g, (m, str) => (str ? str : "null"));
+    return JSON.parse(fixed);
+  }
+}
+
+/**
+ * Parse one binary frame:
+ *   bytes 0..3 "PLF1", bytes 4..7 header length L (uint32 LE), then L bytes of
+ *   UTF-8 JSON header, then the payload; section offsets are relative to the payload.
+ * Returns {header, sections: {name: Uint8Array view}}.
+ */
+export function parseFrame(buffer) {
+  if (!(buffer instanceof ArrayBuffer)) throw new FrameError("frame is not an ArrayBuffer");
+  if (buffer.byteLength < 8) throw new FrameError(`frame too short (${buffer.byteLength} bytes)`);
+  const bytes = new Uint8Array(buffer);
+  for (let i = 0; i < 4; i++) {
+    if (bytes[i] !== MAGIC[i]) throw new FrameError("frame does not start with PLF1");
+  }
+  const view = new DataView(buffer);
+  const headerLength = view.getUint32(4, true);
+  if (8 + headerLength > buffer.byteLength) throw new FrameError("frame header runs past the end");
+  const header = parseJsonLenient(decoder.decode(new Uint8Array(buffer, 8, headerLength)));
+  const payloadStart = 8 + headerLength;
+  const sections = {};
+  for (const section of header.sections || []) {
+    const offset = Number(section.offset);
+    const length = Number(section.length);
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) {
+      throw new FrameError(`section ${section.name}: bad offset or length`);
+    }
+    if (payloadStart + offset + length > buffer.byteLength) {
+      throw new FrameError(`section ${section.name} runs past the end of the frame`);
+    }
+    sections[section.name] = new Uint8Array(buffer, payloadStart + offset, length);
+  }
+  checkSections(header, sections);
+  return { header, sections };
+}
+
+function checkSections(header, sections) {
+  const R = header.resolution;
+  const C = header.channels;
+  if (!Number.isInteger(R) || R < 1) throw new FrameError(`bad resolution ${R}`);
+  if (C !== 1 && C !== 3) throw new FrameError(`bad channel count ${C}`);
+  const expected = { prediction: R * R * C, boundary: Math.ceil((R * R) / 8), regions: R * R * 3 };
+  for (const [name, length] of Object.entries(expected)) {
+    if (sections[name] && sections[name].length < length) {
+      throw new FrameError(`section ${name} has ${sections[name].length} bytes, expected ${length}`);
+    }
+  }
+  if (!sections.prediction) throw new FrameError("frame has no prediction section");
+}
+
+export function websocketUrl(path = "/ws") {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}
+
+/**
+ * handlers: onOpen(isReconnect), onClose(wasOpen), onMessage(obj), onFrame(frame),
+ * onStateChange("connecting" | "open" | "reconnecting").
+ */
+export class Connection {
+  constructor(url, handlers = {}) {
+    this.url = url;
+    this.handlers = handlers;
+    this.ws = null;
+    this.attempt = 0;
+    this.everOpened = false;
+    this.timer = null;
+    this.closedByUs = false;
+    this.state = "connecting";
+  }
+
+  get isOpen() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  connect() {
+    this.closedByUs = false;
+    clearTimeout(this.timer);
+    this.timer = null;
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (err) {
+      console.warn("websocket could not be created:", err);
+      this._scheduleReconnect();
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    this._setState(this.everOpened ? "reconnecting" : "connecting");
+    let opened = false;
+    ws.addEventListener("open", () => {
+      if (ws !== this.ws) return;
+      opened = true;
+      const isReconnect = this.everOpened;
+      this.everOpened = true;
+      this.attempt = 0;
+      this._setState("open");
+      this._call("onOpen", isReconnect);
+    });
+    ws.addEventListener("message", (event) => {
+      if (ws !== this.ws) return;
+      if (typeof event.data === "string") {
+        let msg;
+        try {
+          msg = parseJsonLenient(event.data);
+        } catch (err) {
+          console.warn("unreadable message from the server:", event.data.slice(0, 200));
+          return;
+        }
+        this._call("onMessage", msg);
+      } else {
+        let frame;
+        try {
+          frame = parseFrame(event.data);
+        } catch (err) {
+          console.warn("unreadable frame:", err.message);
+          return;
+        }
+        this._call("onFrame", frame);
+      }
+    });
+    // "error" is always followed by "close"; reconnecting is handled there.
+    ws.addEventListener("error", () => {});
+    ws.addEventListener("close", () => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      this._call("onClose", opened);
+      if (!this.closedByUs) this._scheduleReconnect();
+    });
+  }
+
+  /** Send a JSON message; false when not connected (the caller re-syncs on open). */
+  send(message) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  close() {
+    this.closedByUs = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close();
+  }
+
+  /** Try again right away (e.g. the browser came back online). */
+  retryNow() {
+    if (this.ws || this.closedByUs) return;
+    this.connect();
+  }
+
+  _scheduleReconnect() {
+    this._setState(this.everOpened ? "reconnecting" : "connecting");
+    const delay = Math.min(5000, 300 * 2 ** Math.min(this.attempt, 5));
+    this.attempt += 1;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  _setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this._call("onStateChange", state);
+  }
+
+  _call(name, ...args) {
+    const fn = this.handlers[name];
+    if (!fn) return;
+    try {
+      fn(...args);
+    } catch (err) {
+      console.error(`Connection ${name} handler failed:`, err);
+    }
+  }
+}

@@ -1,0 +1,191 @@
+// Sidebar and panel controls: every element with data-prop edits that state
+// property; the depth/width sliders write the layers field and the log-scale
+// learning-rate slider mirrors the lr number input.
+
+import { BY_NAME, coerce, uniformLayers } from "./state.js";
+
+const LR_MIN_EXP = -5;
+const LR_MAX_EXP = 0;
+
+export function formatLr(lr) {
+  if (!Number.isFinite(lr)) return "—";
+  if (lr >= 0.01 && lr < 100) return String(Number(lr.toPrecision(3)));
+  return lr.toExponential(2).replace(/\.?0+e/, "e").replace("e-0", "e-").replace("e+", "e");
+}
+
+/** A slider position (log10) to a learning rate with 3 significant digits. */
+function lrFromExp(exp) {
+  return Number((10 ** exp).toPrecision(3));
+}
+
+function countParameters(widths, out) {
+  const sizes = [2, ...widths, out];
+  let n = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) n += sizes[i] * sizes[i + 1] + sizes[i + 1];
+  return n;
+}
+
+function parseWidths(spec) {
+  const widths = [];
+  for (const group of String(spec).split(",")) {
+    const m = /^\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*$/i.exec(group);
+    if (!m) return null;
+    const count = m[2] === undefined ? 1 : Number(m[2]);
+    if (count > 64 || widths.length + count > 64) return null;
+    for (let i = 0; i < count; i++) widths.push(Number(m[1]));
+  }
+  return widths;
+}
+
+export class Controls {
+  /**
+   * onChange(patch) is called with {name: value} for every accepted edit.
+   */
+  constructor(root, { onChange }) {
+    this.root = root;
+    this.onChange = onChange;
+    this.state = null;
+    this.inputs = [...root.querySelectorAll("[data-prop]")];
+    this.el = (id) => root.getElementById(id);
+
+    for (const input of this.inputs) this._bind(input);
+
+    this.depth = this.el("depth-slider");
+    this.width = this.el("width-slider");
+    this.layers = this.el("layers-input");
+    for (const slider of [this.depth, this.width]) {
+      slider.addEventListener("input", () => {
+        const layers = `${this.width.value}x${this.depth.value}`;
+        this.layers.value = layers;
+        this.layers.classList.remove("invalid");
+        this._sliderLabels();
+        this.onChange({ layers });
+      });
+    }
+
+    this.lrSlider = this.el("lr-slider");
+    this.lrInput = this.el("lr-input");
+    this.lrSlider.addEventListener("input", () => {
+      const lr = lrFromExp(Number(this.lrSlider.value));
+      this.lrInput.value = String(lr);
+      this.lrInput.classList.remove("invalid");
+      this.el("lr-value").textContent = formatLr(lr);
+      this.onChange({ lr });
+    });
+  }
+
+  _bind(input) {
+    const prop = BY_NAME[input.dataset.prop];
+    if (!prop) return;
+    const isCheck = input.type === "checkbox";
+    const event = isCheck || input.tagName === "SELECT" ? "change" : "input";
+    input.addEventListener(event, () => {
+      const raw = isCheck ? input.checked : input.value;
+      const value = coerce(prop, raw);
+      if (value === undefined) {
+        input.classList.add("invalid");
+        return;
+      }
+      input.classList.remove("invalid");
+      this._afterEdit(prop.name, value);
+      this.onChange({ [prop.name]: value });
+    });
+    if (!isCheck && input.tagName !== "SELECT") {
+      // Show the accepted value again when the person leaves a field they left invalid.
+      input.addEventListener("blur", () => {
+        if (input.classList.contains("invalid") && this.state && coerce(prop, input.value) === undefined) {
+          input.value = String(this.state[prop.name]);
+          input.classList.remove("invalid");
+        }
+      });
+    }
+  }
+
+  /** Side effects of an edit on other controls (sliders follow the layers field, and so on). */
+  _afterEdit(name, value) {
+    if (this.state) this.state = { ...this.state, [name]: value };
+    if (name === "layers") this._syncLayerSliders(value);
+    if (name === "lr") this._syncLrSlider(value);
+    this._visibility();
+    this._paramCount();
+  }
+
+  _syncLayerSliders(spec) {
+    const uniform = uniformLayers(spec);
+    const fits =
+      uniform &&
+      uniform.depth <= Number(this.depth.max) &&
+      uniform.width <= Number(this.width.max);
+    if (fits) {
+      this.depth.value = String(uniform.depth);
+      this.width.value = String(uniform.width);
+    }
+    this.depth.classList.toggle("custom", !fits);
+    this.width.classList.toggle("custom", !fits);
+    this._sliderLabels(fits ? null : "custom");
+  }
+
+  _sliderLabels(override = null) {
+    this.el("depth-value").textContent = override ? "—" : this.depth.value;
+    this.el("width-value").textContent = override ? "—" : this.width.value;
+  }
+
+  _syncLrSlider(lr) {
+    const exp = Math.log10(lr);
+    this.lrSlider.value = String(Math.min(LR_MAX_EXP, Math.max(LR_MIN_EXP, exp)));
+    this.el("lr-value").textContent = formatLr(lr);
+  }
+
+  _visibility() {
+    if (!this.state) return;
+    this.el("slope-field").hidden = this.state.activation !== "leaky_relu";
+    this.el("momentum-field").hidden = this.state.optimizer !== "sgd_momentum";
+  }
+
+  _paramCount() {
+    const out = this.el("param-count");
+    if (!this.state || !out) return;
+    const widths = parseWidths(this.state.layers);
+    if (!widths) {
+      out.textContent = "";
+      return;
+    }
+    const n = countParameters(widths, this.state.color ? 3 : 1);
+    const neurons = widths.reduce((a, b) => a + b, 0);
+    out.textContent = `${widths.length} hidden layer${widths.length === 1 ? "" : "s"}, ${neurons.toLocaleString("en")} neurons, ${n.toLocaleString("en")} parameters`;
+  }
+
+  /** Write the state into every control, except the one the person is typing in. */
+  render(state) {
+    this.state = { ...state };
+    const active = document.activeElement;
+    for (const input of this.inputs) {
+      const name = input.dataset.prop;
+      const value = state[name];
+      if (value === undefined) continue;
+      if (input.type === "checkbox") {
+        input.checked = Boolean(value);
+      } else if (input !== active) {
+        if (input.tagName === "SELECT" && ![...input.options].some((o) => o.value === String(value))) {
+          const option = document.createElement("option");
+          option.value = String(value);
+          option.textContent = name === "resolution" ? `${value} × ${value}` : String(value);
+          input.append(option);
+        }
+        input.value = String(value);
+        input.classList.remove("invalid");
+      }
+    }
+    this._syncLayerSliders(state.layers);
+    this._syncLrSlider(state.lr);
+    this._visibility();
+    this._paramCount();
+  }
+
+  /** Mark the control of a config field the server rejected (null clears all marks). */
+  markInvalid(field) {
+    for (const input of this.inputs) {
+      input.classList.toggle("server-invalid", field !== null && input.dataset.prop === field);
+    }
+  }
+}

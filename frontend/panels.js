@@ -1,0 +1,286 @@
+// The three picture panels: partition, prediction and target with points.
+// Frames are decoded into reusable R×R ImageData buffers on offscreen canvases,
+// then drawn scaled (nearest neighbour) onto the display canvases, once per
+// animation frame and only for the latest frame received.
+
+const BOUNDARY_OVER_PREDICTION = [255, 120, 0];
+const BOUNDARY_OVER_REGIONS = [20, 20, 20];
+const TRAIN_COLOR = [230, 30, 40];
+const VAL_COLOR = [30, 90, 230];
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function packRGBA(r, g, b) {
+  return LITTLE_ENDIAN
+    ? ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0
+    : ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
+}
+
+/** An offscreen R×R canvas with its ImageData, reused while R stays the same. */
+class Layer {
+  constructor() {
+    this.size = 0;
+    this.canvas = document.createElement("canvas");
+    this.ctx = this.canvas.getContext("2d");
+    this.image = null;
+    this.words = null;
+  }
+
+  ensure(size) {
+    if (size === this.size) return;
+    this.size = size;
+    this.canvas.width = size;
+    this.canvas.height = size;
+    this.image = this.ctx.createImageData(size, size);
+    this.words = new Uint32Array(this.image.data.buffer);
+  }
+
+  commit() {
+    this.ctx.putImageData(this.image, 0, 0);
+  }
+}
+
+/** Grey (C = 1) or RGB (C = 3) bytes into RGBA words. */
+function writeRGB(words, src, count, channels) {
+  if (channels === 1) {
+    for (let i = 0; i < count; i++) {
+      const v = src[i];
+      words[i] = packRGBA(v, v, v);
+    }
+  } else {
+    for (let i = 0, j = 0; i < count; i++, j += 3) {
+      words[i] = packRGBA(src[j], src[j + 1], src[j + 2]);
+    }
+  }
+}
+
+/** Paint every set bit (MSB first, row-major) of `bits` in `color`. */
+function paintBits(words, bits, count, color) {
+  const n = Math.min(bits.length, Math.ceil(count / 8));
+  for (let byte = 0; byte < n; byte++) {
+    const b = bits[byte];
+    if (b === 0) continue;
+    const base = byte * 8;
+    for (let k = 0; k < 8; k++) {
+      if (b & (0x80 >> k)) {
+        const i = base + k;
+        if (i < count) words[i] = color;
+      }
+    }
+  }
+}
+
+/** Size a display canvas's backing store to its CSS box; true when it changed. */
+function fitCanvas(canvas) {
+  const dpr = window.devicePixelRatio || 1;
+  const css = canvas.clientWidth;
+  if (!css) return false;
+  const size = Math.max(1, Math.round(css * dpr));
+  if (canvas.width === size && canvas.height === size) return false;
+  canvas.width = size;
+  canvas.height = size;
+  return true;
+}
+
+function drawScaled(canvas, layer) {
+  const ctx = canvas.getContext("2d");
+  // Nearest neighbour keeps boundaries crisp; only a strong reduction needs smoothing
+  // (boundaries are two pixels wide, so up to 2:1 no boundary pixel is lost).
+  ctx.imageSmoothingEnabled = canvas.width * 2 < layer.size;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.drawImage(layer.canvas, 0, 0, canvas.width, canvas.height);
+}
+
+export class Panels {
+  constructor({ partition, prediction, target }) {
+    this.canvases = { partition, prediction, target };
+    this.partLayer = new Layer();
+    this.predLayer = new Layer();
+    this.frame = null; // latest frame not yet drawn, or the last one drawn
+    this.frameDirty = false;
+    this.targetDirty = true;
+    this.options = { fillRegions: false, boundaries: true };
+    this.targetImage = null; // HTMLImageElement once loaded
+    this.targetUrl = null;
+    this.targetColor = true;
+    this.points = null;
+    this.rafPending = false;
+    this.hasFrame = false;
+
+    if (typeof ResizeObserver === "function") {
+      const observer = new ResizeObserver(() => this._resized());
+      for (const canvas of Object.values(this.canvases)) observer.observe(canvas);
+    }
+    window.addEventListener("resize", () => this._resized());
+  }
+
+  /** A parsed frame ({header, sections}); drawn on the next animation frame. */
+  setFrame(frame) {
+    this.frame = frame;
+    this.frameDirty = true;
+    this._schedule();
+  }
+
+  setOptions({ fillRegions, boundaries }) {
+    if (fillRegions !== undefined) this.options.fillRegions = Boolean(fillRegions);
+    if (boundaries !== undefined) this.options.boundaries = Boolean(boundaries);
+    if (this.frame) {
+      this.frameDirty = true;
+      this._schedule();
+    }
+  }
+
+  /** Forget the drawn frame (a new run is being set up). */
+  clearFrame() {
+    this.frame = null;
+    this.hasFrame = false;
+    for (const name of ["partition", "prediction"]) {
+      const canvas = this.canvases[name];
+      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    }
+  }
+
+  /** The target picture (url from `status.image_url`); `color` false shows it as the grey target. */
+  setTarget(url, color) {
+    color = Boolean(color);
+    if (url === this.targetUrl && color === this.targetColor) return;
+    this.targetColor = color;
+    if (url === this.targetUrl) {
+      this._markTarget();
+      return;
+    }
+    this.targetUrl = url;
+    this.targetImage = null;
+    this._markTarget();
+    if (!url) return;
+    const img = new Image();
+    img.decoding = "async";
+    img.addEventListener("load", () => {
+      if (this.targetUrl !== url) return;
+      this.targetImage = img;
+      this._markTarget();
+    });
+    img.addEventListener("error", () => {
+      if (this.targetUrl === url) console.warn("target picture could not be loaded:", url);
+    });
+    img.src = url;
+  }
+
+  /** The `points` message: {size, train: [[row, col], ...], val: [...]}. */
+  setPoints(points) {
+    this.points = points;
+    this._markTarget();
+  }
+
+  _markTarget() {
+    this.targetDirty = true;
+    this._schedule();
+  }
+
+  _resized() {
+    // Synchronously, so a resized canvas is never shown blank.
+    this._render();
+  }
+
+  _schedule() {
+    if (this.rafPending) return;
+    this.rafPending = true;
+    requestAnimationFrame(() => {
+      this.rafPending = false;
+      this._render();
+    });
+  }
+
+  _render() {
+    let redrawLayers = false;
+    for (const canvas of Object.values(this.canvases)) {
+      if (!fitCanvas(canvas)) continue;
+      if (canvas === this.canvases.target) this.targetDirty = true;
+      else redrawLayers = true;
+    }
+    if (redrawLayers && this.hasFrame && !this.frameDirty) this._drawLayers();
+    if (this.frameDirty && this.frame) {
+      this.frameDirty = false;
+      try {
+        this._decode(this.frame);
+        this.hasFrame = true;
+        this._drawLayers();
+      } catch (err) {
+        console.warn("frame could not be drawn:", err);
+      }
+    }
+    if (this.targetDirty) {
+      this.targetDirty = false;
+      this._drawTarget();
+    }
+  }
+
+  _decode({ header, sections }) {
+    const R = header.resolution;
+    const C = header.channels;
+    const count = R * R;
+    this.predLayer.ensure(R);
+    this.partLayer.ensure(R);
+    const pred = this.predLayer.words;
+    writeRGB(pred, sections.prediction, count, C);
+    this.predLayer.commit();
+
+    const part = this.partLayer.words;
+    const filled = this.options.fillRegions && sections.regions;
+    if (filled) writeRGB(part, sections.regions, count, 3);
+    else part.set(pred);
+    if (this.options.boundaries && sections.boundary) {
+      const c = filled ? BOUNDARY_OVER_REGIONS : BOUNDARY_OVER_PREDICTION;
+      paintBits(part, sections.boundary, count, packRGBA(c[0], c[1], c[2]));
+    }
+    this.partLayer.commit();
+  }
+
+  _drawLayers() {
+    drawScaled(this.canvases.partition, this.partLayer);
+    drawScaled(this.canvases.prediction, this.predLayer);
+  }
+
+  _drawTarget() {
+    const canvas = this.canvases.target;
+    const S = canvas.width;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.clearRect(0, 0, S, S);
+    if (!this.targetImage) return;
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = "high";
+    ctx.drawImage(this.targetImage, 0, 0, S, S);
+    const image = ctx.getImageData(0, 0, S, S);
+    const data = image.data;
+    if (!this.targetColor) {
+      // The grey target the network fits (ITU-R 601 luma, as Pillow's convert("L")).
+      for (let i = 0; i < data.length; i += 4) {
+        const y = (data[i] * 299 + data[i + 1] * 587 + data[i + 2] * 114) / 1000;
+        data[i] = data[i + 1] = data[i + 2] = y;
+      }
+    }
+    if (this.points) {
+      const size = this.points.size || 1024;
+      const total = (this.points.train ? this.points.train.length : 0) + (this.points.val ? this.points.val.length : 0);
+      let dot = Math.max(1, Math.round(S / 320));
+      if (total > 50000) dot = Math.max(1, dot - 1);
+      const words = new Uint32Array(data.buffer);
+      const plot = (list, rgb) => {
+        if (!Array.isArray(list)) return;
+        const color = packRGBA(rgb[0], rgb[1], rgb[2]);
+        const scale = S / size;
+        const half = Math.floor(dot / 2);
+        for (const point of list) {
+          const r0 = Math.floor((point[0] + 0.5) * scale) - half;
+          const c0 = Math.floor((point[1] + 0.5) * scale) - half;
+          for (let r = Math.max(0, r0); r < Math.min(S, r0 + dot); r++) {
+            const row = r * S;
+            for (let c = Math.max(0, c0); c < Math.min(S, c0 + dot); c++) words[row + c] = color;
+          }
+        }
+      };
+      plot(this.points.train, TRAIN_COLOR);
+      plot(this.points.val, VAL_COLOR);
+    }
+    ctx.putImageData(image, 0, 0);
+  }
+}
