@@ -14,7 +14,7 @@ from polytope_lens.model import build_mlp
 from polytope_lens.partition import compute_partition
 from polytope_lens.render import (
     BOUNDARY_COLOR,
-    CAPTION_HEIGHT,
+    caption_height_for,
     GAP,
     REGION_EDGE_COLOR,
     TRAIN_COLOR,
@@ -44,7 +44,7 @@ def test_frame_size_and_panels(r):
     part = partition(r)
     tp = target_rgb(GRAY, None, r)
     frame = render_frame(part, tp, INFO)
-    assert frame.size == (3 * r + 4 * GAP, r + 2 * GAP + CAPTION_HEIGHT)
+    assert frame.size == (3 * r + 4 * GAP, r + 2 * GAP + caption_height_for(r))
     assert render_frame(part, tp).size == (3 * r + 4 * GAP, r + 2 * GAP)  # no caption, no caption strip
     pred = prediction_rgb(part.prediction)
     assert np.array_equal(panel(frame, 1, r), pred)
@@ -95,8 +95,8 @@ def test_caption_is_drawn_below_the_panels():
     r = 256
     frame = np.asarray(render_frame(partition(r), target_rgb(GRAY, None, r), INFO))
     strip = frame[r + 2 * GAP :]
-    assert strip.shape[0] == CAPTION_HEIGHT
-    assert (strip.min(axis=2) < 100).sum() > 200  # dark text on the white strip
+    assert strip.shape[0] == caption_height_for(r)
+    assert (strip.min(axis=2) < 100).sum() > 200  # dark text on the light strip
     assert "step 1200" in INFO.caption() and "regions 321" in INFO.caption() and "2-14x6-1 ReLU" in INFO.caption()
 
 

@@ -20,9 +20,9 @@ BOUNDARY_COLOR = (255, 120, 0)  # orange: visible on black, white and gray predi
 REGION_EDGE_COLOR = (20, 20, 20)  # edges between filled regions
 TRAIN_COLOR = (230, 30, 30)
 VAL_COLOR = (30, 80, 230)
-BACKGROUND = (255, 255, 255)
+BACKGROUND = (228, 228, 232)  # light gray, so white predictions still show their panel's edge
 GAP = 8
-CAPTION_HEIGHT = 30
+CAPTION_HEIGHT = 30  # at 512 px panels; scaled with the panel size
 
 
 @dataclass
@@ -88,17 +88,23 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+def caption_height_for(panel_size: int) -> int:
+    """Caption strip height: readable on 1024 px frames and in movies, small on thumbnails."""
+    return max(18, CAPTION_HEIGHT * panel_size // 512)
+
+
 def compose(panels: list[np.ndarray], caption: str | None = None) -> Image.Image:
     """Panels side by side on white, an optional caption line beneath."""
     size = panels[0].shape[0]
+    caption_height = caption_height_for(size)
     width = len(panels) * size + (len(panels) + 1) * GAP
-    height = size + 2 * GAP + (CAPTION_HEIGHT if caption else 0)
+    height = size + 2 * GAP + (caption_height if caption else 0)
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     for i, panel in enumerate(panels):
         canvas.paste(Image.fromarray(panel, "RGB"), (GAP + i * (size + GAP), GAP))
     if caption:
         draw = ImageDraw.Draw(canvas)
-        draw.text((GAP, size + GAP + 6), caption, fill=(30, 30, 30), font=_font(max(12, CAPTION_HEIGHT - 12)))
+        draw.text((GAP, size + GAP + caption_height // 5), caption, fill=(30, 30, 30), font=_font(max(10, caption_height * 3 // 5)))
     return canvas
 
 
