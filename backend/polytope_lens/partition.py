@@ -8,10 +8,33 @@ are never merged.
 
 Grid orientation matches images.py: row 0 is the top (y close to +1),
 column 0 is the left (x close to -1); pixel centres, not edges.
+
+Fast path (``compute_partition``): the network is not evaluated at every
+pixel. Every region {x : pattern(x) = p} is convex (an intersection of
+half-planes), so a pixel centre halfway between two centres with the same
+pattern has that pattern too, and since the network is affine on the region,
+its output is the mean of theirs. The grid is refined from a coarse lattice
+(every 16th pixel) by halving: each new lattice point is the midpoint of two
+known points (along a diagonal, an edge, or the mid-line through a block
+centre); where a pair agrees the point inherits, otherwise it is evaluated.
+Only points next to boundaries are evaluated (about 5-20% of the pixels of a
+trained 14x6), in batches, with preallocated buffers.
+
+Floating point: a point serves as the end of a pair only when every
+pre-activation is clearly away from zero (|z| > MARGIN_REL times its layer's
+scale), so rounding can never give an inherited pixel another pattern than a
+direct evaluation would; evaluated points get the same pre-activations as
+``nn.Linear`` on a full batch, bit for bit. The result is the direct method's
+partition: the same regions (equivalence classes of pixels), the same
+boundary mask, the same region patterns; region ids are numbered in order of
+discovery; the prediction agrees to float rounding (~1e-6 of its scale).
+``compute_partition_direct`` is the plain full-grid evaluation, kept as the
+reference and as the fallback (GPU or float64 models, a 63-bit hash collision).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +45,15 @@ from .model import MLP
 # Points per forward chunk: keeps activations of a 64-wide layer in cache-sized blocks.
 CHUNK_POINTS = 1 << 16
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+# Fast path: spacing of the coarse lattice (a power of two) the refinement starts from.
+REFINE_BLOCK = 16
+# A point is a safe endpoint for inheritance when every |pre-activation| exceeds this
+# fraction of its layer's largest |pre-activation| on the coarse lattice (float32 rounding
+# of a pre-activation is ~1e-7 of that scale, so rounding can never flip an inherited bit).
+MARGIN_REL = 1e-5
+# BLAS multiplies a single row by another route (gemv) than a batch: pad tiny batches
+# so every point is computed exactly as in a full-grid batch.
+MIN_BATCH = 8
 
 
 def grid_points(resolution: int) -> np.ndarray:
@@ -177,8 +209,8 @@ def grid_patterns(model: MLP, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     return words, out
 
 
-def compute_partition(model: MLP, resolution: int) -> GridPartition:
-    """Patterns, region ids, boundaries and prediction on an R x R grid."""
+def compute_partition_direct(model: MLP, resolution: int) -> GridPartition:
+    """The plain method: every pixel through the network, then exact_unique. The reference."""
     words, out = grid_patterns(model, resolution)
     region_words, inverse = exact_unique(words)
     region_ids = inverse.reshape(resolution, resolution)
@@ -189,4 +221,377 @@ def compute_partition(model: MLP, resolution: int) -> GridPartition:
         region_words=region_words,
         boundary=boundary_mask(region_ids),
         prediction=out.reshape(resolution, resolution, -1),
+    )
+
+
+def compute_partition(model: MLP, resolution: int) -> GridPartition:
+    """Patterns, region ids, boundaries and prediction on an R x R grid.
+
+    Same result as ``compute_partition_direct`` (same region ids, same boundary
+    mask; prediction equal up to float rounding), computed by refinement (see
+    the module docstring) on CPU float32 models.
+    """
+    params = list(model.parameters())
+    if params and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in params):
+        try:
+            return _refined_partition(model, resolution)
+        except _HashCollision:
+            pass
+    return compute_partition_direct(model, resolution)
+
+
+class _HashCollision(Exception):
+    """Two different patterns met with the same 64-bit hash: use the direct method."""
+
+
+class _Evaluator:
+    """Patterns, outputs and pre-activation margins of arbitrary points, in reused buffers.
+
+    Points are columns (2, n); every layer computes ``addmm(b, W, a)``, which
+    gives bit for bit the rows of ``nn.Linear`` on a batch. The pattern bits
+    are packed with one small matrix product per layer into 16-bit codes
+    (sums of distinct powers of two below 2^16: exact in float32).
+    """
+
+    def __init__(self, widths: list[int], out_dim: int):
+        self.widths = list(widths)
+        self.out_dim = out_dim
+        self.hidden = sum(widths)
+        self.words = words_per_pattern(self.hidden)
+        self.shorts = (self.hidden + 15) // 16
+        self.packs = []  # (first code, last code + 1, (codes, width) matrix of powers of two)
+        col = 0
+        for w in widths:
+            lo, hi = col // 16, (col + w - 1) // 16 + 1
+            pack = torch.zeros(hi - lo, w)
+            for j in range(w):
+                pack[(col + j) // 16 - lo, j] = float(1 << ((col + j) % 16))
+            self.packs.append((lo, hi, pack))
+            col += w
+        self.widest = max([*widths, out_dim, 2])
+        self.chunk = int(np.clip((1 << 17) // self.widest, 256, 8192))
+        size = self.widest * self.chunk
+        self._bufs = (torch.empty(size), torch.empty(size))
+        self._scratch = torch.empty(size)
+        self._codes = torch.empty(self.shorts * self.chunk)
+        self._x = torch.empty(2 * self.chunk)
+        self._views: dict[int, tuple] = {}
+
+    def _views_for(self, c: int) -> tuple:
+        """Tensor and array views of the buffers for a chunk of c points (cached: c is a
+        multiple of 256, so there are at most chunk / 256 of them)."""
+        views = self._views.get(c)
+        if views is None:
+            x = self._x[: 2 * c].view(2, c)
+            codes = self._codes[: self.shorts * c].view(self.shorts, c)
+            per_layer = []
+            for layer, w in enumerate(self.widths):
+                z = self._bufs[layer & 1][: w * c].view(w, c)
+                bits = self._scratch[: w * c].view(w, c)
+                per_layer.append((z, z.numpy(), bits, bits.numpy()))
+            last = len(self.widths)
+            o = self._bufs[last & 1][: self.out_dim * c].view(self.out_dim, c)
+            views = self._views[c] = (x, x.numpy(), codes, codes.numpy(), per_layer, o, o.numpy())
+        return views
+
+    def __call__(self, layers, slope: float, pts: np.ndarray, want_scale: bool = False, margins: bool = True):
+        """pts float32 (2, n) -> words (n, K) uint64, out (n, C) float32, minabs (L, n), maxabs (L,).
+
+        ``layers``: (weight, bias as a column) of every linear layer, detached.
+        ``margins=False`` skips minabs (left at +inf).
+        """
+        n = pts.shape[1]
+        n_layers = len(self.widths)
+        shorts = self.shorts
+        codes16 = np.zeros((n, 4 * self.words), dtype="<u2")
+        out = np.empty((n, self.out_dim), dtype=np.float32)
+        minabs = np.empty((n_layers, n), dtype=np.float32) if margins else np.full((n_layers, n), np.inf, np.float32)
+        maxabs = np.zeros(n_layers, dtype=np.float32)
+        relu = slope == 0.0
+        hidden = list(zip(layers, self.packs))
+        for start in range(0, n, self.chunk):
+            c = min(self.chunk, n - start)
+            # Chunk sizes are rounded up to a multiple of 256 (padded with copies of the
+            # first point) so that few sets of buffer views are ever made.
+            c_pad = min(self.chunk, -(-c // 256) * 256)
+            x, x_np, codes, codes_np, per_layer, o, o_np = self._views_for(c_pad)
+            x_np[:, :c] = pts[:, start : start + c]
+            x_np[:, c:] = pts[:, start : start + 1]
+            codes.zero_()
+            a = x
+            for layer, ((weight, bias), (lo, hi, pack)) in enumerate(hidden):
+                z, z_np, bits, bits_np = per_layer[layer]
+                torch.addmm(bias, weight, a, out=z)
+                torch.gt(z, 0, out=bits)
+                codes[lo:hi].addmm_(pack, bits)
+                if margins:
+                    np.abs(z_np, out=bits_np)
+                    np.min(bits_np[:, :c], axis=0, out=minabs[layer, start : start + c])
+                    if want_scale:
+                        maxabs[layer] = max(maxabs[layer], bits_np[:, :c].max())
+                if relu:
+                    torch.relu_(z)
+                else:
+                    torch.nn.functional.leaky_relu_(z, slope)
+                a = z
+            weight, bias = layers[-1]
+            # The output (its summation order may differ from nn.Linear's in the last bit).
+            torch.addmm(bias, weight, a, out=o)
+            out[start : start + c] = o_np[:, :c].T
+            codes16[start : start + c, :shorts] = codes_np[:, :c].astype(np.uint16).T
+        return codes16.view("<u8"), out, minabs, maxabs
+
+
+_local = threading.local()
+
+
+def _evaluator(model: MLP) -> _Evaluator:
+    """One evaluator (buffers) per thread and architecture; weights are read at every call."""
+    cache = getattr(_local, "evaluators", None)
+    if cache is None:
+        cache = _local.evaluators = {}
+    widths = tuple(lin.out_features for lin in model.linears[:-1])
+    key = (widths, model.linears[-1].out_features)
+    ev = cache.get(key)
+    if ev is None:
+        if len(cache) >= 4:
+            cache.clear()
+        ev = cache[key] = _Evaluator(list(widths), model.linears[-1].out_features)
+    return ev
+
+
+_TOP_BIT = np.uint64(1 << 63)
+_LOW_BITS = np.uint64((1 << 63) - 1)
+_SEED = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S27, _S30, _S31 = np.uint64(27), np.uint64(30), np.uint64(31)
+
+
+def _pattern_keys(words: np.ndarray, plain: bool) -> np.ndarray:
+    """63-bit keys of packed patterns: the pattern itself when it fits, else its hash.
+
+    The hash is pattern_hash computed in place, top bit cleared. It only serves to
+    compare patterns during refinement: every key match is checked on the real bits.
+    """
+    if plain:
+        return words[:, 0].copy()
+    h = np.full(words.shape[0], _SEED, dtype=np.uint64)
+    for k in range(words.shape[1]):
+        h ^= words[:, k]
+        h ^= h >> _S30
+        h *= _MIX1
+        h ^= h >> _S27
+        h *= _MIX2
+        h ^= h >> _S31
+    h &= _LOW_BITS
+    return h
+
+
+_SLOT_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+class _RegionTable:
+    """Distinct patterns met so far, each with its region id (ids in order of discovery).
+
+    An open-addressing hash table on the 63-bit keys of _pattern_keys, probed with
+    vectorised linear probing. A key match is accepted only when the packed pattern
+    bits match too, so two different patterns are never merged (on a 63-bit hash
+    collision the caller falls back to the direct method).
+    """
+
+    def __init__(self, plain: bool, k_words: int, bits: int = 12):
+        self.plain = plain
+        self.words = np.empty((0, k_words), dtype=np.uint64)
+        self._alloc(bits)
+
+    def _alloc(self, bits: int) -> None:
+        self.bits = bits
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.slot_keys = np.zeros(1 << bits, dtype=np.uint64)
+        self.slot_ids = np.full(1 << bits, -1, dtype=np.int32)
+
+    def __len__(self) -> int:
+        return self.words.shape[0]
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _SLOT_MULT) >> self.shift).astype(np.intp)
+
+    def _find(self, keys: np.ndarray) -> np.ndarray:
+        ids = np.full(keys.shape[0], -1, dtype=np.int32)
+        slots = self._slots(keys)
+        todo = np.arange(keys.shape[0])
+        while todo.size:
+            s = slots[todo]
+            sid = self.slot_ids[s]
+            found = self.slot_keys[s] == keys[todo]
+            found &= sid >= 0
+            ids[todo[found]] = sid[found]
+            more = ~found & (sid >= 0)  # an other key sits there: probe the next slot
+            todo = todo[more]
+            slots[todo] = (s[more] + 1) & self.mask
+        return ids
+
+    def _insert(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Insert distinct keys that are not in the table yet."""
+        slots = self._slots(keys)
+        todo = np.arange(keys.shape[0])
+        while todo.size:
+            s = slots[todo]
+            free = self.slot_ids[s] < 0
+            cand, cs = todo[free], s[free]
+            self.slot_keys[cs] = keys[cand]  # keys sharing a free slot: one write wins
+            won = self.slot_keys[cs] == keys[cand]
+            self.slot_ids[cs[won]] = ids[cand[won]]
+            free[free] = won
+            todo = todo[~free]
+            slots[todo] = (s[~free] + 1) & self.mask
+
+    def ids(self, keys: np.ndarray, words: np.ndarray, may_add: np.ndarray) -> np.ndarray:
+        """Region id of each pattern; new patterns get new ids where ``may_add``, else -1."""
+        ids = self._find(keys)
+        hit = ids >= 0
+        if not self.plain and len(self):
+            known = np.take(self.words, np.maximum(ids, 0), axis=0)
+            if ((known != words).any(axis=1) & hit).any():
+                raise _HashCollision
+        new = may_add & ~hit
+        if new.any():
+            new_keys, new_words = keys[new], words[new]
+            uniq, first, inverse = np.unique(new_keys, return_index=True, return_inverse=True)
+            if not self.plain and not np.array_equal(new_words[first][inverse], new_words):
+                raise _HashCollision
+            m = len(self)
+            fresh = np.arange(m, m + uniq.shape[0], dtype=np.int32)
+            ids[new] = fresh[inverse]
+            self.words = np.concatenate([self.words, new_words[first]])
+            if 4 * len(self) > (1 << self.bits):  # keep the load under 1/4: grow and re-insert
+                bits = self.bits
+                while 8 * len(self) > (1 << bits):
+                    bits += 1
+                self._alloc(bits)
+                self._insert(_pattern_keys(self.words, self.plain), np.arange(len(self), dtype=np.int32))
+            else:
+                self._insert(uniq, fresh)
+        return ids
+
+
+@torch.no_grad()
+def _refined_partition(model: MLP, resolution: int) -> GridPartition:
+    r = resolution
+    ev = _evaluator(model)
+    layers = [(lin.weight.detach(), lin.bias.detach()[:, None]) for lin in model.linears]
+    slope = model.negative_slope
+    plain_keys = ev.hidden <= 63  # the pattern itself is the key (its top bit is free)
+    out_dim = layers[-1][0].shape[0]
+    block = REFINE_BLOCK
+    nb = max(1, -(-(r - 1) // block))
+    p = nb * block + 1  # padded lattice side; rows/columns past r are evaluated, then cropped
+    end = p - 1
+    idx = np.arange(p, dtype=np.float64)
+    xs = (-1.0 + (2.0 * idx + 1.0) / r).astype(np.float32)  # same arithmetic as grid_points
+    ys = (-1.0 + (2.0 * (r - 1 - idx) + 1.0) / r).astype(np.float32)
+
+    # rid: the pixel's region id when the pixel is a safe endpoint of a known region; else
+    # (an evaluated point too close to a boundary for float rounding, or a point on the
+    # padding whose pattern is not on the grid so far) a negative value unique to it, so
+    # that nothing inherits from it. Only regions met on the grid itself get ids.
+    rid = np.empty((p, p), dtype=np.int32)
+    pred = np.empty((p, p, out_dim), dtype=np.float32)
+    flat_rid, flat_pred = rid.reshape(-1), pred.reshape(-1, out_dim)
+    table = _RegionTable(plain_keys, ev.words)
+    fixes: list[tuple[np.ndarray, np.ndarray]] = []  # grid pixels holding a marker, and their ids
+    state = {"count": 0, "tau": None}
+
+    def evaluate(flat: np.ndarray, want_scale: bool = False, endpoints: bool = True) -> None:
+        """Evaluate the pixels ``flat`` (indices into the padded grid) and store them.
+        ``endpoints=False``: they will never be the end of a pair (no margins needed)."""
+        n = flat.shape[0]
+        if n == 0:
+            return
+        rows, cols = np.divmod(flat, p)
+        pts = np.empty((2, max(n, MIN_BATCH)), dtype=np.float32)
+        pts[0, :n] = xs[cols]
+        pts[1, :n] = ys[rows]
+        pts[:, n:] = pts[:, :1]
+        words, out, minabs, maxabs = ev(layers, slope, pts, want_scale, margins=endpoints)
+        words, out, minabs = words[:n], out[:n], minabs[:, :n]
+        if want_scale:
+            state["tau"] = (MARGIN_REL * maxabs)[:, None]
+        inside = (rows < r) & (cols < r)
+        ids = table.ids(_pattern_keys(words, plain_keys), words, inside)
+        usable = np.all(minabs > state["tau"], axis=0)
+        usable &= ids >= 0
+        markers = -1 - np.arange(state["count"], state["count"] + n, dtype=np.int32)
+        state["count"] += n
+        flat_rid[flat] = np.where(usable, ids, markers)
+        flat_pred[flat] = out
+        fix = inside & ~usable
+        if fix.any():
+            fixes.append((rows[fix] * r + cols[fix], ids[fix]))
+
+    # Coarse lattice: every block-th pixel, evaluated.
+    lattice = np.arange(nb + 1) * block
+    evaluate((lattice[:, None] * p + lattice[None, :]).ravel(), want_scale=True)
+
+    def inherit(target, a, b, step, row_off, col_off, other) -> np.ndarray:
+        """Points ``target`` (a strided view) take the region of pair (a, b) where it agrees,
+        else of the pair at +-``other`` (row, col offsets); returns the flat indices of the
+        points where neither pair agrees (to be evaluated)."""
+        ra = rid[a]
+        differ = ra != rid[b]
+        rid[target] = ra
+        pt = pred[target]
+        np.add(pred[a], pred[b], out=pt)
+        pt *= 0.5
+        ii, jj = np.divmod(np.flatnonzero(differ), differ.shape[1])
+        rows, cols = ii * step + row_off, jj * step + col_off
+        flat = rows * p + cols
+        if flat.size == 0:
+            return flat
+        dr, dc = other
+        # The other pair leaves the grid only for edge midpoints on the grid's border.
+        if dc == 0:
+            valid = (rows >= dr) & (rows <= end - dr)
+        elif dr == 0:
+            valid = (cols >= dc) & (cols <= end - dc)
+        else:
+            valid = None  # block centres: always inside
+        centre = flat if valid is None else flat[valid]
+        offset = dr * p + dc
+        k = flat_rid[centre - offset]
+        agree = k == flat_rid[centre + offset]
+        if agree.any():
+            hit = centre[agree]
+            flat_rid[hit] = k[agree]
+            flat_pred[hit] = (flat_pred[hit - offset] + flat_pred[hit + offset]) * 0.5
+            if valid is None:
+                return flat[~agree]
+            valid[valid] = agree
+            return flat[~valid]
+        return flat
+
+    s = block
+    while s > 1:
+        h = s // 2
+        e0, e1, mid, every = slice(0, end, s), slice(s, None, s), slice(h, None, s), slice(0, None, s)
+        # Block centres (two diagonals); then midpoints of horizontal edges (the edge, or
+        # the centres above and below) and of vertical edges (the edge, or the centres beside).
+        evaluate(inherit((mid, mid), (e0, e0), (e1, e1), s, h, h, (h, -h)))
+        todo_h = inherit((every, mid), (every, e0), (every, e1), s, 0, h, (h, 0))
+        todo_v = inherit((mid, every), (e0, every), (e1, every), s, h, 0, (0, h))
+        evaluate(np.concatenate([todo_h, todo_v]), endpoints=h > 1)
+        s = h
+
+    region_ids = np.ascontiguousarray(rid[:r, :r])
+    for where, ids in fixes:
+        region_ids.reshape(-1)[where] = ids
+    return GridPartition(
+        resolution=r,
+        hidden=model.hidden_count,
+        region_ids=region_ids,
+        region_words=table.words,
+        boundary=boundary_mask(region_ids),
+        prediction=np.ascontiguousarray(pred[:r, :r]),
     )

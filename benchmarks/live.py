@@ -1,0 +1,307 @@
+"""Live view: training speed, frame delivery and memory of a real server, measured from a real client.
+
+- The server is ``polytope_lens.server`` under uvicorn in a subprocess (loopback
+  only), with one torch thread as ``polytope-lens serve`` uses by default.
+- The client is the ``websockets`` package in this process; it decodes every
+  frame it receives, as a browser would.
+- The bare loop is ``Trainer.step`` (the session's own training code) in this
+  process, with nothing else running.
+
+Everything is bounded in time: a run that does not finish within its timeout
+fails loudly instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
+
+from polytope_lens.config import RunConfig  # noqa: E402
+from polytope_lens.training import Trainer  # noqa: E402
+from polytope_lens.wire import decode_frame  # noqa: E402
+
+from frames import ring_target  # noqa: E402
+
+_CHILD = """
+import socket, sys
+import torch
+torch.set_num_threads(int(sys.argv[2]))
+import uvicorn
+from polytope_lens.server import Settings, uvicorn_config
+sock = socket.socket(fileno=int(sys.argv[1]))
+settings = Settings(max_sessions=int(sys.argv[3]))
+uvicorn.Server(uvicorn_config(settings, log_level="warning")).run(sockets=[sock])
+"""
+
+
+def bare_training(steps: int, threads: int = 1) -> dict:
+    """Seconds and steps/s of ``steps`` steps of the default run, nothing else running."""
+    torch.set_num_threads(threads)
+    trainer = Trainer(RunConfig(), ring_target(), device="cpu")
+    trainer.step(20)  # warm-up
+    t0 = time.perf_counter()
+    done = 0
+    while done < steps:
+        n = min(16, steps - done)  # the session trains in the same small batches of steps
+        trainer.step(n)
+        done += n
+    seconds = time.perf_counter() - t0
+    return {"steps": steps, "seconds": seconds, "steps_per_s": steps / seconds}
+
+
+class Server:
+    """A real server in a subprocess on a free loopback port (``with Server() as srv``)."""
+
+    def __init__(self, threads: int = 1, max_sessions: int = 4, startup_timeout: float = 60.0):
+        self.threads = threads
+        self.max_sessions = max_sessions
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        self.port = sock.getsockname()[1]
+        env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        backend = str(Path(__file__).resolve().parents[1] / "backend")
+        env["PYTHONPATH"] = backend + os.pathsep + env.get("PYTHONPATH", "")
+        self.log = tempfile.TemporaryFile()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(sock.fileno()), str(self.threads), str(self.max_sessions)],
+                pass_fds=(sock.fileno(),),
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        finally:
+            sock.close()
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise TimeoutError("the server did not become healthy")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(2)  # SIGINT: uvicorn's graceful shutdown
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
+
+    def memory(self) -> dict:
+        """Current and peak resident memory of the server process, in MiB (from /proc)."""
+        fields = {}
+        with open(f"/proc/{self.process.pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    fields[key] = int(value.split()[0]) / 1024.0
+        return {"rss_mib": fields["VmRSS"], "peak_mib": fields["VmHWM"]}
+
+
+async def _next_frame(ws, timeout: float) -> tuple[dict, bytes]:
+    deadline = time.perf_counter() + timeout
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise TimeoutError("no frame arrived in time")
+        message = await asyncio.wait_for(ws.recv(), left)
+        if isinstance(message, bytes):
+            header, _ = decode_frame(message)
+            return header, message
+        data = json.loads(message)
+        if data.get("type") == "error":
+            raise RuntimeError(f"server error: {data.get('message')}")
+
+
+async def live_session(
+    url: str,
+    config: dict | None = None,
+    until_step: int | None = None,
+    seconds: float | None = None,
+    timeout: float = 300.0,
+    view: dict | None = None,
+) -> dict:
+    """One live run: configure, start, receive (and decode) frames until ``until_step`` or ``seconds``.
+
+    Returns frames/s received, steps/s (from the frames' step numbers), the time from
+    ``configure`` to its first frame and from ``start`` to the first frame of the run.
+    """
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    for attempt in range(40):  # a session that just ended may still count as live for a moment
+        ws = await connect(url, max_size=None, open_timeout=30)
+        try:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        except ConnectionClosed:
+            first = {"field": "busy"}
+        if first.get("field") != "busy":
+            break
+        await ws.close()
+        await asyncio.sleep(0.25)
+    else:
+        raise RuntimeError("the server stayed busy")
+    async with ws:
+        t0 = time.perf_counter()
+        await ws.send(json.dumps({"type": "configure", "config": config or {}}))
+        await _next_frame(ws, 60.0)
+        configure_s = time.perf_counter() - t0
+        if view:
+            await ws.send(json.dumps({"type": "view", **view}))
+        t_start = time.perf_counter()
+        await ws.send(json.dumps({"type": "start"}))
+        frames: list[tuple[float, int, int]] = []
+        total_bytes = 0
+        while True:
+            left = timeout - (time.perf_counter() - t_start)
+            header, message = await _next_frame(ws, max(left, 0.001))
+            now = time.perf_counter()
+            if header["step"] > 0:
+                frames.append((now, header["step"], len(message)))
+                total_bytes += len(message)
+            if until_step is not None and header["step"] >= until_step:
+                break
+            if seconds is not None and now - t_start >= seconds:
+                break
+        await ws.send(json.dumps({"type": "pause"}))
+    (t_first, s_first, _), (t_last, s_last, _) = frames[0], frames[-1]
+    span = t_last - t_first
+    return {
+        "frames": len(frames),
+        "fps": (len(frames) - 1) / span if span > 0 else 0.0,
+        "steps_per_s": (s_last - s_first) / span if span > 0 else 0.0,
+        "first_frame_s": t_first - t_start,
+        "configure_frame_s": configure_s,
+        "seconds": t_last - t_start,
+        "last_step": s_last,
+        "mean_frame_bytes": total_bytes / len(frames),
+    }
+
+
+def run_live(url: str, **kwargs) -> dict:
+    return asyncio.run(live_session(url, **kwargs))
+
+
+async def _sessions(url: str, count: int, seconds: float, config: dict | None, timeout: float) -> list[dict]:
+    runs = [live_session(url, config=config, seconds=seconds, timeout=timeout) for _ in range(count)]
+    return await asyncio.gather(*runs)
+
+
+def memory(threads: int = 1, seconds: float = 8.0, sessions: int = 4, log=print) -> dict:
+    """Peak RSS of a fresh server: idle, with one live session, then with ``sessions`` at once."""
+    with Server(threads=threads, max_sessions=sessions) as server:
+        idle = server.memory()
+        log(f"  server idle: {idle['rss_mib']:.0f} MiB")
+        asyncio.run(_sessions(server.ws_url, 1, seconds, None, seconds + 120))
+        one = server.memory()
+        log(f"  one live session: peak {one['peak_mib']:.0f} MiB")
+        runs = asyncio.run(_sessions(server.ws_url, sessions, seconds, None, seconds + 120))
+        many = server.memory()
+        log(
+            f"  {sessions} live sessions: peak {many['peak_mib']:.0f} MiB "
+            f"({', '.join('%.1f' % r['fps'] for r in runs)} frames/s)"
+        )
+    return {
+        "idle_mib": idle["rss_mib"],
+        "one_peak_mib": one["peak_mib"],
+        "many_peak_mib": many["peak_mib"],
+        "sessions": sessions,
+        "per_extra_mib": (many["peak_mib"] - one["peak_mib"]) / (sessions - 1),
+    }
+
+
+def default_run(pairs: int = 3, seconds: float = 5.0, bare_steps: int = 2000, threads: int = 1,
+                resolution: int = 512, log=print) -> dict:
+    """Training under load and live delivery of the default run, as ``pairs`` paired trials.
+
+    Each trial measures the bare loop, then a live session streaming for ``seconds`` on a
+    fresh server session; the figures are the medians over the trials (the machine may be
+    shared: pairing keeps each ratio's two halves close together in time).
+    """
+    trials = []
+    with Server(threads=threads, max_sessions=1) as server:
+        for i in range(pairs):
+            bare = bare_training(bare_steps, threads)
+            live = run_live(server.ws_url, config={"resolution": resolution}, seconds=seconds, timeout=seconds + 120)
+            trials.append({"bare": bare, "live": live, "ratio": live["steps_per_s"] / bare["steps_per_s"]})
+            log(
+                f"  trial {i + 1}: bare {bare['steps_per_s']:.0f} steps/s; live {live['steps_per_s']:.0f} steps/s "
+                f"({trials[-1]['ratio']:.2f}), {live['fps']:.1f} frames/s, first frame "
+                f"{live['first_frame_s'] * 1e3:.0f} ms after start ({live['configure_frame_s'] * 1e3:.0f} ms "
+                f"after configure)"
+            )
+
+    def med(values):
+        return statistics.median(values)
+
+    return {
+        "resolution": resolution,
+        "trials": trials,
+        "bare_steps_per_s": med([t["bare"]["steps_per_s"] for t in trials]),
+        "live_steps_per_s": med([t["live"]["steps_per_s"] for t in trials]),
+        "ratio": med([t["ratio"] for t in trials]),
+        "fps": med([t["live"]["fps"] for t in trials]),
+        "first_frame_s": med([t["live"]["first_frame_s"] for t in trials]),
+        "first_frame_worst_s": max(t["live"]["first_frame_s"] for t in trials),
+        "configure_frame_s": med([t["live"]["configure_frame_s"] for t in trials]),
+        "frame_bytes": med([t["live"]["mean_frame_bytes"] for t in trials]),
+    }
+
+
+def classic(steps: int = 6000, threads: int = 1, resolution: int = 512, log=print) -> dict:
+    """The classic experiment (default run: 14x6 on the ring) for ``steps`` steps: bare loop
+    before and after, and with the live view at ``resolution``; time from start to the frame
+    that shows step >= ``steps``."""
+    before = bare_training(steps, threads)
+    with Server(threads=threads, max_sessions=1) as server:
+        live = run_live(
+            server.ws_url, config={"resolution": resolution}, until_step=steps, timeout=30 * before["seconds"] + 60
+        )
+    after = bare_training(steps, threads)
+    bare_s = (before["seconds"] + after["seconds"]) / 2
+    log(
+        f"  bare loop: {steps} steps in {before['seconds']:.1f} s and {after['seconds']:.1f} s; live view at "
+        f"{resolution}^2: {live['last_step']} steps in {live['seconds']:.1f} s, {live['fps']:.1f} frames/s"
+    )
+    return {"steps": steps, "bare_s": bare_s, "live_s": live["seconds"], "ratio": live["seconds"] / bare_s,
+            "fps": live["fps"], "live": live}
+
+
+if __name__ == "__main__":
+    print(default_run(pairs=1))

@@ -1,0 +1,125 @@
+"""Polytope Lens benchmarks: one command, one table of side-by-side ratios.
+
+    .venv/bin/python benchmarks/run_all.py            # full run, a few minutes
+    .venv/bin/python benchmarks/run_all.py --quick    # smoke run, about a minute
+
+Rows (each measured in this one run, the two sides of a ratio close together in time):
+  1. frame cost: the project's frame path vs the naive method (frames.py), per net and size
+  2. training under load: steps/s with a live session streaming 512^2 frames vs a bare loop
+  3. live delivery: frames/s received by a websocket client; time from start to first frame
+     (and the classic experiment: 6000 steps of the default run, live view on vs bare)
+  4. memory: peak RSS of the server with one and with four live sessions
+Progress goes to stderr; the table to stdout (--json FILE also writes every figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import frames  # noqa: E402
+import live  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def table(rows: list[tuple]) -> str:
+    head = ("#", "measurement", "project", "baseline", "ratio", "target", "met")
+    cells = [head] + [tuple(str(c) for c in row) for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    lines = []
+    for k, row in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) if i in (1,) else c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def yes(ok: bool | None) -> str:
+    return "" if ok is None else ("yes" if ok else "NO")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run (fewer nets, sizes and seconds)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, here and in the server (default 1, as `polytope-lens serve`)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
+    quick = args.quick
+    started = time.perf_counter()
+    results: dict = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} torch thread(s)",
+        "quick": quick,
+    }
+
+    log("1. frame cost (project frame path vs naive)")
+    nets = ["14x6"] if quick else frames.NETS
+    sizes = [256, 512] if quick else frames.RESOLUTIONS
+    results["frames"] = frames.run(nets, sizes, steps=100 if quick else 300, repeats=2 if quick else 3, log=log)
+
+    log("2-3. training under load and live delivery (default run, 512^2)")
+    results["default_run"] = live.default_run(
+        pairs=1 if quick else 3, seconds=3.0 if quick else 5.0, bare_steps=1000 if quick else 2000, threads=args.threads, log=log
+    )
+    classic_steps = 1000 if quick else 6000
+    log(f"3b. classic experiment ({classic_steps} steps, live view on vs bare)")
+    results["classic"] = live.classic(classic_steps, threads=args.threads, log=log)
+
+    log("4. server memory")
+    results["memory"] = live.memory(threads=args.threads, seconds=3.0 if quick else 8.0, log=log)
+
+    rows = []
+    for f in results["frames"]:
+        target = ">= 5x" if f["net"] == "14x6" and f["resolution"] in (512, 1024) else ""
+        met = f["ratio"] >= 5 if target else None
+        picture = "" if f["same_picture"] else " (PICTURE DIFFERS)"
+        rows.append(
+            ("1", f"frame {f['net']} {f['resolution']}^2, {f['regions']} regions{picture}", fmt_s(f["project_s"]),
+             fmt_s(f["naive_s"]), f"{f['ratio']:.1f}x", target, yes(met))
+        )
+    d = results["default_run"]
+    rows.append(("2", "training steps/s, live view at 512^2 vs bare loop", f"{d['live_steps_per_s']:.0f}",
+                 f"{d['bare_steps_per_s']:.0f}", f"{d['ratio']:.2f}", ">= 0.50", yes(d["ratio"] >= 0.5)))
+    rows.append(("3", "frames/s received at 512^2 (default run)", f"{d['fps']:.1f}", "", "", ">= 15", yes(d["fps"] >= 15)))
+    rows.append(("3", "start -> first frame (median; worst)", f"{fmt_s(d['first_frame_s'])}; {fmt_s(d['first_frame_worst_s'])}",
+                 "", "", "<= 0.5 s", yes(d["first_frame_worst_s"] <= 0.5)))
+    rows.append(("3", "configure -> first frame (step 0)", fmt_s(d["configure_frame_s"]), "", "", "", ""))
+    c = results["classic"]
+    rows.append(("3", f"classic: {c['steps']} steps 14x6 ring, live view vs bare", fmt_s(c["live_s"]), fmt_s(c["bare_s"]),
+                 f"{c['ratio']:.2f}x", "<= 2x", yes(c["ratio"] <= 2)))
+    m = results["memory"]
+    rows.append(("4", "server peak RSS, one live session", f"{m['one_peak_mib']:.0f} MiB", f"idle {m['idle_mib']:.0f} MiB",
+                 "", "< 1024 MiB", yes(m["one_peak_mib"] < 1024)))
+    rows.append(("4", f"each further session ({m['sessions']} sessions: peak {m['many_peak_mib']:.0f} MiB)",
+                 f"+{m['per_extra_mib']:.0f} MiB", "", "", "< 250 MiB", yes(m["per_extra_mib"] < 250)))
+
+    print(f"Polytope Lens benchmarks, {results['date']}, {results['machine']}{' (--quick)' if quick else ''}")
+    print(table(rows))
+    print(f"(total {time.perf_counter() - started:.0f} s; baseline of row 1: naive full-grid frame, see benchmarks/frames.py)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
