@@ -1,28 +1,44 @@
 """The FastAPI app: thin REST routes, the websocket, static files. No numerics here.
 
 Each websocket owns one LiveSession (session.py); this module only moves
-messages between the socket and the session's outbox.
+messages between the socket and the session's outbox, and enforces the
+server's limits (``Settings``, README "Limits"):
+
+- uploads past ``max_upload_bytes`` get 413 before the body is read (by
+  Content-Length) or as soon as the count passes it (chunked bodies);
+- at most ``max_sessions`` websocket sessions; one more gets a "busy" error;
+- a client that does not take a message within ``send_timeout_s`` is dropped,
+  and so is one that does not answer pings; either way its training stops;
+- websocket messages past ``live_limits.max_message_bytes`` get an ``error``,
+  past ``max_ws_message_bytes`` the socket is closed (1009) by uvicorn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import gc
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import plotly
-from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from . import __version__
 from .config import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig
-from .images import ImageError
+from .images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE, ImageError, UnsupportedImage
 from .model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
-from .protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_command
+from .protocol import MAX_STEP_N, LiveLimits, ProtocolError, parse_command
+from .geometry_routes import router as geometry_router
 from .session import LiveSession, Outbox
 from .store import ImageStore, StoreLimits, UnknownImage
 
@@ -31,34 +47,69 @@ log = logging.getLogger("polytope_lens.server")
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 UPLOAD_CHUNK = 1 << 20
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file, on top of max_upload_bytes
 
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's /docs and /redoc pages load Swagger UI / ReDoc from a CDN with an inline start-up script.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-        "script-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Content-Security-Policy": CSP,
 }
 
 
 @dataclass
 class Settings:
-    """Server limits (README "Limits"); `polytope-lens serve --help` sets them."""
+    """Server limits (README "Limits"); `polytope-lens serve --help` sets them.
 
-    max_sessions: int = 4
-    max_upload_bytes: int = 20 * 1024 * 1024
+    host/port, the websocket sizes, ping and connection limits take effect
+    through ``uvicorn_config``/``serve`` (uvicorn's own settings); the rest in
+    ``create_app``.
+    """
+
+    host: str = "127.0.0.1"  # loopback only; "0.0.0.0" exposes the server to the network
+    port: int = 8000
+    max_sessions: int = 4  # websocket sessions at once (each may train); one more is told "busy"
+    max_upload_bytes: int = 20 * 1024 * 1024  # largest picture file; larger uploads get 413
+    data_dir: Path | None = None  # keep uploads in data_dir/uploads (across restarts); None: a temp folder
     samples_dir: Path | None = None
-    uploads_dir: Path | None = None
+    uploads_dir: Path | None = None  # overrides data_dir/uploads
     frontend_dir: Path = FRONTEND_DIR
-    store_limits: StoreLimits = field(default_factory=StoreLimits)
+    store_limits: StoreLimits = field(default_factory=StoreLimits)  # kept uploads: count, bytes
+    live_limits: LiveLimits = field(default_factory=LiveLimits)  # message size, cost of a live run
     device: str | None = None
+    max_ws_message_bytes: int = 4 * 1024 * 1024  # uvicorn ws_max_size: bigger messages close the socket (1009)
+    send_timeout_s: float = 10.0  # a client that takes no message for this long is dropped
+    ping_interval_s: float = 10.0  # websocket keep-alive pings ...
+    ping_timeout_s: float = 10.0  # ... and how long a pong may take before the connection is dropped
+    max_queued_commands: int = 16  # commands waiting per session; more get "slow down"
+    max_parallel_jobs: int = 2  # uploads decoded and downloads rendered at once; more wait their turn
+    max_connections: int = 64  # uvicorn limit_concurrency: HTTP/websocket connections before 503
+    allowed_origins: tuple[str, ...] = ()  # extra browser origins that may open /ws ("*": any)
+
+    def resolved_uploads_dir(self) -> Path | None:
+        if self.uploads_dir is not None:
+            return Path(self.uploads_dir)
+        return Path(self.data_dir) / "uploads" if self.data_dir is not None else None
 
 
 class Health(BaseModel):
     status: str
+    sessions: int
 
 
 class Sample(BaseModel):
@@ -74,37 +125,53 @@ class UploadResult(BaseModel):
     url: str
 
 
+class Problem(BaseModel):
+    detail: str
+
+
+def _problems(*codes: int) -> dict:
+    words = {
+        404: "unknown id or token",
+        413: "the file is larger than the upload limit",
+        415: "not a picture, or an unsupported kind of file",
+        422: "an invalid request, or a picture that cannot be used",
+    }
+    return {code: {"model": Problem, "description": words[code]} for code in codes}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    store = ImageStore(settings.samples_dir, settings.uploads_dir, settings.store_limits)
+    store = ImageStore(settings.samples_dir, settings.resolved_uploads_dir(), settings.store_limits)
     sessions: dict[str, LiveSession] = {}
+    closing: set[LiveSession] = set()  # closed by their socket, worker thread not yet finished
+    jobs = asyncio.Semaphore(max(1, settings.max_parallel_jobs))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         for session in list(sessions.values()):
-            session.close()
+            await asyncio.to_thread(session.close)
         store.close()
 
     app = FastAPI(title="Polytope Lens", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.sessions = sessions
+    app.add_middleware(UploadLimit, path="/api/images", limit=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: also on 413s and errors
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
+    @app.exception_handler(RequestValidationError)
+    async def readable_validation_error(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": describe_request_errors(exc.errors())}, status_code=422)
 
     # -- REST -----------------------------------------------------------------
     @app.get("/api/health", response_model=Health)
     async def health():
-        return {"status": "ok"}
+        return {"status": "ok", "sessions": len(sessions)}
 
     @app.get("/api/options")
     async def options():
+        live = settings.live_limits
         return {
             "defaults": RunConfig().model_dump(),
             "limits": {
@@ -114,9 +181,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "max_points": MAX_POINTS,
                 "min_resolution": MIN_RESOLUTION,
                 "max_resolution": MAX_RESOLUTION,
+                "max_point_activations": live.max_point_activations,
+                "max_frame_cost": live.max_frame_cost,
+                "max_step_n": MAX_STEP_N,
                 "max_upload_bytes": settings.max_upload_bytes,
+                "max_source_pixels": MAX_SOURCE_PIXELS,
+                "max_aspect_ratio": MAX_ASPECT_RATIO,
+                "min_side": MIN_SIDE,
+                "max_uploads": settings.store_limits.max_uploads,
+                "max_upload_store_bytes": settings.store_limits.max_upload_store_bytes,
                 "max_sessions": settings.max_sessions,
-                "max_message_bytes": MAX_MESSAGE_BYTES,
+                "max_message_bytes": live.max_message_bytes,
+                "max_ws_message_bytes": settings.max_ws_message_bytes,
             },
         }
 
@@ -124,18 +200,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def samples():
         return store.samples()
 
-    @app.post("/api/images", status_code=201, response_model=UploadResult)
-    async def upload_image(request: Request, file: UploadFile | None = File(None)):
+    @app.post("/api/images", status_code=201, response_model=UploadResult, responses=_problems(413, 415, 422))
+    async def upload_image(file: UploadFile | None = File(None, description="the picture")):
         if file is None:
             raise HTTPException(422, "the upload needs a multipart field named 'file' holding the picture")
         data = await _read_limited(file, settings.max_upload_bytes)
-        try:
-            image_id = await asyncio.to_thread(store.add_upload, data)
-        except ImageError as exc:
-            raise HTTPException(415 if "not a picture" in str(exc) or "not supported" in str(exc) else 422, str(exc))
+        async with jobs:
+            try:
+                image_id = await asyncio.to_thread(store.add_upload, data)
+            except UnsupportedImage as exc:
+                raise HTTPException(415, str(exc))
+            except ImageError as exc:
+                raise HTTPException(422, str(exc))
         return {"image_id": image_id, "width": 1024, "height": 1024, "url": f"/api/images/{image_id}"}
 
-    @app.get("/api/images/{image_id}", responses={200: {"content": {"image/png": {}}}})
+    @app.get(
+        "/api/images/{image_id}",
+        responses={200: {"content": {"image/png": {}}}, **_problems(404, 422)},
+    )
     async def image(image_id: str, size: int = Query(1024, ge=16, le=1024)):
         try:
             data = await asyncio.to_thread(store.png, image_id, size)
@@ -149,113 +231,368 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, "no such session, or it has no network yet")
         return session
 
-    @app.get("/api/sessions/{token}/frame.png", responses={200: {"content": {"image/png": {}}}})
+    @app.get(
+        "/api/sessions/{token}/frame.png",
+        responses={200: {"content": {"image/png": {}}}, **_problems(404, 422)},
+    )
     async def session_frame(token: str):
-        data = await asyncio.to_thread(_session(token).frame_png)
+        session = _session(token)
+        async with jobs:
+            data = await asyncio.to_thread(session.frame_png)
         if data is None:
             raise HTTPException(404, "no frame drawn yet")
         return Response(data, media_type="image/png", headers=_attachment("polytope-lens-frame.png"))
 
-    @app.get("/api/sessions/{token}/movie", responses={200: {"content": {"video/mp4": {}, "image/gif": {}}}})
+    @app.get(
+        "/api/sessions/{token}/movie",
+        responses={200: {"content": {"video/mp4": {}, "image/gif": {}}}, **_problems(404, 422)},
+    )
     async def session_movie(token: str):
-        movie = await asyncio.to_thread(_session(token).movie_file)
+        session = _session(token)
+        async with jobs:
+            movie = await asyncio.to_thread(session.movie_file)
         if movie is None:
             raise HTTPException(404, "no frames recorded yet: train a little first")
         data, mime, ext = movie
         return Response(data, media_type=mime, headers=_attachment(f"polytope-lens-run{ext}"))
 
-    @app.get("/api/sessions/{token}/checkpoint", responses={200: {"content": {"application/octet-stream": {}}}})
+    @app.get(
+        "/api/sessions/{token}/checkpoint",
+        responses={200: {"content": {"application/octet-stream": {}}}, **_problems(404, 422)},
+    )
     async def session_checkpoint(token: str):
-        data = await asyncio.to_thread(_session(token).checkpoint_bytes)
+        session = _session(token)
+        async with jobs:
+            data = await asyncio.to_thread(session.checkpoint_bytes)
+        if data is None:
+            raise HTTPException(404, "no such session, or it has no network yet")
         return Response(data, media_type="application/octet-stream", headers=_attachment("checkpoint.pt"))
 
-    @app.get("/api/sessions/{token}/config")
+    @app.get("/api/sessions/{token}/config", responses=_problems(404, 422))
     async def session_config(token: str):
         config = _session(token).config()
+        if config is None:
+            raise HTTPException(404, "no such session, or it has no network yet")
         return JSONResponse(config.model_dump(), headers=_attachment("config.json"))
+
+    app.include_router(geometry_router)  # exact geometry: inspect, regions.json/.svg, layer-counts, neuron-line
 
     # -- websocket --------------------------------------------------------------
     @app.websocket("/ws")
     async def websocket(ws: WebSocket):
-        await ws.accept()
-        live = [s for s in sessions.values() if s.alive]
-        if len(live) >= settings.max_sessions:
-            await ws.send_json(
-                {
-                    "type": "error",
-                    "message": f"the server is busy: {settings.max_sessions} sessions are training "
-                    "already; try again in a minute",
-                    "field": "busy",
-                }
+        if not _origin_allowed(ws, settings.allowed_origins):
+            denial = JSONResponse(
+                {"detail": "this page's origin may not open a session here (see allowed_origins)"},
+                status_code=403,
             )
-            await ws.close(code=1013)
+            try:
+                await ws.send_denial_response(denial)
+            except RuntimeError:  # a server without the denial-response extension
+                await ws.close(code=1008, reason="origin not allowed")
+            return
+        await ws.accept()
+        closing.difference_update([s for s in closing if not s.alive])
+        if len(sessions) + len(closing) >= settings.max_sessions:
+            with contextlib.suppress(Exception):  # the client may already be gone
+                await ws.send_json(
+                    {
+                        "type": "error",
+                        "message": f"the server is busy: {settings.max_sessions} sessions are open "
+                        "already (the limit); try again in a minute",
+                        "field": "busy",
+                    }
+                )
+                await ws.close(code=1013, reason="busy: too many sessions")
             return
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
-        outbox = Outbox(notify=lambda: loop.call_soon_threadsafe(wake.set))
-        session = LiveSession(lambda image, color: store.target(image, color), outbox, device=settings.device)
+
+        def notify() -> None:
+            with contextlib.suppress(RuntimeError):  # loop closed at shutdown
+                loop.call_soon_threadsafe(wake.set)
+
+        outbox = Outbox(notify=notify)
+        session = LiveSession(
+            lambda image, color: store.target(image, color),
+            outbox,
+            device=settings.device,
+            max_queued=settings.max_queued_commands,
+        )
         sessions[session.token] = session
-        outbox.put_message({"type": "status", "state": "idle", "step": 0, "token": session.token, "config": None, "image_url": None})
-        sender = asyncio.create_task(_send_loop(ws, outbox, wake))
+        outbox.put_message(
+            {"type": "status", "state": "idle", "step": 0, "token": session.token, "config": None, "image_url": None}
+        )
+        receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits))
+        sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
         try:
-            while True:
-                message = await ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                text = message.get("text")
-                try:
-                    command = parse_command(text if text is not None else message.get("bytes") or b"")
-                except ProtocolError as exc:
-                    outbox.put_message({"type": "error", "message": str(exc), **({"field": exc.field} if exc.field else {})})
-                    continue
-                session.submit(command)
-        except WebSocketDisconnect:
-            pass
+            await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            receiver.cancel()
             sender.cancel()
+            await asyncio.gather(receiver, sender, return_exceptions=True)
             sessions.pop(session.token, None)
-            await asyncio.to_thread(session.close)
+            closing.add(session)
+            if await asyncio.to_thread(_close_session, session):
+                closing.discard(session)
+        if sender.done() and not sender.cancelled() and isinstance(sender.exception(), SlowClient):
+            log.warning("dropped a session whose client stopped reading: %s", sender.exception())
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(code=1008, reason="the client stopped reading"), 0.5)
 
     # -- static files -------------------------------------------------------------
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: uptime checks
     async def index():
-        return FileResponse(settings.frontend_dir / "index.html", headers={"Cache-Control": "no-cache"})
+        page = Path(settings.frontend_dir) / "index.html"
+        if not page.is_file():
+            raise HTTPException(404, "the frontend is not installed next to this server")
+        return FileResponse(page, headers={"Cache-Control": "no-cache"})
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     async def plotly_js():
         return FileResponse(PLOTLY_JS, media_type="text/javascript")
 
-    app.mount("/static", StaticFiles(directory=settings.frontend_dir), name="static")
+    app.mount("/static", StaticFiles(directory=settings.frontend_dir, check_dir=False), name="static")
     return app
 
 
-async def _send_loop(ws: WebSocket, outbox: Outbox, wake: asyncio.Event) -> None:
-    """Forward the outbox to the socket: messages in order, then the latest frame."""
+# -- websocket plumbing ------------------------------------------------------------
+class SlowClient(Exception):
+    """The client did not take a message within Settings.send_timeout_s."""
+
+
+async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, limits: LiveLimits) -> None:
+    """Parse client messages into commands; answer bad ones with an error. Ends at disconnect."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        try:
+            command = parse_command(text if text is not None else (message.get("bytes") or b""), limits)
+        except ProtocolError as exc:
+            error = {"type": "error", "message": str(exc)}
+            if exc.field:
+                error["field"] = exc.field
+            outbox.put_message(error)
+            continue
+        if not session.submit(command):
+            outbox.put_message(
+                {
+                    "type": "error",
+                    "message": f"'{command.type}' ignored: too many commands are waiting; "
+                    "slow down (the session is still working on earlier ones)",
+                }
+            )
+
+
+async def _send_loop(ws: WebSocket, outbox: Outbox, wake: asyncio.Event, timeout: float) -> None:
+    """Forward the outbox to the socket: messages in order, then the latest frame.
+
+    Returns when the client is gone; raises SlowClient when one send takes longer than
+    ``timeout`` (a client that stopped reading, or a stalled network). Memory stays
+    bounded meanwhile: the session keeps at most one frame and a short message queue.
+    """
     try:
         while True:
             await wake.wait()
             wake.clear()
             messages, frame = outbox.take()
             for message in messages:
-                await ws.send_json(message)
+                await _timed(ws.send_json(message), timeout)
             if frame is not None:
-                await ws.send_bytes(frame)
-    except (WebSocketDisconnect, RuntimeError, ConnectionError):
-        pass  # the receive loop notices the disconnect and cleans up
+                await _timed(ws.send_bytes(frame), timeout)
+    except (RuntimeError, ConnectionError, OSError):
+        return  # disconnected (uvicorn's ClientDisconnected is an OSError); the receive loop sees it too
+    except Exception as exc:  # starlette's WebSocketDisconnect and friends
+        if isinstance(exc, SlowClient):
+            raise
+        return
 
 
+async def _timed(send, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(send, timeout)
+    except asyncio.TimeoutError:
+        raise SlowClient(f"a message was not taken within {timeout:g} s") from None
+
+
+def _close_session(session: LiveSession) -> bool:
+    """Stop a session's worker and give its memory back to the system (runs off the event loop)."""
+    finished = session.close(timeout=2.0)
+    gc.collect()
+    _malloc_trim()
+    return finished
+
+
+def _load_libc():
+    try:
+        name = ctypes.util.find_library("c")
+        libc = ctypes.CDLL(name) if name else None
+        return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    except OSError:  # pragma: no cover - not glibc
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def _malloc_trim() -> None:
+    """glibc keeps freed arenas; hand them back so RSS returns to baseline after a session."""
+    if _LIBC is not None:
+        with contextlib.suppress(Exception):
+            _LIBC.malloc_trim(0)
+
+
+def _origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Browsers send Origin; only pages served by this server (or allowed_origins) may open a session.
+    Clients that are not browsers send no Origin and are let in."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    if "*" in allowed or origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    host = ws.headers.get("host", "")
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
+
+
+# -- HTTP plumbing -------------------------------------------------------------------
 async def _read_limited(file: UploadFile, limit: int) -> bytes:
     """Read an upload, refusing with 413 as soon as it passes ``limit`` bytes."""
     if file.size is not None and file.size > limit:
-        raise HTTPException(413, f"the file is {file.size:,} bytes; the limit is {limit:,} bytes")
+        raise HTTPException(413, _too_large(limit, file.size))
     chunks, total = [], 0
     while chunk := await file.read(UPLOAD_CHUNK):
         total += len(chunk)
         if total > limit:
-            raise HTTPException(413, f"the file is larger than the {limit:,}-byte limit")
+            raise HTTPException(413, _too_large(limit))
         chunks.append(chunk)
     return b"".join(chunks)
 
 
+def _too_large(limit: int, size: int | None = None) -> str:
+    mib = limit / (1024 * 1024)
+    what = f"the file is {size:,} bytes" if size else "the file is too large"
+    return f"{what}; the upload limit is {limit:,} bytes ({mib:.3g} MiB)"
+
+
+def describe_request_errors(errors) -> str:
+    """FastAPI's validation errors as one sentence per problem, naming the parameter."""
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body", "header", "cookie")]
+        name = ".".join(loc) or "request"
+        msg = str(err.get("msg", "invalid"))
+        if loc and loc[0] == "file":
+            msg = "must be the picture file itself, sent as multipart/form-data"
+        parts.append(f"{name}: {msg}")
+    return "; ".join(parts)[:500] or "invalid request"
+
+
 def _attachment(name: str) -> dict:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+async def _send_problem(send, status: int, detail: str, close: bool = False) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class UploadLimit:
+    """ASGI middleware: 413 for an upload body past the limit, without reading it into memory.
+
+    A declared Content-Length past the limit is answered at once, before any of the
+    body is read (uvicorn discards what the client still sends). Chunked bodies are
+    counted as they stream and cut off when the count passes the limit.
+    """
+
+    def __init__(self, app, path: str, limit: int):
+        self.app = app
+        self.path = path
+        self.limit = limit
+        self.body_limit = limit + MULTIPART_OVERHEAD
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") != self.path:
+            await self.app(scope, receive, send)
+            return
+        declared = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                with contextlib.suppress(ValueError):
+                    declared = int(value)
+        if declared is not None and declared > self.body_limit:
+            await _send_problem(send, 413, _too_large(self.limit, declared))
+            return
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.body_limit:
+                    raise HTTPException(413, _too_large(self.limit))
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the headers a careful deployment expects to every HTTP response."""
+
+    def __init__(self, app):
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        self.docs_headers = [
+            (k, DOCS_CSP.encode()) if k == b"content-security-policy" else (k, v) for k, v in self.headers
+        ]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self.docs_headers if scope.get("path") in DOCS_PATHS else self.headers
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                added = [h for h in extra if h[0] not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# -- running -----------------------------------------------------------------------
+def uvicorn_config(settings: Settings | None = None, app=None, **overrides):
+    """The uvicorn.Config for ``settings``: bind address, websocket limits, pings, connection cap.
+
+    ``overrides`` go straight to uvicorn.Config (e.g. ``log_level``).
+    """
+    import uvicorn
+
+    settings = settings or Settings()
+    options = dict(
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=settings.max_ws_message_bytes,
+        ws_ping_interval=settings.ping_interval_s,
+        ws_ping_timeout=settings.ping_timeout_s,
+        limit_concurrency=settings.max_connections,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    options.update(overrides)
+    return uvicorn.Config(app if app is not None else create_app(settings), **options)
+
+
+def serve(settings: Settings | None = None, **overrides) -> None:
+    """Run the server in the foreground until Ctrl-C (what `polytope-lens serve` calls)."""
+    import uvicorn
+
+    uvicorn.Server(uvicorn_config(settings, **overrides)).run()

@@ -6,8 +6,10 @@ gets fewer frames and never a growing queue. Training never runs on the
 caller's thread (the server's event loop).
 
 Scheduling: after a frame that took t seconds to draw, the session trains for
-at least max(t, 1/max_fps - t) before drawing again, so drawing never takes
-more time than training; a hidden view draws nothing.
+at least max(TRAIN_PER_DRAW * t, 1/max_fps - t) before drawing again, so
+drawing never takes more time than training (at most ~36% of the time); a
+frame is not drawn while the previous one is still waiting for the client
+(latest-wins), and a hidden view draws nothing.
 """
 
 from __future__ import annotations
@@ -25,17 +27,22 @@ from typing import Callable
 from PIL import Image
 
 from .config import RunConfig
+from .dynamics import LiveGeometry
 from .images import Target
 from .movie import movie_bytes
 from .partition import GridPartition, compute_partition
 from .protocol import Configure, Pause, ProtocolError, Reset, Set, Start, Step, View, validate_config
-from .render import FrameInfo, png_bytes, render_frame, target_rgb
+from .render import GAP, FrameInfo, png_bytes, render_frame, target_rgb
 from .training import Trainer, TrainingDiverged
 from .wire import partition_frame
 
 TargetResolver = Callable[[str, bool], Target]
 
 TRAIN_SLICE_S = 0.02  # longest stretch of training between looks at the command queue
+# After a frame that took t seconds to draw, train at least TRAIN_PER_DRAW * t before the
+# next one: drawing takes at most 1 / (1 + TRAIN_PER_DRAW) of the time (about 36%), so a
+# live view keeps well over half of the training speed; max_fps caps the rate on top.
+TRAIN_PER_DRAW = 1.75
 MOVIE_MAX_FRAMES = 240
 MOVIE_PANEL = 256
 
@@ -59,6 +66,12 @@ class Outbox:
             self._frame = frame
         self._notify()
 
+    def discard_frame(self) -> None:
+        """Forget an unsent frame: after a status that changes the step (pause, reset, configure)
+        it would arrive behind that status and show an older state."""
+        with self._lock:
+            self._frame = None
+
     def frame_pending(self) -> bool:
         with self._lock:
             return self._frame is not None
@@ -79,22 +92,57 @@ class ViewOptions:
     max_fps: float = 30.0
 
 
+def _movie_partition(partition: GridPartition) -> GridPartition:
+    """The partition subsampled to about MOVIE_PANEL pixels a side, for the movie's small frames.
+
+    Every k-th pixel of the prediction and the region ids; a boundary pixel wherever
+    the k x k block it stands for has one, so no boundary is lost.
+    """
+    k = partition.resolution // MOVIE_PANEL
+    if k <= 1:
+        return partition
+    n = partition.resolution // k
+    m = n * k
+    boundary = partition.boundary[:m:k, :m:k].copy()
+    for i in range(k):
+        for j in range(k):
+            if i or j:
+                boundary |= partition.boundary[i:m:k, j:m:k]
+    return GridPartition(
+        resolution=n,
+        hidden=partition.hidden,
+        region_ids=partition.region_ids[:m:k, :m:k],
+        region_words=partition.region_words,
+        boundary=boundary,
+        prediction=partition.prediction[:m:k, :m:k],
+    )
+
+
 @dataclass
 class MovieRecorder:
     """Keeps at most MOVIE_MAX_FRAMES small frames; when full, every other one is dropped
-    and the recording interval doubles, so a long run still fits."""
+    and the recording interval doubles, so a long run still fits. A frame is recorded
+    at most every ``min_interval_s`` of wall time (a live view draws many more)."""
 
     interval_steps: int = 10
     frames: list[bytes] = field(default_factory=list)
     last_step: int = -(10**9)
+    min_interval_s: float = 0.2
+    last_time: float = -math.inf
 
     def due(self, step: int) -> bool:
-        return step - self.last_step >= self.interval_steps
+        return step - self.last_step >= self.interval_steps and time.monotonic() - self.last_time >= self.min_interval_s
 
     def add(self, step: int, image: Image.Image) -> None:
-        small = image.resize((image.width * MOVIE_PANEL // max(1, image.height), MOVIE_PANEL))
-        self.frames.append(png_bytes(small, compress_level=1))
+        small = image
+        if image.height > MOVIE_PANEL + 2 * GAP:  # frames drawn from _movie_partition are small already
+            small = image.resize((image.width * MOVIE_PANEL // max(1, image.height), MOVIE_PANEL))
+        # JPEG: ~6x faster to encode than PNG here, and the movie itself is lossy (H.264/GIF).
+        buf = io.BytesIO()
+        small.save(buf, format="JPEG", quality=92)
+        self.frames.append(buf.getvalue())
         self.last_step = step
+        self.last_time = time.monotonic()
         if len(self.frames) > MOVIE_MAX_FRAMES:
             self.frames = self.frames[::2]
             self.interval_steps *= 2
@@ -102,22 +150,27 @@ class MovieRecorder:
     def clear(self) -> None:
         self.frames.clear()
         self.last_step = -(10**9)
+        self.last_time = -math.inf
         self.interval_steps = 10
 
 
 class LiveSession:
-    def __init__(self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None):
+    def __init__(
+        self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None, max_queued: int = 16
+    ):
         self.token = secrets.token_urlsafe(18)
         self._resolve = resolve_target
         self.outbox = outbox
         self._device = device
-        self._commands: queue.Queue = queue.Queue()
+        # Bounded: a client flooding commands gets "slow down" errors (server.py), not a growing queue.
+        self._commands: queue.Queue = queue.Queue(maxsize=max(1, max_queued))
         self._lock = threading.Lock()  # guards trainer/partition against download requests
         self.trainer: Trainer | None = None
         self.image_id: str | None = None
         self.state = "idle"
         self.view = ViewOptions()
         self.movie = MovieRecorder()
+        self.geometry = LiveGeometry()  # exact region count and edge density for frame headers
         self._partition: GridPartition | None = None
         self._target_panel = None
         self._pending_steps = 0
@@ -130,13 +183,34 @@ class LiveSession:
         self._thread.start()
 
     # -- public, any thread ---------------------------------------------------
-    def submit(self, command) -> None:
-        self._commands.put(command)
+    def submit(self, command) -> bool:
+        """Queue a command; False (and nothing queued) when too many are already waiting."""
+        if self._closed.is_set():
+            return False
+        try:
+            self._commands.put_nowait(command)
+        except queue.Full:
+            return False
+        return True
 
-    def close(self, timeout: float = 2.0) -> None:
+    def close(self, timeout: float = 2.0) -> bool:
+        """Stop the worker (it looks at the flag between commands and training slices) and
+        drop the network, so its memory goes with it. True when the thread has ended."""
         self._closed.set()
-        self._commands.put(None)
-        self._thread.join(timeout)
+        try:
+            self._commands.put_nowait(None)  # wakes an idle worker; a full queue means it is not idle
+        except queue.Full:
+            pass
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
+        with self._lock:
+            self.trainer = None
+            self._partition = None
+            self._target_panel = None
+            self.movie.clear()
+        return True
 
     @property
     def alive(self) -> bool:
@@ -209,6 +283,7 @@ class LiveSession:
         elif isinstance(command, Pause):
             self._pending_steps = 0
             self.state = "paused"
+            self.outbox.discard_frame()
             self._status()
             self._send_frame()
         elif isinstance(command, Step):
@@ -221,6 +296,7 @@ class LiveSession:
             self._pending_steps = 0
             self._train_time = 0.0
             self.movie.clear()
+            self.outbox.discard_frame()
             self._status(message="new initialisation")
             self._send_frame()
         elif isinstance(command, Set):
@@ -250,6 +326,7 @@ class LiveSession:
         self._train_time = 0.0
         self._rate_window.clear()
         self.movie.clear()
+        self.outbox.discard_frame()
         self._status(message="new network")
         sample = trainer.sample
         self.outbox.put_message(
@@ -264,8 +341,11 @@ class LiveSession:
 
     def _train_and_draw(self) -> None:
         trainer = self.trainer
+        drawing = self.state == "running" and self.view.visible
         deadline = time.perf_counter() + TRAIN_SLICE_S
-        while time.perf_counter() < deadline:
+        if drawing and not self.outbox.frame_pending():
+            deadline = min(deadline, self._next_frame_at)  # draw when due, not up to a slice later
+        while True:  # at least one step per slice
             n = 1 if self._pending_steps == 0 else self._pending_steps
             n = min(n, 16)
             t0 = time.perf_counter()
@@ -283,8 +363,10 @@ class LiveSession:
                     self._status()
                     self._send_frame()
                     return
+            if time.perf_counter() >= deadline:
+                break
         self._rate_window.append((time.perf_counter(), trainer.step_count))
-        if self.state == "running" and self.view.visible and time.perf_counter() >= self._next_frame_at:
+        if drawing and time.perf_counter() >= self._next_frame_at:
             if not self.outbox.frame_pending():  # client still busy with the last one: skip drawing
                 self._send_frame()
 
@@ -315,13 +397,14 @@ class LiveSession:
             "steps_per_s": round(self._steps_per_s(), 1),
             "elapsed_s": round(self._train_time, 3),
         }
+        header.update(self.geometry.frame_fields(trainer, partition, live=self.state == "running"))
         self.outbox.put_frame(partition_frame(partition, header, fill_regions=self.view.fill_regions))
         self._last_losses = losses
         if self.movie.due(trainer.step_count):
-            with self._lock:
-                self.movie.add(trainer.step_count, self._render(partition))
+            with self._lock:  # the movie's frames are small: draw them from a subsampled grid
+                self.movie.add(trainer.step_count, self._render(_movie_partition(partition)))
         spent = time.perf_counter() - start
-        self._next_frame_at = time.perf_counter() + max(spent, 1.0 / self.view.max_fps - spent)
+        self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.view.max_fps - spent)
 
     def _render(self, partition: GridPartition, full_size: bool = False) -> Image.Image:
         trainer = self.trainer

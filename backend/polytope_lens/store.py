@@ -13,13 +13,14 @@ import secrets
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
-from .images import Target, load_target, normalise, open_image, to_rgb
+from .images import ImageError, Target, load_target, normalise, open_image, to_rgb
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 SAMPLE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -44,10 +45,29 @@ class ImageStore:
         self._own_tmp = uploads_dir is None
         self.uploads_dir = Path(uploads_dir) if uploads_dir else Path(tempfile.mkdtemp(prefix="polytope-lens-uploads-"))
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        # A temp folder of our own goes at close(), or when the store is dropped or the process exits
+        # (an app whose lifespan never ran, a test client without `with`).
+        self._cleanup = (
+            weakref.finalize(self, shutil.rmtree, str(self.uploads_dir), ignore_errors=True) if self._own_tmp else None
+        )
         self.limits = limits or StoreLimits()
         self._lock = threading.Lock()
         self._uploads: OrderedDict[str, int] = OrderedDict()  # id -> bytes, oldest first
         self._targets: OrderedDict[tuple[str, bool], Target] = OrderedDict()
+        self._index_existing()
+
+    def _index_existing(self) -> None:
+        """A persistent uploads folder (``--data-dir``) keeps its pictures across restarts, oldest
+        evicted first; stray files the store did not write are left alone and never served."""
+        found = []
+        for path in self.uploads_dir.glob("*.png"):
+            if UPLOAD_ID.match(path.stem) and path.is_file() and not path.is_symlink():
+                stat = path.stat()
+                found.append((stat.st_mtime, path.stem, stat.st_size))
+        with self._lock:
+            for _, image_id, size in sorted(found):
+                self._uploads[image_id] = size
+            self._evict()
 
     # -- samples ------------------------------------------------------------
     def samples(self) -> list[dict]:
@@ -70,10 +90,16 @@ class ImageStore:
         rgb = normalise(open_image(data), color=True).to_pil()
         buf = io.BytesIO()
         rgb.save(buf, format="PNG", compress_level=3)
-        image_id = secrets.token_urlsafe(18)
+        image_id = secrets.token_urlsafe(18)  # 144 random bits: unguessable, and the only name used
+        data = buf.getvalue()
+        if len(data) > self.limits.max_upload_store_bytes:
+            raise ImageError("the picture does not fit in the upload store")
+        final = self.uploads_dir / f"{image_id}.png"
+        partial = self.uploads_dir / f".{image_id}.part"  # never matches UPLOAD_ID: never served
         with self._lock:
-            (self.uploads_dir / f"{image_id}.png").write_bytes(buf.getvalue())
-            self._uploads[image_id] = len(buf.getvalue())
+            partial.write_bytes(data)
+            partial.replace(final)
+            self._uploads[image_id] = len(data)
             self._evict()
         return image_id
 
@@ -89,6 +115,10 @@ class ImageStore:
 
     def upload_count(self) -> int:
         return len(self._uploads)
+
+    def upload_bytes(self) -> int:
+        with self._lock:
+            return sum(self._uploads.values())
 
     def _upload_path(self, image_id: str) -> Path | None:
         if not UPLOAD_ID.match(image_id) or image_id not in self._uploads:
@@ -109,7 +139,11 @@ class ImageStore:
             if key in self._targets:
                 self._targets.move_to_end(key)
                 return self._targets[key]
-        target = load_target(self.path(image_id), color=color)
+        path = self.path(image_id)
+        try:
+            target = load_target(path, color=color)
+        except ImageError:  # evicted between lookup and read, or a damaged sample file
+            raise UnknownImage(f"the picture '{image_id[:80]}' is no longer available; upload it again") from None
         with self._lock:
             self._targets[key] = target
             while len(self._targets) > self.limits.cached_targets:
@@ -119,7 +153,10 @@ class ImageStore:
     def png(self, image_id: str, size: int = 1024) -> bytes:
         """The normalised picture as PNG (as colourful as it is), optionally scaled down."""
         path = self.path(image_id)
-        img = to_rgb(open_image(path))
+        try:
+            img = to_rgb(open_image(path))
+        except ImageError:
+            raise UnknownImage(f"the picture '{image_id[:80]}' is no longer available; upload it again") from None
         if img.size != (1024, 1024):
             img = normalise(img, color=True).to_pil()
         if _is_gray(img):
@@ -131,8 +168,8 @@ class ImageStore:
         return buf.getvalue()
 
     def close(self) -> None:
-        if self._own_tmp:
-            shutil.rmtree(self.uploads_dir, ignore_errors=True)
+        if self._cleanup is not None:
+            self._cleanup()
 
 
 def _is_gray(img: Image.Image) -> bool:

@@ -1,0 +1,223 @@
+"""A bounded load test on loopback: clients training at once plus connect/disconnect churn.
+
+Checks that the server answers health checks throughout, that no session is lost, and
+that its thread count and memory return to the baseline afterwards (measured on the
+server process with psutil). About 15 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import httpx
+import psutil
+import pytest
+from live_server import SMALL_CONFIG, LiveClient, client_frame, raw_websocket, running_server
+
+TRAINERS = 3
+TRAIN_SECONDS = 5.0
+CHURN_CYCLES = 20
+TINY = dict(layers="8x2", train_points=300, val_points=100, batch_size=128, resolution=32)
+# Idle workers of bounded thread pools may stay after a burst: the event loop's executor
+# (min(32, cores + 4) threads, used to close sessions off the loop) and exact-live (1).
+# A leak would be one thread per session: 20+ here, and more in the plateau phase.
+THREAD_SLACK = min(32, (os.cpu_count() or 1) + 4) + 1
+RSS_SLACK = 80 * 1024 * 1024
+PLATEAU_CYCLES = 20
+PLATEAU_SLACK = 24 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server(max_sessions=TRAINERS + 3) as url:
+        yield url
+        assert url.alive()
+
+
+def open_sessions(http: httpx.Client) -> int:
+    return http.get("/api/health").json()["sessions"]
+
+
+def wait_for(condition, within: float, what) -> None:
+    """Poll ``condition`` until true; fail after ``within`` s with ``what`` (a string or a callable)."""
+    t0 = time.monotonic()
+    while not condition():
+        assert time.monotonic() - t0 < within, what() if callable(what) else what
+        time.sleep(0.1)
+
+
+def session_cycle(server, http: httpx.Client, *, download: bool = False) -> None:
+    with LiveClient(server) as client:
+        client.configure(**TINY)
+        client.send("start")
+        client.expect("frame", where=lambda f: f["step"] > 0)
+        client.send("pause")
+        client.expect("status", where=lambda m: m["state"] == "paused")
+        if download:
+            base = f"/api/sessions/{client.token}"
+            for kind in ("frame.png", "config", "checkpoint", "movie"):
+                assert http.get(f"{base}/{kind}").status_code == 200
+
+
+def test_many_sessions_and_churn(server):
+    process = psutil.Process(server.pid)
+    http = httpx.Client(base_url=server, timeout=10)
+
+    # Warm up: the first session loads lazily imported code, the allocator grows its pools.
+    for i in range(3):
+        session_cycle(server, http, download=i == 0)
+    wait_for(lambda: open_sessions(http) == 0, 3, "warm-up sessions were not freed")
+    time.sleep(0.5)
+    base_threads = process.num_threads()
+    base_rss = process.memory_info().rss
+
+    stop = threading.Event()
+    failures: list[str] = []
+    health: list[tuple[float, float, int]] = []  # (time, latency, sessions)
+
+    def check_health() -> None:
+        with httpx.Client(base_url=server, timeout=5) as client:
+            while not stop.is_set():
+                t0 = time.monotonic()
+                try:
+                    r = client.get("/api/health")
+                    r.raise_for_status()
+                    health.append((t0, time.monotonic() - t0, r.json()["sessions"]))
+                except Exception as exc:  # noqa: BLE001 - recorded, asserted below
+                    failures.append(f"health: {exc!r}")
+                time.sleep(0.1)
+
+    results: dict[int, dict] = {}
+
+    def train(i: int) -> None:
+        try:
+            with LiveClient(server) as client:
+                client.configure(**{**SMALL_CONFIG, "seed": i})
+                client.send("start")
+                t_end = time.monotonic() + TRAIN_SECONDS
+                frames = []
+                while time.monotonic() < t_end:
+                    message = client.recv(timeout=10)
+                    if message["type"] == "frame":
+                        frames.append((time.monotonic(), message["step"], message["val_loss"]))
+                    elif message["type"] == "error":
+                        failures.append(f"trainer {i}: {message}")
+                client.send("pause")
+                paused = client.expect("status", where=lambda m: m["state"] == "paused")
+                results[i] = {"frames": frames, "paused": paused, "end": t_end, "token": client.token}
+        except Exception as exc:  # noqa: BLE001
+            failures.append(f"trainer {i}: {exc!r}")
+
+    churned = []
+
+    def churn() -> None:
+        for cycle in range(CHURN_CYCLES):
+            try:
+                if cycle % 3 == 2:
+                    # killed mid-frame: a raw socket that starts training and vanishes without a close
+                    sock = raw_websocket(server)
+                    sock.sendall(client_frame(json.dumps({"type": "configure", "config": TINY})))
+                    sock.sendall(client_frame(json.dumps({"type": "start"})))
+                    time.sleep(0.15)
+                    sock.close()
+                else:
+                    with LiveClient(server) as client:
+                        client.configure(**TINY)
+                        if cycle % 3 == 1:
+                            client.send("start")
+                            client.expect("frame", where=lambda f: f["step"] > 0)
+                churned.append(cycle)
+            except Exception as exc:  # noqa: BLE001
+                failures.append(f"churn {cycle}: {exc!r}")
+
+    threads = [threading.Thread(target=check_health)]
+    threads += [threading.Thread(target=train, args=(i,)) for i in range(TRAINERS)]
+    threads += [threading.Thread(target=churn)]
+    t_start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads[1:]:
+        thread.join(120)
+    stop.set()
+    threads[0].join(10)
+    peak_sessions = max(s for _, _, s in health)
+
+    assert not failures, failures
+    assert len(churned) == CHURN_CYCLES
+
+    # health was answered throughout, promptly
+    latencies = sorted(latency for _, latency, _ in health)
+    assert len(health) >= 15
+    assert latencies[len(latencies) // 2] < 0.5, latencies[-5:]
+    assert latencies[-1] < 3.0, latencies[-5:]
+    gaps = [b[0] - a[0] for a, b in zip(health, health[1:])]
+    assert max(gaps) < 3.5
+
+    # no session lost: every trainer streamed until its end, and was still there to pause
+    assert sorted(results) == list(range(TRAINERS))
+    for i, result in results.items():
+        frames = result["frames"]
+        assert len(frames) >= 10, (i, len(frames))
+        steps = [s for _, s, _ in frames]
+        assert steps == sorted(steps) and steps[-1] > steps[0]
+        assert result["end"] - frames[-1][0] < 2.0, "frames stopped before the end"
+        assert result["paused"]["step"] >= steps[-1]
+        assert frames[-1][2] < frames[0][2]  # and it learned
+    while_training = [s for t, _, s in health if t_start + 1.0 < t < t_start + TRAIN_SECONDS - 0.5]
+    assert while_training and min(while_training) >= TRAINERS, while_training
+    assert peak_sessions <= TRAINERS + 2
+
+    # everything is given back
+    wait_for(lambda: open_sessions(http) == 0, 3, "sessions left open after the clients went away")
+    for i, result in results.items():
+        assert http.get(f"/api/sessions/{result['token']}/config").status_code == 404
+    threads_now = []
+
+    def threads_back() -> bool:
+        threads_now.append(process.num_threads())
+        return threads_now[-1] <= base_threads + THREAD_SLACK
+
+    wait_for(threads_back, 5, lambda: f"threads did not return to the baseline of {base_threads}: {threads_now[-3:]}")
+    rss_now = []
+
+    def memory_back() -> bool:
+        rss_now.append(process.memory_info().rss)
+        return rss_now[-1] <= base_rss + RSS_SLACK
+
+    wait_for(
+        memory_back,
+        5,
+        lambda: f"RSS {rss_now[-1] >> 20} MiB did not return near the baseline of {base_rss >> 20} MiB",
+    )
+    # and more cycles do not make it grow: memory and threads have reached a plateau
+    settled = rss_now[-1]
+    threads_settled = threads_now[-1]
+    for cycle in range(PLATEAU_CYCLES):
+        with LiveClient(server) as client:
+            client.configure(**{**TINY, "seed": cycle})
+    wait_for(lambda: open_sessions(http) == 0, 3, "sessions left open")
+    rss_after = []
+
+    def no_growth() -> bool:
+        rss_after.append(process.memory_info().rss)
+        return rss_after[-1] <= settled + PLATEAU_SLACK
+
+    wait_for(
+        no_growth,
+        5,
+        lambda: f"RSS grew from {settled >> 20} to {rss_after[-1] >> 20} MiB over {PLATEAU_CYCLES} more sessions",
+    )
+    wait_for(
+        lambda: process.num_threads() <= threads_settled + 1,
+        5,
+        lambda: f"threads grew from {threads_settled} to {process.num_threads()} over {PLATEAU_CYCLES} more sessions",
+    )
+    print(  # shown with pytest -s
+        f"\nthreads {base_threads} -> {threads_now[-1]}; RSS {base_rss >> 20} -> {rss_now[-1] >> 20} -> "
+        f"{rss_after[-1] >> 20} MiB; peak sessions {peak_sessions}; "
+        f"health p50 {latencies[len(latencies) // 2]:.3f}s max {latencies[-1]:.3f}s n={len(health)}"
+    )
+    http.close()

@@ -1,0 +1,216 @@
+"""Property-based tests (hypothesis) of the websocket protocol and the config validation,
+in process and against a real server, plus a little fuzzing of the REST inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from live_server import LiveClient, running_server
+
+from polytope_lens.config import MAX_POINTS, RunConfig
+from polytope_lens.model import MAX_PARAMETERS, count_parameters
+from polytope_lens.protocol import (
+    DEFAULT_LIVE_LIMITS,
+    MAX_ERROR_CHARS,
+    TYPES,
+    Configure,
+    ProtocolError,
+    check_live_cost,
+    parse_command,
+    validate_config,
+)
+
+FIELDS = list(RunConfig.model_fields)
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=12,
+)
+# values that are sometimes valid for some field
+plausible = st.one_of(
+    st.integers(min_value=-5, max_value=2_000_000),
+    st.floats(min_value=-1, max_value=20, allow_nan=False),
+    st.sampled_from(["ring", "spiral", "nope", "../ring", "14x6", "8x2", "0", "3x70", "2000", "8,8,8", "x", ""]),
+    st.sampled_from(["relu", "leaky_relu", "adam", "sgd", "sgd_momentum", "rmsprop", "tanh"]),
+    st.booleans(),
+    json_values,
+)
+configs = st.dictionaries(
+    st.one_of(st.sampled_from(FIELDS), st.text(max_size=12)), plausible, max_size=len(FIELDS) + 2
+)
+messages = st.one_of(
+    st.fixed_dictionaries({"type": st.just("configure"), "config": configs}),
+    st.fixed_dictionaries(
+        {"type": st.one_of(st.sampled_from(TYPES), st.text(max_size=12), json_scalars)},
+        optional={
+            "n": plausible,
+            "lr": plausible,
+            "optimizer": plausible,
+            "visible": plausible,
+            "fill_regions": plausible,
+            "max_fps": plausible,
+            "config": json_values,
+            "extra": json_values,
+        },
+    ),
+    json_values,
+)
+
+
+def as_text(value) -> str:
+    return json.dumps(value, allow_nan=True)
+
+
+def check_outcome(raw) -> object:
+    """parse_command answers with a command or a ProtocolError in words, never anything else."""
+    try:
+        return parse_command(raw)
+    except ProtocolError as exc:
+        message = str(exc)
+        assert 0 < len(message) <= MAX_ERROR_CHARS
+        if exc.field is not None:
+            assert isinstance(exc.field, str) and len(exc.field) <= 80
+        return exc
+
+
+@FUZZ
+@given(messages)
+def test_any_json_message_is_a_command_or_a_protocol_error(message):
+    outcome = check_outcome(as_text(message))
+    if not isinstance(outcome, ProtocolError):
+        assert outcome.type in TYPES
+        assert isinstance(message, dict) and message["type"] == outcome.type
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300)))
+def test_any_text_or_bytes_is_a_command_or_a_protocol_error(raw):
+    outcome = check_outcome(raw)
+    if isinstance(raw, bytes):
+        assert isinstance(outcome, ProtocolError)
+
+
+@FUZZ
+@given(configs)
+def test_config_validation_names_a_field_or_gives_a_valid_config(fields):
+    try:
+        config = check_live_cost(validate_config(fields))
+    except ProtocolError as exc:
+        if exc.field is not None:
+            assert exc.field in fields or exc.field in FIELDS or exc.field == "config", (exc.field, fields)
+            assert exc.field[:40] in str(exc)
+        return
+    # everything the limits promise holds for what was accepted
+    assert set(fields) <= set(FIELDS)
+    assert config.train_points + config.val_points <= MAX_POINTS
+    assert count_parameters(config.widths, out_dim=config.out_dim) <= MAX_PARAMETERS
+    assert config.resolution**2 * count_parameters(config.widths, out_dim=config.out_dim) <= (
+        DEFAULT_LIVE_LIMITS.max_frame_cost
+    )
+    assert 0 < config.lr <= 10 and math.isfinite(config.lr)
+    # the validated config is a fixed point: what the server echoes is accepted as it is
+    again = parse_command(json.dumps({"type": "configure", "config": config.model_dump()}))
+    assert isinstance(again, Configure) and RunConfig.model_validate(again.config) == config
+
+
+valid_configs = st.fixed_dictionaries(
+    {},
+    optional={
+        "image": st.sampled_from(["ring", "spiral", "face"]),
+        "color": st.booleans(),
+        "layers": st.sampled_from(["8", "14x6", "10x10,2,10x3", "64,32,16", "1x64"]),
+        "activation": st.sampled_from(["relu", "leaky_relu"]),
+        "negative_slope": st.floats(min_value=0.001, max_value=0.99),
+        "optimizer": st.sampled_from(["adam", "sgd", "sgd_momentum", "rmsprop"]),
+        "lr": st.floats(min_value=1e-6, max_value=10.0),
+        "momentum": st.floats(min_value=0.0, max_value=0.99),
+        "batch_size": st.integers(min_value=1, max_value=4096),
+        "train_points": st.integers(min_value=1, max_value=100_000),
+        "val_points": st.integers(min_value=1, max_value=100_000),
+        "seed": st.integers(min_value=0, max_value=2**31 - 1),
+        "resolution": st.integers(min_value=16, max_value=1024),
+    },
+)
+
+
+@FUZZ
+@given(valid_configs)
+def test_documented_ranges_are_accepted(fields):
+    command = parse_command(json.dumps({"type": "configure", "config": fields}))
+    config = RunConfig.model_validate(command.config)
+    for name, value in fields.items():
+        assert getattr(config, name) == value or name == "layers"
+
+
+# -- against a real server ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server():
+    with running_server(max_sessions=2) as url:
+        yield url
+        assert url.alive()
+
+
+@pytest.fixture(scope="module")
+def session(server):
+    with LiveClient(server) as client:
+        yield client
+
+
+PROBE = {"n": 0}
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(messages.map(as_text), st.text(max_size=200), st.binary(max_size=200)))
+def test_live_session_answers_every_message_and_survives(session, raw):
+    outcome = check_outcome(raw)
+    # commands that would start real work are exercised elsewhere; keep this fuzz cheap
+    assume(not isinstance(outcome, Configure))
+    session.send_raw(raw)
+    PROBE["n"] += 1
+    probe = f"probe-{PROBE['n']}"
+    session.send(probe)  # an unknown type: always answered with an error naming it
+    error = session.expect("error", timeout=20, where=lambda m: probe in m["message"])
+    assert error["field"] == "type"
+
+
+def test_live_session_still_works_after_the_fuzz(session, server):
+    status = session.configure(layers="8x2", train_points=300, val_points=100, resolution=16)
+    assert status["state"] == "paused"
+    assert httpx.get(f"{server}/api/health").json()["status"] == "ok"
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    image_id=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40),
+    size=st.one_of(st.integers(min_value=-10, max_value=3000), st.text(max_size=5)),
+)
+def test_image_route_never_fails_on_odd_input(server, image_id, size):
+    assume(image_id not in (".", ".."))
+    r = httpx.get(f"{server}/api/images/{quote(image_id, safe='')}", params={"size": size}, timeout=30)
+    assert r.status_code in (200, 404, 422), r.text
+    if r.status_code != 200:
+        assert isinstance(r.json()["detail"], str)
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.binary(max_size=3000))
+def test_uploads_of_random_bytes_are_answered_in_words(server, data):
+    r = httpx.post(f"{server}/api/images", files={"file": ("x", data, "application/octet-stream")}, timeout=30)
+    assert r.status_code in (201, 415, 422), r.text
+    if r.status_code != 201:
+        assert isinstance(r.json()["detail"], str) and r.json()["detail"]
