@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,16 +17,15 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from polytope_lens.exact import (  # noqa: E402
+from polytope_lens.exact import (
     PartitionTooLarge,
     exact_partition,
     pattern_colors,
     region_counts_per_layer,
     region_inequalities,
 )
-from polytope_lens.model import MLP, build_mlp  # noqa: E402
+from polytope_lens.model import MLP, build_mlp
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

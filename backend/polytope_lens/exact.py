@@ -66,19 +66,22 @@ Measured with ``benchmarks/bench_exact.py`` on the 2-core dev machine:
 trained ring 14x6 (3.8k regions) ~30-90 ms, trained 64x4 (23k regions)
 ~0.2-0.6 s, depending on load.
 
-- Padding slots ``m >= n[r]`` of ``V`` repeat the region's first vertex, so
-  min/max over the vertex axis and the shoelace formula work without masks.
-
 Public API: :func:`exact_partition`, :class:`ExactPartition`,
 :func:`region_inequalities`, :func:`region_counts_per_layer`,
-:func:`pattern_colors`, :class:`PartitionTooLarge`.
+:func:`region_counts_partial`, :func:`neuron_zero_set`, :func:`inspect_point`,
+:func:`autograd_gradient`, :class:`WeightsSnapshot`, :func:`pattern_colors`,
+:class:`PartitionTooLarge`. Every function takes a model (an ``MLP``, or a
+:class:`WeightsSnapshot` of one: a frozen copy that another thread may keep
+using while the model trains on). The long ones take ``max_regions``,
+``deadline`` and ``progress`` (``progress(fraction, regions)``, called after
+every neuron, so a caller can show how far a long computation got).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -86,6 +89,7 @@ from .partition import pack_patterns
 from .partition import pattern_colors as grid_pattern_colors
 
 Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max)
+Progress = Callable[[float, int], None]  # progress(fraction done in [0, 1], regions so far)
 
 DEFAULT_BOX: Box = (-1.0, 1.0, -1.0, 1.0)
 SNAP_EPS = 1e-10  # on-the-line distance, relative to the box size
@@ -155,7 +159,7 @@ class ExactPartition:
         return _locate(self.vertices, self.counts, self.box, pts, tol)
 
     def to_json(self, decimals: int | None = 9) -> dict:
-        """Plain-JSON dict: box, widths, and per region polygon, pattern and map."""
+        """Plain-JSON dict: box, widths, and per region polygon, pattern, area, colour and map."""
 
         def r(a: np.ndarray):
             return (np.round(a, decimals) if decimals is not None else a).tolist()
@@ -168,6 +172,7 @@ class ExactPartition:
             "polygons": [r(p) for p in self.polygons()],
             "patterns": self.pattern_strings(),
             "areas": r(self.areas()),
+            "colors": [_css_color(col) for col in pattern_colors(self.patterns)],
             "A": r(self.A),
             "c": r(self.c),
         }
@@ -205,19 +210,21 @@ class ExactPartition:
 
 
 def exact_partition(model, box: Sequence[float] = DEFAULT_BOX, max_layers: int | None = None,
-                    max_regions: int | None = None, deadline: float | None = None) -> ExactPartition:
+                    max_regions: int | None = None, deadline: float | None = None,
+                    progress: Progress | None = None) -> ExactPartition:
     """Exact linear regions of ``model`` (an ``MLP``) on ``box`` = (x0, x1, y0, y1).
 
     ``max_layers=k`` uses only the first k hidden layers (the partition they
     induce; ``A, c`` are then that layer's activations). ``max_regions`` and
     ``deadline`` (a ``time.monotonic()`` value) raise :class:`PartitionTooLarge`
-    when exceeded, checked after every neuron.
+    when exceeded, checked after every neuron; ``progress(fraction, regions)``
+    is called there too.
     """
     layers, slope = _numpy_layers(model)
     hidden = layers[:-1]
     k = len(hidden) if max_layers is None else max(0, min(int(max_layers), len(hidden)))
     state = None
-    for state in _layer_states(hidden[:k], slope, _check_box(box), max_regions, deadline):
+    for state in _layer_states(hidden[:k], slope, _check_box(box), max_regions, deadline, progress):
         pass
     if k == len(hidden):
         W, b = layers[-1]
@@ -229,11 +236,89 @@ def exact_partition(model, box: Sequence[float] = DEFAULT_BOX, max_layers: int |
 
 
 def region_counts_per_layer(model, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
-                            deadline: float | None = None) -> list[int]:
+                            deadline: float | None = None, progress: Progress | None = None) -> list[int]:
     """Region counts of the partitions induced by the first k hidden layers, k = 1..L (one pass)."""
     layers, slope = _numpy_layers(model)
-    states = _layer_states(layers[:-1], slope, _check_box(box), max_regions, deadline)
+    states = _layer_states(layers[:-1], slope, _check_box(box), max_regions, deadline, progress)
     return [s.n.shape[0] for s in states][1:]
+
+
+def region_counts_partial(model, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
+                          deadline: float | None = None, progress: Progress | None = None
+                          ) -> tuple[list[int], str | None]:
+    """Like :func:`region_counts_per_layer`, but past a limit it keeps the layers it finished.
+
+    Returns ``(counts, reason)``: counts for k = 1..K (K = L when ``reason`` is
+    None, else the layers done before ``max_regions`` or ``deadline`` stopped it,
+    with the :class:`PartitionTooLarge` message as ``reason``).
+    """
+    layers, slope = _numpy_layers(model)
+    counts: list[int] = []
+    try:
+        for i, state in enumerate(_layer_states(layers[:-1], slope, _check_box(box), max_regions, deadline, progress)):
+            if i:
+                counts.append(int(state.n.shape[0]))
+    except PartitionTooLarge as exc:
+        return counts, str(exc)
+    return counts, None
+
+
+def neuron_zero_set(model, layer: int, neuron: int, box: Sequence[float] = DEFAULT_BOX,
+                    max_regions: int | None = None, deadline: float | None = None,
+                    progress: Progress | None = None) -> np.ndarray:
+    """Where hidden neuron ``neuron`` (0-based) of hidden layer ``layer`` (1-based) switches.
+
+    Returns segments (S, 2, 2): the set where the neuron's pre-activation is 0.
+    Within each region of the first ``layer - 1`` layers' partition the
+    pre-activation is affine, so the set is one straight piece per region the
+    line crosses: a polyline bent at the earlier layers' boundaries (for
+    ``layer = 1`` one segment, the neuron's line clipped to the box). A line
+    that only touches a region at a vertex gives nothing; one that runs along a
+    shared edge appears once per side. ``max_regions``/``deadline``/``progress``
+    apply to the partition of the earlier layers.
+    """
+    layers, slope = _numpy_layers(model)
+    hidden = layers[:-1]
+    if not 1 <= int(layer) <= len(hidden):
+        raise ValueError(f"layer must be 1..{len(hidden)}, got {layer}")
+    W, b = hidden[int(layer) - 1]
+    if not 0 <= int(neuron) < W.shape[0]:
+        raise ValueError(f"neuron must be 0..{W.shape[0] - 1} in layer {layer}, got {neuron}")
+    box = _check_box(box)
+    state = None
+    for state in _layer_states(hidden[: int(layer) - 1], slope, box, max_regions, deadline, progress):
+        pass
+    w = W[int(neuron)]
+    a = np.einsum("d,rdk->rk", w, state.A)  # (R, 2): gradient of the pre-activation per region
+    q = state.c @ w + b[int(neuron)]
+    return _line_segments(state.V, state.n, a, q, SNAP_EPS * max(box[1] - box[0], box[3] - box[2]))
+
+
+def _line_segments(V: np.ndarray, n: np.ndarray, a: np.ndarray, q: np.ndarray, eps: float) -> np.ndarray:
+    """Segments (S, 2, 2) where ``a[r] . x + q[r] = 0`` crosses the convex polygon r (padded V)."""
+    R, M, _ = V.shape
+    norm = np.hypot(a[:, 0], a[:, 1])
+    s = _snap(np.einsum("rmk,rk->rm", V, a) + q[:, None], eps * norm)
+    slot = np.arange(M)
+    valid = slot[None, :] < n[:, None]
+    nxt = np.where(slot[None, :] + 1 < n[:, None], slot[None, :] + 1, 0)
+    rows = np.arange(R)[:, None]
+    sq, Vq = s[rows, nxt], V[rows, nxt]
+    cross = valid & (((s > 0) & (sq < 0)) | ((s < 0) & (sq > 0)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(cross, s / np.where(cross, s - sq, 1.0), 0.0)
+    pts = np.concatenate([V, V + t[..., None] * (Vq - V)], axis=1)  # vertices, then crossing points
+    keep = np.concatenate([valid & (s == 0), cross], axis=1)
+    # The line meets a convex polygon in a segment: its extreme kept points along the line.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.stack([-a[:, 1], a[:, 0]], axis=1) / np.where(norm > 0, norm, 1.0)[:, None]
+    along = np.einsum("rmk,rk->rm", pts, d)
+    lo = np.where(keep, along, np.inf).argmin(axis=1)
+    hi = np.where(keep, along, -np.inf).argmax(axis=1)
+    r = np.arange(R)
+    length = along[r, hi] - along[r, lo]
+    ok = (norm > 0) & (keep.sum(axis=1) >= 2) & (length > eps)
+    return np.stack([pts[r, lo], pts[r, hi]], axis=1)[ok]
 
 
 @dataclass
@@ -248,7 +333,7 @@ class _State:
     box: Box
 
 
-def _layer_states(hidden, slope: float, box: Box, max_regions, deadline) -> Iterator[_State]:
+def _layer_states(hidden, slope: float, box: Box, max_regions, deadline, progress=None) -> Iterator[_State]:
     """Yield the state before any layer (the box) and after each hidden layer."""
     x0, x1, y0, y1 = box
     V = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], dtype=np.float64)
@@ -258,9 +343,10 @@ def _layer_states(hidden, slope: float, box: Box, max_regions, deadline) -> Iter
     size = max(x1 - x0, y1 - y0)
     eps = SNAP_EPS * size
     sliver = SLIVER_AREA * (x1 - x0) * (y1 - y0)
-    for W, b in hidden:
+    for i, (W, b) in enumerate(hidden):
         P, q = _apply_layer(W, b, state.A, state.c)
-        V, n, origin, on = _split_layer(state.V, state.n, P, q, eps, sliver, max_regions, deadline)
+        report = None if progress is None else _layer_progress(progress, i, len(hidden))
+        V, n, origin, on = _split_layer(state.V, state.n, P, q, eps, sliver, max_regions, deadline, report)
         gain = np.where(on, 1.0, slope)
         state = _State(V, n, np.concatenate([state.patterns[origin], on], axis=1),
                        P[origin] * gain[..., None], q[origin] * gain, box)
@@ -318,7 +404,12 @@ def _grow(a: np.ndarray, cap: int) -> np.ndarray:
     return out
 
 
-def _split_layer(V, n, P, q, eps, sliver, max_regions, deadline):
+def _layer_progress(progress: Progress, layer: int, layers: int) -> Callable[[float, int], None]:
+    """``progress`` for the whole run, given the fraction done within one layer."""
+    return lambda within, regions: progress((layer + within) / layers, regions)
+
+
+def _split_layer(V, n, P, q, eps, sliver, max_regions, deadline, progress=None):
     """Split every region by every neuron of one layer.
 
     Returns vertices, counts, origin (index of the region each child came
@@ -326,10 +417,13 @@ def _split_layer(V, n, P, q, eps, sliver, max_regions, deadline):
     """
     cand, on = _prepass(V, P, q, eps, deadline)
     store = _Regions(V, n, cand, on)
-    for j in range(P.shape[1]):
+    h = P.shape[1]
+    for j in range(h):
         idx = np.flatnonzero(store.cand[: store.size, j])
         if idx.size:
             _split_neuron(store, idx, j, P, q, eps, sliver)
+        if progress is not None:
+            progress((j + 1) / h, store.size)
         if max_regions is not None and store.size > max_regions:
             raise PartitionTooLarge(f"more than {max_regions} regions")
         if deadline is not None and time.monotonic() > deadline:
@@ -689,6 +783,136 @@ def _css_color(col) -> str:
 
 
 def _pattern_strings(patterns: np.ndarray, widths: Sequence[int]) -> list[str]:
-    chars = np.where(patterns, "1", "0")
+    """'0110|1001|...' per row, built as one byte array (a Python loop per bit is ~50x slower)."""
+    bits = np.asarray(patterns, dtype=bool)
     bounds = np.cumsum([0, *widths])
-    return ["|".join("".join(row[s:e]) for s, e in zip(bounds[:-1], bounds[1:])) for row in chars]
+    parts = []
+    for i, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
+        if i:
+            parts.append(np.full((bits.shape[0], 1), ord("|"), dtype=np.uint8))
+        parts.append(np.where(bits[:, s:e], ord("1"), ord("0")).astype(np.uint8))
+    buf = np.ascontiguousarray(np.concatenate(parts, axis=1)) if parts else np.zeros((bits.shape[0], 0), np.uint8)
+    if buf.shape[0] == 0 or buf.shape[1] == 0:
+        return [""] * buf.shape[0]
+    return buf.view(f"S{buf.shape[1]}")[:, 0].astype(str).tolist()
+
+
+# ---------------------------------------------------------------------------
+# Inspector bundle, autograd cross-check, frozen weights
+# ---------------------------------------------------------------------------
+
+
+class WeightsSnapshot:
+    """A frozen CPU copy of an MLP's weights: what this module reads (``affine_layers``,
+    ``negative_slope``), safe to use on another thread while the model trains on."""
+
+    def __init__(self, model):
+        self._layers = [(W.detach().to("cpu", copy=True), b.detach().to("cpu", copy=True))
+                        for W, b in model.affine_layers()]
+        self.negative_slope = float(model.negative_slope)
+
+    def affine_layers(self):
+        return self._layers
+
+    @property
+    def widths(self) -> list[int]:
+        return [int(W.shape[0]) for W, _ in self._layers[:-1]]
+
+
+def autograd_gradient(model, point: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Output (out,) and its gradient (out, 2) at ``point`` by torch autograd, in float64.
+
+    An independent check of the region's affine map: torch differentiates the
+    forward pass (``relu'(0) = 0``, matching the pattern's "on means > 0").
+    """
+    import torch
+
+    layers = [(W.detach().cpu().double(), b.detach().cpu().double()) for W, b in model.affine_layers()]
+    slope = float(model.negative_slope)
+    x = torch.tensor([float(point[0]), float(point[1])], dtype=torch.float64, requires_grad=True)
+    h = x
+    for W, b in layers[:-1]:
+        z = W @ h + b
+        h = torch.relu(z) if slope == 0.0 else torch.nn.functional.leaky_relu(z, slope)
+    W, b = layers[-1]
+    y = W @ h + b
+    grads = [torch.autograd.grad(y[i], x, retain_graph=True)[0] for i in range(y.shape[0])]
+    return y.detach().numpy(), torch.stack(grads).numpy()
+
+
+def inspect_point(model, point: Sequence[float], box: Sequence[float] = DEFAULT_BOX,
+                  decimals: int | None = 12) -> dict:
+    """Everything the inspector shows about the region containing ``point``, as plain JSON.
+
+    :func:`region_inequalities` (pattern, polygon, area, edges, one inequality
+    per hidden neuron with the binding ones marked, map ``A x + c``) plus the
+    pattern per layer, the output at the point, torch autograd's gradient there
+    (and its largest difference from ``A``), and the inequalities as text.
+    """
+    box = _check_box(box)
+    x, y = float(point[0]), float(point[1])
+    if not (box[0] <= x <= box[1] and box[2] <= y <= box[3]):
+        raise ValueError(f"the point ({x:g}, {y:g}) is outside the box {list(box)}")
+    info = region_inequalities(model, np.array([x, y], dtype=np.float64), box)
+    out, grad = autograd_gradient(model, (x, y))
+    data = info.to_json(decimals)
+    starts = np.cumsum([0, *info.widths])
+    neurons = []
+    for layer, (s0, s1) in enumerate(zip(starts[:-1], starts[1:]), start=1):
+        for j, k in enumerate(range(s0, s1)):
+            on = bool(info.pattern[k])
+            neurons.append({
+                "layer": layer, "neuron": j, "on": on, "binding": bool(info.binding[k]),
+                "a": info.a[k].tolist(), "b": float(info.b[k]),
+                "text": _inequality_text(info.a[k], info.b[k], on),
+            })
+    x0, x1, y0, y1 = box
+    sides = [{"side": side, "binding": bool(bind), "text": text}
+             for side, bind, text in zip(("left", "right", "bottom", "top"), info.box_binding,
+                                         (f"x >= {x0:g}", f"x <= {x1:g}", f"y >= {y0:g}", f"y <= {y1:g}"))]
+    value = info.A @ np.array([x, y]) + info.c
+    data.update({
+        "point": [x, y],
+        "widths": list(info.widths),
+        "layers": [[int(v) for v in info.pattern[s0:s1]] for s0, s1 in zip(starts[:-1], starts[1:])],
+        "gradient": info.A.tolist(),
+        "output": value.tolist(),
+        "autograd": {
+            "gradient": grad.tolist(),
+            "output": out.tolist(),
+            "max_abs_diff": float(np.max(np.abs(grad - info.A))) if grad.size else 0.0,
+        },
+        "inequalities": neurons,
+        "box_sides": sides,
+        "binding_count": int(info.binding.sum() + info.box_binding.sum()),
+    })
+    data["text"] = inspector_text(data)
+    return data
+
+
+def _inequality_text(a: np.ndarray, b: float, on: bool) -> str:
+    """``0.5312 x - 1.2 y + 0.041 > 0`` (on) or ``... <= 0`` (off)."""
+    ax, ay, c = float(a[0]), float(a[1]), float(b)
+    text = f"{ax:.6g} x {'-' if ay < 0 else '+'} {abs(ay):.6g} y {'-' if c < 0 else '+'} {abs(c):.6g}"
+    return f"{text} {'>' if on else '<='} 0"
+
+
+def inspector_text(data: dict) -> str:
+    """Plain-text summary of an :func:`inspect_point` answer ("copy as text")."""
+    lines = [
+        f"Region at ({data['point'][0]:.6g}, {data['point'][1]:.6g})",
+        f"pattern (1 = on, layers separated by |): {data['pattern']}",
+        f"area {data['area']:.6g}, {data['edge_count']} edges",
+    ]
+    for i, (g, c) in enumerate(zip(data["gradient"], data["c"])):
+        name = "f" if len(data["c"]) == 1 else f"f{i}"
+        lines.append(f"{name}(x, y) = {g[0]:.9g} x + {g[1]:.9g} y + {c:.9g}")
+    lines.append("inequalities (one per hidden neuron; * = carries an edge of the polygon, others redundant):")
+    for q in data["inequalities"]:
+        mark = "*" if q["binding"] else " "
+        state = "on" if q["on"] else "off"
+        lines.append(f"{mark} layer {q['layer']} neuron {q['neuron']} {state}: {q['text']}")
+    for side in data["box_sides"]:
+        if side["binding"]:
+            lines.append(f"* box {side['side']}: {side['text']}")
+    return "\n".join(lines) + "\n"

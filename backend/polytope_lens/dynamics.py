@@ -1,0 +1,269 @@
+"""Region dynamics: the live exact region count and the density of regions near the target's edges.
+
+Two numbers ride along with the live frames (docs/protocol.md, "Geometry header fields"):
+
+Exact count (``LiveGeometry``)
+    The exact partition (exact.py) of a trained 14x6 net takes ~0.05-0.1 s on
+    the 2-core machine and a trained 64x4 ~1 s: more than a frame's budget. So
+    while the session runs, the count is computed on a background thread from a
+    frozen copy of the weights (``WeightsSnapshot``), at most once per
+    ``max(LIVE_INTERVAL_S, duration / LIVE_DUTY)`` (so it costs at most ~15% of
+    one core), with a deadline of ``LIVE_BUDGET_S``; frames carry the latest
+    result with the step it belongs to. Frames drawn while paused (after
+    ``step``, ``pause``, ``configure``, ``reset``) compute it inline, so a
+    paused view always shows the count of the network on screen. Once one
+    attempt runs past the budget, the session stops trying ("too large for
+    live view") until the network is replaced (``configure``/``reset``, or a
+    step count that goes backwards); the exact partition stays available on
+    demand through the REST endpoints (geometry_routes.py).
+
+Edge density (``edge_mask``, ``region_density``)
+    Regions per unit area near the target's edges versus far from them, from the
+    grid partition of the frame: the target's edges (a jump of more than
+    ``EDGE_THRESHOLD`` between neighbouring pixels of the 1024x1024 target) are
+    mapped to the grid and widened to a band of half-width
+    ``NEAR_EDGE_DISTANCE`` (input units, max-norm); the density of a set of
+    pixels is the number of distinct regions among them divided by their area.
+    A region that straddles the band's border counts on both sides. Cheap
+    (two bincounts over the grid), computed at most every
+    ``DENSITY_INTERVAL_S`` while running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+
+from .exact import PartitionTooLarge, WeightsSnapshot, region_counts_per_layer
+
+log = logging.getLogger("polytope_lens.dynamics")
+
+LIVE_BUDGET_S = 0.3  # deadline of one live exact computation
+LIVE_INTERVAL_S = 0.5  # at most this often ...
+LIVE_DUTY = 0.15  # ... and at most this fraction of wall time on one core
+LIVE_MAX_REGIONS = 200_000
+DENSITY_INTERVAL_S = 0.25
+EDGE_THRESHOLD = 0.1  # a jump of the target (values in [0, 1]) between neighbouring pixels
+NEAR_EDGE_DISTANCE = 0.04  # half-width of the near-edge band, input units ([-1, 1] square)
+BOX_AREA = 4.0
+
+STATUS_EXACT = "exact"
+STATUS_PENDING = "pending"
+STATUS_TOO_LARGE = "too large for live view"
+STATUS_UNAVAILABLE = "unavailable"
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _shared_executor() -> ThreadPoolExecutor:
+    """One background thread for every session's live exact counts (they queue, never pile up:
+    a session has at most one computation in flight)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exact-live")
+        return _executor
+
+
+# ---------------------------------------------------------------------------
+# Edge density
+# ---------------------------------------------------------------------------
+
+
+def edge_mask(values: np.ndarray, resolution: int, threshold: float = EDGE_THRESHOLD,
+              distance: float = NEAR_EDGE_DISTANCE) -> np.ndarray:
+    """bool (R, R) grid mask of the pixels within ``distance`` (max-norm, input units) of a target edge.
+
+    ``values`` (H, W) or (H, W, C) in [0, 1], row 0 at the top (the target). A
+    target edge lies between two neighbouring pixels whose values differ by more
+    than ``threshold`` in some channel; both pixels are marked, mapped to the
+    grid cells that contain them, and the mark is widened by
+    ``round(distance * R / 2)`` cells (at least 1).
+    """
+    v = np.asarray(values, dtype=np.float32)
+    if v.ndim == 2:
+        v = v[:, :, None]
+    H, W = v.shape[:2]
+    R = int(resolution)
+    jump_x = (np.abs(np.diff(v, axis=1)) > threshold).any(axis=2)  # (H, W-1)
+    jump_y = (np.abs(np.diff(v, axis=0)) > threshold).any(axis=2)  # (H-1, W)
+    edge = np.zeros((H, W), dtype=bool)
+    edge[:, :-1] |= jump_x
+    edge[:, 1:] |= jump_x
+    edge[:-1, :] |= jump_y
+    edge[1:, :] |= jump_y
+    rows, cols = np.nonzero(edge)
+    mask = np.zeros((R, R), dtype=bool)
+    mask[(rows * R) // H, (cols * R) // W] = True
+    return dilate(mask, max(1, int(round(distance * R / 2))))
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Square (max-norm) dilation of a bool image by ``radius`` cells, separable and O(pixels)."""
+    out = np.asarray(mask, dtype=bool)
+    for axis in (0, 1):
+        n = out.shape[axis]
+        c = np.cumsum(out, axis=axis, dtype=np.int32)
+        c = np.concatenate([np.zeros_like(c.take([0], axis=axis)), c], axis=axis)  # c[i] = count before i
+        hi = np.minimum(np.arange(n) + radius + 1, n)
+        lo = np.maximum(np.arange(n) - radius, 0)
+        out = (c.take(hi, axis=axis) - c.take(lo, axis=axis)) > 0
+    return out
+
+
+def region_density(region_ids: np.ndarray, near: np.ndarray, region_count: int | None = None,
+                   box_area: float = BOX_AREA) -> tuple[float | None, float | None]:
+    """(near, far): distinct regions per unit area among the pixels in ``near`` and the others.
+
+    ``region_ids`` (R, R) ints from the grid partition; each pixel covers
+    ``box_area / R**2``. None for a side with no pixels.
+    """
+    ids = np.asarray(region_ids).ravel()
+    mask = np.asarray(near, dtype=bool).ravel()
+    n = int(region_count) if region_count is not None else int(ids.max()) + 1 if ids.size else 0
+    pixel_area = box_area / ids.size if ids.size else 0.0
+
+    def density(sel: np.ndarray) -> float | None:
+        pixels = int(sel.sum())
+        if pixels == 0:
+            return None
+        distinct = int(np.count_nonzero(np.bincount(ids[sel], minlength=n)))
+        return distinct / (pixels * pixel_area)
+
+    return density(mask), density(~mask)
+
+
+# ---------------------------------------------------------------------------
+# Per-session live geometry
+# ---------------------------------------------------------------------------
+
+
+class LiveGeometry:
+    """The geometry fields of one session's frames (see the module docstring).
+
+    Call :meth:`frame_fields` from the session's worker thread when drawing a
+    frame; it returns the header fields to add. Thread-safe against its own
+    background computations.
+    """
+
+    def __init__(self, executor=None, clock: Callable[[], float] = time.monotonic,
+                 budget_s: float = LIVE_BUDGET_S, max_regions: int = LIVE_MAX_REGIONS):
+        self._executor = executor
+        self._clock = clock
+        self.budget_s = budget_s
+        self.max_regions = max_regions
+        self._lock = threading.Lock()
+        self._model_ref: weakref.ref | None = None
+        self._generation = 0
+        self._last_step = -1
+        self._in_flight = False
+        self._next_exact_at = 0.0
+        self._too_large = False
+        self._failed = False
+        self._result: tuple[int, list[int], float] | None = None  # (step, layer counts, seconds)
+        self._next_density_at = 0.0
+        self._mask_key: tuple | None = None
+        self._mask: np.ndarray | None = None
+
+    # -- frames ------------------------------------------------------------------
+    def frame_fields(self, trainer, partition, live: bool) -> dict:
+        """Header fields for a frame of ``trainer`` whose grid partition is ``partition``.
+
+        ``live``: the session is running (more frames follow soon), so slow work
+        goes to the background; otherwise it is done now, within the budget.
+        """
+        model, step = trainer.model, int(trainer.step_count)
+        now = self._clock()
+        with self._lock:
+            generation = self._track(model, step)
+            fresh = self._result is not None and self._result[0] == step
+            want = not (self._too_large or self._failed or fresh)
+            background = want and live and not self._in_flight and now >= self._next_exact_at
+            if background:
+                self._in_flight = True
+        if background:
+            snapshot = WeightsSnapshot(model)
+            (self._executor or _shared_executor()).submit(self._compute, snapshot, step, generation, True)
+        elif want and not live:
+            self._compute(model, step, generation, False)
+        fields = self._exact_fields()
+        if not live or now >= self._next_density_at:
+            self._next_density_at = now + DENSITY_INTERVAL_S
+            fields.update(self._density_fields(trainer.target, partition))
+        return fields
+
+    def _track(self, model, step: int) -> int:
+        """The generation of this network: a new model object or a step going backwards is a new one."""
+        same = self._model_ref is not None and self._model_ref() is model
+        if not same or step < self._last_step:
+            self._generation += 1
+            self._model_ref = weakref.ref(model)
+            self._too_large = self._failed = False
+            self._result = None
+            self._next_exact_at = 0.0
+        self._last_step = step
+        return self._generation
+
+    def _compute(self, model, step: int, generation: int, background: bool) -> None:
+        start = time.perf_counter()
+        counts, status = None, STATUS_EXACT
+        try:
+            counts = region_counts_per_layer(model, max_regions=self.max_regions,
+                                             deadline=time.monotonic() + self.budget_s)
+        except PartitionTooLarge:
+            status = STATUS_TOO_LARGE
+        except Exception:  # never let the count break a frame; say so instead
+            log.exception("live exact region count failed")
+            status = STATUS_UNAVAILABLE
+        seconds = time.perf_counter() - start
+        with self._lock:
+            if background:
+                self._in_flight = False
+            if generation != self._generation:
+                return  # a newer network: this answer is for one no longer shown
+            self._next_exact_at = self._clock() + max(LIVE_INTERVAL_S, seconds / LIVE_DUTY)
+            if status == STATUS_TOO_LARGE:
+                self._too_large = True
+            elif status == STATUS_UNAVAILABLE:
+                self._failed = True
+            elif self._result is None or step >= self._result[0]:
+                self._result = (step, counts, seconds)
+
+    def _exact_fields(self) -> dict:
+        with self._lock:
+            result = self._result
+            if self._too_large:
+                status = STATUS_TOO_LARGE
+            elif self._failed:
+                status = STATUS_UNAVAILABLE
+            else:
+                status = STATUS_EXACT if result is not None else STATUS_PENDING
+        if status != STATUS_EXACT:
+            result = None
+        return {
+            "exact_regions": result[1][-1] if result else None,
+            "exact_step": result[0] if result else None,
+            "exact_status": status,
+            "exact_layer_counts": list(result[1]) if result else None,
+            "exact_ms": round(result[2] * 1000, 1) if result else None,
+        }
+
+    def _density_fields(self, target, partition) -> dict:
+        R = partition.resolution
+        key = (id(target), R)
+        if self._mask_key != key or self._mask is None:
+            self._mask = edge_mask(target.values, R)
+            self._mask_key = key
+            self._mask_target = target  # keeps id(target) from being reused while cached
+        near, far = region_density(partition.region_ids, self._mask, partition.region_count)
+        return {
+            "edge_density_near": None if near is None else round(near, 3),
+            "edge_density_far": None if far is None else round(far, 3),
+        }
