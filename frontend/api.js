@@ -65,3 +65,42 @@ export function thumbnailUrl(url, size = 96) {
 export function sessionUrl(token, what) {
   return `/api/sessions/${encodeURIComponent(token)}/${what}`;
 }
+
+// -- exact geometry (docs/protocol.md, "Exact geometry") -------------------------
+
+function sessionPath(token, what, params) {
+  const query = params ? `?${new URLSearchParams(params)}` : "";
+  return `${sessionUrl(token, what)}${query}`;
+}
+
+/** The region under (x, y): pattern, A, c, autograd check, polygon, area, edges, inequalities. */
+export function fetchInspect(token, x, y) {
+  return getJson(sessionPath(token, "inspect", { x, y }), "Inspector");
+}
+
+/** Exact partition of the first k hidden layers (all when k is null): polygons, patterns, colours. */
+export function fetchRegions(token, k = null) {
+  return getJson(sessionPath(token, "regions.json", k ? { layers: k } : null), "Exact partition");
+}
+
+/** {counts: [k = 1..L], complete, reason, step} */
+export function fetchLayerCounts(token) {
+  return getJson(sessionPath(token, "layer-counts"), "Region counts");
+}
+
+/** {segments: [[[x0, y0], [x1, y1]], ...]} where neuron j of hidden layer l (1-based) switches. */
+export function fetchNeuronLine(token, layer, neuron) {
+  return getJson(sessionPath(token, "neuron-line", { layer, neuron }), "Neuron line");
+}
+
+/** {active, task, fraction, regions, elapsed_s} of the session's running exact computation. */
+export function fetchExactProgress(token) {
+  return getJson(sessionPath(token, "exact-progress"), "Progress");
+}
+
+/** A file from the session as a Blob (rejects with the server's detail). */
+export async function fetchSessionBlob(token, what, params, label) {
+  const response = await fetch(sessionPath(token, what, params), { cache: "no-store" });
+  if (!response.ok) throw await failure(response, label);
+  return response.blob();
+}

@@ -7,6 +7,9 @@ import { Connection, websocketUrl } from "./connection.js";
 import { Controls } from "./controls.js";
 import { ErrorBanner, Notice } from "./feedback.js";
 import { Gallery, wireUpload } from "./gallery.js";
+import { Geometry } from "./geometry.js";
+import { Inspector } from "./inspector.js";
+import { Overlay } from "./overlay.js";
 import { Panels } from "./panels.js";
 import { defaultState, fromQuery, kindOf, runConfig, toQuery } from "./state.js";
 
@@ -29,6 +32,7 @@ const REASONS = {
 };
 
 const STATE_WORDS = {
+  starting: "Starting…",
   idle: "Idle",
   paused: "Paused",
   running: "Training",
@@ -89,7 +93,12 @@ class App {
       prediction: $("panel-prediction"),
       target: $("panel-target"),
     });
-    this.charts = new Charts($("loss-chart"), $("regions-chart"));
+    this.charts = new Charts($("loss-chart"), $("regions-chart"), $("density-chart"));
+    this.overlay = new Overlay($("partition-overlay"), $("panel-partition"));
+    const geometryError = (message) => this.banner.set("geometry", message);
+    this.inspector = new Inspector({ canvas: $("panel-partition"), overlay: this.overlay, root: $("inspector"), onError: geometryError });
+    this.geometry = new Geometry({ overlay: this.overlay, onError: geometryError });
+    this.runLayers = null; // the layer string of the network on screen
     this.controls = new Controls(document, { onChange: (patch) => this.update(patch) });
     this.gallery = new Gallery($("gallery"), { onSelect: (id) => this.selectImage(id) });
     wireUpload({
@@ -404,6 +413,7 @@ class App {
     this.runState = "offline";
     this.setToken(null);
     this.setRunButtons();
+    this.showRunState("offline", "");
     this.banner.set(
       "connection",
       this.connection.everOpened ? "Connection lost — reconnecting…" : "Cannot reach the server — retrying…",
@@ -445,6 +455,13 @@ class App {
     this.setToken(hasRun && typeof msg.token === "string" && msg.token ? msg.token : null);
     if (this.runState === "running") this.wantRunning = true;
     else if (this.runState === "diverged") this.wantRunning = false;
+    this.inspector.setRunning(this.runState === "running");
+    this.geometry.setRunning(this.runState === "running");
+    if (hasRun && msg.config.layers !== this.runLayers) {
+      this.runLayers = msg.config.layers;
+      this.inspector.clear(); // a new architecture: the inspected neurons no longer exist
+      this.geometry.setLayers(msg.config.layers);
+    }
 
     // A picture named in the URL that is not a sample (an earlier upload): list it once the server knows it.
     if (hasRun && typeof msg.config.image === "string") {
@@ -474,11 +491,16 @@ class App {
       this.notice.show(this.pendingNotice);
       this.pendingNotice = null;
     }
-    const stateEl = $("run-state");
-    stateEl.textContent = STATE_WORDS[this.runState] || this.runState;
-    stateEl.dataset.state = this.runState;
-    stateEl.title = msg.message || "";
+    // A connection's first status comes before its network exists: say "Starting…", not "Idle".
+    this.showRunState(!hasRun && this.runState === "idle" ? "starting" : this.runState, msg.message || "");
     this.setRunButtons();
+  }
+
+  showRunState(state, title) {
+    const stateEl = $("run-state");
+    stateEl.textContent = STATE_WORDS[state] || state;
+    stateEl.dataset.state = state;
+    stateEl.title = title;
   }
 
   onError(msg) {
@@ -503,7 +525,9 @@ class App {
   onFrame(frame) {
     this.panels.setFrame(frame);
     const h = frame.header;
-    this.charts.add(h.step, h.train_loss, h.val_loss, h.regions);
+    this.charts.addFrame(h);
+    this.geometry.onFrame(h);
+    this.inspector.onStep(h.step);
     this.latestHeader = h;
     if (!this.readoutRaf) {
       this.readoutRaf = true;
@@ -527,6 +551,9 @@ class App {
 
   setToken(token) {
     this.token = token;
+    this.inspector.setToken(token);
+    this.geometry.setToken(token);
+    this.banner.clear("geometry");
     const links = {
       "download-frame": "frame.png",
       "download-movie": "movie",

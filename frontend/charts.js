@@ -1,4 +1,5 @@
-// Loss (log scale) and region-count charts over steps, drawn with plotly.js.
+// Loss (log scale), region-count (grid and exact) and edge-density charts over
+// steps, drawn with plotly.js.
 // Points are buffered and appended with Plotly.extendTraces a few times a
 // second; long runs are thinned (every other point dropped) so the charts
 // stay cheap however long training goes on.
@@ -6,16 +7,17 @@
 const FLUSH_MS = 250;
 const MAX_POINTS = 4000;
 
-const FONT = { family: "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#374151" };
+export const CHART_FONT = { family: "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#374151" };
 // Markers (at most a few dozen) so that a run's very first point is visible too.
 const LINE = { type: "scatter", mode: "lines+markers" };
 const MARKER = { size: 4, maxdisplayed: 30 };
 const CONFIG = { displayModeBar: false, responsive: true, displaylogo: false };
+export const CHART_CONFIG = CONFIG;
 
 function baseLayout(yTitle, logY) {
   return {
     margin: { l: 58, r: 12, t: 8, b: 40 },
-    font: FONT,
+    font: CHART_FONT,
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "#ffffff",
     showlegend: true,
@@ -42,47 +44,53 @@ function finite(v) {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
+/** Points per trace (each trace its own x), buffered until the next flush. */
 class Series {
-  constructor(names) {
-    this.names = names;
-    this.x = [];
-    this.ys = names.map(() => []);
-    this.pendingX = [];
-    this.pendingYs = names.map(() => []);
+  constructor(count) {
+    this.count = count;
+    this.clear();
   }
 
-  push(x, values) {
-    this.pendingX.push(x);
-    values.forEach((v, i) => this.pendingYs[i].push(v));
+  /** points[i]: [x, y] for trace i, or null/undefined for no point. */
+  push(points) {
+    points.forEach((p, i) => {
+      if (!p) return;
+      this.pending[i].x.push(p[0]);
+      this.pending[i].y.push(p[1]);
+    });
   }
 
   clear() {
-    this.x = [];
-    this.ys = this.names.map(() => []);
-    this.pendingX = [];
-    this.pendingYs = this.names.map(() => []);
+    this.traces = Array.from({ length: this.count }, () => ({ x: [], y: [] }));
+    this.pending = Array.from({ length: this.count }, () => ({ x: [], y: [] }));
   }
 
-  /** Move pending points into the series; returns them, or null when there were none. */
+  /** Move pending points into the series; returns {index: {x, y}} of traces that got some, or null. */
   take() {
-    if (this.pendingX.length === 0) return null;
-    const out = { x: this.pendingX, ys: this.pendingYs };
-    for (const v of this.pendingX) this.x.push(v);
-    this.pendingYs.forEach((list, i) => {
-      for (const v of list) this.ys[i].push(v);
+    const fresh = {};
+    let any = false;
+    this.pending.forEach((p, i) => {
+      if (p.x.length === 0) return;
+      any = true;
+      fresh[i] = p;
+      for (const v of p.x) this.traces[i].x.push(v);
+      for (const v of p.y) this.traces[i].y.push(v);
     });
-    this.pendingX = [];
-    this.pendingYs = this.names.map(() => []);
-    return out;
+    this.pending = Array.from({ length: this.count }, () => ({ x: [], y: [] }));
+    return any ? fresh : null;
   }
 
-  /** Keep every other point (always the last one); true when it thinned. */
+  /** Keep every other point (always the last one) of traces past MAX_POINTS; true when it thinned. */
   thin() {
-    if (this.x.length <= MAX_POINTS) return false;
+    let thinned = false;
     const keep = (arr) => arr.filter((_, i) => i % 2 === 0 || i === arr.length - 1);
-    this.x = keep(this.x);
-    this.ys = this.ys.map(keep);
-    return true;
+    for (const t of this.traces) {
+      if (t.x.length <= MAX_POINTS) continue;
+      t.x = keep(t.x);
+      t.y = keep(t.y);
+      thinned = true;
+    }
+    return thinned;
   }
 }
 
@@ -91,7 +99,7 @@ class Chart {
     this.div = div;
     this.traces = traces;
     this.layout = layout;
-    this.series = new Series(traces.map((t) => t.name));
+    this.series = new Series(traces.length);
     this.ready = null;
     this.needsRebuild = false;
     if (window.Plotly && div) {
@@ -103,11 +111,11 @@ class Chart {
   }
 
   _data() {
-    return this.traces.map((t, i) => ({ ...t, x: this.series.x.slice(), y: this.series.ys[i].slice() }));
+    return this.traces.map((t, i) => ({ ...t, x: this.series.traces[i].x.slice(), y: this.series.traces[i].y.slice() }));
   }
 
-  push(x, values) {
-    this.series.push(x, values);
+  push(points) {
+    this.series.push(points);
   }
 
   clear() {
@@ -128,14 +136,14 @@ class Chart {
       this.needsRebuild = false;
       await window.Plotly.react(this.div, this._data(), this.layout, CONFIG);
     } else if (fresh) {
-      const idx = this.traces.map((_, i) => i);
-      await window.Plotly.extendTraces(this.div, { x: idx.map(() => fresh.x), y: fresh.ys }, idx);
+      const idx = Object.keys(fresh).map(Number);
+      await window.Plotly.extendTraces(this.div, { x: idx.map((i) => fresh[i].x), y: idx.map((i) => fresh[i].y) }, idx);
     }
   }
 }
 
 export class Charts {
-  constructor(lossDiv, regionsDiv) {
+  constructor(lossDiv, regionsDiv, densityDiv) {
     this.loss = new Chart(
       lossDiv,
       [
@@ -146,29 +154,60 @@ export class Charts {
     );
     this.regions = new Chart(
       regionsDiv,
-      [{ name: "regions on the grid", ...LINE, line: { color: "#f97316", width: 2 }, marker: { ...MARKER, color: "#f97316" } }],
+      [
+        { name: "on the grid", ...LINE, line: { color: "#f97316", width: 2 }, marker: { ...MARKER, color: "#f97316" } },
+        { name: "exact", ...LINE, line: { color: "#4f46e5", width: 2 }, marker: { ...MARKER, color: "#4f46e5" } },
+      ],
       baseLayout("regions", false),
     );
+    this.density = densityDiv
+      ? new Chart(
+          densityDiv,
+          [
+            { name: "near target edges", ...LINE, line: { color: "#db2777", width: 2 }, marker: { ...MARKER, color: "#db2777" } },
+            { name: "far from edges", ...LINE, line: { color: "#0d9488", width: 2, dash: "dot" }, marker: { ...MARKER, color: "#0d9488" } },
+          ],
+          baseLayout("regions per unit area", false),
+        )
+      : null;
     this.lastStep = -1;
+    this.lastExactStep = -1;
     this.timer = null;
     this.flushing = false;
   }
 
-  /** One point per frame; a step lower than the last one means a new run (cleared). */
-  add(step, trainLoss, valLoss, regions) {
+  /** One frame header (docs/protocol.md); a step lower than the last one means a new run (cleared). */
+  addFrame(h) {
+    const step = h.step;
     if (typeof step !== "number") return;
     if (step < this.lastStep) this.clear();
     if (step === this.lastStep) return;
     this.lastStep = step;
-    this.loss.push(step, [positive(trainLoss), positive(valLoss)]);
-    this.regions.push(step, [finite(regions)]);
+    this.loss.push([[step, positive(h.train_loss)], [step, positive(h.val_loss)]]);
+    let exact = null;
+    const es = h.exact_step;
+    if (h.exact_status === "exact" && typeof es === "number" && es > this.lastExactStep && finite(h.exact_regions) !== null) {
+      this.lastExactStep = es;
+      exact = [es, h.exact_regions];
+    }
+    this.regions.push([[step, finite(h.regions)], exact]);
+    if (this.density && (finite(h.edge_density_near) !== null || finite(h.edge_density_far) !== null)) {
+      this.density.push([[step, finite(h.edge_density_near)], [step, finite(h.edge_density_far)]]);
+    }
     this._schedule();
+  }
+
+  /** Older callers: one point per frame without the geometry fields. */
+  add(step, trainLoss, valLoss, regions) {
+    this.addFrame({ step, train_loss: trainLoss, val_loss: valLoss, regions });
   }
 
   clear() {
     this.lastStep = -1;
+    this.lastExactStep = -1;
     this.loss.clear();
     this.regions.clear();
+    if (this.density) this.density.clear();
     this._schedule();
   }
 
@@ -187,6 +226,7 @@ export class Charts {
     try {
       await this.loss.flush();
       await this.regions.flush();
+      if (this.density) await this.density.flush();
     } catch (err) {
       console.warn("chart update failed:", err);
     } finally {

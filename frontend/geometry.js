@@ -1,0 +1,392 @@
+// Exact geometry beside the live view: the exact region count readout, the
+// layer-by-layer folding (slider k = 1..L and the per-layer count chart), and
+// the SVG / JSON export of the exact partition, with a progress line for the
+// computations that take a while. REST: /regions.json, /regions.svg,
+// /layer-counts, /exact-progress (docs/protocol.md, "Exact geometry").
+
+import { fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionBlob } from "./api.js";
+import { CHART_CONFIG, CHART_FONT } from "./charts.js";
+
+const FOLD_DEBOUNCE_MS = 150;
+const FOLD_REFRESH_MS = 600; // while training runs, the first-k partition is fetched again this often
+const PROGRESS_POLL_MS = 300;
+const CHART_MIN_INTERVAL_MS = 500;
+
+const $ = (id) => document.getElementById(id);
+
+function count(v) {
+  return typeof v === "number" && Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "—";
+}
+
+/** Parse "14x6" / "10x10,2,10x3" into widths (the server's canonical layer string). */
+export function parseWidths(spec) {
+  if (typeof spec !== "string") return null;
+  const widths = [];
+  for (const group of spec.split(",")) {
+    const m = /^\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*$/i.exec(group);
+    if (!m) return null;
+    const n = m[2] === undefined ? 1 : Number(m[2]);
+    for (let i = 0; i < n; i++) widths.push(Number(m[1]));
+  }
+  return widths;
+}
+
+/** Run `promise` while polling the session's /exact-progress into `show(text)`. */
+async function withProgress(token, promise, show, what) {
+  let done = false;
+  const started = performance.now();
+  const poll = async () => {
+    while (!done) {
+      await new Promise((r) => setTimeout(r, PROGRESS_POLL_MS));
+      if (done) break;
+      let p = null;
+      try {
+        p = await fetchExactProgress(token);
+      } catch (err) {
+        p = null;
+      }
+      if (done) break;
+      const secs = ((performance.now() - started) / 1000).toFixed(1);
+      if (p && p.active) {
+        const pct = Math.round((p.fraction || 0) * 100);
+        show(p.queued ? `${what}: waiting for another computation… ${secs} s` : `${what}… ${pct}% (${count(p.regions)} regions so far, ${secs} s)`);
+      } else {
+        show(`${what}… ${secs} s`);
+      }
+    }
+  };
+  show(`${what}…`);
+  poll();
+  try {
+    return await promise;
+  } finally {
+    done = true;
+  }
+}
+
+export class Geometry {
+  constructor({ overlay, onError }) {
+    this.overlay = overlay;
+    this.onError = onError || (() => {});
+    this.token = null;
+    this.widths = [];
+    this.k = 0; // layers shown; L = all (the live view)
+    this.counts = null; // per-layer exact counts {counts, step, complete}
+    this.step = 0; // latest frame step
+    this.running = false;
+    this.gridRegions = null;
+    this.live = null; // latest exact header fields
+    this.onDemand = null; // {count, step} from "compute now"
+    this.foldSeq = 0;
+    this.foldTimer = null;
+    this.foldInFlight = false;
+    this.foldStep = null;
+    this.foldMs = 0; // how long the last first-k partition took to arrive
+    this.chartAt = 0;
+    this.chartTimer = null;
+    this.chartReady = null;
+
+    this.slider = $("layer-slider");
+    this.slider.addEventListener("input", () => this._sliderMoved());
+    $("download-svg").addEventListener("click", () => this.exportFile("svg"));
+    $("download-json").addEventListener("click", () => this.exportFile("json"));
+    $("exact-compute").addEventListener("click", () => this.computeCounts());
+    this._renderSlider();
+    this._renderExact();
+  }
+
+  // -- inputs from the app ----------------------------------------------------------
+
+  setToken(token) {
+    if (token === this.token) return;
+    this.token = token;
+    this.onDemand = null;
+    this.live = null;
+    this.counts = null;
+    this._stopFold();
+    this._enableExports(Boolean(token));
+    this._renderExact();
+    this._renderChart(true);
+  }
+
+  /** The run's layer string (status.config.layers); a new architecture resets the slider. */
+  setLayers(spec) {
+    const widths = parseWidths(spec) || [];
+    if (widths.join(",") === this.widths.join(",")) return;
+    this.widths = widths;
+    this.k = widths.length;
+    this.counts = null;
+    this._stopFold();
+    this._renderSlider();
+    this._renderChart(true);
+  }
+
+  setRunning(running) {
+    this.running = running;
+  }
+
+  /** Every frame header: the step, the grid count and the exact fields. */
+  onFrame(h) {
+    const stepBack = typeof h.step === "number" && h.step < this.step;
+    this.step = h.step;
+    this.gridRegions = h.regions;
+    if (stepBack) this.onDemand = null; // a new initialisation
+    this.live = {
+      status: h.exact_status,
+      regions: h.exact_regions,
+      step: h.exact_step,
+      ms: h.exact_ms,
+    };
+    if (Array.isArray(h.exact_layer_counts) && h.exact_status === "exact") {
+      const fresh = !this.counts || this.counts.step !== h.exact_step;
+      if (fresh) {
+        this.counts = { counts: h.exact_layer_counts, step: h.exact_step, complete: true };
+        this._renderChart();
+        if (this.k === this.widths.length) this._renderSlider();
+      }
+    }
+    this._renderExact();
+    if (this.k < this.widths.length && !this.foldInFlight && this.foldStep !== h.step && this.foldTimer === null) {
+      this.foldTimer = setTimeout(() => {
+        this.foldTimer = null;
+        this._loadFold();
+      }, this.running ? Math.max(FOLD_REFRESH_MS, 3 * this.foldMs) : 0); // big partitions: refreshed less often
+    }
+  }
+
+  // -- exact count readout --------------------------------------------------------------
+
+  _renderExact() {
+    const value = $("exact-count");
+    const hint = $("exact-hint");
+    const button = $("exact-compute");
+    const live = this.live;
+    let text = "—";
+    let words = "exact polygons in the square: more than the grid count when regions are smaller than a pixel";
+    let state = live ? live.status : "none";
+    button.hidden = true;
+    if (live && live.status === "exact" && typeof live.regions === "number") {
+      text = count(live.regions);
+      const sameStep = live.step === this.step;
+      const missed = typeof this.gridRegions === "number" ? live.regions - this.gridRegions : null;
+      if (!sameStep) words = `at step ${live.step} (counted in the background while training runs)`;
+      else if (missed > 0) words = `${count(missed)} more than the grid sees: regions smaller (or thinner) than a pixel`;
+      else if (missed === 0) words = "the grid sees every region at this resolution";
+      else words = "exact polygons in the square";
+    } else if (live && live.status === "too large for live view") {
+      if (this.onDemand && this.onDemand.count !== null) {
+        text = count(this.onDemand.count);
+        words = `computed on demand at step ${this.onDemand.step}; too large to keep exact live (the grid count stands in)`;
+        state = "on demand";
+      } else {
+        text = "too large";
+        words = "too large for the live view: the grid count stands in. Compute it on demand:";
+      }
+      button.hidden = false;
+    } else if (live && live.status === "pending") {
+      words = "computing the exact partition…";
+    } else if (live && live.status === "unavailable") {
+      text = "—";
+      words = "the exact count is unavailable for this network";
+    }
+    value.textContent = text;
+    value.dataset.status = state;
+    value.dataset.step = live && live.step !== null && live.step !== undefined ? String(live.step) : "";
+    if (!hint.dataset.busy) hint.textContent = words;
+  }
+
+  async computeCounts() {
+    if (!this.token) return;
+    const token = this.token;
+    const hint = $("exact-hint");
+    const button = $("exact-compute");
+    button.disabled = true;
+    hint.dataset.busy = "1";
+    try {
+      const data = await withProgress(token, fetchLayerCounts(token), (t) => { hint.textContent = t; }, "Counting exact regions");
+      if (token !== this.token) return;
+      this.counts = { counts: data.counts, step: data.step, complete: data.complete };
+      this.onDemand = { count: data.complete ? data.counts[data.counts.length - 1] : null, step: data.step };
+      this._renderChart(true);
+      this._renderSlider();
+      delete hint.dataset.busy;
+      this._renderExact();
+      if (!data.complete) hint.textContent = `too large even on demand: ${data.reason}; counts for the first ${data.counts.length} layers are in the chart`;
+    } catch (err) {
+      delete hint.dataset.busy;
+      hint.textContent = err.message;
+    } finally {
+      delete hint.dataset.busy;
+      button.disabled = false;
+    }
+  }
+
+  // -- layer-by-layer folding ------------------------------------------------------------
+
+  _sliderMoved() {
+    const L = this.widths.length;
+    this.k = Math.min(L, Math.max(1, Number(this.slider.value) || L));
+    this._renderSlider();
+    this._renderChart(true);
+    clearTimeout(this.foldTimer);
+    this.foldTimer = null;
+    if (this.k >= L) {
+      this._stopFold();
+      return;
+    }
+    this.foldTimer = setTimeout(() => {
+      this.foldTimer = null;
+      this._loadFold();
+    }, FOLD_DEBOUNCE_MS);
+  }
+
+  _stopFold() {
+    this.foldSeq += 1;
+    clearTimeout(this.foldTimer);
+    this.foldTimer = null;
+    this.foldInFlight = false;
+    this.foldStep = null;
+    this.overlay.setFolding(null);
+    $("fold-badge").hidden = true;
+    const status = $("layer-status");
+    delete status.dataset.count;
+  }
+
+  async _loadFold() {
+    const k = this.k;
+    const token = this.token;
+    if (!token || k >= this.widths.length) return;
+    const seq = ++this.foldSeq;
+    this.foldInFlight = true;
+    const status = $("layer-status");
+    status.dataset.state = "loading";
+    const started = performance.now();
+    try {
+      const data = await withProgress(token, fetchRegions(token, k), (t) => {
+        if (seq === this.foldSeq && !status.dataset.count) status.textContent = t;
+      }, `Computing the partition of the first ${k} layers`);
+      if (seq !== this.foldSeq) return;
+      this.foldMs = performance.now() - started;
+      this.foldStep = data.step;
+      this.overlay.setFolding({ polygons: data.polygons, colors: data.colors });
+      const badge = $("fold-badge");
+      badge.textContent = `first ${k} of ${this.widths.length} layers · ${count(data.region_count)} regions · step ${data.step}`;
+      badge.hidden = false;
+      status.dataset.state = "ready";
+      status.dataset.k = String(k);
+      status.dataset.count = String(data.region_count);
+      status.dataset.step = String(data.step);
+      status.textContent = `First ${k} of ${this.widths.length} hidden layers: ${count(data.region_count)} regions (exact, step ${data.step}). Each further layer folds and cuts these again.`;
+    } catch (err) {
+      if (seq !== this.foldSeq) return;
+      this.foldStep = this.step; // do not retry until the network changes
+      this.overlay.setFolding(null);
+      $("fold-badge").hidden = true;
+      status.dataset.state = "error";
+      delete status.dataset.count;
+      status.textContent = err.message;
+    } finally {
+      if (seq === this.foldSeq) this.foldInFlight = false;
+    }
+  }
+
+  _renderSlider() {
+    const L = this.widths.length;
+    this.slider.min = "1";
+    this.slider.max = String(Math.max(1, L));
+    this.slider.value = String(this.k || L || 1);
+    this.slider.disabled = L <= 1 && !this.token;
+    $("layer-value").textContent = String(this.k || L || "—");
+    $("layer-total").textContent = String(L || "—");
+    const status = $("layer-status");
+    if (this.k >= L) {
+      status.dataset.state = "live";
+      status.dataset.k = String(L);
+      const n = this.counts && this.counts.counts.length === L ? this.counts.counts[L - 1] : null;
+      if (n !== null) status.dataset.count = String(n);
+      else delete status.dataset.count;
+      status.textContent = `All ${L} hidden layers: the live view${n !== null ? ` (${count(n)} exact regions at step ${this.counts.step})` : ""}. Slide left to see the partition of the first layers only.`;
+    } else if (status.dataset.k !== String(this.k) || status.dataset.state === "live") {
+      const n = this.counts && this.counts.counts.length >= this.k ? this.counts.counts[this.k - 1] : null;
+      delete status.dataset.count;
+      status.dataset.k = String(this.k);
+      status.dataset.state = "loading";
+      status.textContent = `First ${this.k} of ${L} hidden layers${n !== null ? `: ${count(n)} regions at step ${this.counts.step}` : ""} — loading the polygons…`;
+    }
+  }
+
+  _renderChart(now = false) {
+    const div = $("layer-count-chart");
+    if (!window.Plotly || !div) return;
+    const wait = CHART_MIN_INTERVAL_MS - (performance.now() - this.chartAt);
+    if (!now && wait > 0) {
+      if (this.chartTimer === null) this.chartTimer = setTimeout(() => { this.chartTimer = null; this._renderChart(true); }, wait);
+      return;
+    }
+    this.chartAt = performance.now();
+    const L = this.widths.length;
+    const counts = this.counts ? this.counts.counts : [];
+    const x = Array.from({ length: L }, (_, i) => i + 1);
+    const y = x.map((k) => (counts[k - 1] === undefined ? null : counts[k - 1]));
+    const colors = x.map((k) => (k === this.k ? "#4f46e5" : "#c7cbf5"));
+    const data = [{
+      type: "bar", x, y, marker: { color: colors }, name: "exact regions",
+      text: y.map((v) => (v === null ? "" : count(v))), textposition: "outside", cliponaxis: false,
+      hovertemplate: "first %{x} layers: %{y:,} regions<extra></extra>",
+    }];
+    const layout = {
+      margin: { l: 52, r: 10, t: 18, b: 36 },
+      font: CHART_FONT,
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      showlegend: false,
+      xaxis: { title: { text: "hidden layers used (k)" }, tickmode: "linear", dtick: 1, fixedrange: true },
+      yaxis: { title: { text: "regions" }, type: "log", dtick: 1, gridcolor: "#eef0f3", fixedrange: true, exponentformat: "none", separatethousands: true },
+      uirevision: "keep",
+    };
+    div.dataset.counts = JSON.stringify(y);
+    this.chartReady = window.Plotly.react(div, data, layout, CHART_CONFIG).catch((err) => console.warn("layer chart:", err));
+  }
+
+  // -- export -------------------------------------------------------------------------------
+
+  _enableExports(on) {
+    for (const id of ["download-svg", "download-json"]) $(id).disabled = !on;
+  }
+
+  async exportFile(kind) {
+    if (!this.token) return;
+    const token = this.token;
+    const L = this.widths.length;
+    const k = this.k && this.k < L ? this.k : null;
+    const status = $("export-status");
+    const button = $(`download-${kind}`);
+    button.disabled = true;
+    status.dataset.state = "loading";
+    try {
+      const blob = await withProgress(
+        token,
+        fetchSessionBlob(token, `regions.${kind}`, k ? { layers: k } : null, "Export"),
+        (t) => { status.textContent = t; },
+        `Computing the exact partition${k ? ` of the first ${k} layers` : ""}`,
+      );
+      const name = `polytope-lens-regions-step${this.step}${k ? `-k${k}` : ""}.${kind}`;
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = name;
+      a.className = "visually-hidden";
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 30000);
+      status.dataset.state = "done";
+      status.textContent = `Saved ${name} (${(blob.size / 1024).toFixed(0)} KB).`;
+    } catch (err) {
+      status.dataset.state = "error";
+      status.textContent = err.message;
+    } finally {
+      button.disabled = !this.token;
+    }
+  }
+}

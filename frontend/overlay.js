@@ -1,0 +1,154 @@
+// A transparent canvas above the partition panel for exact geometry, in input
+// coordinates ([-1, 1]², y up): the polygons of the first k layers (layer
+// slider), the inspected region's polygon, and a neuron's zero line.
+// It never takes pointer events; clicks reach the partition canvas below.
+
+const HIGHLIGHT_FILL = "rgba(79, 70, 229, 0.28)";
+const HIGHLIGHT_EDGE = "#4338ca";
+const NEURON_LINE = "#e11d8f";
+const FOLD_EDGE = "rgba(20, 20, 20, 0.75)";
+
+export class Overlay {
+  constructor(canvas, reference) {
+    this.canvas = canvas;
+    this.reference = reference; // the partition canvas it covers
+    this.folding = null; // {polygons, colors}
+    this.highlight = null; // {polygon, point}
+    this.segments = null; // [[[x0, y0], [x1, y1]], ...]
+    this.rafPending = false;
+    if (typeof ResizeObserver === "function") new ResizeObserver(() => this.render()).observe(reference);
+    window.addEventListener("resize", () => this.render());
+  }
+
+  /** Canvas pixel of an input point. */
+  _px(p, S) {
+    return [((p[0] + 1) / 2) * S, ((1 - p[1]) / 2) * S];
+  }
+
+  setFolding(data) {
+    this.folding = data;
+    this.schedule();
+  }
+
+  setHighlight(polygon, point) {
+    this.highlight = polygon ? { polygon, point } : null;
+    this.schedule();
+  }
+
+  setSegments(segments) {
+    this.segments = segments;
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.rafPending) return;
+    this.rafPending = true;
+    requestAnimationFrame(() => {
+      this.rafPending = false;
+      this.render();
+    });
+  }
+
+  _fit() {
+    const dpr = window.devicePixelRatio || 1;
+    const css = this.reference.clientWidth;
+    if (!css) return false;
+    const size = Math.max(1, Math.round(css * dpr));
+    if (this.canvas.width !== size || this.canvas.height !== size) {
+      this.canvas.width = size;
+      this.canvas.height = size;
+    }
+    return true;
+  }
+
+  render() {
+    if (!this._fit()) return;
+    const S = this.canvas.width;
+    const dpr = window.devicePixelRatio || 1;
+    const ctx = this.canvas.getContext("2d");
+    ctx.clearRect(0, 0, S, S);
+    if (this.folding) this._drawFolding(ctx, S, dpr);
+    if (this.highlight) this._drawHighlight(ctx, S, dpr);
+    if (this.segments && this.segments.length) this._drawSegments(ctx, S, dpr);
+  }
+
+  _path(ctx, polygon, S) {
+    ctx.beginPath();
+    polygon.forEach((p, i) => {
+      const [x, y] = this._px(p, S);
+      if (i === 0) ctx.moveTo(x, y);
+      else ctx.lineTo(x, y);
+    });
+    ctx.closePath();
+  }
+
+  _drawFolding(ctx, S, dpr) {
+    const { polygons, colors } = this.folding;
+    ctx.lineJoin = "round";
+    ctx.lineWidth = Math.max(0.5, 0.6 * dpr);
+    ctx.strokeStyle = FOLD_EDGE;
+    for (let i = 0; i < polygons.length; i++) {
+      this._path(ctx, polygons[i], S);
+      ctx.fillStyle = colors[i] || "#999";
+      ctx.fill();
+      ctx.stroke();
+    }
+  }
+
+  _drawHighlight(ctx, S, dpr) {
+    const { polygon, point } = this.highlight;
+    if (polygon && polygon.length >= 3) {
+      this._path(ctx, polygon, S);
+      ctx.fillStyle = HIGHLIGHT_FILL;
+      ctx.fill();
+      ctx.lineJoin = "round";
+      ctx.lineWidth = 4 * dpr;
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
+      ctx.stroke();
+      ctx.lineWidth = 2 * dpr;
+      ctx.strokeStyle = HIGHLIGHT_EDGE;
+      ctx.stroke();
+    }
+    if (point) {
+      const [x, y] = this._px(point, S);
+      const r = 5 * dpr;
+      ctx.lineWidth = 1.5 * dpr;
+      ctx.strokeStyle = "#ffffff";
+      ctx.beginPath();
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.strokeStyle = HIGHLIGHT_EDGE;
+      ctx.beginPath();
+      ctx.moveTo(x - r, y);
+      ctx.lineTo(x + r, y);
+      ctx.moveTo(x, y - r);
+      ctx.lineTo(x, y + r);
+      ctx.stroke();
+    }
+  }
+
+  _drawSegments(ctx, S, dpr) {
+    ctx.lineCap = "round";
+    for (const [width, color] of [[4.5 * dpr, "rgba(255, 255, 255, 0.85)"], [2.2 * dpr, NEURON_LINE]]) {
+      ctx.lineWidth = width;
+      ctx.strokeStyle = color;
+      ctx.beginPath();
+      for (const [a, b] of this.segments) {
+        const [x0, y0] = this._px(a, S);
+        const [x1, y1] = this._px(b, S);
+        ctx.moveTo(x0, y0);
+        ctx.lineTo(x1, y1);
+      }
+      ctx.stroke();
+    }
+  }
+}
+
+/** The input point (x, y) under a pointer event on `canvas` (y up, [-1, 1]²). */
+export function eventPoint(event, canvas) {
+  const rect = canvas.getBoundingClientRect();
+  const u = (event.clientX - rect.left) / rect.width;
+  const v = (event.clientY - rect.top) / rect.height;
+  const clamp = (t) => Math.min(1, Math.max(-1, t));
+  return [clamp(-1 + 2 * u), clamp(1 - 2 * v)];
+}

@@ -1,0 +1,367 @@
+"""Headless Chromium against a real ``polytope-lens serve``: the harness of tests/test_browser.py.
+
+    from browser import ServeProcess, launch_chromium, PageLog, canvas_stats
+
+    with ServeProcess() as server:          # `polytope-lens serve --port PORT` in a subprocess
+        server.url                          # "http://127.0.0.1:PORT"
+        server.restart()                    # stop it and start it again on the same port
+
+``ServeProcess`` runs the installed console command ``polytope-lens serve`` when
+the package has that subcommand; while it has not, it falls back to
+``polytope_lens.server.serve`` (the function ``serve`` calls) in a subprocess,
+and ``ServeProcess.how`` says which one ran.
+
+Chromium is Debian's (``/usr/bin/chromium``), driven through Playwright; no browser
+is ever downloaded. The page has a strict CSP without ``unsafe-eval``: every
+``page.evaluate`` / ``page.wait_for_function`` gets a *function* string (an arrow
+function), never a bare expression.
+
+Run as a script, it renders the README's screenshots of the app::
+
+    .venv/bin/python tests/browser.py --screenshots docs/images
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+# -- Chromium ---------------------------------------------------------------------------
+def chromium_path() -> str | None:
+    """Debian's Chromium, or a ``chromium`` on PATH; None when there is none."""
+    if os.access(DEBIAN_CHROMIUM, os.X_OK):
+        return DEBIAN_CHROMIUM
+    return shutil.which("chromium")
+
+
+def launch_chromium(playwright, **kwargs):
+    path = chromium_path()
+    if path is None:
+        raise RuntimeError(f"no Chromium at {DEBIAN_CHROMIUM} or on PATH (scripts/test.sh installs Debian's)")
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, **kwargs)
+
+
+# -- the server ---------------------------------------------------------------------------
+def serve_command_available() -> bool:
+    """True when ``polytope-lens serve`` exists (the CLI's parser knows the subcommand)."""
+    import argparse
+
+    try:
+        from polytope_lens.cli import build_parser
+
+        parser = build_parser()
+    except Exception:  # noqa: BLE001 - a CLI that cannot even build its parser has no usable serve
+        return False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and "serve" in action.choices:
+            return True
+    return False
+
+
+def console_script() -> str:
+    """The ``polytope-lens`` console script of this interpreter's environment."""
+    beside = Path(sys.executable).with_name("polytope-lens")
+    return str(beside) if beside.exists() else (shutil.which("polytope-lens") or str(beside))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_FALLBACK = """
+import sys
+from polytope_lens.server import Settings, serve
+serve(Settings(host="127.0.0.1", port=int(sys.argv[1])), log_level="warning")
+"""
+
+
+class ServeProcess:
+    """A real server in a subprocess on a fixed loopback port (so it can be restarted there)."""
+
+    def __init__(self, port: int | None = None, env: dict[str, str] | None = None, startup_timeout: float = 60.0):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.startup_timeout = startup_timeout
+        self.env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
+        if serve_command_available():
+            self.how = "polytope-lens serve"
+            self.command = [console_script(), "serve", "--port", str(self.port)]
+        else:
+            self.how = "polytope_lens.server.serve (no `polytope-lens serve` subcommand yet)"
+            self.command = [sys.executable, "-c", _FALLBACK, str(self.port)]
+        self.process: subprocess.Popen | None = None
+        self.log_path: Path | None = None  # the server's stdout and stderr, all its runs
+
+    def __enter__(self) -> "ServeProcess":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        if self.log_path is not None:
+            with contextlib.suppress(OSError):
+                self.log_path.unlink()
+
+    def log(self, tail: int = 4000) -> str:
+        if self.log_path is not None:
+            with contextlib.suppress(OSError):
+                return self.log_path.read_text(errors="replace")[-tail:]
+        return ""
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        if self.alive():
+            return
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix="polytope-lens-browser-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=REPO_ROOT
+            )
+        deadline = time.monotonic() + self.startup_timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"`{' '.join(self.command[:3])}` exited with code {self.process.returncode} before it answered"
+                    f"\n--- server log ---\n{self.log()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError) as exc:
+                last = exc
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"{self.url} did not answer /api/health within {self.startup_timeout:g} s ({last})\n{self.log()}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)  # what Ctrl-C does: uvicorn's graceful shutdown
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def get_json(self, path: str):
+        import json
+
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
+            return json.load(response)
+
+
+# -- what the page said -------------------------------------------------------------------
+# Console errors a page may log because of the network, not because of a bug: a failed
+# HTTP request (e.g. the 415 of a refused upload) or a websocket that could not connect.
+NETWORK_ERRORS = (
+    re.compile(r"^Failed to load resource: "),
+    re.compile(r"^WebSocket connection to '.*' failed"),
+    re.compile(r"net::ERR_"),
+)
+
+
+@dataclass
+class PageLog:
+    """Console messages and uncaught exceptions of one page."""
+
+    console: list[tuple[str, str]] = field(default_factory=list)  # (type, text)
+    page_errors: list[str] = field(default_factory=list)
+
+    def attach(self, page) -> "PageLog":
+        page.on("console", lambda msg: self.console.append((msg.type, msg.text)))
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        return self
+
+    def errors(self, *, network_ok: bool = True) -> list[str]:
+        """Console errors and uncaught exceptions, without the expected network errors."""
+        out = [f"uncaught: {e}" for e in self.page_errors]
+        for kind, text in self.console:
+            if kind != "error":
+                continue
+            if network_ok and any(p.search(text) for p in NETWORK_ERRORS):
+                continue
+            out.append(f"console.error: {text}")
+        return out
+
+    def warnings(self) -> list[str]:
+        return [text for kind, text in self.console if kind == "warning"]
+
+
+# -- reading the page ---------------------------------------------------------------------
+# (testid) => {hash, lit, width, height}: an FNV-1a hash of a canvas's RGBA pixels and
+# how many are not transparent. Canvases stay untainted (same-origin pictures only).
+CANVAS_STATS = """(testid) => {
+  const c = document.querySelector(`[data-testid="${testid}"]`);
+  if (!c || !c.width || !c.height) return null;
+  const px = new Uint32Array(c.getContext("2d").getImageData(0, 0, c.width, c.height).data.buffer);
+  let hash = 2166136261, lit = 0;
+  for (let i = 0; i < px.length; i++) {
+    const v = px[i];
+    if (v >>> 24) lit++;
+    hash = Math.imul(hash ^ v, 16777619) >>> 0;
+  }
+  return {hash, lit, width: c.width, height: c.height};
+}"""
+
+# (testid) => [mean grey of the left half, mean grey of the right half] of a canvas.
+CANVAS_HALVES = """(testid) => {
+  const c = document.querySelector(`[data-testid="${testid}"]`);
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  const sums = [0, 0], counts = [0, 0];
+  for (let y = 0; y < c.height; y++) {
+    for (let x = 0; x < c.width; x++) {
+      const i = 4 * (y * c.width + x);
+      if (d[i + 3] === 0) continue;
+      const half = x < c.width / 2 ? 0 : 1;
+      sums[half] += (d[i] + d[i + 1] + d[i + 2]) / 3;
+      counts[half] += 1;
+    }
+  }
+  return [sums[0] / Math.max(1, counts[0]), sums[1] / Math.max(1, counts[1])];
+}"""
+
+TEXT_OF = """(testid) => { const e = document.querySelector(`[data-testid="${testid}"]`); return e ? e.textContent.trim() : null; }"""
+
+
+def canvas_stats(page, testid: str) -> dict | None:
+    return page.evaluate(CANVAS_STATS, testid)
+
+
+def canvas_halves(page, testid: str) -> list[float]:
+    return page.evaluate(CANVAS_HALVES, testid)
+
+
+def text_of(page, testid: str) -> str | None:
+    return page.evaluate(TEXT_OF, testid)
+
+
+def wait_canvas_change(page, testid: str, before: dict | None, timeout: float = 20_000) -> dict:
+    """Wait until a canvas shows something (non-transparent pixels) other than ``before``."""
+    page.wait_for_function(
+        f"([id, before]) => {{ const s = ({CANVAS_STATS})(id); return s !== null && s.lit > 0 && s.hash !== before; }}",
+        arg=[testid, before["hash"] if before else None],
+        timeout=timeout,
+    )
+    return canvas_stats(page, testid)
+
+
+def wait_number(page, testid: str, op: str, value: float, timeout: float = 20_000) -> float:
+    """Wait until the number shown in ``testid`` compares (``op``: >=, >, ==) to ``value``; returns it."""
+    assert op in (">=", ">", "==")
+    js_op = "===" if op == "==" else op
+    page.wait_for_function(
+        f"([id, v]) => {{ const e = document.querySelector(`[data-testid=\"${{id}}\"]`);"
+        f" const t = e ? e.textContent.trim() : ''; return t !== '' && Number.isFinite(Number(t)) && Number(t) {js_op} v; }}",
+        arg=[testid, value],
+        timeout=timeout,
+    )
+    return float(text_of(page, testid))
+
+
+def settled_text(page, testid: str, quiet_ms: int = 300, timeout: float = 10.0) -> str | None:
+    """The text of ``testid`` once it stayed the same for ``quiet_ms`` (e.g. a last frame drawn)."""
+    deadline = time.monotonic() + timeout
+    last = text_of(page, testid)
+    while True:
+        page.wait_for_timeout(quiet_ms)
+        now = text_of(page, testid)
+        if now == last or time.monotonic() > deadline:
+            return now
+        last = now
+
+
+def wait_ready(page, timeout: float = 30_000) -> None:
+    """The page is connected, its network configured (paused at step 0) and the gallery listed."""
+    page.wait_for_function(
+        """() => {
+          const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+          return q("connection-status").dataset.state === "open"
+            && q("run-state").dataset.state === "paused"
+            && q("step-counter").textContent.trim() === "0"
+            && document.querySelectorAll('[data-testid^="sample-"]').length > 0;
+        }""",
+        timeout=timeout,
+    )
+
+
+def blur(page) -> None:
+    """Move the focus off any field or button (space only toggles training from the page itself)."""
+    page.evaluate("() => { if (document.activeElement) document.activeElement.blur(); }")
+
+
+# -- screenshots for the README ------------------------------------------------------------
+def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
+    """The app after ``seconds`` of training on the ring, plain and with coloured regions."""
+    from playwright.sync_api import sync_playwright
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plain, regions = out_dir / "app.png", out_dir / "app-regions.png"
+    with ServeProcess() as server, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"{server.url}/?img=ring")
+            wait_ready(page)
+            page.get_by_test_id("start-button").click()
+            wait_number(page, "step-counter", ">", 0)
+            page.wait_for_timeout(seconds * 1000)
+            # While it trains (Pause button, steps per second); the charts get their 4-per-second update.
+            page.screenshot(path=str(plain))
+            before = canvas_stats(page, "panel-partition")
+            page.get_by_test_id("fill-regions-toggle").check()
+            wait_canvas_change(page, "panel-partition", before)  # frames now carry the region colours
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(regions))
+            page.get_by_test_id("pause-button").click()
+        finally:
+            browser.close()
+    return [plain, regions]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", required=True, help="write app.png and app-regions.png here")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of training before the screenshot")
+    args = parser.parse_args()
+    for path in take_screenshots(args.screenshots, args.seconds):
+        print(path)

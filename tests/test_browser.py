@@ -1,0 +1,362 @@
+"""The web app end to end: headless Chromium against a real ``polytope-lens serve``.
+
+One server and one browser for the whole module; every test opens its own page
+(a fresh browser context, so a fresh websocket session). Pages ask for a 128×128
+grid (``res=128``) so frames are cheap on a small machine. Harness: tests/browser.py.
+
+Skipped only when there is no Chromium *and* the environment variable CI is unset;
+in CI (scripts/test.sh installs Debian's Chromium) they always run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+
+import pytest
+from browser import (
+    CANVAS_HALVES,
+    PageLog,
+    ServeProcess,
+    blur,
+    canvas_halves,
+    chromium_path,
+    launch_chromium,
+    settled_text,
+    text_of,
+    wait_canvas_change,
+    wait_number,
+    wait_ready,
+)
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+if chromium_path() is None and not os.environ.get("CI"):
+    pytest.skip(
+        "no Chromium at /usr/bin/chromium (apt-get install chromium, or run scripts/test.sh); "
+        "browser tests run whenever CI is set",
+        allow_module_level=True,
+    )
+if os.environ.get("CI"):
+    from playwright.sync_api import expect, sync_playwright
+else:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
+    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+
+QUERY = "res=128"  # a small grid: cheap frames on a 2-core machine
+WAIT = 20_000  # ms: generous, for a busy machine; nothing waits this long when all is well
+expect.set_options(timeout=WAIT)
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server():
+    with ServeProcess() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def open_app(browser, server):
+    """``open_app(query) -> page``: the app in a fresh context, connected and configured.
+
+    Every page's log is checked at the end: no uncaught exception and no console error
+    except network errors (a refused upload's 415, a websocket that cannot connect).
+    """
+    opened: list[tuple] = []
+
+    def open_(query: str = QUERY):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(WAIT)
+        page = context.new_page()
+        page.log = PageLog().attach(page)
+        opened.append((context, page))
+        page.goto(f"{server.url}/?{query}" if query else f"{server.url}/")
+        wait_ready(page)
+        return page
+
+    yield open_
+    problems = []
+    for context, page in opened:
+        problems += page.log.errors()
+        context.close()
+    assert not problems, f"the page reported errors: {problems}\n--- server log ---\n{server.log()}"
+
+
+def by(page, testid: str):
+    return page.get_by_test_id(testid)
+
+
+def number(page, testid: str) -> float:
+    text = text_of(page, testid)
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{testid} shows {text!r}, not a number") from None
+
+
+def expect_state(page, state: str) -> None:
+    expect(by(page, "run-state")).to_have_attribute("data-state", state)
+
+
+def start(page) -> None:
+    by(page, "start-button").click()
+    expect(by(page, "pause-button")).to_be_visible()
+    expect_state(page, "running")
+
+
+def pause(page) -> None:
+    by(page, "pause-button").click()
+    expect(by(page, "start-button")).to_be_visible()
+    expect_state(page, "paused")
+
+
+# -- tests ----------------------------------------------------------------------------------------
+def test_page_loads_without_errors_and_lists_the_samples(open_app, server):
+    page = open_app("")  # no query at all: the defaults, written into the address
+    samples = server.get_json("/api/samples")
+    assert len(samples) >= 2
+    for sample in samples:
+        expect(by(page, f"sample-{sample['id']}")).to_be_visible()
+    assert page.locator('[data-testid^="sample-"]').count() == len(samples)
+    # Every thumbnail loaded (no broken pictures).
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid^="sample-"] img')]
+                 .every((img) => img.complete && img.naturalWidth > 0 && !img.classList.contains("broken"))"""
+    )
+    expect(by(page, "sample-ring")).to_have_attribute("aria-pressed", "true")
+    expect(by(page, "connection-status")).to_have_text("Connected")
+    expect(by(page, "error-banner")).to_be_hidden()
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+    assert query["img"] == ["ring"] and query["layers"] == [by(page, "layers-input").input_value()]
+    # The target panel shows the picture (with its points) before anything trains.
+    wait_canvas_change(page, "panel-target", None)
+    assert page.log.errors(network_ok=False) == [], "a clean load logs no console error at all"
+    assert page.log.warnings() == [], "a clean load logs no warning"
+
+
+def test_choosing_a_sample_changes_the_target(open_app):
+    page = open_app()
+    ring = wait_canvas_change(page, "panel-target", None)
+    by(page, "sample-disk").click()
+    expect(by(page, "sample-disk")).to_have_attribute("aria-pressed", "true")
+    expect(by(page, "sample-ring")).to_have_attribute("aria-pressed", "false")
+    expect(page).to_have_url(re.compile(r"[?&]img=disk(&|$)"))
+    disk = wait_canvas_change(page, "panel-target", ring)
+    assert disk["lit"] > 0
+    expect(by(page, "restart-notice")).to_contain_text("new picture")
+    expect_state(page, "paused")
+    assert text_of(page, "step-counter") == "0"
+
+
+def test_train_pause_step_reset(open_app):
+    page = open_app()
+    start(page)
+    wait_number(page, "step-counter", ">", 0)
+    partition = wait_canvas_change(page, "panel-partition", None)
+    prediction = wait_canvas_change(page, "panel-prediction", None)
+    first = number(page, "step-counter")
+    # Two moments of training: the counter grew and both pictures changed.
+    wait_number(page, "step-counter", ">=", first + 100)
+    wait_canvas_change(page, "panel-partition", partition)
+    wait_canvas_change(page, "panel-prediction", prediction)
+    assert number(page, "train-loss") > 0
+    assert number(page, "val-loss") > 0
+    assert number(page, "region-count") >= 1
+    assert number(page, "steps-per-s") > 0
+
+    pause(page)
+    stopped = float(settled_text(page, "step-counter"))  # after the paused run's last frame
+    page.wait_for_timeout(1000)  # then it stays where it is for a second
+    assert number(page, "step-counter") == stopped
+
+    by(page, "step-n-input").fill("25")
+    by(page, "step-button").click()
+    wait_number(page, "step-counter", "==", stopped + 25)
+    expect_state(page, "paused")
+    expect(by(page, "start-button")).to_be_visible()
+
+    by(page, "reset-button").click()
+    wait_number(page, "step-counter", "==", 0)
+    expect_state(page, "paused")
+    expect(by(page, "error-banner")).to_be_hidden()
+
+
+def test_invalid_layers_are_explained_in_words(open_app):
+    page = open_app()
+    by(page, "layers-input").fill("0x3")
+    banner = by(page, "error-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text(re.compile(r"layers", re.I))
+    words = re.findall(r"[A-Za-z]{3,}", banner.text_content())
+    assert len(words) >= 3, f"the banner should say what is wrong in words: {banner.text_content()!r}"
+    expect(by(page, "layers-input")).to_have_class(re.compile(r"\bserver-invalid\b"))
+    # Train does nothing with a refused configuration ...
+    by(page, "start-button").click()
+    page.wait_for_timeout(300)
+    expect(by(page, "start-button")).to_be_visible()
+    assert text_of(page, "step-counter") == "0"
+    # ... and a valid value clears the error and trains.
+    by(page, "layers-input").fill("8x2")
+    expect(banner).to_be_hidden()
+    expect(by(page, "layers-input")).not_to_have_class(re.compile(r"\bserver-invalid\b"))
+    expect_state(page, "paused")
+    start(page)
+    wait_number(page, "step-counter", ">", 0)
+
+
+def test_upload_a_picture_and_train_on_it(open_app, tmp_path):
+    # Black on the left, white on the right: a target whose halves are easy to tell apart.
+    picture = Image.new("RGB", (300, 300), "white")
+    picture.paste((0, 0, 0), (0, 0, 150, 300))
+    path = tmp_path / "halves.png"
+    picture.save(path)
+
+    page = open_app()
+    ring = wait_canvas_change(page, "panel-target", None)
+    by(page, "upload-input").set_input_files(str(path))
+    uploaded = page.locator('[data-testid^="uploaded-"]')
+    expect(uploaded).to_have_count(1)
+    expect(uploaded).to_have_attribute("aria-pressed", "true")
+    image_id = uploaded.get_attribute("data-image-id")
+    expect(page).to_have_url(re.compile(rf"[?&]img={re.escape(image_id)}(&|$)"))
+    wait_canvas_change(page, "panel-target", ring)
+    page.wait_for_function(
+        f"() => {{ const [l, r] = ({CANVAS_HALVES})('panel-target'); return l < 80 && r > 170; }}"
+    )
+    expect(by(page, "error-banner")).to_be_hidden()
+
+    start(page)
+    wait_number(page, "step-counter", ">", 0)
+    # The network learns the picture: its loss falls and its prediction turns dark on the
+    # left, light on the right.
+    page.wait_for_function(
+        f"""() => {{
+          const [l, r] = ({CANVAS_HALVES})("panel-prediction");
+          const loss = Number(document.querySelector('[data-testid="train-loss"]').textContent);
+          return r - l > 150 && loss < 0.05;
+        }}""",
+        timeout=40_000,
+    )
+    left, right = canvas_halves(page, "panel-prediction")
+    assert right - left > 150
+
+
+def test_a_file_that_is_not_a_picture_is_refused_in_words(open_app):
+    page = open_app()
+    by(page, "upload-input").set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"these are words, not pixels\n" * 20}]
+    )
+    banner = by(page, "error-banner")
+    expect(banner).to_be_visible()
+    text = banner.text_content()
+    assert re.search(r"upload", text, re.I), text
+    assert len(re.findall(r"[A-Za-z]{3,}", text)) >= 4, f"the banner should explain in words: {text!r}"
+    assert not re.fullmatch(r"[\W\d]*", text)
+    assert page.locator('[data-testid^="uploaded-"]').count() == 0
+    expect(by(page, "sample-ring")).to_have_attribute("aria-pressed", "true")
+    # The session is unharmed: choosing a sample clears the upload error and training works.
+    by(page, "sample-disk").click()
+    expect(banner).to_be_hidden()
+    by(page, "step-button").click()
+    wait_number(page, "step-counter", "==", 10)
+
+
+def test_the_address_holds_the_configuration(open_app):
+    page = open_app()
+    by(page, "layers-input").fill("10x3")
+    expect(page).to_have_url(re.compile(r"[?&]layers=10x3(&|$)"))
+    by(page, "activation-select").select_option("leaky_relu")
+    expect(page).to_have_url(re.compile(r"[?&]act=leaky_relu(&|$)"))
+    expect_state(page, "paused")
+    shared = page.url
+
+    again = open_app(shared.split("?", 1)[1])
+    expect(by(again, "layers-input")).to_have_value("10x3")
+    expect(by(again, "activation-select")).to_have_value("leaky_relu")
+    expect(by(again, "depth-slider")).to_have_value("3")
+    expect(by(again, "width-slider")).to_have_value("10")
+    expect(by(again, "param-count")).to_contain_text("3 hidden layers")
+    assert again.url == shared
+
+
+def test_space_toggles_training(open_app):
+    page = open_app()
+    blur(page)
+    page.keyboard.press("Space")
+    expect(by(page, "pause-button")).to_be_visible()
+    expect_state(page, "running")
+    wait_number(page, "step-counter", ">", 0)
+    page.keyboard.press("Space")
+    expect(by(page, "start-button")).to_be_visible()
+    expect_state(page, "paused")
+    # Not while typing in a field.
+    by(page, "seed-input").focus()
+    page.keyboard.press("Space")
+    page.wait_for_timeout(300)
+    expect_state(page, "paused")
+
+
+def test_loss_chart_has_data_after_training(open_app):
+    page = open_app()
+    by(page, "step-n-input").fill("200")
+    by(page, "step-button").click()
+    wait_number(page, "step-counter", "==", 200)
+    for _ in range(3):
+        by(page, "step-button").click()
+        page.wait_for_timeout(50)
+    wait_number(page, "step-counter", "==", 800)
+    page.wait_for_function(
+        """() => {
+          const div = document.querySelector('[data-testid="loss-chart"]');
+          return div && div.classList.contains("js-plotly-plot") && Array.isArray(div.data)
+            && div.data.length === 2
+            && div.data.every((t) => t.x.length >= 2 && t.x[t.x.length - 1] === 800 && t.y.some((v) => v > 0));
+        }"""
+    )
+    traces = page.evaluate(
+        """() => document.querySelector('[data-testid="loss-chart"]').data.map((t) => ({name: t.name, x: t.x, y: t.y}))"""
+    )
+    assert [t["name"] for t in traces] == ["train", "validation"]
+    assert traces[0]["x"][-1] == 800
+    # Drawn, not only held: the plot has a line with a path.
+    lines = page.locator('[data-testid="loss-chart"] .scatterlayer path.js-line')
+    expect(lines.first).to_be_attached()
+    assert len(lines.first.get_attribute("d") or "") > 10
+    expect(page.locator('[data-testid="regions-chart"] .scatterlayer path.js-line').first).to_be_attached()
+
+
+def test_reconnects_after_a_server_restart(open_app, server):
+    page = open_app()
+    start(page)
+    wait_number(page, "step-counter", ">", 50)
+    status, banner = by(page, "connection-status"), by(page, "error-banner")
+    try:
+        server.stop()
+        expect(status).to_have_attribute("data-state", "reconnecting")
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text(re.compile(r"connection lost", re.I))
+    finally:
+        server.start()  # same port; the other tests' server must come back in any case
+    expect(status).to_have_attribute("data-state", "open", timeout=30_000)
+    expect(status).to_have_text("Connected")
+    expect(banner).to_be_hidden()
+    expect(by(page, "restart-notice")).to_contain_text(re.compile(r"reconnected", re.I))
+    # It was training before: a fresh network trains again.
+    expect_state(page, "running")
+    wait_number(page, "step-counter", ">", 0)
+    # Network errors (the refused websocket while the server was down) are expected here.
+    assert all("WebSocket" in e or "Failed to load" in e for e in page.log.errors(network_ok=False))
+
+
