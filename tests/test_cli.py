@@ -15,6 +15,7 @@ from PIL import Image
 
 from polytope_lens.cli import main
 from polytope_lens.config import RunConfig
+from polytope_lens.render import caption_height_for
 from polytope_lens.training import read_checkpoint
 
 FAST = ["--resolution", "64", "--train-points", "500", "--val-points", "100", "--layers", "6x2", "--threads", "1"]
@@ -42,10 +43,12 @@ def test_train_then_resume(sample_dir, tmp_path, capsys):
 
     assert frame_steps(out) == [0, 20, 40]
     with Image.open(out / "frames" / "frame_000020.png") as frame:
-        assert frame.size == (3 * 64 + 4 * 8, 64 + 2 * 8 + 30)
+        assert frame.size == (3 * 64 + 4 * 8, 64 + 2 * 8 + caption_height_for(64))
     records = metrics(out)
     assert [r["step"] for r in records] == [0, 20, 40]
     assert all(METRIC_FIELDS <= r.keys() for r in records)
+    # Every pattern the grid sees is one convex region, so the exact count can only be larger.
+    assert all(r["exact_regions"] >= r["regions"] > 1 for r in records)
     assert records[0]["elapsed_s"] == 0 < records[1]["elapsed_s"] <= records[2]["elapsed_s"]
     assert records[2]["val_loss"] < records[0]["val_loss"]
     assert read_checkpoint(out / "checkpoint.pt")["step"] == 40

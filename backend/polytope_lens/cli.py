@@ -21,6 +21,7 @@ from .config import RunConfig, describe_validation_error
 from .images import ImageError, load_target
 from .movie import write_movie
 from .recording import RunRecorder, train_and_record
+from .regions_export import add_regions_parser
 from .training import Trainer, TrainingDiverged, trainer_from_checkpoint
 
 PROG = "polytope-lens"
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_serve_parser(subparsers)
     add_train_parser(subparsers)
+    add_regions_parser(subparsers)
     return parser
 
 
@@ -272,7 +274,9 @@ def add_serve_parser(subparsers) -> None:
     p.add_argument("--max-sessions", type=_positive_int, default=4, help="training sessions at once; more get a 'busy' answer")
     p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="largest picture upload, in MiB")
     p.add_argument("--max-uploads", type=_positive_int, default=200, help="uploaded pictures kept; the oldest are evicted")
-    p.add_argument("--data-dir", type=Path, default=None, help="folder for uploaded pictures (default: a temporary folder)")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder that keeps uploaded pictures across restarts (default: a temporary folder)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="another browser origin allowed to open the websocket, e.g. https://example.org (repeatable; * allows any)")
+    p.add_argument("--send-timeout", type=_positive_float, default=10.0, help="seconds a client may take to accept a message before it is dropped")
     p.add_argument("--device", default=None, help="torch device for training (default: cuda if available, else cpu)")
     p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads, shared by all sessions (small nets train fastest on one each)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="server log level")
@@ -280,23 +284,25 @@ def add_serve_parser(subparsers) -> None:
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
-
-    from .server import Settings, create_app
+    from .server import Settings, serve
     from .store import StoreLimits
 
     _check_device(args.device)
     torch.set_num_threads(args.threads)
     settings = Settings(
+        host=args.host,
+        port=args.port,
         max_sessions=args.max_sessions,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-        uploads_dir=args.data_dir,
+        data_dir=args.data_dir,
         store_limits=StoreLimits(max_uploads=args.max_uploads),
         device=args.device,
+        send_timeout_s=args.send_timeout,
+        allowed_origins=tuple(args.allow_origin),
     )
     shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
     print(f"{PROG}: open http://{shown}:{args.port}/ in a browser (Ctrl-C stops the server)", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, ws_max_size=1 << 20)
+    serve(settings, log_level=args.log_level)
     return 0
 
 

@@ -9,6 +9,12 @@ Layout of a run folder::
 ``elapsed_s`` in the metrics is training time only (optimiser steps), so it
 compares between runs whatever the frame resolution; ``frame_s`` is what the
 losses, partition and drawing of that frame cost.
+
+``regions`` counts the regions the frame's grid shows (what the picture
+draws); ``exact_regions`` is the exact count over the whole square (exact.py),
+which also finds regions smaller than a pixel. It is null once the network's
+partition takes longer than ``EXACT_BUDGET_S`` per frame (the run then stops
+trying, so big networks do not slow down).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .exact import PartitionTooLarge, region_counts_per_layer
 from .partition import compute_partition
 from .render import FrameInfo, render_frame, target_rgb
 from .training import Trainer
@@ -27,6 +34,8 @@ FRAME_NAME = "frame_{step:06d}.png"
 _FRAME_RE = re.compile(r"^frame_(\d+)\.png$")
 # Steps per trainer.step() call between checks for Ctrl-C and progress updates.
 STEP_CHUNK = 50
+EXACT_BUDGET_S = 2.0  # per frame; a 14x6 net takes ~0.02-0.1 s, a 64x4 ~0.2-1 s
+EXACT_MAX_REGIONS = 500_000
 
 
 class RunRecorder:
@@ -54,6 +63,20 @@ class RunRecorder:
             self.metrics_path.unlink(missing_ok=True)
         # The target panel never changes during a run: draw it once.
         self.target_panel = target_rgb(trainer.target, trainer.sample, resolution)
+        self.exact_enabled = True
+
+    def exact_region_count(self, trainer: Trainer) -> int | None:
+        """The exact region count of the whole network, or None once it proved too slow for a frame."""
+        if not self.exact_enabled:
+            return None
+        try:
+            counts = region_counts_per_layer(
+                trainer.model, max_regions=EXACT_MAX_REGIONS, deadline=time.monotonic() + EXACT_BUDGET_S
+            )
+        except PartitionTooLarge:
+            self.exact_enabled = False
+            return None
+        return counts[-1]
 
     def frame_path(self, step: int) -> Path:
         return self.frames_dir / FRAME_NAME.format(step=step)
@@ -101,6 +124,7 @@ class RunRecorder:
             "train_loss": losses.train,
             "val_loss": losses.val,
             "regions": partition.region_count,
+            "exact_regions": self.exact_region_count(trainer),
             "elapsed_s": round(elapsed_s, 4),
             "frame_s": round(time.perf_counter() - t0, 4),
             "frame": path.name,
