@@ -329,11 +329,12 @@ def blur(page) -> None:
 
 # -- screenshots for the README ------------------------------------------------------------
 def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
-    """The app after ``seconds`` of training on the ring, plain and with coloured regions."""
+    """The app after ``seconds`` of training on the ring: plain, with coloured regions, and paused
+    with one region inspected."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    plain, regions = out_dir / "app.png", out_dir / "app-regions.png"
+    plain, regions, inspected = out_dir / "app.png", out_dir / "app-regions.png", out_dir / "app-inspector.png"
     with ServeProcess() as server, sync_playwright() as p:
         browser = launch_chromium(p)
         try:
@@ -351,16 +352,25 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
             page.wait_for_timeout(500)
             page.screenshot(path=str(regions))
             page.get_by_test_id("pause-button").click()
+            expect_paused = "() => document.querySelector('[data-testid=run-state]').dataset.state === 'paused'"
+            page.wait_for_function(expect_paused)
+            box = page.get_by_test_id("panel-partition").bounding_box()
+            page.mouse.click(box["x"] + 0.63 * box["width"], box["y"] + 0.31 * box["height"])
+            page.wait_for_function("() => document.querySelector('[data-testid=inspector]').dataset.state === 'ready'")
+            page.set_viewport_size({"width": 1600, "height": 1500})  # the panel and the inspector together
+            page.evaluate("() => window.scrollTo(0, 0)")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(inspected))
         finally:
             browser.close()
-    return [plain, regions]
+    return [plain, regions, inspected]
 
 
 if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--screenshots", type=Path, metavar="DIR", required=True, help="write app.png and app-regions.png here")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", required=True, help="write app.png, app-regions.png and app-inspector.png here")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of training before the screenshot")
     args = parser.parse_args()
     for path in take_screenshots(args.screenshots, args.seconds):

@@ -214,3 +214,10 @@ def test_uploads_of_random_bytes_are_answered_in_words(server, data):
     assert r.status_code in (201, 415, 422), r.text
     if r.status_code != 201:
         assert isinstance(r.json()["detail"], str) and r.json()["detail"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_numbers_are_refused_in_words(constant):
+    # Python's json would read them, and NaN slips past every "<=" check of a range.
+    with pytest.raises(ProtocolError, match=f"{constant} is not a JSON number"):
+        parse_command('{"type": "set", "lr": %s}' % constant)

@@ -90,6 +90,11 @@ _COMMAND = TypeAdapter(Command)
 TYPES = ("configure", "start", "pause", "step", "reset", "set", "view")
 
 
+def _reject_constant(name: str):
+    # Python's json reads NaN and Infinity, which JSON does not have; a number must be a number.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_command(text: str | bytes | None, limits: LiveLimits = DEFAULT_LIVE_LIMITS) -> Command:
     """Parse one websocket text message into a command, or raise ProtocolError.
 
@@ -103,7 +108,7 @@ def parse_command(text: str | bytes | None, limits: LiveLimits = DEFAULT_LIVE_LI
     if size > limits.max_message_bytes:
         raise ProtocolError(f"message too large ({size:,} bytes; the limit is {limits.max_message_bytes:,})")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"message is not valid JSON ({exc.msg} at position {exc.pos})") from None
     except RecursionError:

@@ -37,7 +37,8 @@ def encode_frame(header: dict, sections: list[tuple[str, bytes]]) -> bytes:
     for name, data in sections:
         table.append({"name": name, "offset": offset, "length": len(data)})
         offset += len(data)
-    head = json.dumps({**header, "type": "frame", "sections": table}, separators=(",", ":")).encode()
+    # allow_nan=False: browsers cannot parse NaN, so a non-finite value is a bug to hear about here
+    head = json.dumps({**header, "type": "frame", "sections": table}, separators=(",", ":"), allow_nan=False).encode()
     return b"".join([MAGIC, struct.pack("<I", len(head)), head, *(data for _, data in sections)])
 
 
