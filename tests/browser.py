@@ -33,10 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from live_server import wait_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -148,23 +149,11 @@ class ServeProcess:
             self.process = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=REPO_ROOT
             )
-        deadline = time.monotonic() + self.startup_timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"`{' '.join(self.command[:3])}` exited with code {self.process.returncode} before it answered"
-                    f"\n--- server log ---\n{self.log()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError) as exc:
-                last = exc
-            time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"{self.url} did not answer /api/health within {self.startup_timeout:g} s ({last})\n{self.log()}")
+        try:
+            wait_healthy(self.url, self.startup_timeout, self.process)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise type(exc)(f"`{' '.join(self.command[:3])}`: {exc}\n--- server log ---\n{self.log()}") from None
 
     def stop(self, timeout: float = 15.0) -> None:
         process, self.process = self.process, None

@@ -90,9 +90,13 @@ _COMMAND = TypeAdapter(Command)
 TYPES = ("configure", "start", "pause", "step", "reset", "set", "view")
 
 
-def _reject_constant(name: str):
-    # Python's json reads NaN and Infinity, which JSON does not have; a number must be a number.
-    raise ValueError(f"{name} is not a JSON number")
+class NotAJsonNumber(str):
+    """What NaN, Infinity and -Infinity read as: JSON has no such numbers, and a NaN would slip
+    past every range check. Being a string, validation refuses it and names the field."""
+
+
+def _reject_constant(name: str) -> NotAJsonNumber:
+    return NotAJsonNumber(name)
 
 
 def parse_command(text: str | bytes | None, limits: LiveLimits = DEFAULT_LIVE_LIMITS) -> Command:
