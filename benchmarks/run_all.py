@@ -9,6 +9,8 @@ Rows (each measured in this one run, the two sides of a ratio close together in 
   3. live delivery: frames/s received by a websocket client; time from start to first frame
      (and the classic experiment: 6000 steps of the default run, live view on vs bare)
   4. memory: peak RSS of the server with one and with four live sessions
+  5. exact partition: every region as a polygon (exact_partition.py), trained 14x6 and 64x4 on the ring,
+     against the naive 1024^2 grid count (which misses regions smaller than a pixel)
 Progress goes to stderr; the table to stdout (--json FILE also writes every figure).
 """
 
@@ -27,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import exact_partition  # noqa: E402
 import frames  # noqa: E402
 import live  # noqa: E402
 
@@ -88,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     log("4. server memory")
     results["memory"] = live.memory(threads=args.threads, seconds=3.0 if quick else 8.0, log=log)
 
+    log("5. exact partition")
+    cases = exact_partition.CASES[:1] if quick else exact_partition.CASES
+    results["exact"] = exact_partition.run(cases, runs=3 if quick else 5, log=log)
+
     rows = []
     for f in results["frames"]:
         target = ">= 5x" if f["net"] == "14x6" and f["resolution"] in (512, 1024) else ""
@@ -113,9 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("4", f"each further session ({m['sessions']} sessions: peak {m['many_peak_mib']:.0f} MiB)",
                  f"+{m['per_extra_mib']:.0f} MiB", "", "", "< 250 MiB", yes(m["per_extra_mib"] < 250)))
 
+    for e in results["exact"]:
+        trained = f"trained {e['trained_steps']} steps" if e["trained_steps"] else "at initialisation"
+        rows.append(("5", f"exact partition {e['net']} ({trained}), {e['regions']:,} regions (grid {e['grid_regions']:,})",
+                     fmt_s(e["exact_s"]), fmt_s(e["grid_s"]), f"{e['grid_s'] / e['exact_s']:.1f}x",
+                     f"<= {fmt_s(e['target_s'])}", yes(e["exact_s"] <= e["target_s"])))
+
     print(f"Polytope Lens benchmarks, {results['date']}, {results['machine']}{' (--quick)' if quick else ''}")
     print(table(rows))
-    print(f"(total {time.perf_counter() - started:.0f} s; baseline of row 1: naive full-grid frame, see benchmarks/frames.py)")
+    print(f"(total {time.perf_counter() - started:.0f} s; baselines: row 1 naive full-grid frame (frames.py), row 5 naive 1024^2 grid count)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=float))
     return 0

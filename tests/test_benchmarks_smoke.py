@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import pytest
 import torch
 
 from conftest import REPO_ROOT
@@ -12,8 +11,9 @@ from polytope_lens.model import build_mlp
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
-frames = pytest.importorskip("frames")
-run_all = pytest.importorskip("run_all")
+import exact_partition  # noqa: E402
+import frames  # noqa: E402
+import run_all  # noqa: E402
 
 
 def test_frame_benchmark_runs_and_draws_the_same_picture():
@@ -35,3 +35,11 @@ def test_table_lines_up():
     lines = text.splitlines()
     assert len(lines) == 3 and len({len(line.rstrip()) for line in lines[:2]}) <= 2
     assert "measurement" in lines[0] and "5.0x" in lines[2]
+
+
+def test_exact_benchmark_counts_at_least_what_the_grid_sees():
+    rows = exact_partition.run([("smoke-6x2", [6, 6], 20, 1.0)], runs=1, retrain=True, log=lambda *_: None)
+    (row,) = rows
+    assert row["net"] == "smoke-6x2" and row["trained_steps"] == 20
+    assert row["regions"] >= row["grid_regions"] > 1
+    assert row["exact_s"] > 0 and row["grid_s"] > 0

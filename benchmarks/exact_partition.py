@@ -1,8 +1,8 @@
 """Time the exact partition (polytope_lens.exact) against a naive 1024^2 grid.
 
-Usage (from the repository root):
+Row 5 of ``benchmarks/run_all.py``; alone (from the repository root):
 
-    PYTHONPATH=backend .venv/bin/python benchmarks/bench_exact.py [--retrain] [--runs 7]
+    .venv/bin/python benchmarks/exact_partition.py [--retrain] [--runs 7]
 
 It trains the two reference networks itself with a tiny inline loop (so it does
 not depend on training.py): a black ring (0 inside 0.35 < r < 0.6, 1 elsewhere)
@@ -21,24 +21,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
-
-from polytope_lens.exact import exact_partition  # noqa: E402
-from polytope_lens.model import build_mlp  # noqa: E402
+from polytope_lens.exact import exact_partition
+from polytope_lens.model import build_mlp
 
 # (name, widths, training steps (0 = He initialisation, seed 0), target seconds)
 CASES = [
     ("14x6", [14] * 6, 6000, 0.150),
     ("64x4", [64] * 4, 3000, 2.5),
     # our trained 64x4 has ~23k regions; this untrained net (~25k) checks a bigger, less structured case
-    ("32x8i", [32] * 8, 0, 2.5),
+    ("32x8", [32] * 8, 0, 2.5),
 ]
 
 
@@ -47,7 +44,7 @@ def ring_target(x: torch.Tensor) -> torch.Tensor:
     return ((r <= 0.35) | (r >= 0.6)).float()
 
 
-def train(widths: list[int], steps: int, cache: Path, retrain: bool) -> torch.nn.Module:
+def train(widths: list[int], steps: int, cache: Path, retrain: bool, log=print) -> torch.nn.Module:
     torch.manual_seed(0)
     model = build_mlp(widths, out_dim=1, activation="relu")
     if steps == 0:
@@ -66,7 +63,7 @@ def train(widths: list[int], steps: int, cache: Path, retrain: bool) -> torch.nn
         loss.backward()
         opt.step()
     elapsed = time.perf_counter() - t0
-    print(f"  trained {cache.name}: {steps} steps in {elapsed:.1f}s, last loss {loss.item():.4f}")
+    log(f"  trained {cache.name}: {steps} steps in {elapsed:.1f}s, last loss {loss.item():.4f}")
     torch.save(model.state_dict(), cache)
     return model
 
@@ -93,6 +90,21 @@ def median_time(fn, runs: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def run(cases=CASES, runs: int = 7, retrain: bool = False, log=print) -> list[dict]:
+    """Median time of the exact partition of each case's network, and of the naive grid count."""
+    results = []
+    for name, widths, steps, target in cases:
+        model = train(widths, steps, Path(f"/tmp/polytope_lens_bench_ring_{name}.pt"), retrain, log)
+        model.eval()
+        exact_partition(model)  # warm-up
+        t_exact, part = median_time(lambda: exact_partition(model), runs)
+        t_grid, grid_count = median_time(lambda: naive_grid(model), max(1, runs // 2))
+        log(f"  {name}: {part.region_count:,} regions in {t_exact * 1e3:.0f} ms")
+        results.append({"net": name, "trained_steps": steps, "regions": part.region_count, "grid_regions": grid_count,
+                        "exact_s": t_exact, "grid_s": t_grid, "target_s": target})
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -101,22 +113,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
 
-    rows = []
-    for name, widths, steps, target in CASES:
-        model = train(widths, steps, Path(f"/tmp/polytope_lens_bench_ring_{name}.pt"), args.retrain)
-        model.eval()
-        exact_partition(model)  # warm-up
-        t_exact, part = median_time(lambda: exact_partition(model), args.runs)
-        t_grid, grid_count = median_time(lambda: naive_grid(model), max(1, args.runs // 2))
-        rows.append((name, part.region_count, grid_count, t_exact, target, t_grid))
-
     print()
     print(f"{'net':<6} {'exact regions':>13} {'grid regions':>12} {'exact ms':>9} {'target ms':>9} "
           f"{'grid1024 ms':>11} {'grid/exact':>10}  ok")
-    for name, n_exact, n_grid, t_exact, target, t_grid in rows:
-        ok = "yes" if t_exact <= target else "NO"
-        print(f"{name:<6} {n_exact:>13,} {n_grid:>12,} {t_exact * 1e3:>9.1f} {target * 1e3:>9.0f} "
-              f"{t_grid * 1e3:>11.1f} {t_grid / t_exact:>10.2f}  {ok}")
+    for r in run(runs=args.runs, retrain=args.retrain):
+        ok = "yes" if r["exact_s"] <= r["target_s"] else "NO"
+        print(f"{r['net']:<6} {r['regions']:>13,} {r['grid_regions']:>12,} {r['exact_s'] * 1e3:>9.1f} "
+              f"{r['target_s'] * 1e3:>9.0f} {r['grid_s'] * 1e3:>11.1f} {r['grid_s'] / r['exact_s']:>10.2f}  {ok}")
 
 
 if __name__ == "__main__":
