@@ -5,15 +5,24 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import os
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
 from PIL import Image
 
 from polytope_lens.config import IMAGE_SIZE, RunConfig
 from polytope_lens.images import Target
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Property-based tests draw the same examples on every run, so a CI result does not depend
+# on luck; POLYTOPE_LENS_HYPOTHESIS=explore draws new ones each run (to hunt for bugs).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=500)
+settings.load_profile(os.environ.get("POLYTOPE_LENS_HYPOTHESIS", "repeatable"))
 
 # One torch thread: the tests run on a shared 2-core machine, where two OpenMP threads
 # competing with other processes make small-network steps many times slower.

@@ -200,8 +200,11 @@ def test_live_session_still_works_after_the_fuzz(session, server):
     size=st.one_of(st.integers(min_value=-10, max_value=3000), st.text(max_size=5)),
 )
 def test_image_route_never_fails_on_odd_input(server, image_id, size):
-    assume(image_id not in (".", ".."))
-    r = httpx.get(f"{server}/api/images/{quote(image_id, safe='')}", params={"size": size}, timeout=30)
+    # An id of only slashes or dots is another path, not an id (the server decodes %2F).
+    assume(image_id.strip("/") not in ("", ".", ".."))
+    url = f"{server}/api/images/{quote(image_id, safe='')}"
+    # A trailing slash is answered with a redirect to the path without it.
+    r = httpx.get(url, params={"size": size}, timeout=30, follow_redirects=True)
     assert r.status_code in (200, 404, 422), r.text
     if r.status_code != 200:
         assert isinstance(r.json()["detail"], str)
