@@ -9,8 +9,8 @@ counts per layer, the polygon's bounding lines).
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -18,26 +18,19 @@ import pytest
 import torch
 
 
+from browser import chromium_path, launch_chromium
 from live_server import running_server
+from playwright.sync_api import sync_playwright
 
 from polytope_lens.exact import exact_partition, region_counts_per_layer
 from polytope_lens.training import trainer_from_checkpoint
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STEPS = 300
 
-
-def _playwright():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed")
-    return sync_playwright
+if chromium_path() is None and not os.environ.get("CI"):
+    pytest.skip("no Chromium here: scripts/test.sh installs Debian's", allow_module_level=True)
 
 
 def _testid(name: str) -> str:
@@ -53,9 +46,8 @@ def _model_at(model, point):
 
 
 def test_inspector_slider_and_export(tmp_path):
-    sync_playwright = _playwright()
     with running_server() as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1440, "height": 1400}, accept_downloads=True)
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
         page = context.new_page()
