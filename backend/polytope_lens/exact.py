@@ -62,7 +62,7 @@ Conventions and tolerances (see ``_snap``)
 
 Cost: one dense pre-pass per layer (regions x vertex slots x neurons, in
 chunks) plus, per neuron, work proportional to the regions its line crosses.
-Measured with ``benchmarks/bench_exact.py`` on the 2-core dev machine:
+Measured with ``benchmarks/exact_partition.py`` (row 5 of ``benchmarks/run_all.py``) on the 2-core dev machine:
 trained ring 14x6 (3.8k regions) ~30-90 ms, trained 64x4 (23k regions)
 ~0.2-0.6 s, depending on load.
 

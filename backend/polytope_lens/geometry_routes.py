@@ -5,7 +5,7 @@ session's lock (``WeightsSnapshot``, microseconds), then runs the numerics of
 exact.py on a worker thread, so neither the event loop nor the session's
 training waits for them. Long computations have a time budget and report
 their progress at ``/exact-progress``. Mounted by server.py with
-``app.include_router(router)``.
+:func:`install`.
 """
 
 from __future__ import annotations
@@ -50,40 +50,21 @@ class _Snapshot:
 def _take_snapshot(request: Request, token: str) -> _Snapshot:
     """Frozen weights and step of the session's network (runs on a worker thread: it waits for the lock)."""
     session = request.app.state.sessions.get(token)
-    if session is None:
+    taken = None if session is None else session.weights_snapshot()
+    if taken is None:
         raise HTTPException(404, "no such session, or it has no network yet")
-    with session._lock:
-        trainer = session.trainer
-        if trainer is None:
-            raise HTTPException(404, "no such session, or it has no network yet")
-        weights = WeightsSnapshot(trainer.model)
-        return _Snapshot(weights, int(trainer.step_count), weights.widths)
+    weights, step = taken
+    return _Snapshot(weights, step, weights.widths)
 
 
 async def _snapshot(request: Request, token: str) -> _Snapshot:
     return await asyncio.to_thread(_take_snapshot, request, token)
 
 
-def _jobs(request: Request) -> asyncio.Semaphore:
-    state = request.app.state
-    sem = getattr(state, "geometry_jobs", None)
-    if sem is None:
-        settings = getattr(state, "settings", None)
-        sem = state.geometry_jobs = asyncio.Semaphore(max(1, getattr(settings, "max_parallel_jobs", 2)))
-    return sem
-
-
-def _progress_table(request: Request) -> dict:
-    table = getattr(request.app.state, "geometry_progress", None)
-    if table is None:
-        table = request.app.state.geometry_progress = {}
-    return table
-
-
 async def _run_heavy(request: Request, token: str, task: str, fn, *args, **kwargs):
     """Run ``fn(*args, progress=..., **kwargs)`` on a worker thread, one of at most
     ``max_parallel_jobs`` at once, publishing its progress for ``/exact-progress``."""
-    table = _progress_table(request)
+    table = request.app.state.geometry_progress
     entry = {"task": task, "fraction": 0.0, "regions": 0, "started": time.monotonic(), "queued": True}
     table[token] = entry
 
@@ -92,7 +73,7 @@ async def _run_heavy(request: Request, token: str, task: str, fn, *args, **kwarg
         entry["regions"] = int(regions)
 
     try:
-        async with _jobs(request):
+        async with request.app.state.geometry_jobs:
             entry["queued"] = False
             return await asyncio.to_thread(fn, *args, progress=progress, **kwargs)
     finally:
@@ -129,8 +110,17 @@ async def _partition(request: Request, token: str, layers: int | None):
     return part, snap, k
 
 
-def _attachment(name: str) -> dict:
+def attachment(name: str) -> dict:
+    """Headers of a download (also used by server.py's downloads)."""
     return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+def install(app, max_parallel_jobs: int) -> None:
+    """Mount the routes on ``app`` with their own job limit (exports may take seconds; uploads
+    and downloads do not wait behind them) and progress table."""
+    app.state.geometry_jobs = asyncio.Semaphore(max(1, max_parallel_jobs))
+    app.state.geometry_progress = {}
+    app.include_router(router)
 
 
 @router.get("/inspect", responses=_PROBLEMS)
@@ -151,7 +141,7 @@ async def regions_json(request: Request, token: str, layers: int | None = Query(
     part, snap, k = await _partition(request, token, layers)
     data = await asyncio.to_thread(part.to_json)
     data.update(step=snap.step, layers=k, hidden_layers=len(snap.widths), all_widths=snap.widths)
-    return JSONResponse(data, headers=_attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
+    return JSONResponse(data, headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
 
 
 @router.get("/regions.svg", responses={200: {"content": {"image/svg+xml": {}}}, **_PROBLEMS})
@@ -160,7 +150,7 @@ async def regions_svg(request: Request, token: str, layers: int | None = Query(N
     part, snap, k = await _partition(request, token, layers)
     svg = await asyncio.to_thread(part.to_svg)
     return Response(svg, media_type="image/svg+xml",
-                    headers=_attachment(f"polytope-lens-regions-step{snap.step}-k{k}.svg"))
+                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.svg"))
 
 
 @router.get("/layer-counts", responses=_PROBLEMS)
@@ -202,7 +192,7 @@ async def exact_progress(request: Request, token: str):
     """How far the session's running exact computation got: ``{"active": false}`` when none runs."""
     if token not in request.app.state.sessions:
         raise HTTPException(404, "no such session")
-    entry = _progress_table(request).get(token)
+    entry = request.app.state.geometry_progress.get(token)
     if entry is None:
         return {"active": False}
     return {"active": True, "task": entry["task"], "queued": entry["queued"], "fraction": entry["fraction"],

@@ -360,32 +360,20 @@ def _evaluator(model: MLP) -> _Evaluator:
     return ev
 
 
-_TOP_BIT = np.uint64(1 << 63)
 _LOW_BITS = np.uint64((1 << 63) - 1)
-_SEED = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S27, _S30, _S31 = np.uint64(27), np.uint64(30), np.uint64(31)
 
 
 def _pattern_keys(words: np.ndarray, plain: bool) -> np.ndarray:
     """63-bit keys of packed patterns: the pattern itself when it fits, else its hash.
 
-    The hash is pattern_hash computed in place, top bit cleared. It only serves to
-    compare patterns during refinement: every key match is checked on the real bits.
+    The hash (top bit cleared) only serves to compare patterns during refinement:
+    every key match is checked on the real bits.
     """
     if plain:
         return words[:, 0].copy()
-    h = np.full(words.shape[0], _SEED, dtype=np.uint64)
-    for k in range(words.shape[1]):
-        h ^= words[:, k]
-        h ^= h >> _S30
-        h *= _MIX1
-        h ^= h >> _S27
-        h *= _MIX2
-        h ^= h >> _S31
-    h &= _LOW_BITS
-    return h
+    keys = pattern_hash(words)
+    keys &= _LOW_BITS
+    return keys
 
 
 _SLOT_MULT = np.uint64(0x9E3779B97F4A7C15)

@@ -11,10 +11,13 @@ compares between runs whatever the frame resolution; ``frame_s`` is what the
 losses, partition and drawing of that frame cost.
 
 ``regions`` counts the regions the frame's grid shows (what the picture
-draws); ``exact_regions`` is the exact count over the whole square (exact.py),
-which also finds regions smaller than a pixel. It is null once the network's
-partition takes longer than ``EXACT_BUDGET_S`` per frame (the run then stops
-trying, so big networks do not slow down).
+draws); ``exact_regions`` (with ``exact_layer_counts``, ``exact_ms``) is the
+exact count over the whole square (exact.py), which also finds regions smaller
+than a pixel, and ``edge_density_near``/``_far`` the regions per unit area
+near the target's edges and away from them: the live view's geometry fields
+(dynamics.LiveGeometry). ``exact_regions`` is null once the network's partition
+takes longer than ``EXACT_BUDGET_S`` (``exact_status`` says so; the run then
+stops trying, so big networks do not slow down).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .exact import PartitionTooLarge, region_counts_per_layer
+from .dynamics import LiveGeometry
 from .partition import compute_partition
 from .render import FrameInfo, render_frame, target_rgb
 from .training import Trainer
@@ -63,20 +66,7 @@ class RunRecorder:
             self.metrics_path.unlink(missing_ok=True)
         # The target panel never changes during a run: draw it once.
         self.target_panel = target_rgb(trainer.target, trainer.sample, resolution)
-        self.exact_enabled = True
-
-    def exact_region_count(self, trainer: Trainer) -> int | None:
-        """The exact region count of the whole network, or None once it proved too slow for a frame."""
-        if not self.exact_enabled:
-            return None
-        try:
-            counts = region_counts_per_layer(
-                trainer.model, max_regions=EXACT_MAX_REGIONS, deadline=time.monotonic() + EXACT_BUDGET_S
-            )
-        except PartitionTooLarge:
-            self.exact_enabled = False
-            return None
-        return counts[-1]
+        self.geometry = LiveGeometry(budget_s=EXACT_BUDGET_S, max_regions=EXACT_MAX_REGIONS)
 
     def frame_path(self, step: int) -> Path:
         return self.frames_dir / FRAME_NAME.format(step=step)
@@ -124,11 +114,11 @@ class RunRecorder:
             "train_loss": losses.train,
             "val_loss": losses.val,
             "regions": partition.region_count,
-            "exact_regions": self.exact_region_count(trainer),
             "elapsed_s": round(elapsed_s, 4),
             "frame_s": round(time.perf_counter() - t0, 4),
             "frame": path.name,
         }
+        record.update(self.geometry.frame_fields(trainer, partition, live=False))
         with self.metrics_path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
         return record

@@ -20,7 +20,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +32,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from . import __version__
+from . import __version__, geometry_routes
 from .config import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig
+from .geometry_routes import attachment
 from .images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE, ImageError, UnsupportedImage
+from .middleware import SecurityHeaders, UploadLimit, too_large
 from .model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
 from .protocol import MAX_STEP_N, LiveLimits, ProtocolError, parse_command
-from .geometry_routes import router as geometry_router
 from .session import LiveSession, Outbox
 from .store import ImageStore, StoreLimits, UnknownImage
 
@@ -47,31 +47,6 @@ log = logging.getLogger("polytope_lens.server")
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 UPLOAD_CHUNK = 1 << 20
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file, on top of max_upload_bytes
-
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-    "script-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-# FastAPI's /docs and /redoc pages load Swagger UI / ReDoc from a CDN with an inline start-up script.
-DOCS_CSP = (
-    "default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Content-Security-Policy": CSP,
-}
-
-
 @dataclass
 class Settings:
     """Server limits (README "Limits"); `polytope-lens serve --help` sets them.
@@ -241,7 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             data = await asyncio.to_thread(session.frame_png)
         if data is None:
             raise HTTPException(404, "no frame drawn yet")
-        return Response(data, media_type="image/png", headers=_attachment("polytope-lens-frame.png"))
+        return Response(data, media_type="image/png", headers=attachment("polytope-lens-frame.png"))
 
     @app.get(
         "/api/sessions/{token}/movie",
@@ -254,7 +229,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if movie is None:
             raise HTTPException(404, "no frames recorded yet: train a little first")
         data, mime, ext = movie
-        return Response(data, media_type=mime, headers=_attachment(f"polytope-lens-run{ext}"))
+        return Response(data, media_type=mime, headers=attachment(f"polytope-lens-run{ext}"))
 
     @app.get(
         "/api/sessions/{token}/checkpoint",
@@ -266,16 +241,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             data = await asyncio.to_thread(session.checkpoint_bytes)
         if data is None:
             raise HTTPException(404, "no such session, or it has no network yet")
-        return Response(data, media_type="application/octet-stream", headers=_attachment("checkpoint.pt"))
+        return Response(data, media_type="application/octet-stream", headers=attachment("checkpoint.pt"))
 
     @app.get("/api/sessions/{token}/config", responses=_problems(404, 422))
     async def session_config(token: str):
         config = _session(token).config()
         if config is None:
             raise HTTPException(404, "no such session, or it has no network yet")
-        return JSONResponse(config.model_dump(), headers=_attachment("config.json"))
+        return JSONResponse(config.model_dump(), headers=attachment("config.json"))
 
-    app.include_router(geometry_router)  # exact geometry: inspect, regions.json/.svg, layer-counts, neuron-line
+    geometry_routes.install(app, settings.max_parallel_jobs)  # inspect, regions.json/.svg, layer-counts, neuron-line
 
     # -- websocket --------------------------------------------------------------
     @app.websocket("/ws")
@@ -460,20 +435,14 @@ def _origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
 async def _read_limited(file: UploadFile, limit: int) -> bytes:
     """Read an upload, refusing with 413 as soon as it passes ``limit`` bytes."""
     if file.size is not None and file.size > limit:
-        raise HTTPException(413, _too_large(limit, file.size))
+        raise HTTPException(413, too_large(limit, file.size))
     chunks, total = [], 0
     while chunk := await file.read(UPLOAD_CHUNK):
         total += len(chunk)
         if total > limit:
-            raise HTTPException(413, _too_large(limit))
+            raise HTTPException(413, too_large(limit))
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(limit: int, size: int | None = None) -> str:
-    mib = limit / (1024 * 1024)
-    what = f"the file is {size:,} bytes" if size else "the file is too large"
-    return f"{what}; the upload limit is {limit:,} bytes ({mib:.3g} MiB)"
 
 
 def describe_request_errors(errors) -> str:
@@ -487,85 +456,6 @@ def describe_request_errors(errors) -> str:
             msg = "must be the picture file itself, sent as multipart/form-data"
         parts.append(f"{name}: {msg}")
     return "; ".join(parts)[:500] or "invalid request"
-
-
-def _attachment(name: str) -> dict:
-    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-
-
-async def _send_problem(send, status: int, detail: str, close: bool = False) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class UploadLimit:
-    """ASGI middleware: 413 for an upload body past the limit, without reading it into memory.
-
-    A declared Content-Length past the limit is answered at once, before any of the
-    body is read (uvicorn discards what the client still sends). Chunked bodies are
-    counted as they stream and cut off when the count passes the limit.
-    """
-
-    def __init__(self, app, path: str, limit: int):
-        self.app = app
-        self.path = path
-        self.limit = limit
-        self.body_limit = limit + MULTIPART_OVERHEAD
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") != self.path:
-            await self.app(scope, receive, send)
-            return
-        declared = None
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                with contextlib.suppress(ValueError):
-                    declared = int(value)
-        if declared is not None and declared > self.body_limit:
-            await _send_problem(send, 413, _too_large(self.limit, declared))
-            return
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.body_limit:
-                    raise HTTPException(413, _too_large(self.limit))
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-
-class SecurityHeaders:
-    """ASGI middleware adding the headers a careful deployment expects to every HTTP response."""
-
-    def __init__(self, app):
-        self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-        self.docs_headers = [
-            (k, DOCS_CSP.encode()) if k == b"content-security-policy" else (k, v) for k, v in self.headers
-        ]
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = self.docs_headers if scope.get("path") in DOCS_PATHS else self.headers
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", ())}
-                added = [h for h in extra if h[0] not in present]
-                message = {**message, "headers": [*message.get("headers", ()), *added]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 # -- running -----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from PIL import Image
 
 from .config import RunConfig
 from .dynamics import LiveGeometry
+from .exact import WeightsSnapshot
 from .images import Target
 from .movie import movie_bytes
 from .partition import GridPartition, compute_partition
@@ -103,11 +104,7 @@ def _movie_partition(partition: GridPartition) -> GridPartition:
         return partition
     n = partition.resolution // k
     m = n * k
-    boundary = partition.boundary[:m:k, :m:k].copy()
-    for i in range(k):
-        for j in range(k):
-            if i or j:
-                boundary |= partition.boundary[i:m:k, j:m:k]
+    boundary = partition.boundary[:m, :m].reshape(n, k, n, k).any(axis=(1, 3))
     return GridPartition(
         resolution=n,
         hidden=partition.hidden,
@@ -232,6 +229,14 @@ class LiveSession:
         if not frames:
             return None
         return movie_bytes([Image.open(io.BytesIO(f)) for f in frames], fps=12)
+
+    def weights_snapshot(self) -> tuple[WeightsSnapshot, int] | None:
+        """A frozen copy of the network's weights and its step (None before configure), for
+        exact geometry computed on another thread while training goes on."""
+        with self._lock:
+            if self.trainer is None:
+                return None
+            return WeightsSnapshot(self.trainer.model), int(self.trainer.step_count)
 
     def config(self) -> RunConfig | None:
         trainer = self.trainer
