@@ -22,24 +22,20 @@ from __future__ import annotations
 
 import io
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
-
-from polytope_lens.config import RunConfig  # noqa: E402
-from polytope_lens.images import Target  # noqa: E402
-from polytope_lens.model import MLP  # noqa: E402
-from polytope_lens.partition import compute_partition, grid_points  # noqa: E402
-from polytope_lens.render import BOUNDARY_COLOR  # noqa: E402
-from polytope_lens.store import ImageStore  # noqa: E402
-from polytope_lens.training import Trainer  # noqa: E402
-from polytope_lens.wire import decode_frame, partition_frame  # noqa: E402
+from polytope_lens.config import RunConfig
+from polytope_lens.images import Target
+from polytope_lens.model import MLP
+from polytope_lens.partition import compute_partition, grid_points
+from polytope_lens.render import BOUNDARY_COLOR
+from polytope_lens.store import ImageStore
+from polytope_lens.training import Trainer
+from polytope_lens.wire import decode_frame, partition_frame
 
 NETS = ["14x6", "10x10,2,10x3", "20x40", "64x4"]
 RESOLUTIONS = [256, 512, 1024]

@@ -23,15 +23,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
-
-from polytope_lens.config import RunConfig  # noqa: E402
-from polytope_lens.training import Trainer  # noqa: E402
-from polytope_lens.wire import decode_frame  # noqa: E402
+from polytope_lens.config import RunConfig
+from polytope_lens.training import Trainer
+from polytope_lens.wire import decode_frame
 
 from frames import ring_target  # noqa: E402
 
@@ -77,8 +74,6 @@ class Server:
         sock.listen(64)
         self.port = sock.getsockname()[1]
         env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
-        backend = str(Path(__file__).resolve().parents[1] / "backend")
-        env["PYTHONPATH"] = backend + os.pathsep + env.get("PYTHONPATH", "")
         self.log = tempfile.TemporaryFile()
         try:
             self.process = subprocess.Popen(

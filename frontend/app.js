@@ -97,7 +97,7 @@ class App {
     this.overlay = new Overlay($("partition-overlay"), $("panel-partition"));
     const geometryError = (message) => this.banner.set("geometry", message);
     this.inspector = new Inspector({ canvas: $("panel-partition"), overlay: this.overlay, root: $("inspector"), onError: geometryError });
-    this.geometry = new Geometry({ overlay: this.overlay, onError: geometryError });
+    this.geometry = new Geometry({ overlay: this.overlay });
     this.runLayers = null; // the layer string of the network on screen
     this.controls = new Controls(document, { onChange: (patch) => this.update(patch) });
     this.gallery = new Gallery($("gallery"), { onSelect: (id) => this.selectImage(id) });

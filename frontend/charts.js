@@ -197,11 +197,6 @@ export class Charts {
     this._schedule();
   }
 
-  /** Older callers: one point per frame without the geometry fields. */
-  add(step, trainLoss, valLoss, regions) {
-    this.addFrame({ step, train_loss: trainLoss, val_loss: valLoss, regions });
-  }
-
   clear() {
     this.lastStep = -1;
     this.lastExactStep = -1;

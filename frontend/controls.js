@@ -2,7 +2,7 @@
 // property; the depth/width sliders write the layers field and the log-scale
 // learning-rate slider mirrors the lr number input.
 
-import { BY_NAME, coerce, uniformLayers } from "./state.js";
+import { BY_NAME, coerce, parseWidths, uniformLayers } from "./state.js";
 
 const LR_MIN_EXP = -5;
 const LR_MAX_EXP = 0;
@@ -23,18 +23,6 @@ function countParameters(widths, out) {
   let n = 0;
   for (let i = 0; i + 1 < sizes.length; i++) n += sizes[i] * sizes[i + 1] + sizes[i + 1];
   return n;
-}
-
-function parseWidths(spec) {
-  const widths = [];
-  for (const group of String(spec).split(",")) {
-    const m = /^\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*$/i.exec(group);
-    if (!m) return null;
-    const count = m[2] === undefined ? 1 : Number(m[2]);
-    if (count > 64 || widths.length + count > 64) return null;
-    for (let i = 0; i < count; i++) widths.push(Number(m[1]));
-  }
-  return widths;
 }
 
 export class Controls {

@@ -6,6 +6,7 @@
 
 import { fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionBlob } from "./api.js";
 import { CHART_CONFIG, CHART_FONT } from "./charts.js";
+import { parseWidths } from "./state.js";
 
 const FOLD_DEBOUNCE_MS = 150;
 const FOLD_REFRESH_MS = 600; // while training runs, the first-k partition is fetched again this often
@@ -16,19 +17,6 @@ const $ = (id) => document.getElementById(id);
 
 function count(v) {
   return typeof v === "number" && Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "—";
-}
-
-/** Parse "14x6" / "10x10,2,10x3" into widths (the server's canonical layer string). */
-export function parseWidths(spec) {
-  if (typeof spec !== "string") return null;
-  const widths = [];
-  for (const group of spec.split(",")) {
-    const m = /^\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*$/i.exec(group);
-    if (!m) return null;
-    const n = m[2] === undefined ? 1 : Number(m[2]);
-    for (let i = 0; i < n; i++) widths.push(Number(m[1]));
-  }
-  return widths;
 }
 
 /** Run `promise` while polling the session's /exact-progress into `show(text)`. */
@@ -65,9 +53,8 @@ async function withProgress(token, promise, show, what) {
 }
 
 export class Geometry {
-  constructor({ overlay, onError }) {
+  constructor({ overlay }) {
     this.overlay = overlay;
-    this.onError = onError || (() => {});
     this.token = null;
     this.widths = [];
     this.k = 0; // layers shown; L = all (the live view)
@@ -84,7 +71,6 @@ export class Geometry {
     this.foldMs = 0; // how long the last first-k partition took to arrive
     this.chartAt = 0;
     this.chartTimer = null;
-    this.chartReady = null;
 
     this.slider = $("layer-slider");
     this.slider.addEventListener("input", () => this._sliderMoved());
@@ -105,6 +91,7 @@ export class Geometry {
     this.counts = null;
     this._stopFold();
     this._enableExports(Boolean(token));
+    this._renderSlider();
     this._renderExact();
     this._renderChart(true);
   }
@@ -295,7 +282,7 @@ export class Geometry {
     this.slider.min = "1";
     this.slider.max = String(Math.max(1, L));
     this.slider.value = String(this.k || L || 1);
-    this.slider.disabled = L <= 1 && !this.token;
+    this.slider.disabled = L <= 1 || !this.token; // nothing to fold, or no network to ask
     $("layer-value").textContent = String(this.k || L || "—");
     $("layer-total").textContent = String(L || "—");
     const status = $("layer-status");
@@ -345,7 +332,7 @@ export class Geometry {
       uirevision: "keep",
     };
     div.dataset.counts = JSON.stringify(y);
-    this.chartReady = window.Plotly.react(div, data, layout, CHART_CONFIG).catch((err) => console.warn("layer chart:", err));
+    window.Plotly.react(div, data, layout, CHART_CONFIG).catch((err) => console.warn("layer chart:", err));
   }
 
   // -- export -------------------------------------------------------------------------------

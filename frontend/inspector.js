@@ -48,7 +48,7 @@ export class Inspector {
     this.lastStep = null;
     this.lastFetchAt = 0;
     this.running = false;
-    this.neuron = null; // {layer, neuron} whose line is shown
+    this.neuron = null; // {layer, neuron, step} whose line is shown (step: of the line drawn)
     this.hoverTimer = null;
     this.els = {
       where: root.querySelector("#inspector-where"),
@@ -132,7 +132,8 @@ export class Inspector {
       this.lastStep = data.step;
       this._show(data);
       this.overlay.setHighlight(data.polygon, data.point);
-      if (this.neuron) this._loadLine(this.neuron.layer, this.neuron.neuron);
+      // The line depends on the network only: fetch it again when the step moved, not per point.
+      if (this.neuron && this.neuron.step !== data.step) this._loadLine(this.neuron.layer, this.neuron.neuron);
     } catch (err) {
       if (seq !== this.seq) return;
       this.root.dataset.state = "error";
@@ -285,7 +286,7 @@ export class Inspector {
     }
     for (const c of this.els.pattern.querySelectorAll("button.neuron.selected")) c.classList.remove("selected");
     cell.classList.add("selected");
-    this.neuron = { layer, neuron };
+    this.neuron = { layer, neuron, step: null };
     this._loadLine(layer, neuron);
   }
 
@@ -296,6 +297,7 @@ export class Inspector {
     try {
       const data = await fetchNeuronLine(token, layer, neuron);
       if (token !== this.token || !this.neuron || this.neuron.layer !== layer || this.neuron.neuron !== neuron) return;
+      this.neuron.step = data.step;
       this.overlay.setSegments(data.segments);
       const n = data.segments.length;
       this.els.lineInfo.dataset.state = "ready";

@@ -3,6 +3,8 @@
 // slider), the inspected region's polygon, and a neuron's zero line.
 // It never takes pointer events; clicks reach the partition canvas below.
 
+import { fitCanvas } from "./panels.js";
+
 const HIGHLIGHT_FILL = "rgba(79, 70, 229, 0.28)";
 const HIGHLIGHT_EDGE = "#4338ca";
 const NEURON_LINE = "#e11d8f";
@@ -50,14 +52,8 @@ export class Overlay {
   }
 
   _fit() {
-    const dpr = window.devicePixelRatio || 1;
-    const css = this.reference.clientWidth;
-    if (!css) return false;
-    const size = Math.max(1, Math.round(css * dpr));
-    if (this.canvas.width !== size || this.canvas.height !== size) {
-      this.canvas.width = size;
-      this.canvas.height = size;
-    }
+    if (!this.reference.clientWidth) return false; // not laid out yet
+    fitCanvas(this.canvas, this.reference);
     return true;
   }
 

@@ -69,10 +69,11 @@ function paintBits(words, bits, count, color) {
   }
 }
 
-/** Size a display canvas's backing store to its CSS box; true when it changed. */
-function fitCanvas(canvas) {
+/** Size a display canvas's backing store to the CSS box of `reference` (itself by default);
+ * true when it changed. */
+export function fitCanvas(canvas, reference = canvas) {
   const dpr = window.devicePixelRatio || 1;
-  const css = canvas.clientWidth;
+  const css = reference.clientWidth;
   if (!css) return false;
   const size = Math.max(1, Math.round(css * dpr));
   if (canvas.width === size && canvas.height === size) return false;

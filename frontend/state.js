@@ -130,6 +130,21 @@ export function kindOf(name) {
 
 const GROUP = /^\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*$/i;
 
+const MAX_DEPTH = 64; // the server's limit on hidden layers
+
+/** Hidden widths of a layer string ("14x6", "10x10,2,10x3"), or null when it is not one. */
+export function parseWidths(spec) {
+  const widths = [];
+  for (const group of String(spec).split(",")) {
+    const m = GROUP.exec(group);
+    if (!m) return null;
+    const count = m[2] === undefined ? 1 : Number(m[2]);
+    if (widths.length + count > MAX_DEPTH) return null;
+    for (let i = 0; i < count; i++) widths.push(Number(m[1]));
+  }
+  return widths;
+}
+
 /** {width, depth} when `spec` is a single group "W" or "WxD", else null. */
 export function uniformLayers(spec) {
   if (typeof spec !== "string" || spec.includes(",")) return null;

@@ -4,12 +4,9 @@
 
     with ServeProcess() as server:          # `polytope-lens serve --port PORT` in a subprocess
         server.url                          # "http://127.0.0.1:PORT"
-        server.restart()                    # stop it and start it again on the same port
+        server.stop(); server.start()       # a restart on the same port
 
-``ServeProcess`` runs the installed console command ``polytope-lens serve`` when
-the package has that subcommand; while it has not, it falls back to
-``polytope_lens.server.serve`` (the function ``serve`` calls) in a subprocess,
-and ``ServeProcess.how`` says which one ran.
+``ServeProcess`` runs the installed console command ``polytope-lens serve``.
 
 Chromium is Debian's (``/usr/bin/chromium``), driven through Playwright; no browser
 is ever downloaded. The page has a strict CSP without ``unsafe-eval``: every
@@ -27,7 +24,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -37,7 +33,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from live_server import wait_healthy
+from live_server import stop_process, wait_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -68,22 +64,6 @@ def launch_chromium(playwright, **kwargs):
 
 
 # -- the server ---------------------------------------------------------------------------
-def serve_command_available() -> bool:
-    """True when ``polytope-lens serve`` exists (the CLI's parser knows the subcommand)."""
-    import argparse
-
-    try:
-        from polytope_lens.cli import build_parser
-
-        parser = build_parser()
-    except Exception:  # noqa: BLE001 - a CLI that cannot even build its parser has no usable serve
-        return False
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and "serve" in action.choices:
-            return True
-    return False
-
-
 def console_script() -> str:
     """The ``polytope-lens`` console script of this interpreter's environment."""
     beside = Path(sys.executable).with_name("polytope-lens")
@@ -96,13 +76,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-_FALLBACK = """
-import sys
-from polytope_lens.server import Settings, serve
-serve(Settings(host="127.0.0.1", port=int(sys.argv[1])), log_level="warning")
-"""
-
-
 class ServeProcess:
     """A real server in a subprocess on a fixed loopback port (so it can be restarted there)."""
 
@@ -111,12 +84,7 @@ class ServeProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
         self.env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
-        if serve_command_available():
-            self.how = "polytope-lens serve"
-            self.command = [console_script(), "serve", "--port", str(self.port)]
-        else:
-            self.how = "polytope_lens.server.serve (no `polytope-lens serve` subcommand yet)"
-            self.command = [sys.executable, "-c", _FALLBACK, str(self.port)]
+        self.command = [console_script(), "serve", "--port", str(self.port)]
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None  # the server's stdout and stderr, all its runs
 
@@ -158,18 +126,8 @@ class ServeProcess:
 
     def stop(self, timeout: float = 15.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT)  # what Ctrl-C does: uvicorn's graceful shutdown
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+        if process is not None:
+            stop_process(process, timeout)  # SIGINT, what Ctrl-C does: uvicorn's graceful shutdown
 
     def get_json(self, path: str):
         import json

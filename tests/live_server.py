@@ -12,8 +12,6 @@ uvicorn settings ``serve`` uses) on a socket bound here and handed to the child,
 so there is no race for the port. ``running_server`` waits for ``/api/health``
 and stops the server (SIGINT, then SIGKILL) on exit.
 
-Fixtures: ``live_server`` (one default server for the whole test session). A
-conftest can share it with ``from live_server import live_server  # noqa: F401``.
 ``running_app(app)`` serves an app object in a thread of the test process
 instead, for tests that look at ``app.state`` or the process's threads.
 """
@@ -37,7 +35,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from polytope_lens.server import Settings, uvicorn_config
 
@@ -185,13 +182,6 @@ def running_app(app, **uvicorn_overrides) -> Iterator[ServerURL]:
         server.should_exit = True
         thread.join(15)
         sock.close()
-
-
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[ServerURL]:
-    """One real server with default settings for the whole test session (its uploads in a temp folder)."""
-    with running_server() as url:
-        yield url
 
 
 # -- a small websocket client ----------------------------------------------------------

@@ -118,8 +118,7 @@ def test_live_geometry_too_large_stops_trying_until_a_new_network(monkeypatch):
     f = geo.frame_fields(trainer, compute_partition(trainer.model, 32), live=False)
     assert f["exact_status"] == STATUS_EXACT and len(calls) == 2
     geo.max_regions = 10
-    trainer.step_count = 1  # going back (a diverged run put back to an earlier step) is a new network too
-    trainer.step_count = 0
+    trainer.step_count = 0  # going back (a diverged run put back to an earlier step) is a new network too
     f = geo.frame_fields(trainer, part, live=False)
     assert f["exact_status"] == STATUS_TOO_LARGE and len(calls) == 3
 
