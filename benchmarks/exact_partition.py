@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polytope_lens.exact import exact_partition
-from polytope_lens.model import build_mlp
+from polytope_lens.geometry.exact import exact_partition
+from polytope_lens.core.model import build_mlp
 
 # (name, widths, training steps (0 = He initialisation, seed 0), target seconds)
 CASES = [

@@ -28,21 +28,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from polytope_lens.config import RunConfig
-from polytope_lens.images import Target
-from polytope_lens.model import MLP
-from polytope_lens.partition import compute_partition, grid_points
-from polytope_lens.render import BOUNDARY_COLOR
-from polytope_lens.store import ImageStore
-from polytope_lens.training import Trainer
-from polytope_lens.wire import decode_frame, partition_frame
+from polytope_lens.core.settings import RunConfig
+from polytope_lens.core.images import Target
+from polytope_lens.core.model import MLP
+from polytope_lens.geometry.grid import compute_partition, grid_points
+from polytope_lens.output.render import BOUNDARY_COLOR
+from polytope_lens.web.store import ImageStore
+from polytope_lens.core.training import Trainer
+from polytope_lens.web.wire import decode_frame, partition_frame
 
 NETS = ["14x6", "10x10,2,10x3", "20x40", "64x4"]
 RESOLUTIONS = [256, 512, 1024]
 
 
 def ring_target() -> Target:
-    """The sample ring (sample_images/ring.png), as the server loads it."""
+    """The sample ring (the package's samples/ring.png), as the server loads it."""
     store = ImageStore()
     try:
         return store.target("ring", False)

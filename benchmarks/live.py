@@ -26,9 +26,9 @@ import urllib.request
 
 import torch
 
-from polytope_lens.config import RunConfig
-from polytope_lens.training import Trainer
-from polytope_lens.wire import decode_frame
+from polytope_lens.core.settings import RunConfig
+from polytope_lens.core.training import Trainer
+from polytope_lens.web.wire import decode_frame
 
 from frames import ring_target  # noqa: E402
 
@@ -37,7 +37,7 @@ import socket, sys
 import torch
 torch.set_num_threads(int(sys.argv[2]))
 import uvicorn
-from polytope_lens.server import Settings, uvicorn_config
+from polytope_lens.web.app import Settings, uvicorn_config
 sock = socket.socket(fileno=int(sys.argv[1]))
 settings = Settings(max_sessions=int(sys.argv[3]))
 uvicorn.Server(uvicorn_config(settings, log_level="warning")).run(sockets=[sock])

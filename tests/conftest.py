@@ -13,8 +13,9 @@ import torch
 from hypothesis import settings
 from PIL import Image
 
-from polytope_lens.config import IMAGE_SIZE, RunConfig
-from polytope_lens.images import Target
+from polytope_lens.core.settings import IMAGE_SIZE, RunConfig
+from polytope_lens.core.images import Target
+from polytope_lens.core.samples import SAMPLES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +32,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
-    return REPO_ROOT / "sample_images"
+    return SAMPLES_DIR
 
 
 def ring_values(size: int = IMAGE_SIZE) -> np.ndarray:

@@ -7,7 +7,7 @@
         url.ws                                     # "ws://127.0.0.1:PORT/ws"
         psutil.Process(url.pid)                    # the server process (threads, memory)
 
-The server is started with ``polytope_lens.server.uvicorn_config`` (the same
+The server is started with ``polytope_lens.web.app.uvicorn_config`` (the same
 uvicorn settings ``serve`` uses) on a socket bound here and handed to the child,
 so there is no race for the port. ``running_server`` waits for ``/api/health``
 and stops the server (SIGINT, then SIGKILL) on exit.
@@ -36,12 +36,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-from polytope_lens.server import Settings, uvicorn_config
+from polytope_lens.web.app import Settings, uvicorn_config
 
 _CHILD = """
 import base64, pickle, socket, sys
 import uvicorn
-from polytope_lens.server import uvicorn_config
+from polytope_lens.web.app import uvicorn_config
 settings = pickle.loads(base64.b64decode(sys.argv[2]))
 sock = socket.socket(fileno=int(sys.argv[1]))
 uvicorn.Server(uvicorn_config(settings, log_level=sys.argv[3])).run(sockets=[sock])
@@ -232,7 +232,7 @@ class LiveClient:
         """The next message: a dict (JSON, with 'type') or a frame header dict with type 'frame'."""
         import json
 
-        from polytope_lens.wire import decode_frame
+        from polytope_lens.web.wire import decode_frame
 
         raw = self.ws.recv(timeout=timeout)
         if isinstance(raw, bytes):

@@ -11,7 +11,7 @@ import pytest
 from live_server import running_server
 from PIL import Image
 
-from polytope_lens.config import RunConfig
+from polytope_lens.core.settings import RunConfig
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_frontend_page_is_served_with_a_strict_policy(tmp_path):
 
 
 def test_default_bind_is_loopback():
-    from polytope_lens.server import Settings, uvicorn_config
+    from polytope_lens.web.app import Settings, uvicorn_config
 
     async def app(scope, receive, send):  # uvicorn_config would otherwise build a real app
         pass

@@ -7,7 +7,7 @@ import sys
 import torch
 
 from conftest import REPO_ROOT
-from polytope_lens.model import build_mlp
+from polytope_lens.core.model import build_mlp
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 

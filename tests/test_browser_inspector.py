@@ -22,8 +22,8 @@ from browser import chromium_path, launch_chromium
 from live_server import running_server
 from playwright.sync_api import sync_playwright
 
-from polytope_lens.exact import exact_partition, region_counts_per_layer
-from polytope_lens.training import trainer_from_checkpoint
+from polytope_lens.geometry.exact import exact_partition, region_counts_per_layer
+from polytope_lens.core.training import trainer_from_checkpoint
 
 pytestmark = pytest.mark.browser
 

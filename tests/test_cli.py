@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from polytope_lens.cli import main
-from polytope_lens.config import RunConfig
-from polytope_lens.render import caption_height_for
-from polytope_lens.training import read_checkpoint
+from polytope_lens.core.settings import RunConfig
+from polytope_lens.output.render import caption_height_for
+from polytope_lens.core.training import read_checkpoint
 
 FAST = ["--resolution", "64", "--train-points", "500", "--val-points", "100", "--layers", "6x2", "--threads", "1"]
 METRIC_FIELDS = {"step", "train_loss", "val_loss", "regions", "elapsed_s", "frame_s"}

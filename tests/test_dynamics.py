@@ -11,8 +11,8 @@ import pytest
 import torch
 
 
-from polytope_lens import dynamics
-from polytope_lens.dynamics import (
+from polytope_lens.geometry import dynamics as dynamics
+from polytope_lens.geometry.dynamics import (
     STATUS_EXACT,
     STATUS_PENDING,
     STATUS_TOO_LARGE,
@@ -21,10 +21,10 @@ from polytope_lens.dynamics import (
     edge_mask,
     region_density,
 )
-from polytope_lens.exact import exact_partition
-from polytope_lens.images import Target
-from polytope_lens.model import build_mlp
-from polytope_lens.partition import compute_partition
+from polytope_lens.geometry.exact import exact_partition
+from polytope_lens.core.images import Target
+from polytope_lens.core.model import build_mlp
+from polytope_lens.geometry.grid import compute_partition
 
 
 def test_dilate_matches_brute_force():

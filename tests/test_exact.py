@@ -18,14 +18,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 
-from polytope_lens.exact import (
-    PartitionTooLarge,
-    exact_partition,
-    pattern_colors,
-    region_counts_per_layer,
-    region_inequalities,
-)
-from polytope_lens.model import MLP, build_mlp
+from polytope_lens.geometry.exact import PartitionTooLarge, exact_partition, region_counts_per_layer
+from polytope_lens.geometry.export import partition_json, partition_svg
+from polytope_lens.geometry.inspection import region_inequalities
+from polytope_lens.geometry.patterns import bit_pattern_colors
+from polytope_lens.core.model import MLP, build_mlp
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -280,16 +277,16 @@ def test_partition_too_large():
 def test_json_and_svg():
     model = make_net([6, 6], 3, "relu", 1)
     part = exact_partition(model)
-    data = json.loads(json.dumps(part.to_json()))
+    data = json.loads(json.dumps(partition_json(part)))
     assert data["region_count"] == part.region_count == len(data["polygons"]) == len(data["patterns"])
     assert all(len(p.split("|")) == 2 for p in data["patterns"])
-    svg = part.to_svg(size=256)
+    svg = partition_svg(part, size=256)
     assert svg.startswith("<svg") and svg.count("<path") == part.region_count
     # colours are a function of the pattern alone
-    colors = pattern_colors(part.patterns)
+    colors = bit_pattern_colors(part.patterns)
     assert colors.shape == (part.region_count, 3) and colors.dtype == np.uint8
-    assert (pattern_colors(part.patterns[::-1]) == colors[::-1]).all()
-    svg2 = part.to_svg(size=64, colors=["#ff0000"] * part.region_count)
+    assert (bit_pattern_colors(part.patterns[::-1]) == colors[::-1]).all()
+    svg2 = partition_svg(part, size=64, colors=["#ff0000"] * part.region_count)
     assert svg2.count('fill="#ff0000"') == part.region_count
 
 
@@ -305,12 +302,12 @@ def test_dead_network_is_one_region():
 
 
 def test_exact_and_grid_views_give_a_region_the_same_colour():
-    from polytope_lens.partition import compute_partition
+    from polytope_lens.geometry.grid import compute_partition
 
     model = make_net([10, 10], 1, "relu", 3)
     part = exact_partition(model)
     grid = compute_partition(model, 64)
-    exact_colors = pattern_colors(part.patterns)
+    exact_colors = bit_pattern_colors(part.patterns)
     rows, cols = np.meshgrid(np.arange(3, 64, 7), np.arange(5, 64, 9), indexing="ij")
     xs = -1 + (2 * cols.ravel() + 1) / 64
     ys = 1 - (2 * rows.ravel() + 1) / 64

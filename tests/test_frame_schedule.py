@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from polytope_lens import session as session_mod
-from polytope_lens.protocol import parse_command
-from polytope_lens.session import LiveSession, Outbox
+from polytope_lens.web import session as session_mod
+from polytope_lens.web.protocol import parse_command
+from polytope_lens.web.session import LiveSession, Outbox
 
 CONFIG = {"image": "ring", "layers": "8x3", "train_points": 1000, "val_points": 200, "batch_size": 256, "resolution": 256}
 

@@ -17,11 +17,11 @@ import torch
 
 from live_server import LiveClient, running_app
 
-from polytope_lens import geometry_routes
-from polytope_lens.exact import exact_partition, neuron_zero_set
-from polytope_lens.model import MLP, build_mlp
-from polytope_lens.server import Settings, create_app
-from polytope_lens.training import trainer_from_checkpoint
+from polytope_lens.web.routers import geometry as geometry_routes
+from polytope_lens.geometry.exact import exact_partition, neuron_zero_set
+from polytope_lens.core.model import MLP, build_mlp
+from polytope_lens.web.app import Settings, create_app
+from polytope_lens.core.training import trainer_from_checkpoint
 
 STEPS = 300
 POINTS = [(0.1234567, -0.3456789), (-0.61, 0.27), (0.45, 0.45), (-0.987, -0.02)]

@@ -24,7 +24,7 @@ from live_server import SMALL_CONFIG, LiveClient, client_frame, raw_websocket, r
 from PIL import Image
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from polytope_lens.store import ImageStore, StoreLimits
+from polytope_lens.web.store import ImageStore, StoreLimits
 
 UPLOAD_LIMIT = 1024 * 1024
 MAX_SESSIONS = 4

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from polytope_lens.images import ImageError, Target, load_target, pixel_to_point, sample_points
+from polytope_lens.core.images import ImageError, Target, load_target, pixel_to_point, sample_points
 
 LEFT, RIGHT = np.s_[:, 64:448], np.s_[:, 576:960]  # halves of the target, clear of the resampled middle edge
 

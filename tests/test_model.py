@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from polytope_lens import model
-from polytope_lens.model import LayerSpecError, build_mlp, check_parameter_budget, format_layers, parse_layers
+from polytope_lens.core import model as model
+from polytope_lens.core.model import LayerSpecError, build_mlp, check_parameter_budget, format_layers, parse_layers
 
 
 @pytest.mark.parametrize(

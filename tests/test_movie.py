@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from polytope_lens.movie import movie_bytes, write_movie
+from polytope_lens.output.movie import movie_bytes, write_movie
 
 
 def frames(n: int = 5, size=(101, 61)) -> list[Image.Image]:

@@ -8,16 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polytope_lens.images import pixel_to_point
-from polytope_lens.model import MLP, build_mlp
-from polytope_lens.partition import (
-    compute_partition,
-    exact_unique,
-    grid_points,
-    pack_patterns,
-    unpack_patterns,
-)
-from polytope_lens.training import Trainer
+from polytope_lens.core.images import pixel_to_point
+from polytope_lens.core.model import MLP, build_mlp
+from polytope_lens.geometry.grid import compute_partition, exact_unique, grid_points
+from polytope_lens.geometry.patterns import pack_patterns, unpack_patterns
+from polytope_lens.core.training import Trainer
 
 
 def test_grid_points_orientation():

@@ -11,28 +11,40 @@ import numpy as np
 import pytest
 import torch
 
-from polytope_lens import partition as part_mod
-from polytope_lens.model import MLP, build_mlp
-from polytope_lens.partition import compute_partition, grid_points, pack_patterns
-from polytope_lens.training import Trainer
-from polytope_lens.wire import decode_frame, partition_frame
+from polytope_lens.geometry import grid as part_mod
+from polytope_lens.core.model import MLP, build_mlp
+from polytope_lens.geometry.grid import compute_partition, grid_points
+from polytope_lens.geometry.patterns import pack_patterns
+from polytope_lens.core.training import Trainer
+from polytope_lens.web.wire import decode_frame, partition_frame
 
 
 @torch.no_grad()
 def naive_reference(model: MLP, r: int) -> dict:
-    """Every pixel through the network in one batch; regions from np.unique on the packed bits."""
+    """Every pixel through the network in one batch; regions from np.unique on the packed bits.
+
+    ``tie`` marks pixels with a pre-activation within float32 rounding of zero: there the sign
+    depends on how BLAS groups the sums for a given batch shape, which differs between CPUs, so
+    either pattern is right (seen on a 2-core VM: one pixel of 16k with |z| = 7e-9 at scale 6).
+    """
     out, pre = model.forward_with_preactivations(torch.from_numpy(grid_points(r)))
     bits = torch.cat([z > 0 for z in pre], dim=1).numpy()
+    margin = torch.cat([z.abs() / z.abs().max().clamp_min(1e-30) for z in pre], dim=1).min(dim=1).values
     words = pack_patterns(bits)
     _, ids = np.unique(words, axis=0, return_inverse=True)
     ids = ids.reshape(r, r)
-    boundary = np.zeros((r, r), dtype=bool)
+    return {"words": words.reshape(r, r, -1), "ids": ids, "boundary": boundary_of(ids),
+            "prediction": out.numpy().reshape(r, r, -1), "tie": (margin < 1e-6).numpy().reshape(r, r)}
+
+
+def boundary_of(ids: np.ndarray) -> np.ndarray:
+    boundary = np.zeros(ids.shape, dtype=bool)
     horiz, vert = ids[:, 1:] != ids[:, :-1], ids[1:] != ids[:-1]
     boundary[:, 1:] |= horiz
     boundary[:, :-1] |= horiz
     boundary[1:] |= vert
     boundary[:-1] |= vert
-    return {"words": words.reshape(r, r, -1), "ids": ids, "boundary": boundary, "prediction": out.numpy().reshape(r, r, -1)}
+    return boundary
 
 
 def assert_same_partition(model: MLP, r: int) -> None:
@@ -40,13 +52,17 @@ def assert_same_partition(model: MLP, r: int) -> None:
     fast = compute_partition(model, r)
     assert fast.region_ids.shape == (r, r) and fast.boundary.shape == (r, r)
     assert fast.prediction.shape == ref["prediction"].shape
-    # Same equivalence classes: the pairs (reference id, fast id) form a bijection.
-    pairs = np.unique(np.stack([ref["ids"].ravel(), fast.region_ids.ravel()], axis=1), axis=0)
-    assert len(pairs) == len(np.unique(ref["ids"])) == fast.region_count
-    # Same patterns: every pixel's region carries exactly the pixel's own activation pattern.
-    assert np.array_equal(fast.region_words[fast.region_ids], ref["words"])
+    # Same patterns: every pixel's region carries exactly the pixel's own activation pattern,
+    # except at a rounding tie, where either sign is right.
+    same = np.all(fast.region_words[fast.region_ids] == ref["words"], axis=-1)
+    assert not (~same & ~ref["tie"]).any()
     assert len(np.unique(fast.region_words, axis=0)) == fast.region_count  # no pattern twice
-    assert np.array_equal(fast.boundary, ref["boundary"])
+    assert np.array_equal(fast.boundary, boundary_of(fast.region_ids))
+    if same.all():
+        # Same equivalence classes: the pairs (reference id, fast id) form a bijection.
+        pairs = np.unique(np.stack([ref["ids"].ravel(), fast.region_ids.ravel()], axis=1), axis=0)
+        assert len(pairs) == len(np.unique(ref["ids"])) == fast.region_count
+        assert np.array_equal(fast.boundary, ref["boundary"])
     assert np.abs(fast.prediction - ref["prediction"]).max() <= 1e-4
     # The bytes the websocket sends: prediction within one level of the direct one.
     header, sections = decode_frame(partition_frame(fast, {"step": 0}))
@@ -54,7 +70,7 @@ def assert_same_partition(model: MLP, r: int) -> None:
     direct = np.clip(np.rint(ref["prediction"] * 255.0), 0, 255).astype(np.int16)
     assert np.abs(sent.astype(np.int16) - direct).max() <= 1
     bits = np.unpackbits(np.frombuffer(sections["boundary"], np.uint8), count=r * r).reshape(r, r)
-    assert np.array_equal(bits.astype(bool), ref["boundary"])
+    assert np.array_equal(bits.astype(bool), fast.boundary)
     assert header["regions"] == fast.region_count
 
 
@@ -87,7 +103,7 @@ def test_random_nets_match_the_direct_evaluation(widths, out_dim, activation, r)
 def test_trained_nets_match_the_direct_evaluation(ring_target, small_config, layers, color, activation):
     target = ring_target
     if color:
-        from polytope_lens.images import Target
+        from polytope_lens.core.images import Target
 
         target = Target(np.repeat(ring_target.values, 3, axis=2) * np.array([1.0, 0.5, 0.2], np.float32))
     trainer = Trainer(small_config(layers=layers, color=color, activation=activation, lr=3e-3), target, device="cpu")

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from live_server import LiveClient, running_server
 
-from polytope_lens.config import MAX_POINTS, RunConfig
-from polytope_lens.model import MAX_PARAMETERS, count_parameters
-from polytope_lens.protocol import (
+from polytope_lens.core.settings import MAX_POINTS, RunConfig
+from polytope_lens.core.model import MAX_PARAMETERS, count_parameters
+from polytope_lens.web.protocol import (
     DEFAULT_LIVE_LIMITS,
     MAX_ERROR_CHARS,
     TYPES,

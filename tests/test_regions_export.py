@@ -12,9 +12,10 @@ import torch
 
 
 from polytope_lens import cli
-from polytope_lens.exact import exact_partition, region_counts_per_layer
-from polytope_lens.regions_export import export_regions, load_checkpoint_model
-from polytope_lens.training import trainer_from_checkpoint
+from polytope_lens.geometry.exact import exact_partition, region_counts_per_layer
+from polytope_lens.geometry.export import export_regions
+from polytope_lens.core.training import load_checkpoint_model
+from polytope_lens.core.training import trainer_from_checkpoint
 
 SVG = "{http://www.w3.org/2000/svg}path"
 

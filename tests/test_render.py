@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from polytope_lens.images import Target, sample_points
-from polytope_lens.model import build_mlp
-from polytope_lens.partition import compute_partition
-from polytope_lens.render import (
+from polytope_lens.core.images import Target, sample_points
+from polytope_lens.core.model import build_mlp
+from polytope_lens.geometry.grid import compute_partition
+from polytope_lens.output.render import (
     BOUNDARY_COLOR,
     caption_height_for,
     GAP,

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from polytope_lens.config import RunConfig
-from polytope_lens.images import load_target
-from polytope_lens.training import Trainer, TrainingDiverged, trainer_from_checkpoint
+from polytope_lens.core.settings import RunConfig
+from polytope_lens.core.images import load_target
+from polytope_lens.core.training import Trainer, TrainingDiverged, trainer_from_checkpoint
 
 
 def same_weights(a: Trainer, b: Trainer) -> bool:

@@ -13,7 +13,7 @@ import torch
 from live_server import SMALL_CONFIG, LiveClient, running_app, running_server
 from PIL import Image
 
-from polytope_lens.server import Settings, create_app
+from polytope_lens.web.app import Settings, create_app
 
 
 @pytest.fixture(scope="module")

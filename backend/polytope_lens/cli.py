@@ -17,16 +17,17 @@ from pathlib import Path
 import torch
 from pydantic import ValidationError
 
-from .config import RunConfig, describe_validation_error
-from .images import ImageError, load_target
-from .movie import write_movie
-from .recording import RunRecorder, train_and_record
-from .regions_export import add_regions_parser
-from .training import Trainer, TrainingDiverged, trainer_from_checkpoint
+from .core.samples import sample_path
+from .core.settings import RunConfig, describe_validation_error
+from .core.images import ImageError, load_target
+from .output.movie import write_movie
+from .output.recording import RunRecorder, train_and_record
+from .geometry.export import export_regions
+from .geometry.exact import PartitionTooLarge
+from .core.training import Trainer, TrainingDiverged, trainer_from_checkpoint
 
 PROG = "polytope-lens"
 FRAME_RESOLUTION = 1024  # headless frames default to the full picture size (RunConfig's 512 is for live views)
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_images"  # present in a source checkout
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
 # RunConfig fields the CLI exposes, and those a resumed run may change (the rest define the network and data).
@@ -117,6 +118,41 @@ def add_train_parser(subparsers) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def add_regions_parser(subparsers) -> None:
+    """The ``regions`` subcommand of the console script (added by cli.build_parser)."""
+    p = subparsers.add_parser(
+        "regions",
+        help="export the exact linear regions of a saved network as JSON or SVG",
+        description="Compute the exact partition of the [-1, 1]^2 input square into linear regions "
+        "for a checkpoint written by 'polytope-lens train', and write it as JSON (polygons, "
+        "activation patterns, affine maps) or SVG (regions coloured by pattern).",
+    )
+    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="checkpoint.pt written by 'polytope-lens train'")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file: FILE.json or FILE.svg")
+    p.add_argument("--layers", type=int, default=None, metavar="K", help="only the partition of the first K hidden layers (default: all)")
+    p.add_argument("--size", type=int, default=1024, help="SVG side in pixels (default: 1024)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="give up after S seconds (default: no limit)")
+    p.set_defaults(func=cmd_regions)
+
+
+def cmd_regions(args) -> int:
+    if not args.checkpoint.is_file():
+        print(f"polytope-lens regions: error: no such checkpoint: {args.checkpoint}", file=sys.stderr)
+        return 2
+    try:
+        summary = export_regions(args.checkpoint, args.out, args.layers, size=args.size, time_limit_s=args.time_limit)
+    except (ValueError, PartitionTooLarge) as exc:
+        message = str(exc)
+        if message.startswith("not a Polytope Lens checkpoint"):
+            message = f"{args.checkpoint}: {message.split(' (')[0]}"  # drop torch's unpickling story
+        print(f"polytope-lens regions: error: {message}", file=sys.stderr)
+        return 2
+    print(f"wrote {summary['path']}: {summary['regions']:,} regions "
+          f"(first {summary['layers']} of {summary['hidden_layers']} hidden layers, step {summary['step']}, "
+          f"{summary['seconds']:.2f} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Watch a ReLU network learn a picture through its linear regions.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -131,9 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _resolve_image(name: str) -> str:
     """A path as given, or a sample id (``ring``) when no such file exists but the sample does."""
-    if not Path(name).exists() and (SAMPLE_DIR / f"{name}.png").is_file():
-        return str(SAMPLE_DIR / f"{name}.png")
-    return name
+    sample = None if Path(name).exists() else sample_path(name)
+    return str(sample) if sample else name
 
 
 def _check_device(name: str | None) -> None:
@@ -284,8 +319,8 @@ def add_serve_parser(subparsers) -> None:
 
 
 def cmd_serve(args) -> int:
-    from .server import Settings, serve
-    from .store import StoreLimits
+    from .web.app import Settings, serve
+    from .web.store import StoreLimits
 
     _check_device(args.device)
     torch.set_num_threads(args.threads)

@@ -32,19 +32,20 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from . import __version__, geometry_routes
-from .config import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig
-from .geometry_routes import attachment
-from .images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE, ImageError, UnsupportedImage
+from .. import __version__
+from .routers import geometry as geometry_routes
+from ..core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig
+from .routers.geometry import attachment
+from ..core.images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE, ImageError, UnsupportedImage
 from .middleware import SecurityHeaders, UploadLimit, too_large
-from .model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
+from ..core.model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
 from .protocol import MAX_STEP_N, LiveLimits, ProtocolError, parse_command
 from .session import LiveSession, Outbox
 from .store import ImageStore, StoreLimits, UnknownImage
 
 log = logging.getLogger("polytope_lens.server")
 
-FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"  # package data
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 UPLOAD_CHUNK = 1 << 20
 @dataclass

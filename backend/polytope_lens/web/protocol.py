@@ -12,8 +12,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from .config import Optimizer, RunConfig, describe_validation_error
-from .model import count_parameters
+from ..core.settings import Optimizer, RunConfig, describe_validation_error
+from ..core.model import count_parameters
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_STEP_N = 100_000

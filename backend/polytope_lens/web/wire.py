@@ -11,7 +11,7 @@ import struct
 
 import numpy as np
 
-from .partition import GridPartition
+from ..geometry.grid import GridPartition
 
 MAGIC = b"PLF1"
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import PointSample, Target
-from .partition import GridPartition
+from ..core.images import PointSample, Target
+from ..geometry.grid import GridPartition
 
 BOUNDARY_COLOR = (255, 120, 0)  # orange: visible on black, white and gray predictions
 REGION_EDGE_COLOR = (20, 20, 20)  # edges between filled regions

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .config import RunConfig
+from .settings import RunConfig
 from .images import PointSample, Target, sample_points
 from .model import MLP, build_mlp
 
@@ -226,3 +226,14 @@ def trainer_from_checkpoint(
         trainer.batch_gen.set_state(ckpt["batch_generator"])
     trainer._take_snapshot()
     return trainer
+
+
+def load_checkpoint_model(checkpoint_path: str | Path):
+    """(model, config, step) from a checkpoint file; the model on CPU, in eval mode."""
+    ckpt = read_checkpoint(Path(checkpoint_path))
+    config = RunConfig.model_validate(ckpt["config"])
+    model = build_mlp(config.widths, out_dim=config.out_dim, activation=config.activation,
+                      negative_slope=config.negative_slope)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, config, int(ckpt["step"])

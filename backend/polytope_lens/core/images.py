@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .config import IMAGE_SIZE
+from .settings import IMAGE_SIZE
 
 # Limits for pictures (README "Limits").
 MAX_SOURCE_PIXELS = 50_000_000  # a decompression bomb declares far more than this

@@ -17,14 +17,10 @@ from dataclasses import dataclass
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from .exact import (
-    PartitionTooLarge,
-    WeightsSnapshot,
-    exact_partition,
-    inspect_point,
-    neuron_zero_set,
-    region_counts_partial,
-)
+from ...geometry.exact import PartitionTooLarge, exact_partition, neuron_zero_set, region_counts_partial
+from ...geometry.export import partition_json, partition_svg
+from ...geometry.inspection import inspect_point
+from ...geometry.weights import WeightsSnapshot
 
 REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line
 REGIONS_MAX = 150_000  # polygons in one regions.json / .svg answer (~500 bytes each in JSON)
@@ -139,7 +135,7 @@ async def regions_json(request: Request, token: str, layers: int | None = Query(
     """The exact partition (of the first ``layers`` hidden layers) as JSON: polygons, patterns,
     areas, colours, affine maps."""
     part, snap, k = await _partition(request, token, layers)
-    data = await asyncio.to_thread(part.to_json)
+    data = await asyncio.to_thread(partition_json, part)
     data.update(step=snap.step, layers=k, hidden_layers=len(snap.widths), all_widths=snap.widths)
     return JSONResponse(data, headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
 
@@ -148,7 +144,7 @@ async def regions_json(request: Request, token: str, layers: int | None = Query(
 async def regions_svg(request: Request, token: str, layers: int | None = Query(None, description="first k hidden layers (default: all)")):
     """The exact partition as SVG: regions filled by pattern colour, boundaries as lines."""
     part, snap, k = await _partition(request, token, layers)
-    svg = await asyncio.to_thread(part.to_svg)
+    svg = await asyncio.to_thread(partition_svg, part)
     return Response(svg, media_type="image/svg+xml",
                     headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.svg"))
 

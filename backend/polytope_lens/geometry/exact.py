@@ -67,12 +67,11 @@ trained ring 14x6 (3.8k regions) ~30-90 ms, trained 64x4 (23k regions)
 ~0.2-0.6 s, depending on load.
 
 Public API: :func:`exact_partition`, :class:`ExactPartition`,
-:func:`region_inequalities`, :func:`region_counts_per_layer`,
-:func:`region_counts_partial`, :func:`neuron_zero_set`, :func:`inspect_point`,
-:func:`autograd_gradient`, :class:`WeightsSnapshot`, :func:`pattern_colors`,
-:class:`PartitionTooLarge`. Every function takes a model (an ``MLP``, or a
-:class:`WeightsSnapshot` of one: a frozen copy that another thread may keep
-using while the model trains on). The long ones take ``max_regions``,
+:func:`region_counts_per_layer`, :func:`region_counts_partial`,
+:func:`neuron_zero_set`, :class:`PartitionTooLarge`; the inspector is in
+inspection.py, the JSON/SVG documents in export.py. Every function takes a
+model (an ``MLP``, or a ``weights.WeightsSnapshot`` of one: a frozen copy that
+another thread may keep using while the model trains on). The long ones take ``max_regions``,
 ``deadline`` and ``progress`` (``progress(fraction, regions)``, called after
 every neuron, so a caller can show how far a long computation got).
 """
@@ -85,8 +84,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .partition import pack_patterns
-from .partition import pattern_colors as grid_pattern_colors
+from .patterns import pattern_strings
+
 
 Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max)
 Progress = Callable[[float, int], None]  # progress(fraction done in [0, 1], regions so far)
@@ -133,7 +132,7 @@ class ExactPartition:
 
     def areas(self) -> np.ndarray:
         """Shoelace area of every region (R,)."""
-        return _shoelace(self.vertices)
+        return shoelace(self.vertices)
 
     def polygons(self) -> list[np.ndarray]:
         """One (n_i, 2) counter-clockwise vertex array per region."""
@@ -145,7 +144,7 @@ class ExactPartition:
 
     def pattern_strings(self) -> list[str]:
         """Patterns as '0110|1001|...' (one group per layer, '1' = on)."""
-        return _pattern_strings(self.patterns, self.widths)
+        return pattern_strings(self.patterns, self.widths)
 
     def locate(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
         """Index of the region containing each point (N, 2), -1 outside the box.
@@ -157,51 +156,6 @@ class ExactPartition:
         """
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         return _locate(self.vertices, self.counts, self.box, pts, tol)
-
-    def to_json(self, decimals: int | None = 9) -> dict:
-        """Plain-JSON dict: box, widths, and per region polygon, pattern, area, colour and map."""
-
-        def r(a: np.ndarray):
-            return (np.round(a, decimals) if decimals is not None else a).tolist()
-
-        return {
-            "box": list(self.box),
-            "widths": list(self.widths),
-            "complete": self.complete,
-            "region_count": self.region_count,
-            "polygons": [r(p) for p in self.polygons()],
-            "patterns": self.pattern_strings(),
-            "areas": r(self.areas()),
-            "colors": [_css_color(col) for col in pattern_colors(self.patterns)],
-            "A": r(self.A),
-            "c": r(self.c),
-        }
-
-    def to_svg(self, size: int = 1024, colors: Sequence[str] | np.ndarray | None = None,
-               stroke: str = "#000000", stroke_width: float = 0.6) -> str:
-        """SVG picture: filled regions (colour from a hash of the pattern) with boundaries.
-
-        ``colors`` may give one CSS colour string or RGB triple per region. SVG's y
-        axis points down, so y is flipped to keep the box's y axis pointing up.
-        """
-        x0, x1, y0, y1 = self.box
-        sx, sy = size / (x1 - x0), size / (y1 - y0)
-        if colors is None:
-            colors = pattern_colors(self.patterns)
-        fills = [_css_color(col) for col in colors]
-        px = (self.vertices[..., 0] - x0) * sx
-        py = (y1 - self.vertices[..., 1]) * sy
-        paths = []
-        for i, k in enumerate(self.counts):
-            pts = " L".join(f"{px[i, m]:.2f},{py[i, m]:.2f}" for m in range(k))
-            paths.append(f'<path d="M{pts}Z" fill="{fills[i]}"/>')
-        return (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-            f'viewBox="0 0 {size} {size}">'
-            f'<g stroke="{stroke}" stroke-width="{stroke_width}" stroke-linejoin="round">'
-            + "".join(paths)
-            + "</g></svg>"
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -220,11 +174,11 @@ def exact_partition(model, box: Sequence[float] = DEFAULT_BOX, max_layers: int |
     when exceeded, checked after every neuron; ``progress(fraction, regions)``
     is called there too.
     """
-    layers, slope = _numpy_layers(model)
+    layers, slope = numpy_layers(model)
     hidden = layers[:-1]
     k = len(hidden) if max_layers is None else max(0, min(int(max_layers), len(hidden)))
     state = None
-    for state in _layer_states(hidden[:k], slope, _check_box(box), max_regions, deadline, progress):
+    for state in _layer_states(hidden[:k], slope, check_box(box), max_regions, deadline, progress):
         pass
     if k == len(hidden):
         W, b = layers[-1]
@@ -238,8 +192,8 @@ def exact_partition(model, box: Sequence[float] = DEFAULT_BOX, max_layers: int |
 def region_counts_per_layer(model, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
                             deadline: float | None = None, progress: Progress | None = None) -> list[int]:
     """Region counts of the partitions induced by the first k hidden layers, k = 1..L (one pass)."""
-    layers, slope = _numpy_layers(model)
-    states = _layer_states(layers[:-1], slope, _check_box(box), max_regions, deadline, progress)
+    layers, slope = numpy_layers(model)
+    states = _layer_states(layers[:-1], slope, check_box(box), max_regions, deadline, progress)
     return [s.n.shape[0] for s in states][1:]
 
 
@@ -252,10 +206,10 @@ def region_counts_partial(model, box: Sequence[float] = DEFAULT_BOX, max_regions
     None, else the layers done before ``max_regions`` or ``deadline`` stopped it,
     with the :class:`PartitionTooLarge` message as ``reason``).
     """
-    layers, slope = _numpy_layers(model)
+    layers, slope = numpy_layers(model)
     counts: list[int] = []
     try:
-        for i, state in enumerate(_layer_states(layers[:-1], slope, _check_box(box), max_regions, deadline, progress)):
+        for i, state in enumerate(_layer_states(layers[:-1], slope, check_box(box), max_regions, deadline, progress)):
             if i:
                 counts.append(int(state.n.shape[0]))
     except PartitionTooLarge as exc:
@@ -277,14 +231,14 @@ def neuron_zero_set(model, layer: int, neuron: int, box: Sequence[float] = DEFAU
     shared edge appears once per side. ``max_regions``/``deadline``/``progress``
     apply to the partition of the earlier layers.
     """
-    layers, slope = _numpy_layers(model)
+    layers, slope = numpy_layers(model)
     hidden = layers[:-1]
     if not 1 <= int(layer) <= len(hidden):
         raise ValueError(f"layer must be 1..{len(hidden)}, got {layer}")
     W, b = hidden[int(layer) - 1]
     if not 0 <= int(neuron) < W.shape[0]:
         raise ValueError(f"neuron must be 0..{W.shape[0] - 1} in layer {layer}, got {neuron}")
-    box = _check_box(box)
+    box = check_box(box)
     state = None
     for state in _layer_states(hidden[: int(layer) - 1], slope, box, max_regions, deadline, progress):
         pass
@@ -298,7 +252,7 @@ def _line_segments(V: np.ndarray, n: np.ndarray, a: np.ndarray, q: np.ndarray, e
     """Segments (S, 2, 2) where ``a[r] . x + q[r] = 0`` crosses the convex polygon r (padded V)."""
     R, M, _ = V.shape
     norm = np.hypot(a[:, 0], a[:, 1])
-    s = _snap(np.einsum("rmk,rk->rm", V, a) + q[:, None], eps * norm)
+    s = snap(np.einsum("rmk,rk->rm", V, a) + q[:, None], eps * norm)
     slot = np.arange(M)
     valid = slot[None, :] < n[:, None]
     nxt = np.where(slot[None, :] + 1 < n[:, None], slot[None, :] + 1, 0)
@@ -465,7 +419,7 @@ def _split_neuron(store: _Regions, idx: np.ndarray, j: int, P, q, eps, sliver) -
     a = P[o, j]
     b = q[o, j]
     Vi = store.V[idx]
-    s = _snap(Vi[..., 0] * a[:, :1] + Vi[..., 1] * a[:, 1:] + b[:, None], eps * np.hypot(a[:, 0], a[:, 1]))
+    s = snap(Vi[..., 0] * a[:, :1] + Vi[..., 1] * a[:, 1:] + b[:, None], eps * np.hypot(a[:, 0], a[:, 1]))
     hi = s.max(axis=1)
     lo = s.min(axis=1)
     crossed = (hi > 0) & (lo < 0)
@@ -473,8 +427,8 @@ def _split_neuron(store: _Regions, idx: np.ndarray, j: int, P, q, eps, sliver) -
     if not crossed.any():
         return
     idx, Vi, s = idx[crossed], Vi[crossed], s[crossed]
-    pos_V, pos_n, neg_V, neg_n = _clip_both(Vi, store.n[idx], s)
-    pos_area, neg_area = _shoelace(pos_V), _shoelace(neg_V)
+    pos_V, pos_n, neg_V, neg_n = clip_both(Vi, store.n[idx], s)
+    pos_area, neg_area = shoelace(pos_V), shoelace(neg_V)
     split = np.minimum(pos_area, neg_area) >= sliver
     if not split.all():
         # A sliver half: keep the region whole with the bit of its larger half.
@@ -493,13 +447,13 @@ def _split_neuron(store: _Regions, idx: np.ndarray, j: int, P, q, eps, sliver) -
     store.on[new, j] = False
 
 
-def _snap(s: np.ndarray, tol: np.ndarray) -> np.ndarray:
+def snap(s: np.ndarray, tol: np.ndarray) -> np.ndarray:
     """Set vertex values within ``tol`` (per row) of zero to exactly zero (on the line)."""
     s[np.abs(s) <= tol[:, None]] = 0.0
     return s
 
 
-def _clip_both(V: np.ndarray, n: np.ndarray, s: np.ndarray):
+def clip_both(V: np.ndarray, n: np.ndarray, s: np.ndarray):
     """Sutherland-Hodgman of K convex polygons against ``s >= 0`` and ``s <= 0`` at once.
 
     ``V`` (K, M, 2) padded vertices, ``n`` (K,) counts, ``s`` (K, M) snapped
@@ -547,7 +501,7 @@ def _compact(pts: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 # ---------------------------------------------------------------------------
 
 
-def _shoelace(V: np.ndarray) -> np.ndarray:
+def shoelace(V: np.ndarray) -> np.ndarray:
     """Signed area of padded polygons (padding repeats vertex 0, which adds nothing)."""
     x, y = V[..., 0], V[..., 1]
     xn, yn = np.roll(x, -1, axis=-1), np.roll(y, -1, axis=-1)
@@ -559,7 +513,7 @@ def _vertex_mean(V: np.ndarray, n: np.ndarray) -> np.ndarray:
     return (V * valid[..., None]).sum(axis=1) / n[:, None]
 
 
-def _check_box(box: Sequence[float]) -> Box:
+def check_box(box: Sequence[float]) -> Box:
     x0, x1, y0, y1 = (float(v) for v in box)
     if not (x1 > x0 and y1 > y0):
         raise ValueError(f"box must be (x_min, x_max, y_min, y_max) with min < max, got {box}")
@@ -632,287 +586,14 @@ def _locate(V: np.ndarray, n: np.ndarray, box: Box, pts: np.ndarray, tol: float)
 
 
 # ---------------------------------------------------------------------------
-# Inspector: the inequalities of one region
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class RegionInfo:
-    """One region as the intersection of one half-plane per hidden neuron (and the box).
-
-    Neuron j's inequality is ``sign[j] * (a[j] @ x + b[j]) > 0`` for on
-    (sign +1) and ``a[j] @ x + b[j] <= 0`` for off (sign -1). ``binding[j]``
-    marks the neurons whose line carries an edge of the polygon (the others are
-    redundant); ``box_binding`` does the same for the box sides (left, right,
-    bottom, top). ``A`` (out, 2) is the gradient of the output, ``c`` its offset.
-    """
-
-    pattern: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    sign: np.ndarray
-    binding: np.ndarray
-    box_binding: np.ndarray
-    polygon: np.ndarray
-    area: float
-    edge_count: int
-    A: np.ndarray
-    c: np.ndarray
-    widths: tuple[int, ...]
-
-    def to_json(self, decimals: int | None = 9) -> dict:
-        def r(x):
-            return (np.round(x, decimals) if decimals is not None else x).tolist()
-
-        return {
-            "pattern": _pattern_strings(self.pattern[None], self.widths)[0],
-            "a": r(self.a), "b": r(self.b), "sign": self.sign.tolist(),
-            "binding": self.binding.tolist(), "box_binding": self.box_binding.tolist(),
-            "polygon": r(self.polygon), "area": float(self.area), "edge_count": self.edge_count,
-            "A": r(self.A), "c": r(self.c),
-        }
-
-
-def region_inequalities(model, pattern_or_point, box: Sequence[float] = DEFAULT_BOX,
-                        tol: float = 1e-9) -> RegionInfo:
-    """Inequalities, polygon and local affine map of one region.
-
-    ``pattern_or_point`` is a point (x, y), or a pattern: bool/0-1 array of all
-    hidden neurons, or a string such as '0110|1001' (separators ignored). A
-    pattern that no point of the box has gives an empty polygon and area 0.
-    """
-    layers, slope = _numpy_layers(model)
-    box = _check_box(box)
-    widths = tuple(W.shape[0] for W, _ in layers[:-1])
-    pattern, point = _parse_pattern_or_point(pattern_or_point, sum(widths))
-    A, c = np.eye(2), np.zeros(2)
-    a_all, b_all, bits = [], [], []
-    start = 0
-    for W, b in layers[:-1]:
-        P, qv = W @ A, W @ c + b
-        on = (P @ point + qv > 0) if pattern is None else pattern[start: start + W.shape[0]]
-        start += W.shape[0]
-        gain = np.where(on, 1.0, slope)
-        a_all.append(P)
-        b_all.append(qv)
-        bits.append(np.asarray(on, dtype=bool))
-        A, c = P * gain[:, None], qv * gain
-    W, b = layers[-1]
-    a = np.concatenate(a_all) if a_all else np.zeros((0, 2))
-    bv = np.concatenate(b_all) if b_all else np.zeros(0)
-    bits = np.concatenate(bits) if bits else np.zeros(0, dtype=bool)
-    sign = np.where(bits, 1, -1)
-
-    x0, x1, y0, y1 = box
-    poly = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
-    scale = max(x1 - x0, y1 - y0)
-    norm = np.hypot(a[:, 0], a[:, 1])
-    for j in range(a.shape[0]):  # one polygon: a loop over neurons is cheap here
-        if poly.shape[0] == 0:
-            break
-        s = sign[j] * (poly @ a[j] + bv[j])
-        s = _snap(s[None], np.array([SNAP_EPS * scale * norm[j]]))[0]
-        poly = _clip_one(poly, s, strict=bool(bits[j]))
-
-    # A line binds when at least two polygon vertices lie on it (it carries an edge).
-    if poly.shape[0] >= 3:
-        on_line = np.abs(poly @ a.T + bv) <= tol * scale * np.maximum(norm, 1e-300)
-        binding = (on_line.sum(axis=0) >= 2) & (norm > 0)
-        sides = np.stack([np.abs(poly[:, 0] - x0), np.abs(poly[:, 0] - x1),
-                          np.abs(poly[:, 1] - y0), np.abs(poly[:, 1] - y1)], axis=1)
-        box_binding = (sides <= tol * scale).sum(axis=0) >= 2
-        area = float(_shoelace(poly))
-    else:
-        poly = np.zeros((0, 2))
-        binding = np.zeros(a.shape[0], dtype=bool)
-        box_binding = np.zeros(4, dtype=bool)
-        area = 0.0
-    return RegionInfo(bits, a, bv, sign, binding, box_binding, poly, area, int(poly.shape[0]),
-                      W @ A, W @ c + b, widths)
-
-
-def _clip_one(poly: np.ndarray, s: np.ndarray, strict: bool) -> np.ndarray:
-    """Keep the ``s >= 0`` (``s > 0`` if strict) part of one convex polygon (s: snapped values)."""
-    if (s >= 0).all() and not (strict and (s == 0).all()):
-        return poly
-    if (s <= 0).all():
-        # Only on-the-line vertices survive: no area left.
-        return np.zeros((0, 2))
-    pts, n = _clip_both(poly[None], np.array([poly.shape[0]]), s[None])[:2]
-    return pts[0, : n[0]]
-
-
-def _parse_pattern_or_point(value, H: int):
-    """(pattern bool (H,), None) or (None, point (2,)). A pair of floats is a point."""
-    if isinstance(value, str):
-        bits = np.array([ch == "1" for ch in value if ch in "01"], dtype=bool)
-    else:
-        arr = np.asarray(value)
-        if arr.shape == (2,) and arr.dtype.kind == "f":
-            return None, arr.astype(np.float64)
-        bits = arr.astype(bool).reshape(-1)
-    if bits.shape[0] != H:
-        raise ValueError(f"pattern has {bits.shape[0]} bits, the network has {H} hidden neurons")
-    return bits, None
-
-
-# ---------------------------------------------------------------------------
 # Model access, colours, formatting
 # ---------------------------------------------------------------------------
 
 
-def _numpy_layers(model) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+def numpy_layers(model) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """float64 (W, b) of every linear layer (hidden first, output last) and the negative slope."""
     layers = [(W.cpu().double().numpy(), b.cpu().double().numpy()) for W, b in model.affine_layers()]
     if layers[0][0].shape[1] != 2:
         raise ValueError(f"exact partitions need a 2-D input, the model takes {layers[0][0].shape[1]}")
     return layers, float(model.negative_slope)
 
-
-def pattern_colors(patterns: np.ndarray) -> np.ndarray:
-    """Stable RGB colour (R, 3) uint8 per bool pattern: the grid view's colour for the same pattern."""
-    bits = np.asarray(patterns, dtype=bool)
-    return grid_pattern_colors(pack_patterns(bits))
-
-
-def _css_color(col) -> str:
-    if isinstance(col, str):
-        return col
-    r, g, b = (int(x) for x in col[:3])
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def _pattern_strings(patterns: np.ndarray, widths: Sequence[int]) -> list[str]:
-    """'0110|1001|...' per row, built as one byte array (a Python loop per bit is ~50x slower)."""
-    bits = np.asarray(patterns, dtype=bool)
-    bounds = np.cumsum([0, *widths])
-    parts = []
-    for i, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
-        if i:
-            parts.append(np.full((bits.shape[0], 1), ord("|"), dtype=np.uint8))
-        parts.append(np.where(bits[:, s:e], ord("1"), ord("0")).astype(np.uint8))
-    buf = np.ascontiguousarray(np.concatenate(parts, axis=1)) if parts else np.zeros((bits.shape[0], 0), np.uint8)
-    if buf.shape[0] == 0 or buf.shape[1] == 0:
-        return [""] * buf.shape[0]
-    return buf.view(f"S{buf.shape[1]}")[:, 0].astype(str).tolist()
-
-
-# ---------------------------------------------------------------------------
-# Inspector bundle, autograd cross-check, frozen weights
-# ---------------------------------------------------------------------------
-
-
-class WeightsSnapshot:
-    """A frozen CPU copy of an MLP's weights: what this module reads (``affine_layers``,
-    ``negative_slope``), safe to use on another thread while the model trains on."""
-
-    def __init__(self, model):
-        self._layers = [(W.detach().to("cpu", copy=True), b.detach().to("cpu", copy=True))
-                        for W, b in model.affine_layers()]
-        self.negative_slope = float(model.negative_slope)
-
-    def affine_layers(self):
-        return self._layers
-
-    @property
-    def widths(self) -> list[int]:
-        return [int(W.shape[0]) for W, _ in self._layers[:-1]]
-
-
-def autograd_gradient(model, point: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """Output (out,) and its gradient (out, 2) at ``point`` by torch autograd, in float64.
-
-    An independent check of the region's affine map: torch differentiates the
-    forward pass (``relu'(0) = 0``, matching the pattern's "on means > 0").
-    """
-    import torch
-
-    layers = [(W.detach().cpu().double(), b.detach().cpu().double()) for W, b in model.affine_layers()]
-    slope = float(model.negative_slope)
-    x = torch.tensor([float(point[0]), float(point[1])], dtype=torch.float64, requires_grad=True)
-    h = x
-    for W, b in layers[:-1]:
-        z = W @ h + b
-        h = torch.relu(z) if slope == 0.0 else torch.nn.functional.leaky_relu(z, slope)
-    W, b = layers[-1]
-    y = W @ h + b
-    grads = [torch.autograd.grad(y[i], x, retain_graph=True)[0] for i in range(y.shape[0])]
-    return y.detach().numpy(), torch.stack(grads).numpy()
-
-
-def inspect_point(model, point: Sequence[float], box: Sequence[float] = DEFAULT_BOX,
-                  decimals: int | None = 12) -> dict:
-    """Everything the inspector shows about the region containing ``point``, as plain JSON.
-
-    :func:`region_inequalities` (pattern, polygon, area, edges, one inequality
-    per hidden neuron with the binding ones marked, map ``A x + c``) plus the
-    pattern per layer, the output at the point, torch autograd's gradient there
-    (and its largest difference from ``A``), and the inequalities as text.
-    """
-    box = _check_box(box)
-    x, y = float(point[0]), float(point[1])
-    if not (box[0] <= x <= box[1] and box[2] <= y <= box[3]):
-        raise ValueError(f"the point ({x:g}, {y:g}) is outside the box {list(box)}")
-    info = region_inequalities(model, np.array([x, y], dtype=np.float64), box)
-    out, grad = autograd_gradient(model, (x, y))
-    data = info.to_json(decimals)
-    starts = np.cumsum([0, *info.widths])
-    neurons = []
-    for layer, (s0, s1) in enumerate(zip(starts[:-1], starts[1:]), start=1):
-        for j, k in enumerate(range(s0, s1)):
-            on = bool(info.pattern[k])
-            neurons.append({
-                "layer": layer, "neuron": j, "on": on, "binding": bool(info.binding[k]),
-                "a": info.a[k].tolist(), "b": float(info.b[k]),
-                "text": _inequality_text(info.a[k], info.b[k], on),
-            })
-    x0, x1, y0, y1 = box
-    sides = [{"side": side, "binding": bool(bind), "text": text}
-             for side, bind, text in zip(("left", "right", "bottom", "top"), info.box_binding,
-                                         (f"x >= {x0:g}", f"x <= {x1:g}", f"y >= {y0:g}", f"y <= {y1:g}"))]
-    value = info.A @ np.array([x, y]) + info.c
-    data.update({
-        "point": [x, y],
-        "widths": list(info.widths),
-        "layers": [[int(v) for v in info.pattern[s0:s1]] for s0, s1 in zip(starts[:-1], starts[1:])],
-        "gradient": info.A.tolist(),
-        "output": value.tolist(),
-        "autograd": {
-            "gradient": grad.tolist(),
-            "output": out.tolist(),
-            "max_abs_diff": float(np.max(np.abs(grad - info.A))) if grad.size else 0.0,
-        },
-        "inequalities": neurons,
-        "box_sides": sides,
-        "binding_count": int(info.binding.sum() + info.box_binding.sum()),
-    })
-    data["text"] = inspector_text(data)
-    return data
-
-
-def _inequality_text(a: np.ndarray, b: float, on: bool) -> str:
-    """``0.5312 x - 1.2 y + 0.041 > 0`` (on) or ``... <= 0`` (off)."""
-    ax, ay, c = float(a[0]), float(a[1]), float(b)
-    text = f"{ax:.6g} x {'-' if ay < 0 else '+'} {abs(ay):.6g} y {'-' if c < 0 else '+'} {abs(c):.6g}"
-    return f"{text} {'>' if on else '<='} 0"
-
-
-def inspector_text(data: dict) -> str:
-    """Plain-text summary of an :func:`inspect_point` answer ("copy as text")."""
-    lines = [
-        f"Region at ({data['point'][0]:.6g}, {data['point'][1]:.6g})",
-        f"pattern (1 = on, layers separated by |): {data['pattern']}",
-        f"area {data['area']:.6g}, {data['edge_count']} edges",
-    ]
-    for i, (g, c) in enumerate(zip(data["gradient"], data["c"])):
-        name = "f" if len(data["c"]) == 1 else f"f{i}"
-        lines.append(f"{name}(x, y) = {g[0]:.9g} x + {g[1]:.9g} y + {c:.9g}")
-    lines.append("inequalities (one per hidden neuron; * = carries an edge of the polygon, others redundant):")
-    for q in data["inequalities"]:
-        mark = "*" if q["binding"] else " "
-        state = "on" if q["on"] else "off"
-        lines.append(f"{mark} layer {q['layer']} neuron {q['neuron']} {state}: {q['text']}")
-    for side in data["box_sides"]:
-        if side["binding"]:
-            lines.append(f"* box {side['side']}: {side['text']}")
-    return "\n".join(lines) + "\n"

@@ -40,7 +40,8 @@ from typing import Callable
 
 import numpy as np
 
-from .exact import PartitionTooLarge, WeightsSnapshot, region_counts_per_layer
+from .exact import PartitionTooLarge, region_counts_per_layer
+from .weights import WeightsSnapshot
 
 log = logging.getLogger("polytope_lens.dynamics")
 

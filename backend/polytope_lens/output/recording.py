@@ -28,10 +28,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .dynamics import LiveGeometry
-from .partition import compute_partition
+from ..geometry.dynamics import LiveGeometry
+from ..geometry.grid import compute_partition
 from .render import FrameInfo, render_frame, target_rgb
-from .training import Trainer
+from ..core.training import Trainer
 
 FRAME_NAME = "frame_{step:06d}.png"
 _FRAME_RE = re.compile(r"^frame_(\d+)\.png$")

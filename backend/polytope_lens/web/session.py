@@ -26,15 +26,15 @@ from typing import Callable
 
 from PIL import Image
 
-from .config import RunConfig
-from .dynamics import LiveGeometry
-from .exact import WeightsSnapshot
-from .images import Target
-from .movie import movie_bytes
-from .partition import GridPartition, compute_partition
+from ..core.settings import RunConfig
+from ..geometry.dynamics import LiveGeometry
+from ..geometry.weights import WeightsSnapshot
+from ..core.images import Target
+from ..output.movie import movie_bytes
+from ..geometry.grid import GridPartition, compute_partition
 from .protocol import Configure, Pause, ProtocolError, Reset, Set, Start, Step, View, validate_config
-from .render import GAP, FrameInfo, png_bytes, render_frame, target_rgb
-from .training import Trainer, TrainingDiverged
+from ..output.render import GAP, FrameInfo, png_bytes, render_frame, target_rgb
+from ..core.training import Trainer, TrainingDiverged
 from .wire import partition_frame
 
 TargetResolver = Callable[[str, bool], Target]

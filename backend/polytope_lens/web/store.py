@@ -20,11 +20,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from .images import ImageError, Target, load_target, normalise, open_image, to_rgb
+from ..core.samples import SAMPLES_DIR, sample_ids, sample_path
+from ..core.images import ImageError, Target, load_target, normalise, open_image, to_rgb
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-SAMPLE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-DEFAULT_SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_images"
 
 
 class UnknownImage(KeyError):
@@ -41,7 +40,7 @@ class StoreLimits:
 
 class ImageStore:
     def __init__(self, samples_dir: Path | None = None, uploads_dir: Path | None = None, limits: StoreLimits | None = None):
-        self.samples_dir = Path(samples_dir or DEFAULT_SAMPLES_DIR)
+        self.samples_dir = Path(samples_dir or SAMPLES_DIR)
         self._own_tmp = uploads_dir is None
         self.uploads_dir = Path(uploads_dir) if uploads_dir else Path(tempfile.mkdtemp(prefix="polytope-lens-uploads-"))
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
@@ -72,17 +71,13 @@ class ImageStore:
     # -- samples ------------------------------------------------------------
     def samples(self) -> list[dict]:
         items = []
-        for path in sorted(self.samples_dir.glob("*.png")):
-            if SAMPLE_ID.match(path.stem):
-                name = path.stem.replace("_", " ").replace("-", " ").capitalize()
-                items.append({"id": path.stem, "name": name, "url": f"/api/images/{path.stem}"})
+        for sample_id in sample_ids(self.samples_dir):
+            name = sample_id.replace("_", " ").replace("-", " ").capitalize()
+            items.append({"id": sample_id, "name": name, "url": f"/api/images/{sample_id}"})
         return items
 
     def _sample_path(self, image_id: str) -> Path | None:
-        if not SAMPLE_ID.match(image_id):
-            return None
-        path = self.samples_dir / f"{image_id}.png"
-        return path if path.is_file() else None
+        return sample_path(image_id, self.samples_dir)
 
     # -- uploads ------------------------------------------------------------
     def add_upload(self, data: bytes) -> str:
