@@ -37,7 +37,8 @@ import socket, sys
 import torch
 torch.set_num_threads(int(sys.argv[2]))
 import uvicorn
-from polytope_lens.web.app import Settings, uvicorn_config
+from polytope_lens.web.app import uvicorn_config
+from polytope_lens.web.config import Settings
 sock = socket.socket(fileno=int(sys.argv[1]))
 settings = Settings(max_sessions=int(sys.argv[3]))
 uvicorn.Server(uvicorn_config(settings, log_level="warning")).run(sockets=[sock])

@@ -53,7 +53,7 @@ def small_config():
     """Factory for a RunConfig that trains in milliseconds: ``small_config(layers="8x2", ...)``."""
 
     def make(**overrides) -> RunConfig:
-        base = dict(image="ring", layers="8x3", train_points=1000, val_points=200, batch_size=256, resolution=64)
+        base = dict(image="ring", layers="8x3", train_points=1000, val_points=200, batch_size=256)
         return RunConfig(**{**base, **overrides})
 
     return make

@@ -36,7 +36,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-from polytope_lens.web.app import Settings, uvicorn_config
+from polytope_lens.core.settings import VIEW_FIELDS
+from polytope_lens.web.app import uvicorn_config
+from polytope_lens.web.config import Settings
 
 _CHILD = """
 import base64, pickle, socket, sys
@@ -273,7 +275,13 @@ class LiveClient:
         return got
 
     def configure(self, **config) -> dict:
-        """Send ``configure`` and wait for its status, points and first frame; returns the status."""
+        """Send ``configure`` and wait for its status, points and first frame; returns the status.
+
+        View settings among ``config`` (resolution, ...) go first in a ``view`` message, as the page does.
+        """
+        view = {k: config.pop(k) for k in list(config) if k in VIEW_FIELDS}
+        if view:
+            self.send("view", **view)
         self.send("configure", config=config)
         status = self.expect("status", where=lambda m: m.get("message") == "new network" or m.get("state") == "paused")
         self.expect("points")

@@ -11,7 +11,7 @@ import pytest
 from live_server import running_server
 from PIL import Image
 
-from polytope_lens.core.settings import RunConfig
+from polytope_lens.core.settings import RunConfig, ViewSettings
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,17 @@ def test_health(http):
 
 def test_options_defaults_and_limits(http):
     body = http.get("/api/options").json()
-    assert body["defaults"] == RunConfig().model_dump()
+    assert body["defaults"] == {**RunConfig().model_dump(), **ViewSettings().model_dump()}
+    kinds = {row["name"]: row["kind"] for row in body["settings"]}
+    assert kinds["layers"] == kinds["image"] == kinds["seed"] == "network"
+    assert kinds["lr"] == kinds["optimizer"] == kinds["batch_size"] == kinds["momentum"] == "training"
+    assert kinds["resolution"] == kinds["fill_regions"] == "view"
+    assert set(kinds) == set(RunConfig.model_fields) | set(ViewSettings.model_fields)
+    resolution = next(row for row in body["settings"] if row["name"] == "resolution")
+    assert (resolution["min"], resolution["max"], resolution["type"]) == (16, 1024, "int")
+    lr = next(row for row in body["settings"] if row["name"] == "lr")
+    assert (lr["min_exclusive"], lr["max"]) == (0.0, 10.0)
+    assert body["point_colors"] == {"train": "#e61e1e", "val": "#1e50e6"}
     limits = body["limits"]
     for key in (
         "max_depth",
@@ -204,7 +214,8 @@ def test_frontend_page_is_served_with_a_strict_policy(tmp_path):
 
 
 def test_default_bind_is_loopback():
-    from polytope_lens.web.app import Settings, uvicorn_config
+    from polytope_lens.web.app import uvicorn_config
+    from polytope_lens.web.config import Settings
 
     async def app(scope, receive, send):  # uvicorn_config would otherwise build a real app
         pass

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from polytope_lens.cli import main
-from polytope_lens.core.settings import RunConfig
+from polytope_lens.core.settings import RunConfig, ViewSettings
 from polytope_lens.output.render import caption_height_for
 from polytope_lens.core.training import read_checkpoint
 
@@ -53,7 +53,8 @@ def test_train_then_resume(sample_dir, tmp_path, capsys):
     assert records[2]["val_loss"] < records[0]["val_loss"]
     assert read_checkpoint(out / "checkpoint.pt")["step"] == 40
     config = RunConfig.model_validate_json((out / "config.json").read_text())
-    assert (config.resolution, config.train_points, config.layers) == (64, 500, "6x2")
+    assert (config.train_points, config.layers) == (500, "6x2")
+    assert ViewSettings.model_validate_json((out / "view.json").read_text()).resolution == 64
     assert movie_frames(out / "movie.mp4") == 3
     assert capsys.readouterr().out == ""  # --quiet
 
@@ -61,6 +62,8 @@ def test_train_then_resume(sample_dir, tmp_path, capsys):
     resume = ["train", "--resume", str(out / "checkpoint.pt"), "--steps", "30", "--frame-every", "20", "--lr", "1e-4"]
     assert main([*resume, "--movie", "--threads", "1"]) == 0
     assert frame_steps(out) == [0, 20, 40, 60, 70]
+    with Image.open(out / "frames" / "frame_000070.png") as frame:  # drawn like the run's earlier frames
+        assert frame.size == (3 * 64 + 4 * 8, 64 + 2 * 8 + caption_height_for(64))
     records = metrics(out)
     assert [r["step"] for r in records] == [0, 20, 40, 60, 70]
     assert records[3]["elapsed_s"] >= records[2]["elapsed_s"]  # training time carries on

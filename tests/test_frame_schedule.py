@@ -13,7 +13,7 @@ from polytope_lens.web import session as session_mod
 from polytope_lens.web.protocol import parse_command
 from polytope_lens.web.session import LiveSession, Outbox
 
-CONFIG = {"image": "ring", "layers": "8x3", "train_points": 1000, "val_points": 200, "batch_size": 256, "resolution": 256}
+CONFIG = {"image": "ring", "layers": "8x3", "train_points": 1000, "val_points": 200, "batch_size": 256}
 
 
 class CountingOutbox(Outbox):
@@ -49,6 +49,7 @@ def live(ring_target, monkeypatch):
         session.submit(parse_command(json.dumps({"type": kind, **fields})))
 
     session.send = send
+    send("view", resolution=256)
     send("configure", config=CONFIG)
     deadline = time.monotonic() + 30
     while not outbox.frame_pending() and time.monotonic() < deadline:
@@ -119,7 +120,7 @@ def test_a_status_that_changes_the_step_is_never_followed_by_an_older_frame(live
     put_message = live.outbox.put_message
 
     def watch(message):
-        if message.get("type") == "status" and message.get("state") == "paused":
+        if message.type == "status" and message.state == "paused":
             waiting_at_status.append(live.outbox.frame_pending())
         put_message(message)
 

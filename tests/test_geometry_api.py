@@ -20,7 +20,8 @@ from live_server import LiveClient, running_app
 from polytope_lens.web.routers import geometry as geometry_routes
 from polytope_lens.geometry.exact import exact_partition, neuron_zero_set
 from polytope_lens.core.model import MLP, build_mlp
-from polytope_lens.web.app import Settings, create_app
+from polytope_lens.web.app import create_app
+from polytope_lens.web.config import Settings
 from polytope_lens.core.training import trainer_from_checkpoint
 
 STEPS = 300

@@ -21,6 +21,7 @@ TRAINERS = 3
 TRAIN_SECONDS = 5.0
 CHURN_CYCLES = 20
 TINY = dict(layers="8x2", train_points=300, val_points=100, batch_size=128, resolution=32)
+TINY_CONFIG = {k: v for k, v in TINY.items() if k != "resolution"}  # resolution goes with 'view', not 'configure'
 # Idle workers of bounded thread pools may stay after a burst: the event loop's executor
 # (min(32, cores + 4) threads, used to close sessions off the loop) and exact-live (1).
 # A leak would be one thread per session: 20+ here, and more in the plateau phase.
@@ -119,7 +120,7 @@ def test_many_sessions_and_churn(server):
                 if cycle % 3 == 2:
                     # killed mid-frame: a raw socket that starts training and vanishes without a close
                     sock = raw_websocket(server)
-                    sock.sendall(client_frame(json.dumps({"type": "configure", "config": TINY})))
+                    sock.sendall(client_frame(json.dumps({"type": "configure", "config": TINY_CONFIG})))
                     sock.sendall(client_frame(json.dumps({"type": "start"})))
                     time.sleep(0.15)
                     sock.close()

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from live_server import LiveClient, running_server
 
-from polytope_lens.core.settings import MAX_POINTS, RunConfig
+from polytope_lens.core.settings import MAX_POINTS, RunConfig, ViewSettings
 from polytope_lens.core.model import MAX_PARAMETERS, count_parameters
 from polytope_lens.web.protocol import (
     DEFAULT_LIVE_LIMITS,
@@ -23,10 +23,10 @@ from polytope_lens.web.protocol import (
     ProtocolError,
     check_live_cost,
     parse_command,
-    validate_config,
 )
 
 FIELDS = list(RunConfig.model_fields)
+RESOLUTION = ViewSettings().resolution  # the live view's default grid
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=300)
 
 json_scalars = st.one_of(
@@ -109,7 +109,8 @@ def test_any_text_or_bytes_is_a_command_or_a_protocol_error(raw):
 @given(configs)
 def test_config_validation_names_a_field_or_gives_a_valid_config(fields):
     try:
-        config = check_live_cost(validate_config(fields))
+        config = parse_command(json.dumps({"type": "configure", "config": fields}, allow_nan=True)).config
+        check_live_cost(config, RESOLUTION)
     except ProtocolError as exc:
         if exc.field is not None:
             assert exc.field in fields or exc.field in FIELDS or exc.field == "config", (exc.field, fields)
@@ -119,13 +120,13 @@ def test_config_validation_names_a_field_or_gives_a_valid_config(fields):
     assert set(fields) <= set(FIELDS)
     assert config.train_points + config.val_points <= MAX_POINTS
     assert count_parameters(config.widths, out_dim=config.out_dim) <= MAX_PARAMETERS
-    assert config.resolution**2 * count_parameters(config.widths, out_dim=config.out_dim) <= (
+    assert RESOLUTION**2 * count_parameters(config.widths, out_dim=config.out_dim) <= (
         DEFAULT_LIVE_LIMITS.max_frame_cost
     )
     assert 0 < config.lr <= 10 and math.isfinite(config.lr)
     # the validated config is a fixed point: what the server echoes is accepted as it is
     again = parse_command(json.dumps({"type": "configure", "config": config.model_dump()}))
-    assert isinstance(again, Configure) and RunConfig.model_validate(again.config) == config
+    assert isinstance(again, Configure) and again.config == config
 
 
 valid_configs = st.fixed_dictionaries(
@@ -143,7 +144,6 @@ valid_configs = st.fixed_dictionaries(
         "train_points": st.integers(min_value=1, max_value=100_000),
         "val_points": st.integers(min_value=1, max_value=100_000),
         "seed": st.integers(min_value=0, max_value=2**31 - 1),
-        "resolution": st.integers(min_value=16, max_value=1024),
     },
 )
 
@@ -152,7 +152,7 @@ valid_configs = st.fixed_dictionaries(
 @given(valid_configs)
 def test_documented_ranges_are_accepted(fields):
     command = parse_command(json.dumps({"type": "configure", "config": fields}))
-    config = RunConfig.model_validate(command.config)
+    config = command.config
     for name, value in fields.items():
         assert getattr(config, name) == value or name == "layers"
 

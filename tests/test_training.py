@@ -62,7 +62,7 @@ def test_huge_learning_rate_diverges_cleanly(ring_target, small_config):
         t.step(100)
     assert t.step_count == 0
     assert all(torch.isfinite(p).all() for p in t.model.parameters())
-    t.set_lr(1e-3)  # the run can go on after the user lowers the rate
+    t.apply_training(lr=1e-3)  # the run can go on after the user lowers the rate
     assert math.isfinite(t.step(10))
 
 

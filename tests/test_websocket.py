@@ -13,7 +13,8 @@ import torch
 from live_server import SMALL_CONFIG, LiveClient, running_app, running_server
 from PIL import Image
 
-from polytope_lens.web.app import Settings, create_app
+from polytope_lens.web.app import create_app
+from polytope_lens.web.config import Settings
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +32,17 @@ def client(server):
 def test_first_status_has_a_token_and_no_network(client):
     status = client.status
     assert status["state"] == "idle" and status["step"] == 0 and status["config"] is None
+    assert status["view"] == {"resolution": 512, "fill_regions": False, "boundaries": True}
     assert len(status["token"]) >= 20
 
 
 def test_configure_answers_status_points_and_first_frame(client):
-    client.send("configure", config=SMALL_CONFIG)
+    client.send("view", resolution=64)
+    assert client.expect("status")["view"]["resolution"] == 64
+    client.send("configure", config={k: v for k, v in SMALL_CONFIG.items() if k != "resolution"})
     status = client.expect("status")
     assert status["state"] == "paused" and status["step"] == 0
-    assert status["config"]["layers"] == "8x3" and status["config"]["resolution"] == 64
+    assert status["config"]["layers"] == "8x3" and "resolution" not in status["config"]
     assert status["image_url"] == "/api/images/ring"
     points = client.expect("points")
     assert points["size"] == 1024
@@ -137,7 +141,7 @@ def test_set_lr_applies_live(client):
         ({"layers": "14x6,"}, "layers", "comma"),
         ({"lr": -1}, "lr", "greater than"),
         ({"lr": "fast"}, "lr", "number"),
-        ({"resolution": 4}, "resolution", "16"),
+        ({"resolution": 64}, "resolution", "'view' message"),
         ({"optimizer": "adamw"}, "optimizer", "adam"),
         ({"colour": True}, "colour", "unknown field"),
         ({"image": "no-such-picture"}, "image", "no picture"),
@@ -152,6 +156,39 @@ def test_invalid_config_gets_an_error_naming_the_field(client, config, field, wo
     # the session is still usable afterwards
     status = client.configure(**SMALL_CONFIG)
     assert status["state"] == "paused"
+
+
+def test_resolution_changes_with_the_view_and_keeps_the_network(client):
+    """A drawing setting never restarts training: the step goes on and the network is the same."""
+    client.configure(**SMALL_CONFIG)
+    client.send("start")
+    before = client.expect("frame", where=lambda f: f["step"] >= 30)
+    seen = len(client.messages)
+    client.send("view", resolution=32)
+    status = client.expect("status", where=lambda m: m["view"]["resolution"] == 32)
+    assert status["step"] >= before["step"] and status["state"] == "running"
+    after = client.expect("frame", where=lambda f: f["resolution"] == 32)
+    assert after["step"] >= before["step"]
+    assert not any(m.get("message") in ("new network", "new initialisation") for m in client.messages[seen:])
+    client.send("view", resolution=4)
+    error = client.expect("error")
+    assert error["field"] == "resolution" and "16" in error["message"]
+    client.send("pause")
+    client.expect("status", where=lambda m: m["state"] == "paused")
+
+
+def test_frame_cost_is_checked_for_a_new_network_and_for_a_new_resolution(client):
+    client.send("view", resolution=512)
+    client.send("configure", config={"layers": "1024,1024"})
+    error = client.expect("error")
+    assert error["field"] == "resolution" and "live limit" in error["message"] and "at most" in error["message"]
+    status = client.configure(layers="256x3", train_points=300, val_points=100, resolution=16)
+    client.send("view", resolution=1024)
+    error = client.expect("error")
+    assert error["field"] == "resolution" and "live limit" in error["message"]
+    client.send("step", n=1)
+    after = client.expect("status", where=lambda m: m["step"] == 1)
+    assert after["view"]["resolution"] == 16 and after["config"] == status["config"]  # nothing changed
 
 
 def test_commands_before_configure_are_explained(client):
@@ -221,15 +258,15 @@ def test_closing_the_socket_stops_training_and_frees_the_session():
         client.configure(**SMALL_CONFIG)
         client.send("start")
         client.expect("frame", where=lambda f: f["step"] > 0)
-        assert len(app.state.sessions) == 1
-        session = next(iter(app.state.sessions.values()))
+        assert len(app.state.registry.sessions) == 1
+        session = next(iter(app.state.registry.sessions.values()))
         assert session.alive and len(_session_threads()) == before + 1
         step_then = session.trainer.step_count
         client.close()
         t0 = time.monotonic()
-        while (app.state.sessions or session.alive) and time.monotonic() - t0 < 1.0:
+        while (app.state.registry.sessions or session.alive) and time.monotonic() - t0 < 1.0:
             time.sleep(0.02)
-        assert not app.state.sessions, "the session is still in the app state"
+        assert not app.state.registry.sessions, "the session is still in the app state"
         assert not session.alive, "the worker thread still runs a second after the socket closed"
         assert len(_session_threads()) == before
         assert session.trainer is None  # the network was let go

@@ -9,6 +9,7 @@ Exit codes: 0 done, 2 bad input (options, picture, checkpoint, device),
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -18,7 +19,9 @@ import torch
 from pydantic import ValidationError
 
 from .core.samples import sample_path
-from .core.settings import RunConfig, describe_validation_error
+from .core.settings import (
+    TRAINING_FIELDS, RunConfig, ViewSettings, describe_validation_error, settings_table,
+)
 from .core.images import ImageError, load_target
 from .output.movie import write_movie
 from .output.recording import RunRecorder, train_and_record
@@ -27,15 +30,15 @@ from .geometry.exact import PartitionTooLarge
 from .core.training import Trainer, TrainingDiverged, trainer_from_checkpoint
 
 PROG = "polytope-lens"
-FRAME_RESOLUTION = 1024  # headless frames default to the full picture size (RunConfig's 512 is for live views)
+VIEW_FILE = "view.json"  # how a headless run's frames are drawn, so a resumed run draws them alike
+FRAME_RESOLUTION = 1024  # headless frames default to the full picture size (the live view's default is 512)
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
-# RunConfig fields the CLI exposes, and those a resumed run may change (the rest define the network and data).
-CONFIG_OPTIONS = (
-    "layers", "activation", "negative_slope", "optimizer", "lr", "momentum",
-    "batch_size", "train_points", "val_points", "seed", "resolution", "color",
-)  # fmt: skip
-RESUME_OVERRIDES = ("optimizer", "lr", "batch_size", "resolution")
+# Every RunConfig field but the picture (a positional argument) is an option; a resumed run may
+# change the training settings only (core.settings: the kinds are declared there, once).
+CONFIG_OPTIONS = tuple(name for name in RunConfig.model_fields if name != "image")
+RESUME_OVERRIDES = TRAINING_FIELDS
+_ARG_TYPES = {"int": int, "float": float, "str": str}
 
 
 class UsageError(Exception):
@@ -72,9 +75,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _config_default(name: str):
-    return FRAME_RESOLUTION if name == "resolution" else RunConfig.model_fields[name].default
-
 
 def add_train_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -85,23 +85,26 @@ def add_train_parser(subparsers) -> None:
     )
     p.add_argument("image", nargs="?", metavar="IMAGE", help="picture file (PNG, JPEG, WebP, BMP, TIFF, GIF) or sample id such as ring; omit with --resume")
 
-    net = p.add_argument_group("run configuration (defaults from RunConfig; with --resume only --optimizer, --lr, --batch-size and --resolution may change)")
     # default=None marks "not given", so a resumed run keeps its checkpoint's values; the help shows the real default.
-    def conf(flag, name, help, **kw):
-        net.add_argument(flag, dest=name, default=None, help=f"{help} (default: {_config_default(name)})", **kw)
-
-    conf("--layers", "layers", "hidden widths, e.g. 14x6 or 10x10,2,10x3", metavar="SPEC")
-    conf("--activation", "activation", "hidden activation", choices=["relu", "leaky_relu"])
-    conf("--negative-slope", "negative_slope", "slope of leaky_relu for negative inputs", type=float)
-    conf("--optimizer", "optimizer", "optimiser", choices=["adam", "sgd", "sgd_momentum", "rmsprop"])
-    conf("--lr", "lr", "learning rate", type=float)
-    conf("--momentum", "momentum", "momentum of sgd_momentum", type=float)
-    conf("--batch-size", "batch_size", "points per step; >= --train-points is full batch", type=int)
-    conf("--train-points", "train_points", "training pixels sampled from the picture", type=int)
-    conf("--val-points", "val_points", "validation pixels (disjoint from training)", type=int)
-    conf("--seed", "seed", "seed of sampling, initialisation and batches", type=int)
-    conf("--resolution", "resolution", "side of the frame grid on which regions are found", type=int)
-    conf("--color", "color", "fit RGB (3 outputs) instead of grayscale", action="store_true")
+    groups = {
+        "network": p.add_argument_group("network and data (a new network; fixed with --resume)"),
+        "training": p.add_argument_group("training (may change with --resume)"),
+    }
+    for row in settings_table():
+        if row["kind"] not in groups or row["name"] == "image":
+            continue
+        kw: dict = {"action": "store_true"} if row["type"] == "bool" else {"metavar": row["name"].upper()}
+        if row["type"] == "choice":
+            kw = {"choices": row["choices"]}
+        elif row["type"] in _ARG_TYPES:
+            kw["type"] = _ARG_TYPES[row["type"]]
+        default = " (default: on)" if row["default"] is True else "" if row["default"] is False else f" (default: {row['default']})"
+        groups[row["kind"]].add_argument("--" + row["name"].replace("_", "-"), dest=row["name"], default=None,
+                                         help=row["description"] + default, **kw)
+    view = p.add_argument_group("frames")
+    view.add_argument("--resolution", type=_positive_int, default=None, help=f"side of the frame grid on which regions are found (default: {FRAME_RESOLUTION}; resuming: the run's)")
+    view.add_argument("--fill-regions", action="store_true", help="fill regions with their pattern colours in the first panel")
+    view.add_argument("--no-boundaries", action="store_true", help="do not draw region boundaries")
 
     run = p.add_argument_group("run length and output")
     run.add_argument("--steps", type=_non_negative_int, default=6000, help="optimiser steps (with --resume: additional steps)")
@@ -109,8 +112,6 @@ def add_train_parser(subparsers) -> None:
     run.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<image stem>; with --resume the checkpoint's folder)")
     run.add_argument("--movie", action="store_true", help="also write movie.mp4 from all frames (movie.gif if no MP4 encoder)")
     run.add_argument("--fps", type=_positive_float, default=10.0, help="frames per second of the movie")
-    run.add_argument("--fill-regions", action="store_true", help="fill regions with their pattern colours in the first panel")
-    run.add_argument("--no-boundaries", action="store_true", help="do not draw region boundaries")
     run.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
     run.add_argument("--resume", type=Path, default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint.pt")
     run.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help="torch CPU threads (1 is as fast for small nets and much faster on a busy machine)")
@@ -190,7 +191,8 @@ def _make_trainer(args) -> Trainer:
             fixed = sorted(set(given) - set(RESUME_OVERRIDES))
             if fixed:
                 flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
-                raise UsageError(f"{flags} cannot change when resuming; only --optimizer, --lr, --batch-size and --resolution can")
+                allowed = ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES)
+                raise UsageError(f"{flags} cannot change when resuming (they define the network); only {allowed} can")
             if not args.resume.is_file():
                 raise UsageError(f"no such checkpoint: {args.resume}")
             try:
@@ -201,7 +203,7 @@ def _make_trainer(args) -> Trainer:
                 raise UsageError(f"{args.resume}: {str(exc).split(' (')[0]}") from None
         if args.image is None:
             raise UsageError("IMAGE is required (or --resume CHECKPOINT)")
-        config = RunConfig(image=args.image, **{"resolution": FRAME_RESOLUTION, **given})
+        config = RunConfig(image=args.image, **given)
         path = _resolve_image(args.image)
         if not Path(path).is_file():
             raise UsageError(f"no such picture file or sample id: {args.image}")
@@ -246,11 +248,13 @@ def cmd_train(args) -> int:
     out = args.out or (args.resume.parent if args.resume else Path("runs") / Path(args.image).stem)
     # Resuming into the checkpoint's own folder continues its frames and metrics; anywhere else starts afresh.
     continuing = args.resume is not None and out.resolve() == args.resume.resolve().parent
+    view = _frame_view(args)
     recorder = RunRecorder(
-        out, trainer, trainer.config.resolution,
-        fill_regions=args.fill_regions, show_boundaries=not args.no_boundaries, fresh=not continuing,
+        out, trainer, view.resolution,
+        fill_regions=view.fill_regions, show_boundaries=view.boundaries, fresh=not continuing,
     )  # fmt: skip
     (out / "config.json").write_text(trainer.config.model_dump_json(indent=2) + "\n")
+    (out / VIEW_FILE).write_text(view.model_dump_json(indent=2) + "\n")
     start = trainer.step_count
     last: dict = {}
     diverged: str | None = None
@@ -287,10 +291,24 @@ def cmd_train(args) -> int:
             f"step {last['step']}: train MSE {last['train_loss']:.5f}, val MSE {last['val_loss']:.5f}, "
             f"{last['regions']} regions, {last['elapsed_s']:.1f} s training"
         )
-        print(f"wrote {out}/: frames/, metrics.jsonl, checkpoint.pt, config.json" + (f", {movie.name}" if movie else ""))
+        print(f"wrote {out}/: frames/, metrics.jsonl, checkpoint.pt, config.json, view.json" + (f", {movie.name}" if movie else ""))
     if diverged:
         return EXIT_DIVERGED
     return 0 if finished else EXIT_INTERRUPTED
+
+
+def _frame_view(args) -> ViewSettings:
+    """How frames are drawn: the options given, else (resuming) the run's own view.json, else the defaults."""
+    given = {"resolution": args.resolution, "fill_regions": args.fill_regions or None,
+             "boundaries": False if args.no_boundaries else None}
+    saved = args.resume.parent / VIEW_FILE if args.resume is not None else None
+    base = {"resolution": FRAME_RESOLUTION}
+    if saved is not None and saved.is_file():
+        base = json.loads(saved.read_text())
+    try:
+        return ViewSettings(**{**base, **{k: v for k, v in given.items() if v is not None}})
+    except ValidationError as exc:
+        raise UsageError(describe_validation_error(exc)) from None
 
 
 # -- serve ----------------------------------------------------------------------
@@ -319,7 +337,8 @@ def add_serve_parser(subparsers) -> None:
 
 
 def cmd_serve(args) -> int:
-    from .web.app import Settings, serve
+    from .web.app import serve
+    from .web.config import Settings
     from .web.store import StoreLimits
 
     _check_device(args.device)

@@ -1,9 +1,25 @@
-"""One validated description of a run, shared by the CLI, the websocket and checkpoints."""
+"""Every setting of a run, declared once, in three kinds.
+
+- ``network``: what defines the network and its data (picture, architecture,
+  activation, points, seed). A change starts a new network.
+- ``training``: how the running network learns (optimiser, learning rate,
+  momentum, batch size). A change applies to the running network.
+- ``view``: how it is drawn (grid resolution, region colours, boundaries).
+  A change never touches training.
+
+``RunConfig`` (network + training) is what a checkpoint, the CLI and the
+websocket ``configure`` message carry; ``ViewSettings`` goes with the ``view``
+message. ``settings_table()`` publishes all three with their limits
+(``GET /api/options``): the page and the CLI's ``--resume`` take the kinds from
+there instead of restating them.
+"""
 
 from __future__ import annotations
 
+import typing
 from typing import Literal
 
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .model import LayerSpecError, check_parameter_budget, format_layers, parse_layers
@@ -15,26 +31,24 @@ MIN_RESOLUTION = 16
 
 Activation = Literal["relu", "leaky_relu"]
 Optimizer = Literal["adam", "sgd", "sgd_momentum", "rmsprop"]
+Kind = Literal["network", "training", "view"]
 
 
-class RunConfig(BaseModel):
-    """Everything that determines a run. Unknown fields are rejected, not ignored."""
-
+class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class NetworkSettings(_Settings):
+    """Kind ``network``: a change starts a new network."""
 
     image: str = Field("ring", min_length=1, max_length=200, description="sample id, image id or file path")
     color: bool = Field(False, description="fit RGB (3 outputs) instead of grayscale")
     layers: str = Field("14x6", max_length=200, description="hidden widths, e.g. 14x6 or 10x10,2,10x3")
-    activation: Activation = "relu"
-    negative_slope: float = Field(0.01, gt=0.0, lt=1.0, description="leaky ReLU slope")
-    optimizer: Optimizer = "adam"
-    lr: float = Field(1e-3, gt=0.0, le=10.0, description="learning rate")
-    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="momentum of sgd_momentum")
-    batch_size: int = Field(1024, ge=1, le=MAX_POINTS, description="points per step; >= train_points is full batch")
-    train_points: int = Field(5000, ge=1, le=MAX_POINTS)
-    val_points: int = Field(1000, ge=1, le=MAX_POINTS)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    resolution: int = Field(512, ge=MIN_RESOLUTION, le=MAX_RESOLUTION, description="partition grid side")
+    activation: Activation = Field("relu", description="hidden activation")
+    negative_slope: float = Field(0.01, gt=0.0, lt=1.0, description="leaky ReLU slope for negative inputs")
+    train_points: int = Field(5000, ge=1, le=MAX_POINTS, description="training pixels sampled from the picture")
+    val_points: int = Field(1000, ge=1, le=MAX_POINTS, description="validation pixels (disjoint from training)")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of sampling, initialisation and batches")
 
     @field_validator("layers")
     @classmethod
@@ -44,6 +58,27 @@ class RunConfig(BaseModel):
         except LayerSpecError as exc:
             raise ValueError(str(exc)) from None
         return format_layers(widths)
+
+
+class TrainingSettings(_Settings):
+    """Kind ``training``: applied to the running network."""
+
+    optimizer: Optimizer = Field("adam", description="optimiser")
+    lr: float = Field(1e-3, gt=0.0, le=10.0, description="learning rate")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="momentum of sgd_momentum")
+    batch_size: int = Field(1024, ge=1, le=MAX_POINTS, description="points per step; >= train_points is full batch")
+
+
+class ViewSettings(_Settings):
+    """Kind ``view``: how a run is drawn; never touches training."""
+
+    resolution: int = Field(512, ge=MIN_RESOLUTION, le=MAX_RESOLUTION, description="side of the grid on which regions are found")
+    fill_regions: bool = Field(False, description="fill every region with its pattern's colour")
+    boundaries: bool = Field(True, description="draw region boundaries")
+
+
+class RunConfig(NetworkSettings, TrainingSettings):
+    """A run: its network and how it trains. Unknown fields are rejected, not ignored."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "RunConfig":
@@ -74,15 +109,55 @@ class RunConfig(BaseModel):
         act = "ReLU" if self.activation == "relu" else f"leaky ReLU {self.negative_slope:g}"
         return f"2-{self.layers}-{self.out_dim} {act}"
 
+    def training(self) -> TrainingSettings:
+        return TrainingSettings(**{name: getattr(self, name) for name in TrainingSettings.model_fields})
+
+
+KIND_MODELS: dict[str, type[_Settings]] = {"network": NetworkSettings, "training": TrainingSettings, "view": ViewSettings}
+FIELD_KINDS: dict[str, str] = {name: kind for kind, model in KIND_MODELS.items() for name in model.model_fields}
+TRAINING_FIELDS: tuple[str, ...] = tuple(TrainingSettings.model_fields)
+VIEW_FIELDS: tuple[str, ...] = tuple(ViewSettings.model_fields)
+# Fields cross-checks name when they fail (pydantic gives model validators no location).
+CROSS_CHECK_FIELDS = (("parameters", "layers"), ("train_points + val_points", "train_points"))
+
+
+def settings_table() -> list[dict]:
+    """One entry per setting: name, kind, type, default, bounds or choices, description."""
+    rows = []
+    for kind, model in KIND_MODELS.items():
+        for name, info in model.model_fields.items():
+            row: dict = {"name": name, "kind": kind, "default": info.default, "description": info.description or ""}
+            choices = typing.get_args(info.annotation) if typing.get_origin(info.annotation) is Literal else None
+            row["type"] = "choice" if choices else {bool: "bool", int: "int", float: "float", str: "str"}[info.annotation]
+            if choices:
+                row["choices"] = list(choices)
+            for bound in info.metadata:
+                for cls, attr, key in ((Ge, "ge", "min"), (Gt, "gt", "min_exclusive"),
+                                       (Le, "le", "max"), (Lt, "lt", "max_exclusive")):
+                    if isinstance(bound, cls):
+                        row[key] = getattr(bound, attr)
+                if getattr(bound, "max_length", None) is not None:
+                    row["max_length"] = bound.max_length
+            rows.append(row)
+    return rows
+
 
 def describe_validation_error(exc: ValidationError) -> str:
     """One readable sentence per problem, each naming its field."""
-    parts = []
+    return "; ".join(f"{field}: {msg}" for field, msg in validation_problems(exc))
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field, message) per problem; a cross-field check is given the field a person should change."""
+    problems = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err.get("loc", ())) or "config"
-        msg = err.get("msg", "invalid")
-        msg = msg.removeprefix("Value error, ")
+        loc = [str(p) for p in err.get("loc", ())]
+        msg = err.get("msg", "invalid").removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
-            msg = "unknown field"
-        parts.append(f"{field}: {msg}")
-    return "; ".join(parts)
+            kind = FIELD_KINDS.get(loc[-1]) if loc else None
+            msg = "a view setting: send it in a 'view' message" if kind == "view" else "unknown field"
+        field = ".".join(loc)
+        if not loc:
+            field = next((name for words, name in CROSS_CHECK_FIELDS if words in msg), "config")
+        problems.append((field, msg))
+    return problems

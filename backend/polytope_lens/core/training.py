@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .settings import RunConfig
+from .settings import VIEW_FIELDS, RunConfig
 from .images import PointSample, Target, sample_points
 from .model import MLP, build_mlp
 
@@ -91,16 +91,22 @@ class Trainer:
         self.last_batch_loss = math.nan
         self._take_snapshot()
 
-    def set_lr(self, lr: float) -> None:
-        self.config = self.config.model_copy(update={"lr": lr})
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+    def apply_training(self, **changes) -> None:
+        """Change training settings (core.settings.TrainingSettings) on the running network.
 
-    def set_optimizer(self, name: str, lr: float | None = None) -> None:
-        """Switch optimiser mid-run (its state starts empty); weights are kept."""
-        lr = self.config.lr if lr is None else lr
-        self.config = RunConfig.model_validate({**self.config.model_dump(), "optimizer": name, "lr": lr})
-        self.optimizer = make_optimizer(name, self.model.parameters(), lr, self.config.momentum)
+        Weights are kept. A new optimiser starts with empty state; the same optimiser keeps
+        its state and takes the new learning rate and momentum.
+        """
+        config = RunConfig.model_validate({**self.config.model_dump(), **changes})
+        new_optimizer = config.optimizer != self.config.optimizer
+        self.config = config
+        if new_optimizer:
+            self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr, config.momentum)
+            return
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.lr
+            if "momentum" in group and config.optimizer == "sgd_momentum":
+                group["momentum"] = config.momentum
 
     # -- training -----------------------------------------------------------
     def step(self, n: int = 1) -> float:
@@ -193,6 +199,7 @@ def read_checkpoint(source: str | Path | bytes) -> dict:
         raise ValueError(f"not a Polytope Lens checkpoint ({reason})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError("not a Polytope Lens checkpoint (unknown format)")
+    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if k not in VIEW_FIELDS}  # older checkpoints kept the grid resolution
     return ckpt
 
 
@@ -218,10 +225,7 @@ def trainer_from_checkpoint(
     trainer.step_count = int(ckpt["step"])
     if config.optimizer == ckpt["config"]["optimizer"]:
         trainer.optimizer.load_state_dict(ckpt["optimizer"])
-        trainer.set_lr(config.lr)
-        for group in trainer.optimizer.param_groups:  # a momentum override must win over the saved one
-            if "momentum" in group and config.optimizer == "sgd_momentum":
-                group["momentum"] = config.momentum
+        trainer.apply_training(lr=config.lr, momentum=config.momentum)  # overrides win over the saved state
     if trainer.device.type == "cpu":
         trainer.batch_gen.set_state(ckpt["batch_generator"])
     trainer._take_snapshot()

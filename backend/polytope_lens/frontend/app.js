@@ -28,7 +28,6 @@ const REASONS = {
   train_points: "training points changed",
   val_points: "validation points changed",
   seed: "seed changed",
-  resolution: "resolution changed",
 };
 
 const STATE_WORDS = {
@@ -167,12 +166,12 @@ class App {
     this.controls.render(this.state);
 
     const kinds = new Set(changed.map(kindOf));
-    if (kinds.has("config")) {
-      for (const name of changed) if (kindOf(name) === "config") this.pendingReasons.add(REASONS[name] || `${name} changed`);
+    if (kinds.has("network")) {
+      for (const name of changed) if (kindOf(name) === "network") this.pendingReasons.add(REASONS[name] || `${name} changed`);
       this.scheduleConfigure();
     }
-    if (kinds.has("live")) {
-      for (const name of changed) if (kindOf(name) === "live") this.pendingSet[name] = this.state[name];
+    if (kinds.has("training")) {
+      for (const name of changed) if (kindOf(name) === "training") this.pendingSet[name] = this.state[name];
       this.scheduleSet();
     }
     if (kinds.has("view")) {
@@ -228,6 +227,7 @@ class App {
       visible: document.visibilityState !== "hidden",
       fill_regions: Boolean(this.state && this.state.fill_regions),
       boundaries: Boolean(!this.state || this.state.boundaries),
+      resolution: this.state ? this.state.resolution : undefined,
       max_fps: MAX_FPS,
     });
   }
@@ -506,7 +506,7 @@ class App {
   onError(msg) {
     const text = typeof msg.message === "string" && msg.message ? msg.message : "The server reported an error";
     const field = typeof msg.field === "string" ? msg.field : null;
-    const configField = field !== null && (kindOf(field) === "config" || kindOf(field) === "live");
+    const configField = field !== null && (kindOf(field) === "network" || kindOf(field) === "training");
     // One entry per config field, so "no network yet" after a bad configure does not hide why.
     this.banner.set(configField ? `field:${field}` : "server", text);
     this.errorSeq = this.commandSeq;

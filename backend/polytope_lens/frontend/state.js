@@ -3,27 +3,27 @@
 // so the complete configuration round-trips through the query string and a
 // link reproduces a run.
 //
-// kind:
-//   "config" – part of the run's RunConfig; changing it starts a fresh network
-//   "live"   – part of RunConfig too, but applied to a running network with `set`
-//   "view"   – how frames are drawn; never restarts anything
+// kind (the server's settings kinds, GET /api/options "settings"):
+//   "network"  – defines the network and its data; a change starts a fresh network (`configure`)
+//   "training" – applied to the running network with `set`
+//   "view"     – how frames are drawn (`view`); never touches training
 
 export const RESOLUTIONS = [128, 256, 512, 1024];
 
 export const PROPERTIES = [
-  { name: "image", key: "img", type: "string", default: "ring", kind: "config", maxLength: 200 },
-  { name: "color", key: "color", type: "bool", default: false, kind: "config" },
-  { name: "layers", key: "layers", type: "string", default: "14x6", kind: "config", maxLength: 200 },
-  { name: "activation", key: "act", type: "enum", options: ["relu", "leaky_relu"], default: "relu", kind: "config" },
-  { name: "negative_slope", key: "slope", type: "number", default: 0.01, min: 0, max: 1, exclusive: true, kind: "config" },
-  { name: "optimizer", key: "opt", type: "enum", options: ["adam", "sgd", "sgd_momentum", "rmsprop"], default: "adam", kind: "live" },
-  { name: "lr", key: "lr", type: "number", default: 1e-3, min: 0, max: 10, exclusiveMin: true, kind: "live" },
-  { name: "momentum", key: "mom", type: "number", default: 0.9, min: 0, max: 1, exclusiveMax: true, kind: "config" },
-  { name: "batch_size", key: "batch", type: "int", default: 1024, min: 1, max: 1048576, kind: "config" },
-  { name: "train_points", key: "ntrain", type: "int", default: 5000, min: 1, max: 1048576, kind: "config" },
-  { name: "val_points", key: "nval", type: "int", default: 1000, min: 1, max: 1048576, kind: "config" },
-  { name: "seed", key: "seed", type: "int", default: 0, min: 0, max: 2147483647, kind: "config" },
-  { name: "resolution", key: "res", type: "int", default: 512, min: 16, max: 1024, kind: "config" },
+  { name: "image", key: "img", type: "string", default: "ring", kind: "network", maxLength: 200 },
+  { name: "color", key: "color", type: "bool", default: false, kind: "network" },
+  { name: "layers", key: "layers", type: "string", default: "14x6", kind: "network", maxLength: 200 },
+  { name: "activation", key: "act", type: "enum", options: ["relu", "leaky_relu"], default: "relu", kind: "network" },
+  { name: "negative_slope", key: "slope", type: "number", default: 0.01, min: 0, max: 1, exclusive: true, kind: "network" },
+  { name: "optimizer", key: "opt", type: "enum", options: ["adam", "sgd", "sgd_momentum", "rmsprop"], default: "adam", kind: "training" },
+  { name: "lr", key: "lr", type: "number", default: 1e-3, min: 0, max: 10, exclusiveMin: true, kind: "training" },
+  { name: "momentum", key: "mom", type: "number", default: 0.9, min: 0, max: 1, exclusiveMax: true, kind: "training" },
+  { name: "batch_size", key: "batch", type: "int", default: 1024, min: 1, max: 1048576, kind: "training" },
+  { name: "train_points", key: "ntrain", type: "int", default: 5000, min: 1, max: 1048576, kind: "network" },
+  { name: "val_points", key: "nval", type: "int", default: 1000, min: 1, max: 1048576, kind: "network" },
+  { name: "seed", key: "seed", type: "int", default: 0, min: 0, max: 2147483647, kind: "network" },
+  { name: "resolution", key: "res", type: "int", default: 512, min: 16, max: 1024, kind: "view" },
   { name: "fill_regions", key: "fill", type: "bool", default: false, kind: "view" },
   { name: "boundaries", key: "bnd", type: "bool", default: true, kind: "view" },
 ];
@@ -113,11 +113,11 @@ export function toQuery(state) {
   return "?" + params.toString().replace(/%2C/gi, ",");
 }
 
-/** The RunConfig part of the state, as sent in `configure`. */
+/** The RunConfig part of the state (network and training settings), as sent in `configure`. */
 export function runConfig(state) {
   const config = {};
   for (const prop of PROPERTIES) {
-    if (prop.kind === "config" || prop.kind === "live") config[prop.name] = state[prop.name];
+    if (prop.kind === "network" || prop.kind === "training") config[prop.name] = state[prop.name];
   }
   return config;
 }

@@ -6,8 +6,12 @@ iterable (paths are opened one at a time, so a long run never sits in memory).
 
 from __future__ import annotations
 
+import io
+import math
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,12 +19,17 @@ import av
 import numpy as np
 from PIL import Image
 
+from ..geometry.grid import GridPartition
+from .render import GAP
+
 # Tried in order; the first one whose encoder opens is used.
 MP4_CODECS = ("libx264", "mpeg4")
 # x264 defaults (CRF 23): one-pixel boundary lines stay clear; CRF 18 was 1.4x the size for no visible gain.
 _CODEC_OPTIONS = {"libx264": {"crf": "23", "preset": "fast"}}
 _MPEG4_BIT_RATE = 8_000_000
-PAD_COLOR = (255, 255, 255)  # matches render.BACKGROUND
+PAD_COLOR = (255, 255, 255)  # white bars where a frame is padded to even sides for H.264
+MOVIE_MAX_FRAMES = 240  # a live session keeps at most this many small frames for its movie
+MOVIE_PANEL = 256  # side of a movie panel in pixels
 
 Frame = Image.Image | np.ndarray | str | Path
 
@@ -128,3 +137,61 @@ def movie_bytes(frames: Iterable[Frame], fps: float = 10, codecs=MP4_CODECS) -> 
     if written.suffix == ".gif":
         return data, "image/gif", ".gif"
     return data, "video/mp4", ".mp4"
+
+
+def movie_partition(partition: GridPartition) -> GridPartition:
+    """The partition subsampled to about MOVIE_PANEL pixels a side, for the movie's small frames.
+
+    Every k-th pixel of the prediction and the region ids; a boundary pixel wherever
+    the k x k block it stands for has one, so no boundary is lost.
+    """
+    k = partition.resolution // MOVIE_PANEL
+    if k <= 1:
+        return partition
+    n = partition.resolution // k
+    m = n * k
+    boundary = partition.boundary[:m, :m].reshape(n, k, n, k).any(axis=(1, 3))
+    return GridPartition(
+        resolution=n,
+        hidden=partition.hidden,
+        region_ids=partition.region_ids[:m:k, :m:k],
+        region_words=partition.region_words,
+        boundary=boundary,
+        prediction=partition.prediction[:m:k, :m:k],
+    )
+
+
+@dataclass
+class MovieRecorder:
+    """Keeps at most MOVIE_MAX_FRAMES small frames; when full, every other one is dropped
+    and the recording interval doubles, so a long run still fits. A frame is recorded
+    at most every ``min_interval_s`` of wall time (a live view draws many more)."""
+
+    interval_steps: int = 10
+    frames: list[bytes] = field(default_factory=list)
+    last_step: int = -(10**9)
+    min_interval_s: float = 0.2
+    last_time: float = -math.inf
+
+    def due(self, step: int) -> bool:
+        return step - self.last_step >= self.interval_steps and time.monotonic() - self.last_time >= self.min_interval_s
+
+    def add(self, step: int, image: Image.Image) -> None:
+        small = image
+        if image.height > MOVIE_PANEL + 2 * GAP:  # frames drawn from movie_partition are small already
+            small = image.resize((image.width * MOVIE_PANEL // max(1, image.height), MOVIE_PANEL))
+        # JPEG: ~6x faster to encode than PNG here, and the movie itself is lossy (H.264/GIF).
+        buf = io.BytesIO()
+        small.save(buf, format="JPEG", quality=92)
+        self.frames.append(buf.getvalue())
+        self.last_step = step
+        self.last_time = time.monotonic()
+        if len(self.frames) > MOVIE_MAX_FRAMES:
+            self.frames = self.frames[::2]
+            self.interval_steps *= 2
+
+    def clear(self) -> None:
+        self.frames.clear()
+        self.last_step = -(10**9)
+        self.last_time = -math.inf
+        self.interval_steps = 10

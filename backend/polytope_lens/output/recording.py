@@ -28,10 +28,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..geometry.dynamics import LiveGeometry
-from ..geometry.grid import compute_partition
-from .render import FrameInfo, render_frame, target_rgb
+from ..core.settings import ViewSettings
 from ..core.training import Trainer
+from ..geometry.dynamics import LiveGeometry
+from .frames import FrameProducer
 
 FRAME_NAME = "frame_{step:06d}.png"
 _FRAME_RE = re.compile(r"^frame_(\d+)\.png$")
@@ -57,16 +57,13 @@ class RunRecorder:
         self.frames_dir = self.out_dir / "frames"
         self.metrics_path = self.out_dir / "metrics.jsonl"
         self.resolution = resolution
-        self.fill_regions = fill_regions
-        self.show_boundaries = show_boundaries
+        self.view = ViewSettings(resolution=resolution, fill_regions=fill_regions, boundaries=show_boundaries)
         self.frames_dir.mkdir(parents=True, exist_ok=True)
         if fresh:  # a new run replaces our own outputs of an earlier one in the same folder
             for old in self.frame_paths():
                 old.unlink()
             self.metrics_path.unlink(missing_ok=True)
-        # The target panel never changes during a run: draw it once.
-        self.target_panel = target_rgb(trainer.target, trainer.sample, resolution)
-        self.geometry = LiveGeometry(budget_s=EXACT_BUDGET_S, max_regions=EXACT_MAX_REGIONS)
+        self.frames = FrameProducer(LiveGeometry(budget_s=EXACT_BUDGET_S, max_regions=EXACT_MAX_REGIONS))
 
     def frame_path(self, step: int) -> Path:
         return self.frames_dir / FRAME_NAME.format(step=step)
@@ -95,30 +92,20 @@ class RunRecorder:
         Raises TrainingDiverged (from trainer.losses) when the network is no longer finite.
         """
         t0 = time.perf_counter()
-        losses = trainer.losses()
-        partition = compute_partition(trainer.model, self.resolution)
-        info = FrameInfo(
-            step=trainer.step_count,
-            train_loss=losses.train,
-            val_loss=losses.val,
-            regions=partition.region_count,
-            architecture=trainer.config.architecture_label(),
-        )
-        img = render_frame(
-            partition, self.target_panel, info, fill_regions=self.fill_regions, show_boundaries=self.show_boundaries
-        )
+        frame = self.frames.frame(trainer, self.resolution, live=False)
+        img = self.frames.picture(trainer, frame, self.view)
         path = self.frame_path(trainer.step_count)
         img.save(path, format="PNG", compress_level=1)  # fast; the movie is the compact output
         record = {
             "step": trainer.step_count,
-            "train_loss": losses.train,
-            "val_loss": losses.val,
-            "regions": partition.region_count,
+            "train_loss": frame.losses.train,
+            "val_loss": frame.losses.val,
+            "regions": frame.partition.region_count,
             "elapsed_s": round(elapsed_s, 4),
             "frame_s": round(time.perf_counter() - t0, 4),
             "frame": path.name,
         }
-        record.update(self.geometry.frame_fields(trainer, partition, live=False))
+        record.update(frame.geometry)
         with self.metrics_path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
         return record

@@ -1,7 +1,9 @@
-"""Client-to-server websocket messages, validated (docs/protocol.md).
+"""The websocket protocol as pydantic models, both directions (docs/protocol.md).
 
-Every message becomes a typed command or a ProtocolError whose text names
-the problem, so the server can answer in words and keep the session.
+Every client message becomes a typed command, validated once, or a
+ProtocolError whose text names the problem and whose ``field`` names the
+setting, so the server can answer in words and keep the session. Server
+messages (status, error, points) are models too; frames are binary (wire.py).
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from ..core.settings import Optimizer, RunConfig, describe_validation_error
+from ..core.settings import CROSS_CHECK_FIELDS, RunConfig, TrainingSettings, ViewSettings, validation_problems
 from ..core.model import count_parameters
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -49,9 +51,21 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _optional_fields(model: type[BaseModel]) -> dict:
+    """The fields of a settings model, each optional (None: leave as it is), same bounds."""
+    return {
+        name: ((Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation) | None,
+               Field(None, description=info.description))
+        for name, info in model.model_fields.items()
+    }
+
+
+# -- client to server -------------------------------------------------------------------
 class Configure(_Message):
+    """A new network: network and training settings (core.settings.RunConfig)."""
+
     type: Literal["configure"]
-    config: dict = Field(default_factory=dict)
+    config: RunConfig = Field(default_factory=RunConfig)
 
 
 class Start(_Message):
@@ -71,23 +85,73 @@ class Reset(_Message):
     type: Literal["reset"]
 
 
-class Set(_Message):
-    type: Literal["set"]
-    lr: float | None = Field(None, gt=0.0, le=10.0)
-    optimizer: Optimizer | None = None
-
-
-class View(_Message):
-    type: Literal["view"]
-    visible: bool | None = None
-    fill_regions: bool | None = None
-    boundaries: bool | None = None
-    max_fps: float | None = Field(None, gt=0.0, le=60.0)
-
+# ``set`` changes training settings of the running network, ``view`` how it is drawn: their
+# fields are those of the settings models, so a new setting of either kind appears here by itself.
+Set = create_model("Set", __base__=_Message, type=(Literal["set"], ...), **_optional_fields(TrainingSettings))
+View = create_model(
+    "View",
+    __base__=_Message,
+    type=(Literal["view"], ...),
+    visible=(bool | None, Field(None, description="false: the tab is hidden, draw nothing")),
+    max_fps=(float | None, Field(None, gt=0.0, le=60.0, description="most frames per second")),
+    **_optional_fields(ViewSettings),
+)
 
 Command = Annotated[Union[Configure, Start, Pause, Step, Reset, Set, View], Field(discriminator="type")]
 _COMMAND = TypeAdapter(Command)
 TYPES = ("configure", "start", "pause", "step", "reset", "set", "view")
+
+
+def changes(command: BaseModel) -> dict:
+    """The fields a ``set`` or ``view`` message gives (those left out are None)."""
+    return {k: v for k, v in command.model_dump(exclude={"type"}).items() if v is not None}
+
+
+# -- server to client -------------------------------------------------------------------
+class _ServerMessage(_Message):
+    _omit_when_none: tuple[str, ...] = ()  # optional words left out rather than sent as null
+
+    def to_json(self) -> str:
+        data = self.model_dump(mode="json")
+        for name in self._omit_when_none:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+class StatusMessage(_ServerMessage):
+    """The session's state; sent on every change of state, step jumps and settings."""
+
+    type: Literal["status"] = "status"
+    state: Literal["idle", "paused", "running", "diverged"]
+    step: int
+    token: str
+    config: RunConfig | None = None
+    view: ViewSettings
+    image_url: str | None = None
+    message: str | None = None
+    _omit_when_none = ("message",)
+
+
+class ErrorMessage(_ServerMessage):
+    """A refused command or a problem, in words; ``field`` names the setting to change."""
+
+    type: Literal["error"] = "error"
+    message: str
+    field: str | None = None
+    _omit_when_none = ("field",)
+
+
+class PointsMessage(_ServerMessage):
+    """The training and validation pixels of a new network, as [row, column] of the size x size target."""
+
+    type: Literal["points"] = "points"
+    size: int
+    train: list[tuple[int, int]]
+    val: list[tuple[int, int]]
+
+
+ServerMessage = Union[StatusMessage, ErrorMessage, PointsMessage]
 
 
 class NotAJsonNumber(str):
@@ -127,32 +191,14 @@ def parse_command(text: str | bytes | None, limits: LiveLimits = DEFAULT_LIVE_LI
         raise ProtocolError(f"unknown message type {shown}; expected one of {', '.join(TYPES)}", field="type")
     try:
         # strict: a wrong type is an error (no "yes" for true, no "5" for 5)
-        command = _COMMAND.validate_python(data, strict=True)
-    except ValidationError as exc:
-        raise _named(exc, prefix_drop=kind) from None
-    except RecursionError:
-        raise ProtocolError("message is nested too deeply to read") from None
-    if isinstance(command, Configure):
-        check_live_cost(validate_config(command.config), limits)
-    return command
-
-
-def validate_config(fields: dict) -> RunConfig:
-    """The run config from a configure message, or ProtocolError naming the field.
-
-    Strict types: JSON numbers for numbers, true/false for booleans, strings for strings.
-    """
-    if not isinstance(fields, dict):
-        raise ProtocolError("config must be a JSON object", field="config")
-    try:
-        return RunConfig.model_validate(fields, strict=True)
+        return _COMMAND.validate_python(data, strict=True)
     except ValidationError as exc:
         raise _named(exc) from None
     except RecursionError:
-        raise ProtocolError("config is nested too deeply to read", field="config") from None
+        raise ProtocolError("message is nested too deeply to read") from None
 
 
-def check_live_cost(config: RunConfig, limits: LiveLimits = DEFAULT_LIVE_LIMITS) -> RunConfig:
+def check_live_cost(config: RunConfig, resolution: int, limits: LiveLimits = DEFAULT_LIVE_LIMITS) -> None:
     """Refuse live runs that would stall or exhaust a small server (LiveLimits), naming what to reduce."""
     widths = config.widths
     hidden = sum(widths)
@@ -167,39 +213,32 @@ def check_live_cost(config: RunConfig, limits: LiveLimits = DEFAULT_LIVE_LIMITS)
             field=field,
         )
     params = count_parameters(widths, out_dim=config.out_dim)
-    cost = config.resolution**2 * params
-    if cost > limits.max_frame_cost:
+    if resolution**2 * params > limits.max_frame_cost:
         largest = int((limits.max_frame_cost / params) ** 0.5)
         hint = f"a resolution of at most {largest}" if largest >= 16 else "a smaller network"
         raise ProtocolError(
-            f"resolution: drawing {config.resolution}² pixels through {params:,} parameters is past the live "
+            f"resolution: drawing {resolution}² pixels through {params:,} parameters is past the live "
             f"limit of {limits.max_frame_cost:,} multiply-adds per frame; use {hint}",
             field="resolution",
         )
-    return config
 
 
 def _clip(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _named(exc: ValidationError, prefix_drop: str | None = None) -> ProtocolError:
-    errors = exc.errors()
-    loc = [str(p) for p in errors[0].get("loc", ())] if errors else []
-    if prefix_drop and loc and loc[0] == prefix_drop:
-        loc = loc[1:]
-    field = _clip(loc[-1], 80) if loc else None
-    message = describe_validation_error(exc)
-    if prefix_drop:
-        message = message.replace(f"{prefix_drop}.", "")
-    if field is None and message.startswith("config: "):
-        # checks across fields (RunConfig's model validator) have no location: name the field to change
-        for words, name in _CROSS_CHECK_FIELDS:
-            if words in message:
-                field = name
-                message = f"{name}: " + message.removeprefix("config: ")
-                break
-    return ProtocolError(_clip(message), field=field)
-
-
-_CROSS_CHECK_FIELDS = (("parameters", "layers"), ("train_points + val_points", "train_points"))
+def _named(exc: ValidationError) -> ProtocolError:
+    """The first problem's field (the message type and 'config' dropped from its path) and every
+    problem in words."""
+    problems = []
+    for field, msg in validation_problems(exc):
+        parts = field.split(".")
+        if parts[0] in TYPES:
+            parts = parts[1:]
+        if parts[:1] == ["config"] and len(parts) > 1:
+            parts = parts[1:]
+        if parts == ["config"]:  # a check across fields: name the one to change
+            parts = [next((name for words, name in CROSS_CHECK_FIELDS if words in msg), "config")]
+        problems.append((".".join(parts) or None, msg))
+    field = _clip(problems[0][0].split(".")[-1], 80) if problems and problems[0][0] else None
+    return ProtocolError(_clip("; ".join(f"{f}: {m}" if f else m for f, m in problems)), field=field)

@@ -15,26 +15,27 @@ frame is not drawn while the previous one is still waiting for the client
 from __future__ import annotations
 
 import io
-import math
 import queue
 import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Callable
 
 from PIL import Image
+from pydantic import BaseModel
 
-from ..core.settings import RunConfig
-from ..geometry.dynamics import LiveGeometry
-from ..geometry.weights import WeightsSnapshot
 from ..core.images import Target
-from ..output.movie import movie_bytes
-from ..geometry.grid import GridPartition, compute_partition
-from .protocol import Configure, Pause, ProtocolError, Reset, Set, Start, Step, View, validate_config
-from ..output.render import GAP, FrameInfo, png_bytes, render_frame, target_rgb
+from ..core.settings import RunConfig, ViewSettings
 from ..core.training import Trainer, TrainingDiverged
+from ..geometry.weights import WeightsSnapshot
+from ..output.frames import Frame, FrameProducer
+from ..output.movie import MovieRecorder, movie_bytes, movie_partition
+from ..output.render import png_bytes
+from .protocol import (
+    DEFAULT_LIVE_LIMITS, Configure, ErrorMessage, LiveLimits, Pause, PointsMessage, ProtocolError, Reset, Set, Start,
+    StatusMessage, Step, View, changes, check_live_cost,
+)
 from .wire import partition_frame
 
 TargetResolver = Callable[[str, bool], Target]
@@ -44,20 +45,19 @@ TRAIN_SLICE_S = 0.02  # longest stretch of training between looks at the command
 # next one: drawing takes at most 1 / (1 + TRAIN_PER_DRAW) of the time (about 36%), so a
 # live view keeps well over half of the training speed; max_fps caps the rate on top.
 TRAIN_PER_DRAW = 1.75
-MOVIE_MAX_FRAMES = 240
-MOVIE_PANEL = 256
+DEFAULT_MAX_FPS = 30.0
 
 
 class Outbox:
-    """Thread-safe mailbox: ordered JSON messages plus one latest frame."""
+    """Thread-safe mailbox: ordered JSON messages (protocol models) plus one latest frame."""
 
     def __init__(self, notify: Callable[[], None] = lambda: None, max_messages: int = 256):
         self._lock = threading.Lock()
-        self._messages: deque[dict] = deque(maxlen=max_messages)
+        self._messages: deque[BaseModel] = deque(maxlen=max_messages)
         self._frame: bytes | None = None
         self._notify = notify
 
-    def put_message(self, message: dict) -> None:
+    def put_message(self, message: BaseModel) -> None:
         with self._lock:
             self._messages.append(message)
         self._notify()
@@ -77,7 +77,7 @@ class Outbox:
         with self._lock:
             return self._frame is not None
 
-    def take(self) -> tuple[list[dict], bytes | None]:
+    def take(self) -> tuple[list[BaseModel], bytes | None]:
         with self._lock:
             messages, frame = list(self._messages), self._frame
             self._messages.clear()
@@ -85,97 +85,34 @@ class Outbox:
         return messages, frame
 
 
-@dataclass
-class ViewOptions:
-    visible: bool = True
-    fill_regions: bool = False
-    boundaries: bool = True
-    max_fps: float = 30.0
-
-
-def _movie_partition(partition: GridPartition) -> GridPartition:
-    """The partition subsampled to about MOVIE_PANEL pixels a side, for the movie's small frames.
-
-    Every k-th pixel of the prediction and the region ids; a boundary pixel wherever
-    the k x k block it stands for has one, so no boundary is lost.
-    """
-    k = partition.resolution // MOVIE_PANEL
-    if k <= 1:
-        return partition
-    n = partition.resolution // k
-    m = n * k
-    boundary = partition.boundary[:m, :m].reshape(n, k, n, k).any(axis=(1, 3))
-    return GridPartition(
-        resolution=n,
-        hidden=partition.hidden,
-        region_ids=partition.region_ids[:m:k, :m:k],
-        region_words=partition.region_words,
-        boundary=boundary,
-        prediction=partition.prediction[:m:k, :m:k],
-    )
-
-
-@dataclass
-class MovieRecorder:
-    """Keeps at most MOVIE_MAX_FRAMES small frames; when full, every other one is dropped
-    and the recording interval doubles, so a long run still fits. A frame is recorded
-    at most every ``min_interval_s`` of wall time (a live view draws many more)."""
-
-    interval_steps: int = 10
-    frames: list[bytes] = field(default_factory=list)
-    last_step: int = -(10**9)
-    min_interval_s: float = 0.2
-    last_time: float = -math.inf
-
-    def due(self, step: int) -> bool:
-        return step - self.last_step >= self.interval_steps and time.monotonic() - self.last_time >= self.min_interval_s
-
-    def add(self, step: int, image: Image.Image) -> None:
-        small = image
-        if image.height > MOVIE_PANEL + 2 * GAP:  # frames drawn from _movie_partition are small already
-            small = image.resize((image.width * MOVIE_PANEL // max(1, image.height), MOVIE_PANEL))
-        # JPEG: ~6x faster to encode than PNG here, and the movie itself is lossy (H.264/GIF).
-        buf = io.BytesIO()
-        small.save(buf, format="JPEG", quality=92)
-        self.frames.append(buf.getvalue())
-        self.last_step = step
-        self.last_time = time.monotonic()
-        if len(self.frames) > MOVIE_MAX_FRAMES:
-            self.frames = self.frames[::2]
-            self.interval_steps *= 2
-
-    def clear(self) -> None:
-        self.frames.clear()
-        self.last_step = -(10**9)
-        self.last_time = -math.inf
-        self.interval_steps = 10
-
-
 class LiveSession:
     def __init__(
-        self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None, max_queued: int = 16
+        self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None, max_queued: int = 16,
+        limits: LiveLimits = DEFAULT_LIVE_LIMITS,
     ):
         self.token = secrets.token_urlsafe(18)
         self._resolve = resolve_target
         self.outbox = outbox
         self._device = device
-        # Bounded: a client flooding commands gets "slow down" errors (server.py), not a growing queue.
+        self._limits = limits
+        # Bounded: a client flooding commands gets "slow down" errors (routers/live.py), not a growing queue.
         self._commands: queue.Queue = queue.Queue(maxsize=max(1, max_queued))
-        self._lock = threading.Lock()  # guards trainer/partition against download requests
+        self._lock = threading.Lock()  # guards trainer and frame against download requests
         self.trainer: Trainer | None = None
         self.image_id: str | None = None
         self.state = "idle"
-        self.view = ViewOptions()
+        self.view = ViewSettings()
+        self.visible = True  # false while the page's tab is hidden: nothing is drawn
+        self.max_fps = DEFAULT_MAX_FPS
         self.movie = MovieRecorder()
-        self.geometry = LiveGeometry()  # exact region count and edge density for frame headers
-        self._partition: GridPartition | None = None
-        self._target_panel = None
+        self.frames = FrameProducer()
+        self._frame: Frame | None = None
         self._pending_steps = 0
         self._next_frame_at = 0.0
         self._train_time = 0.0
-        self._last_losses = None
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=50)
         self._closed = threading.Event()
+        self._status()  # the client learns its token and the idle state at once
         self._thread = threading.Thread(target=self._run, name=f"session-{self.token[:6]}", daemon=True)
         self._thread.start()
 
@@ -204,8 +141,7 @@ class LiveSession:
             return False
         with self._lock:
             self.trainer = None
-            self._partition = None
-            self._target_panel = None
+            self._frame = None
             self.movie.clear()
         return True
 
@@ -215,9 +151,9 @@ class LiveSession:
 
     def frame_png(self) -> bytes | None:
         with self._lock:
-            if self.trainer is None or self._partition is None:
+            if self.trainer is None or self._frame is None:
                 return None
-            return png_bytes(self._render(self._partition, full_size=True))
+            return png_bytes(self.frames.picture(self.trainer, self._frame, self.view))
 
     def checkpoint_bytes(self) -> bytes | None:
         with self._lock:
@@ -273,12 +209,7 @@ class LiveSession:
         if isinstance(command, Configure):
             self._configure(command.config)
         elif isinstance(command, View):
-            for name in ("visible", "fill_regions", "boundaries", "max_fps"):
-                value = getattr(command, name)
-                if value is not None:
-                    setattr(self.view, name, value)
-            if self.view.visible and self.trainer is not None and self.state != "running":
-                self._send_frame()
+            self._change_view(command)
         elif self.trainer is None:
             raise ProtocolError("no network yet: send 'configure' first")
         elif isinstance(command, Start):
@@ -306,26 +237,37 @@ class LiveSession:
             self._send_frame()
         elif isinstance(command, Set):
             with self._lock:
-                if command.optimizer is not None and command.optimizer != self.trainer.config.optimizer:
-                    self.trainer.set_optimizer(command.optimizer, command.lr)
-                elif command.lr is not None:
-                    self.trainer.set_lr(command.lr)
+                self.trainer.apply_training(**changes(command))
             self._status()
 
-    def _configure(self, fields: dict) -> None:
-        config = validate_config(fields)
+    def _change_view(self, command: View) -> None:
+        """Drawing settings: the network and its step stay as they are."""
+        fields = changes(command)
+        self.visible = fields.pop("visible", self.visible)
+        self.max_fps = fields.pop("max_fps", self.max_fps)
+        view = self.view.model_copy(update=fields)
+        if self.trainer is not None and view.resolution != self.view.resolution:
+            check_live_cost(self.trainer.config, view.resolution, self._limits)
+        changed = view != self.view
+        self.view = view
+        if changed:
+            self._status()
+        if self.visible and self.trainer is not None and (changed or self.state != "running"):
+            self.outbox.discard_frame()
+            self._send_frame()
+
+    def _configure(self, config: RunConfig) -> None:
+        check_live_cost(config, self.view.resolution, self._limits)
         try:
             target = self._resolve(config.image, config.color)
-        except KeyError as exc:
-            raise ProtocolError(f"image: {exc}", field="image") from None
-        except ValueError as exc:
+        except (KeyError, ValueError) as exc:
             raise ProtocolError(f"image: {exc}", field="image") from None
         trainer = Trainer(config, target, device=self._device)
         with self._lock:
             self.trainer = trainer
             self.image_id = config.image
-            self._target_panel = None
-            self._partition = None
+            self._frame = None
+            self.frames = FrameProducer()
         self.state = "paused"
         self._pending_steps = 0
         self._train_time = 0.0
@@ -335,18 +277,13 @@ class LiveSession:
         self._status(message="new network")
         sample = trainer.sample
         self.outbox.put_message(
-            {
-                "type": "points",
-                "size": target.values.shape[0],
-                "train": sample.train_pixels.tolist(),
-                "val": sample.val_pixels.tolist(),
-            }
+            PointsMessage(size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist())
         )
         self._send_frame()
 
     def _train_and_draw(self) -> None:
         trainer = self.trainer
-        drawing = self.state == "running" and self.view.visible
+        drawing = self.state == "running" and self.visible
         deadline = time.perf_counter() + TRAIN_SLICE_S
         if drawing and not self.outbox.frame_pending():
             deadline = min(deadline, self._next_frame_at)  # draw when due, not up to a slice later
@@ -383,54 +320,32 @@ class LiveSession:
 
     def _send_frame(self) -> None:
         """Draw the partition and hand the frame to the outbox; schedule the next one."""
-        if self.trainer is None or not self.view.visible:
+        if self.trainer is None or not self.visible:
             return
         start = time.perf_counter()
         trainer = self.trainer
         try:
             with self._lock:
-                losses = trainer.losses()
-                partition = compute_partition(trainer.model, trainer.config.resolution)
-                self._partition = partition
+                frame = self.frames.frame(trainer, self.view.resolution, live=self.state == "running")
+                self._frame = frame
         except TrainingDiverged as exc:
             self._diverged(exc)
             return
         header = {
-            "step": trainer.step_count,
-            "train_loss": losses.train,
-            "val_loss": losses.val,
+            "step": frame.step,
+            "train_loss": frame.losses.train,
+            "val_loss": frame.losses.val,
             "steps_per_s": round(self._steps_per_s(), 1),
             "elapsed_s": round(self._train_time, 3),
+            **frame.geometry,
         }
-        header.update(self.geometry.frame_fields(trainer, partition, live=self.state == "running"))
-        self.outbox.put_frame(partition_frame(partition, header, fill_regions=self.view.fill_regions))
-        self._last_losses = losses
-        if self.movie.due(trainer.step_count):
+        self.outbox.put_frame(partition_frame(frame.partition, header, fill_regions=self.view.fill_regions))
+        if self.movie.due(frame.step):
             with self._lock:  # the movie's frames are small: draw them from a subsampled grid
-                self.movie.add(trainer.step_count, self._render(_movie_partition(partition)))
+                small = movie_partition(frame.partition)
+                self.movie.add(frame.step, self.frames.picture(trainer, frame, self.view, partition=small))
         spent = time.perf_counter() - start
-        self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.view.max_fps - spent)
-
-    def _render(self, partition: GridPartition, full_size: bool = False) -> Image.Image:
-        trainer = self.trainer
-        size = partition.resolution
-        if self._target_panel is None or self._target_panel.shape[0] != size:
-            self._target_panel = target_rgb(trainer.target, trainer.sample, size)
-        losses = self._last_losses
-        info = FrameInfo(
-            step=trainer.step_count,
-            train_loss=losses.train if losses else math.nan,
-            val_loss=losses.val if losses else math.nan,
-            regions=partition.region_count,
-            architecture=trainer.config.architecture_label(),
-        )
-        return render_frame(
-            partition,
-            self._target_panel,
-            info if full_size else None,
-            fill_regions=self.view.fill_regions,
-            show_boundaries=self.view.boundaries,
-        )
+        self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.max_fps - spent)
 
     def _diverged(self, exc: TrainingDiverged) -> None:
         self.state = "diverged"
@@ -441,20 +356,15 @@ class LiveSession:
 
     def _status(self, message: str | None = None) -> None:
         trainer = self.trainer
-        msg = {
-            "type": "status",
-            "state": self.state,
-            "step": trainer.step_count if trainer else 0,
-            "token": self.token,
-            "config": trainer.config.model_dump() if trainer else None,
-            "image_url": f"/api/images/{self.image_id}" if self.image_id else None,
-        }
-        if message:
-            msg["message"] = message
-        self.outbox.put_message(msg)
+        self.outbox.put_message(StatusMessage(
+            state=self.state,
+            step=trainer.step_count if trainer else 0,
+            token=self.token,
+            config=trainer.config if trainer else None,
+            view=self.view,
+            image_url=f"/api/images/{self.image_id}" if self.image_id else None,
+            message=message,
+        ))
 
     def _error(self, message: str, field: str | None = None) -> None:
-        msg = {"type": "error", "message": message}
-        if field:
-            msg["field"] = field
-        self.outbox.put_message(msg)
+        self.outbox.put_message(ErrorMessage(message=message, field=field))

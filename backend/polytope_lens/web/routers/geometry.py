@@ -21,6 +21,7 @@ from ...geometry.exact import PartitionTooLarge, exact_partition, neuron_zero_se
 from ...geometry.export import partition_json, partition_svg
 from ...geometry.inspection import inspect_point
 from ...geometry.weights import WeightsSnapshot
+from ..responses import attachment
 
 REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line
 REGIONS_MAX = 150_000  # polygons in one regions.json / .svg answer (~500 bytes each in JSON)
@@ -45,7 +46,7 @@ class _Snapshot:
 
 def _take_snapshot(request: Request, token: str) -> _Snapshot:
     """Frozen weights and step of the session's network (runs on a worker thread: it waits for the lock)."""
-    session = request.app.state.sessions.get(token)
+    session = request.app.state.registry.get(token)
     taken = None if session is None else session.weights_snapshot()
     if taken is None:
         raise HTTPException(404, "no such session, or it has no network yet")
@@ -104,11 +105,6 @@ async def _partition(request: Request, token: str, layers: int | None):
     except PartitionTooLarge as exc:
         raise _too_large(exc, "partition", REGIONS_BUDGET_S, REGIONS_MAX) from None
     return part, snap, k
-
-
-def attachment(name: str) -> dict:
-    """Headers of a download (also used by server.py's downloads)."""
-    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
 
 
 def install(app, max_parallel_jobs: int) -> None:
@@ -186,7 +182,7 @@ async def neuron_line(request: Request, token: str, layer: int = Query(..., ge=1
 @router.get("/exact-progress", responses=_PROBLEMS)
 async def exact_progress(request: Request, token: str):
     """How far the session's running exact computation got: ``{"active": false}`` when none runs."""
-    if token not in request.app.state.sessions:
+    if request.app.state.registry.get(token) is None:
         raise HTTPException(404, "no such session")
     entry = request.app.state.geometry_progress.get(token)
     if entry is None:

@@ -1,0 +1,68 @@
+"""One frame producer for the live view and the headless recorder.
+
+A frame is the trainer's state at one step seen on a grid: losses, the grid
+partition, and the geometry fields (exact region counts, edge density). The
+same producer turns it into the three-panel picture (render.py), so the CLI's
+frames, the page's PNG download and the movie agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ..core.settings import ViewSettings
+from ..core.training import Losses, Trainer
+from ..geometry.dynamics import LiveGeometry
+from ..geometry.grid import GridPartition, compute_partition
+from .render import FrameInfo, render_frame, target_rgb
+
+
+@dataclass
+class Frame:
+    step: int
+    losses: Losses
+    partition: GridPartition
+    geometry: dict  # header fields from LiveGeometry: exact counts, per-layer counts, edge density
+
+
+class FrameProducer:
+    """Frames of one trainer's run. Not thread-safe: its owner calls it under the trainer's lock."""
+
+    def __init__(self, geometry: LiveGeometry | None = None):
+        self.geometry = geometry or LiveGeometry()
+        self._target_panel: np.ndarray | None = None
+        self._target_of: tuple[Trainer, int] | None = None
+
+    def frame(self, trainer: Trainer, resolution: int, live: bool) -> Frame:
+        """Losses, partition and geometry of the trainer now. Raises TrainingDiverged (from
+        ``trainer.losses``) when the network is no longer finite."""
+        losses = trainer.losses()
+        partition = compute_partition(trainer.model, resolution)
+        return Frame(int(trainer.step_count), losses, partition, self.geometry.frame_fields(trainer, partition, live))
+
+    def picture(self, trainer: Trainer, frame: Frame, view: ViewSettings, caption: bool = True,
+                partition: GridPartition | None = None) -> Image.Image:
+        """The three panels of ``frame`` (or of ``partition``, e.g. a smaller copy for a movie)."""
+        partition = partition or frame.partition
+        info = None
+        if caption:
+            info = FrameInfo(
+                step=frame.step,
+                train_loss=frame.losses.train if frame.losses else math.nan,
+                val_loss=frame.losses.val if frame.losses else math.nan,
+                regions=frame.partition.region_count,
+                architecture=trainer.config.architecture_label(),
+            )
+        return render_frame(partition, self._target(trainer, partition.resolution), info,
+                            fill_regions=view.fill_regions, show_boundaries=view.boundaries)
+
+    def _target(self, trainer: Trainer, size: int) -> np.ndarray:
+        # The target panel never changes during a run: draw it once per trainer and size.
+        if self._target_of is None or self._target_of[0] is not trainer or self._target_of[1] != size:
+            self._target_panel = target_rgb(trainer.target, trainer.sample, size)
+            self._target_of = (trainer, size)
+        return self._target_panel

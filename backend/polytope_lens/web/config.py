@@ -1,0 +1,42 @@
+"""The server's settings (README "Limits and server settings"; `polytope-lens serve --help`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .protocol import LiveLimits
+from .store import StoreLimits
+
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"  # package data
+
+
+@dataclass
+class Settings:
+    """Server limits. host/port, the websocket sizes, ping and connection limits take effect
+    through ``serving.uvicorn_config``/``serve`` (uvicorn's own settings); the rest in ``create_app``."""
+
+    host: str = "127.0.0.1"  # loopback only; "0.0.0.0" exposes the server to the network
+    port: int = 8000
+    max_sessions: int = 4  # websocket sessions at once (each may train); one more is told "busy"
+    max_upload_bytes: int = 20 * 1024 * 1024  # largest picture file; larger uploads get 413
+    data_dir: Path | None = None  # keep uploads in data_dir/uploads (across restarts); None: a temp folder
+    samples_dir: Path | None = None
+    uploads_dir: Path | None = None  # overrides data_dir/uploads
+    frontend_dir: Path = FRONTEND_DIR
+    store_limits: StoreLimits = field(default_factory=StoreLimits)  # kept uploads: count, bytes
+    live_limits: LiveLimits = field(default_factory=LiveLimits)  # message size, cost of a live run
+    device: str | None = None
+    max_ws_message_bytes: int = 4 * 1024 * 1024  # uvicorn ws_max_size: bigger messages close the socket (1009)
+    send_timeout_s: float = 10.0  # a client that takes no message for this long is dropped
+    ping_interval_s: float = 10.0  # websocket keep-alive pings ...
+    ping_timeout_s: float = 10.0  # ... and how long a pong may take before the connection is dropped
+    max_queued_commands: int = 16  # commands waiting per session; more get "slow down"
+    max_parallel_jobs: int = 2  # uploads decoded and downloads rendered at once; more wait their turn
+    max_connections: int = 64  # uvicorn limit_concurrency: HTTP/websocket connections before 503
+    allowed_origins: tuple[str, ...] = ()  # extra browser origins that may open /ws ("*": any)
+
+    def resolved_uploads_dir(self) -> Path | None:
+        if self.uploads_dir is not None:
+            return Path(self.uploads_dir)
+        return Path(self.data_dir) / "uploads" if self.data_dir is not None else None

@@ -1,0 +1,94 @@
+"""The live sessions of one app, and the FastAPI dependencies that reach them.
+
+Routes never touch ``app.state`` themselves: they ask for the registry, the
+image store, the settings or one session by token through ``Depends``. The
+getters are ``async`` so FastAPI calls them on the event loop, not a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import Depends, HTTPException
+from starlette.requests import HTTPConnection
+
+from .config import Settings
+from .session import LiveSession
+from .store import ImageStore
+
+
+class SessionRegistry:
+    """Open sessions by token, and those closed by their socket whose worker has not ended yet
+    (they still hold memory, so they count against ``max_sessions``)."""
+
+    def __init__(self, max_sessions: int):
+        self.max_sessions = max_sessions
+        self.sessions: dict[str, LiveSession] = {}
+        self.closing: set[LiveSession] = set()
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def full(self) -> bool:
+        self.closing.difference_update([s for s in self.closing if not s.alive])
+        return len(self.sessions) + len(self.closing) >= self.max_sessions
+
+    def add(self, session: LiveSession) -> None:
+        self.sessions[session.token] = session
+
+    def get(self, token: str) -> LiveSession | None:
+        return self.sessions.get(token)
+
+    async def close(self, session: LiveSession, close) -> None:
+        """Forget ``session`` and run ``close(session)`` (blocking: it joins the worker) off the loop."""
+        self.sessions.pop(session.token, None)
+        self.closing.add(session)
+        if await asyncio.to_thread(close, session):
+            self.closing.discard(session)
+
+    async def close_all(self) -> None:
+        for session in list(self.sessions.values()):
+            await asyncio.to_thread(session.close)
+
+
+class Jobs:
+    """At most ``n`` uploads decoded and downloads rendered at once; more wait their turn."""
+
+    def __init__(self, n: int):
+        self.semaphore = asyncio.Semaphore(max(1, n))
+
+    async def run(self, fn, *args):
+        async with self.semaphore:
+            return await asyncio.to_thread(fn, *args)
+
+
+async def get_settings(conn: HTTPConnection) -> Settings:
+    return conn.app.state.settings
+
+
+async def get_store(conn: HTTPConnection) -> ImageStore:
+    return conn.app.state.store
+
+
+async def get_registry(conn: HTTPConnection) -> SessionRegistry:
+    return conn.app.state.registry
+
+
+async def get_jobs(conn: HTTPConnection) -> Jobs:
+    return conn.app.state.jobs
+
+
+async def live_session(token: str, registry: Annotated[SessionRegistry, Depends(get_registry)]) -> LiveSession:
+    """The session named in the path, once it has a network; 404 otherwise."""
+    session = registry.get(token)
+    if session is None or session.trainer is None:
+        raise HTTPException(404, "no such session, or it has no network yet")
+    return session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[ImageStore, Depends(get_store)]
+RegistryDep = Annotated[SessionRegistry, Depends(get_registry)]
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+SessionDep = Annotated[LiveSession, Depends(live_session)]

@@ -1,0 +1,45 @@
+"""A live session's downloads: the frame on screen, the movie so far, the checkpoint, the settings."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse, Response
+
+from ..registry import JobsDep, SessionDep
+from ..responses import attachment, problems
+
+router = APIRouter(prefix="/api/sessions/{token}", tags=["downloads"], responses=problems(404, 422))
+
+
+def _download(data: bytes | None, media_type: str, name: str, missing: str) -> Response:
+    if data is None:
+        raise HTTPException(404, missing)
+    return Response(data, media_type=media_type, headers=attachment(name))
+
+
+@router.get("/frame.png", responses={200: {"content": {"image/png": {}}}})
+async def session_frame(session: SessionDep, jobs: JobsDep):
+    return _download(await jobs.run(session.frame_png), "image/png", "polytope-lens-frame.png", "no frame drawn yet")
+
+
+@router.get("/movie", responses={200: {"content": {"video/mp4": {}, "image/gif": {}}}})
+async def session_movie(session: SessionDep, jobs: JobsDep):
+    movie = await jobs.run(session.movie_file)
+    if movie is None:
+        raise HTTPException(404, "no frames recorded yet: train a little first")
+    data, mime, ext = movie
+    return _download(data, mime, f"polytope-lens-run{ext}", "")
+
+
+@router.get("/checkpoint", responses={200: {"content": {"application/octet-stream": {}}}})
+async def session_checkpoint(session: SessionDep, jobs: JobsDep):
+    data = await jobs.run(session.checkpoint_bytes)
+    return _download(data, "application/octet-stream", "checkpoint.pt", "no such session, or it has no network yet")
+
+
+@router.get("/config")
+async def session_config(session: SessionDep):
+    config = session.config()
+    if config is None:
+        raise HTTPException(404, "no such session, or it has no network yet")
+    return JSONResponse(config.model_dump(), headers=attachment("config.json"))

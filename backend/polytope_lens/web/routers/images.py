@@ -1,0 +1,71 @@
+"""Pictures: the samples, uploads, and any picture by id."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from ...core.images import ImageError, UnsupportedImage
+from ..middleware import too_large
+from ..registry import JobsDep, SettingsDep, StoreDep
+from ..responses import problems
+from ..store import UnknownImage
+
+router = APIRouter(prefix="/api", tags=["pictures"])
+UPLOAD_CHUNK = 1 << 20
+
+
+class Sample(BaseModel):
+    id: str
+    name: str
+    url: str
+
+
+class UploadResult(BaseModel):
+    image_id: str
+    width: int
+    height: int
+    url: str
+
+
+@router.get("/samples", response_model=list[Sample])
+async def samples(store: StoreDep):
+    return store.samples()
+
+
+@router.post("/images", status_code=201, response_model=UploadResult, responses=problems(413, 415, 422))
+async def upload_image(store: StoreDep, settings: SettingsDep, jobs: JobsDep,
+                       file: UploadFile | None = File(None, description="the picture")):
+    if file is None:
+        raise HTTPException(422, "the upload needs a multipart field named 'file' holding the picture")
+    data = await _read_limited(file, settings.max_upload_bytes)
+    try:
+        image_id = await jobs.run(store.add_upload, data)
+    except UnsupportedImage as exc:
+        raise HTTPException(415, str(exc))
+    except ImageError as exc:
+        raise HTTPException(422, str(exc))
+    return {"image_id": image_id, "width": 1024, "height": 1024, "url": f"/api/images/{image_id}"}
+
+
+@router.get("/images/{image_id}", responses={200: {"content": {"image/png": {}}}, **problems(404, 422)})
+async def image(image_id: str, store: StoreDep, jobs: JobsDep, size: int = Query(1024, ge=16, le=1024)):
+    try:
+        data = await jobs.run(store.png, image_id, size)
+    except UnknownImage as exc:
+        raise HTTPException(404, str(exc))
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+async def _read_limited(file: UploadFile, limit: int) -> bytes:
+    """Read an upload, refusing with 413 as soon as it passes ``limit`` bytes."""
+    if file.size is not None and file.size > limit:
+        raise HTTPException(413, too_large(limit, file.size))
+    chunks, total = [], 0
+    while chunk := await file.read(UPLOAD_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise HTTPException(413, too_large(limit))
+        chunks.append(chunk)
+    return b"".join(chunks)

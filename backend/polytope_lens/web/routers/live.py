@@ -1,0 +1,158 @@
+"""The websocket: one live session per socket.
+
+This module only moves messages between the socket and the session's outbox
+and enforces the server's limits (config.Settings): the session cap ("busy"),
+the origin check, a send timeout for clients that stop reading, the bounded
+command queue ("slow down"). Training and drawing happen in session.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import JSONResponse
+
+from ..config import Settings
+from ..memory import give_back_memory
+from ..protocol import ErrorMessage, LiveLimits, ProtocolError, parse_command
+from ..registry import RegistryDep, SettingsDep, StoreDep
+from ..session import LiveSession, Outbox
+
+log = logging.getLogger("polytope_lens.web")
+router = APIRouter()
+
+
+class SlowClient(Exception):
+    """The client did not take a message within Settings.send_timeout_s."""
+
+
+@router.websocket("/ws")
+async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep, store: StoreDep):
+    if not _origin_allowed(ws, settings.allowed_origins):
+        await _deny(ws, "this page's origin may not open a session here (see allowed_origins)")
+        return
+    await ws.accept()
+    if registry.full():
+        busy = ErrorMessage(
+            message=f"the server is busy: {settings.max_sessions} sessions are open already (the limit); "
+            "try again in a minute",
+            field="busy",
+        )
+        with contextlib.suppress(Exception):  # the client may already be gone
+            await ws.send_text(busy.to_json())
+            await ws.close(code=1013, reason="busy: too many sessions")
+        return
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def notify() -> None:
+        with contextlib.suppress(RuntimeError):  # loop closed at shutdown
+            loop.call_soon_threadsafe(wake.set)
+
+    outbox = Outbox(notify=notify)
+    session = _new_session(settings, store, outbox)
+    registry.add(session)
+    receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits))
+    sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
+    try:
+        await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        receiver.cancel()
+        sender.cancel()
+        await asyncio.gather(receiver, sender, return_exceptions=True)
+        await registry.close(session, _close_session)
+    if sender.done() and not sender.cancelled() and isinstance(sender.exception(), SlowClient):
+        log.warning("dropped a session whose client stopped reading: %s", sender.exception())
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=1008, reason="the client stopped reading"), 0.5)
+
+
+def _new_session(settings: Settings, store, outbox: Outbox) -> LiveSession:
+    return LiveSession(
+        store.target,
+        outbox,
+        device=settings.device,
+        max_queued=settings.max_queued_commands,
+        limits=settings.live_limits,
+    )
+
+
+async def _deny(ws: WebSocket, detail: str) -> None:
+    try:
+        await ws.send_denial_response(JSONResponse({"detail": detail}, status_code=403))
+    except RuntimeError:  # a server without the denial-response extension
+        await ws.close(code=1008, reason="origin not allowed")
+
+
+async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, limits: LiveLimits) -> None:
+    """Parse client messages into commands; answer bad ones with an error. Ends at disconnect."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        try:
+            command = parse_command(text if text is not None else (message.get("bytes") or b""), limits)
+        except ProtocolError as exc:
+            outbox.put_message(ErrorMessage(message=str(exc), field=exc.field))
+            continue
+        if not session.submit(command):
+            outbox.put_message(ErrorMessage(
+                message=f"'{command.type}' ignored: too many commands are waiting; "
+                "slow down (the session is still working on earlier ones)",
+            ))
+
+
+async def _send_loop(ws: WebSocket, outbox: Outbox, wake: asyncio.Event, timeout: float) -> None:
+    """Forward the outbox to the socket: messages in order, then the latest frame.
+
+    Returns when the client is gone; raises SlowClient when one send takes longer than
+    ``timeout`` (a client that stopped reading, or a stalled network). Memory stays
+    bounded meanwhile: the session keeps at most one frame and a short message queue.
+    """
+    try:
+        while True:
+            await wake.wait()
+            wake.clear()
+            messages, frame = outbox.take()
+            for message in messages:
+                await _timed(ws.send_text(message.to_json()), timeout)
+            if frame is not None:
+                await _timed(ws.send_bytes(frame), timeout)
+    except (RuntimeError, ConnectionError, OSError):
+        return  # disconnected (uvicorn's ClientDisconnected is an OSError); the receive loop sees it too
+    except Exception as exc:  # starlette's WebSocketDisconnect and friends
+        if isinstance(exc, SlowClient):
+            raise
+        return
+
+
+async def _timed(send, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(send, timeout)
+    except asyncio.TimeoutError:
+        raise SlowClient(f"a message was not taken within {timeout:g} s") from None
+
+
+def _close_session(session: LiveSession) -> bool:
+    """Stop a session's worker and give its memory back to the system (runs off the event loop)."""
+    finished = session.close(timeout=2.0)
+    give_back_memory()
+    return finished
+
+
+def _origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Browsers send Origin; only pages served by this server (or allowed_origins) may open a session.
+    Clients that are not browsers send no Origin and are let in."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    if "*" in allowed or origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    host = ws.headers.get("host", "")
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()

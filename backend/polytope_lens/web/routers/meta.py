@@ -1,0 +1,61 @@
+"""What the server is and allows: health and options (settings, defaults, limits)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from ...core.images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE
+from ...core.model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
+from ...core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig, ViewSettings, settings_table
+from ...output.render import TRAIN_COLOR, VAL_COLOR
+from ..protocol import MAX_STEP_N
+from ..registry import RegistryDep, SettingsDep
+
+router = APIRouter(prefix="/api", tags=["server"])
+
+
+class Health(BaseModel):
+    status: str
+    sessions: int
+
+
+@router.get("/health", response_model=Health)
+async def health(registry: RegistryDep):
+    return {"status": "ok", "sessions": len(registry)}
+
+
+@router.get("/options")
+async def options(settings: SettingsDep):
+    """Every setting with its kind (network: a change starts a new network; training: applied to the
+    running network; view: drawing only), defaults, the server's limits and the point colours."""
+    live = settings.live_limits
+    return {
+        "settings": settings_table(),
+        "defaults": {**RunConfig().model_dump(), **ViewSettings().model_dump()},
+        "point_colors": {"train": _hex(TRAIN_COLOR), "val": _hex(VAL_COLOR)},
+        "limits": {
+            "max_depth": MAX_DEPTH,
+            "max_width": MAX_WIDTH,
+            "max_parameters": MAX_PARAMETERS,
+            "max_points": MAX_POINTS,
+            "min_resolution": MIN_RESOLUTION,
+            "max_resolution": MAX_RESOLUTION,
+            "max_point_activations": live.max_point_activations,
+            "max_frame_cost": live.max_frame_cost,
+            "max_step_n": MAX_STEP_N,
+            "max_upload_bytes": settings.max_upload_bytes,
+            "max_source_pixels": MAX_SOURCE_PIXELS,
+            "max_aspect_ratio": MAX_ASPECT_RATIO,
+            "min_side": MIN_SIDE,
+            "max_uploads": settings.store_limits.max_uploads,
+            "max_upload_store_bytes": settings.store_limits.max_upload_store_bytes,
+            "max_sessions": settings.max_sessions,
+            "max_message_bytes": live.max_message_bytes,
+            "max_ws_message_bytes": settings.max_ws_message_bytes,
+        },
+    }
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
