@@ -208,13 +208,9 @@ def load_target(source: str | Path | bytes, color: bool = False) -> Target:
     return normalise(open_image(source), color=color)
 
 
-def pixel_centres(size: int = IMAGE_SIZE) -> np.ndarray:
-    """Coordinates of pixel centres along one axis, from -1 to 1 (columns, left to right)."""
-    return (-1.0 + (2.0 * np.arange(size) + 1.0) / size).astype(np.float32)
-
-
 def pixel_to_point(rows: np.ndarray, cols: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
-    """(row, col) indices to points (x, y) in [-1, 1]^2, y up."""
+    """(row, col) indices to points (x, y) in [-1, 1]^2, y up: the one pixel-centre formula
+    (README "Coordinates"), used for training points and every grid."""
     x = -1.0 + (2.0 * np.asarray(cols, dtype=np.float64) + 1.0) / size
     y = 1.0 - (2.0 * np.asarray(rows, dtype=np.float64) + 1.0) / size
     return np.stack([x, y], axis=-1).astype(np.float32)

@@ -74,6 +74,9 @@ model (an ``MLP``, or a ``weights.WeightsSnapshot`` of one: a frozen copy that
 another thread may keep using while the model trains on). The long ones take ``max_regions``,
 ``deadline`` and ``progress`` (``progress(fraction, regions)``, called after
 every neuron, so a caller can show how far a long computation got).
+
+Longer than most modules on purpose: the splitting state, the clipping and
+point location share one padded-polygon representation and are kept together.
 """
 
 from __future__ import annotations

@@ -23,13 +23,20 @@ trained 14x6), in batches, with preallocated buffers.
 Floating point: a point serves as the end of a pair only when every
 pre-activation is clearly away from zero (|z| > MARGIN_REL times its layer's
 scale), so rounding can never give an inherited pixel another pattern than a
-direct evaluation would; evaluated points get the same pre-activations as
-``nn.Linear`` on a full batch, bit for bit. The result is the direct method's
-partition: the same regions (equivalence classes of pixels), the same
-boundary mask, the same region patterns; region ids are numbered in order of
-discovery; the prediction agrees to float rounding (~1e-6 of its scale).
+direct evaluation would. Evaluated points are computed like ``nn.Linear`` on a
+full batch (tiny batches padded), but BLAS may group sums differently for
+another batch shape: on some CPUs a pixel whose pre-activation is within
+rounding of zero (seen: |z| = 7e-9 at a scale of 6, one pixel in 16k) takes
+the other sign, exactly as it could between any two batch sizes. Otherwise the
+result is the direct method's partition: the same regions (equivalence classes
+of pixels), the same boundary mask, the same region patterns; region ids are
+numbered in order of discovery; the prediction agrees to float rounding (~1e-6
+of its scale).
 ``compute_partition_direct`` is the plain full-grid evaluation, kept as the
 reference and as the fallback (GPU or float64 models, a 63-bit hash collision).
+
+Longer than most modules on purpose: the refinement, its evaluator and its
+pattern table are one algorithm whose invariants hold only together.
 """
 
 from __future__ import annotations
@@ -40,8 +47,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.images import pixel_to_point
 from ..core.model import MLP
-from .patterns import pack_patterns, pattern_colors, pattern_hash, unpack_patterns, words_per_pattern
+from .patterns import pack_patterns, pattern_colors, pattern_hash, words_per_pattern
 
 # Points per forward chunk: keeps activations of a 64-wide layer in cache-sized blocks.
 CHUNK_POINTS = 1 << 16
@@ -59,10 +67,8 @@ MIN_BATCH = 8
 
 def grid_points(resolution: int) -> np.ndarray:
     """(R*R, 2) float32 pixel-centre coordinates in row-major order, y up."""
-    centres = -1.0 + (2.0 * np.arange(resolution, dtype=np.float64) + 1.0) / resolution
-    xs = np.tile(centres, resolution)
-    ys = np.repeat(centres[::-1], resolution)
-    return np.stack([xs, ys], axis=1).astype(np.float32)
+    rows, cols = np.divmod(np.arange(resolution * resolution), resolution)
+    return pixel_to_point(rows, cols, resolution)
 
 
 def exact_unique(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,10 +115,6 @@ class GridPartition:
     @property
     def region_count(self) -> int:
         return int(self.region_words.shape[0])
-
-    def region_patterns(self) -> np.ndarray:
-        """bool (regions, H): the activation pattern of each region."""
-        return unpack_patterns(self.region_words, self.hidden)
 
     def region_colors(self) -> np.ndarray:
         """uint8 (regions, 3), stable across frames (derived from the pattern)."""

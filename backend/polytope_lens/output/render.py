@@ -94,7 +94,7 @@ def caption_height_for(panel_size: int) -> int:
 
 
 def compose(panels: list[np.ndarray], caption: str | None = None) -> Image.Image:
-    """Panels side by side on white, an optional caption line beneath."""
+    """Panels side by side on the light-gray BACKGROUND, an optional caption line beneath."""
     size = panels[0].shape[0]
     caption_height = caption_height_for(size)
     width = len(panels) * size + (len(panels) + 1) * GAP
