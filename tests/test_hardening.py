@@ -373,7 +373,7 @@ BAD_MESSAGES = [
     ("slope-zero", configure({"negative_slope": 0}), "negative_slope", "greater than"),
     ("optimizer", configure({"optimizer": "Adam"}), "optimizer", "adam"),
     ("activation", configure({"activation": "tanh"}), "activation", "relu"),
-    ("points-past-pixels", configure({"train_points": 1_048_576, "val_points": 1}), "train_points", "1,048,576 pixels"),
+    ("points-past-pixels", configure({"train_points": 1_048_576, "val_points": 1}), "val_points", "1,048,576 pixels"),
     ("points-way-past", configure({"train_points": 2_000_000}), "train_points", "less than"),
     ("image-unknown", configure({"image": "no-such-picture"}), "image", "no picture"),
     ("image-path", configure({"image": "/etc/passwd"}), "image", "no picture"),

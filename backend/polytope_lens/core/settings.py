@@ -20,7 +20,7 @@ import typing
 from typing import Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .model import LayerSpecError, check_parameter_budget, format_layers, parse_layers
 
@@ -43,21 +43,35 @@ class NetworkSettings(_Settings):
 
     image: str = Field("ring", min_length=1, max_length=200, description="sample id, image id or file path")
     color: bool = Field(False, description="fit RGB (3 outputs) instead of grayscale")
-    layers: str = Field("14x6", max_length=200, description="hidden widths, e.g. 14x6 or 10x10,2,10x3")
+    layers: str = Field("14x6", max_length=200, validate_default=True,  # its check uses color
+                        description="hidden widths, e.g. 14x6 or 10x10,2,10x3")
     activation: Activation = Field("relu", description="hidden activation")
     negative_slope: float = Field(0.01, gt=0.0, lt=1.0, description="leaky ReLU slope for negative inputs")
     train_points: int = Field(5000, ge=1, le=MAX_POINTS, description="training pixels sampled from the picture")
-    val_points: int = Field(1000, ge=1, le=MAX_POINTS, description="validation pixels (disjoint from training)")
+    val_points: int = Field(1000, ge=1, le=MAX_POINTS, validate_default=True,  # its check uses train_points
+                            description="validation pixels (disjoint from training)")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of sampling, initialisation and batches")
 
+    # Checks across fields sit on the later field, so the error names a field a person can change.
     @field_validator("layers")
     @classmethod
-    def _layers_parse(cls, value: str) -> str:
+    def _layers_parse(cls, value: str, info: ValidationInfo) -> str:
         try:
             widths = parse_layers(value)
+            check_parameter_budget(widths, out_dim=3 if info.data.get("color") else 1)
         except LayerSpecError as exc:
             raise ValueError(str(exc)) from None
         return format_layers(widths)
+
+    @field_validator("val_points")
+    @classmethod
+    def _points_fit(cls, value: int, info: ValidationInfo) -> int:
+        total = info.data.get("train_points", 0) + value
+        if total > MAX_POINTS:
+            raise ValueError(
+                f"train_points + val_points = {total:,} exceeds the {MAX_POINTS:,} pixels of the {IMAGE_SIZE}x{IMAGE_SIZE} target"
+            )
+        return value
 
 
 class TrainingSettings(_Settings):
@@ -79,19 +93,6 @@ class ViewSettings(_Settings):
 
 class RunConfig(NetworkSettings, TrainingSettings):
     """A run: its network and how it trains. Unknown fields are rejected, not ignored."""
-
-    @model_validator(mode="after")
-    def _cross_checks(self) -> "RunConfig":
-        if self.train_points + self.val_points > MAX_POINTS:
-            raise ValueError(
-                f"train_points + val_points = {self.train_points + self.val_points:,} "
-                f"exceeds the {MAX_POINTS:,} pixels of the {IMAGE_SIZE}x{IMAGE_SIZE} target"
-            )
-        try:
-            check_parameter_budget(self.widths, out_dim=self.out_dim)
-        except LayerSpecError as exc:
-            raise ValueError(str(exc)) from None
-        return self
 
     @property
     def widths(self) -> list[int]:
@@ -117,8 +118,6 @@ KIND_MODELS: dict[str, type[_Settings]] = {"network": NetworkSettings, "training
 FIELD_KINDS: dict[str, str] = {name: kind for kind, model in KIND_MODELS.items() for name in model.model_fields}
 TRAINING_FIELDS: tuple[str, ...] = tuple(TrainingSettings.model_fields)
 VIEW_FIELDS: tuple[str, ...] = tuple(ViewSettings.model_fields)
-# Fields cross-checks name when they fail (pydantic gives model validators no location).
-CROSS_CHECK_FIELDS = (("parameters", "layers"), ("train_points + val_points", "train_points"))
 
 
 def settings_table() -> list[dict]:
@@ -148,7 +147,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
-    """(field, message) per problem; a cross-field check is given the field a person should change."""
+    """(field, message) per problem, the field as a dotted path."""
     problems = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
@@ -156,8 +155,5 @@ def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
         if err.get("type") == "extra_forbidden":
             kind = FIELD_KINDS.get(loc[-1]) if loc else None
             msg = "a view setting: send it in a 'view' message" if kind == "view" else "unknown field"
-        field = ".".join(loc)
-        if not loc:
-            field = next((name for words, name in CROSS_CHECK_FIELDS if words in msg), "config")
-        problems.append((field, msg))
+        problems.append((".".join(loc) or "config", msg))
     return problems

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from ..core.settings import CROSS_CHECK_FIELDS, RunConfig, TrainingSettings, ViewSettings, validation_problems
+from ..core.settings import RunConfig, TrainingSettings, ViewSettings, validation_problems
 from ..core.model import count_parameters
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -237,8 +237,6 @@ def _named(exc: ValidationError) -> ProtocolError:
             parts = parts[1:]
         if parts[:1] == ["config"] and len(parts) > 1:
             parts = parts[1:]
-        if parts == ["config"]:  # a check across fields: name the one to change
-            parts = [next((name for words, name in CROSS_CHECK_FIELDS if words in msg), "config")]
         problems.append((".".join(parts) or None, msg))
     field = _clip(problems[0][0].split(".")[-1], 80) if problems and problems[0][0] else None
     return ProtocolError(_clip("; ".join(f"{f}: {m}" if f else m for f, m in problems)), field=field)
