@@ -89,6 +89,9 @@ class ViewSettings(_Settings):
     resolution: int = Field(512, ge=MIN_RESOLUTION, le=MAX_RESOLUTION, description="side of the grid on which regions are found")
     fill_regions: bool = Field(False, description="fill every region with its pattern's colour")
     boundaries: bool = Field(True, description="draw region boundaries")
+    render: Literal["server", "client"] = Field(
+        "server", description="who draws the live view: the server sends pictures, or the page draws from the weights"
+    )
 
 
 class RunConfig(NetworkSettings, TrainingSettings):

@@ -28,7 +28,8 @@ from pydantic import BaseModel
 from ..core.images import Target
 from ..core.settings import RunConfig, ViewSettings
 from ..core.training import Trainer, TrainingDiverged
-from ..geometry.weights import WeightsSnapshot
+from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
+from ..geometry.weights import WeightsSnapshot, flat_weights
 from ..output.frames import Frame, FrameProducer
 from ..output.movie import MovieRecorder, movie_bytes, movie_partition
 from ..output.render import png_bytes
@@ -36,7 +37,7 @@ from .protocol import (
     DEFAULT_LIVE_LIMITS, Configure, ErrorMessage, LiveLimits, Pause, PointsMessage, ProtocolError, Reset, Set, Start,
     StatusMessage, Step, View, changes, check_live_cost,
 )
-from .wire import partition_frame
+from .wire import partition_frame, weights_frame
 
 TargetResolver = Callable[[str, bool], Target]
 
@@ -46,6 +47,10 @@ TRAIN_SLICE_S = 0.02  # longest stretch of training between looks at the command
 # live view keeps well over half of the training speed; max_fps caps the rate on top.
 TRAIN_PER_DRAW = 1.75
 DEFAULT_MAX_FPS = 30.0
+# With the page drawing (view.render == "client") an update is the weights, cheap enough to send at
+# the display rate; losses, the grid count and the geometry fields are measured at most this often
+# while running (always when paused), and each update says which step they belong to.
+MEASURE_INTERVAL_S = 0.4
 
 
 class Outbox:
@@ -88,7 +93,7 @@ class Outbox:
 class LiveSession:
     def __init__(
         self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None, max_queued: int = 16,
-        limits: LiveLimits = DEFAULT_LIVE_LIMITS,
+        limits: LiveLimits = DEFAULT_LIVE_LIMITS, history_bytes: int = DEFAULT_HISTORY_BYTES,
     ):
         self.token = secrets.token_urlsafe(18)
         self._resolve = resolve_target
@@ -106,7 +111,9 @@ class LiveSession:
         self.max_fps = DEFAULT_MAX_FPS
         self.movie = MovieRecorder()
         self.frames = FrameProducer()
-        self._frame: Frame | None = None
+        self._frame: Frame | None = None  # the last measured state: losses, grid partition, geometry
+        self._next_measure_at = 0.0
+        self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
         self._pending_steps = 0
         self._next_frame_at = 0.0
         self._train_time = 0.0
@@ -166,13 +173,21 @@ class LiveSession:
             return None
         return movie_bytes([Image.open(io.BytesIO(f)) for f in frames], fps=12)
 
-    def weights_snapshot(self) -> tuple[WeightsSnapshot, int] | None:
-        """A frozen copy of the network's weights and its step (None before configure), for
-        exact geometry computed on another thread while training goes on."""
+    def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
+        """A frozen copy of the network's weights and its step, for exact geometry computed on
+        another thread while training goes on: now, or at a kept ``step`` of the history. None
+        before configure or for a step that is not kept."""
         with self._lock:
-            if self.trainer is None:
+            trainer = self.trainer
+            if trainer is None:
                 return None
-            return WeightsSnapshot(self.trainer.model), int(self.trainer.step_count)
+            if step is None or step == trainer.step_count:
+                return WeightsSnapshot(trainer.model), int(trainer.step_count)
+            config, slope = trainer.config, float(trainer.model.negative_slope)
+        data = self.history.get(step)
+        if data is None:
+            return None
+        return WeightsSnapshot.from_flat(data, config.widths, config.out_dim, slope), step
 
     def config(self) -> RunConfig | None:
         trainer = self.trainer
@@ -228,6 +243,7 @@ class LiveSession:
         elif isinstance(command, Reset):
             with self._lock:
                 self.trainer.reset()
+            self.history.clear()
             self.state = "paused"
             self._pending_steps = 0
             self._train_time = 0.0
@@ -268,6 +284,7 @@ class LiveSession:
             self.image_id = config.image
             self._frame = None
             self.frames = FrameProducer()
+        self.history.clear()
         self.state = "paused"
         self._pending_steps = 0
         self._train_time = 0.0
@@ -319,31 +336,46 @@ class LiveSession:
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
     def _send_frame(self) -> None:
-        """Draw the partition and hand the frame to the outbox; schedule the next one."""
+        """Send the network's state to the page (pictures, or the weights for the page to draw),
+        keep it in the history and the movie; schedule the next one."""
         if self.trainer is None or not self.visible:
             return
         start = time.perf_counter()
         trainer = self.trainer
+        client = self.view.render == "client"
+        live = self.state == "running"
         try:
             with self._lock:
-                frame = self.frames.frame(trainer, self.view.resolution, live=self.state == "running")
-                self._frame = frame
+                weights = flat_weights(trainer.model)
+                step = int(trainer.step_count)
+                if not client or not live or self._frame is None or start >= self._next_measure_at:
+                    self._frame = self.frames.frame(trainer, self.view.resolution, live=live)
+                    self._next_measure_at = start + MEASURE_INTERVAL_S
+                frame = self._frame
         except TrainingDiverged as exc:
             self._diverged(exc)
             return
+        self.history.add(step, weights)
         header = {
-            "step": frame.step,
+            "step": step,
+            "measured_step": frame.step,
             "train_loss": frame.losses.train,
             "val_loss": frame.losses.val,
+            "regions": frame.partition.region_count,
             "steps_per_s": round(self._steps_per_s(), 1),
             "elapsed_s": round(self._train_time, 3),
             **frame.geometry,
         }
-        self.outbox.put_frame(partition_frame(frame.partition, header, fill_regions=self.view.fill_regions))
-        if self.movie.due(frame.step):
+        if client:
+            config = trainer.config
+            update = weights_frame(header, weights, config.widths, config.out_dim, float(trainer.model.negative_slope))
+        else:
+            update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
+        self.outbox.put_frame(update)
+        if frame.step == step and self.movie.due(step):
             with self._lock:  # the movie's frames are small: draw them from a subsampled grid
                 small = movie_partition(frame.partition)
-                self.movie.add(frame.step, self.frames.picture(trainer, frame, self.view, partition=small))
+                self.movie.add(step, self.frames.picture(trainer, frame, self.view, partition=small))
         spent = time.perf_counter() - start
         self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.max_fps - spent)
 

@@ -67,3 +67,10 @@ def partition_frame(partition: GridPartition, header: dict, fill_regions: bool =
         "regions": partition.region_count,
     }
     return encode_frame({**header, **meta}, sections)
+
+
+def weights_frame(header: dict, weights: bytes, widths: list[int], out_dim: int, negative_slope: float) -> bytes:
+    """The websocket update of the client renderer: the network itself (geometry.weights.flat_weights)
+    instead of pictures, with what the page needs to read it."""
+    meta = {"render": "client", "widths": list(widths), "out_dim": out_dim, "negative_slope": negative_slope}
+    return encode_frame({**header, **meta}, [("weights", weights)])
