@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -114,7 +113,7 @@ def add_train_parser(subparsers) -> None:
     run.add_argument("--fps", type=_positive_float, default=10.0, help="frames per second of the movie")
     run.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda if available, else cpu)")
     run.add_argument("--resume", type=Path, default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint.pt")
-    run.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help="torch CPU threads (1 is as fast for small nets and much faster on a busy machine)")
+    run.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads for training (frames are drawn on another thread meanwhile; more helps only big nets on an idle machine)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_train)
 
@@ -279,6 +278,8 @@ def cmd_train(args) -> int:
             diverged = str(exc)
         except KeyboardInterrupt:  # second Ctrl-C: still save what was done
             pass
+        finally:
+            recorder.close()
 
     if diverged:
         print(f"{PROG}: {diverged}", file=sys.stderr)

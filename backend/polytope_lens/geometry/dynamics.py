@@ -183,7 +183,8 @@ class LiveGeometry:
         model, step = trainer.model, int(trainer.step_count)
         now = self._clock()
         with self._lock:
-            generation = self._track(model, step)
+            # a frozen copy of a run (output/recording.py) names the live model it was copied from
+            generation = self._track(getattr(trainer, "source_model", model), step)
             fresh = self._result is not None and self._result[0] == step
             want = not (self._too_large or self._failed or fresh)
             background = want and live and not self._in_flight and now >= self._next_exact_at

@@ -35,7 +35,7 @@ class FrameProducer:
     def __init__(self, geometry: LiveGeometry | None = None):
         self.geometry = geometry or LiveGeometry()
         self._target_panel: np.ndarray | None = None
-        self._target_of: tuple[Trainer, int] | None = None
+        self._target_of: tuple | None = None
 
     def frame(self, trainer: Trainer, resolution: int, live: bool) -> Frame:
         """Losses, partition and geometry of the trainer now. Raises TrainingDiverged (from
@@ -61,8 +61,9 @@ class FrameProducer:
                             fill_regions=view.fill_regions, show_boundaries=view.boundaries)
 
     def _target(self, trainer: Trainer, size: int) -> np.ndarray:
-        # The target panel never changes during a run: draw it once per trainer and size.
-        if self._target_of is None or self._target_of[0] is not trainer or self._target_of[1] != size:
+        # The target panel never changes during a run: draw it once per target, points and size.
+        key = (trainer.target, trainer.sample, size)
+        if self._target_of is None or any(a is not b for a, b in zip(key[:2], self._target_of[:2])) or key[2] != self._target_of[2]:
             self._target_panel = target_rgb(trainer.target, trainer.sample, size)
-            self._target_of = (trainer, size)
+            self._target_of = key
         return self._target_panel

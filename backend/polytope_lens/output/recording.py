@@ -8,7 +8,10 @@ Layout of a run folder::
 
 ``elapsed_s`` in the metrics is training time only (optimiser steps), so it
 compares between runs whatever the frame resolution; ``frame_s`` is what the
-losses, partition and drawing of that frame cost.
+partition, geometry and drawing of that frame cost. Frames are drawn on a
+worker thread from a frozen copy of the network while training goes on (at
+most ``MAX_PENDING_FRAMES`` waiting), so on two cores a run takes about as
+long as the larger of its training and its drawing, not their sum.
 
 ``regions`` counts the regions the frame's grid shows (what the picture
 draws); ``exact_regions`` (with ``exact_layer_counts``, ``exact_ms``) is the
@@ -22,14 +25,19 @@ stops trying, so big networks do not slow down).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.settings import ViewSettings
-from ..core.training import Trainer
+from ..core.images import PointSample, Target
+from ..core.settings import RunConfig, ViewSettings
+from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
 from .frames import FrameProducer
 
@@ -39,6 +47,23 @@ _FRAME_RE = re.compile(r"^frame_(\d+)\.png$")
 STEP_CHUNK = 50
 EXACT_BUDGET_S = 2.0  # per frame; a 14x6 net takes ~0.02-0.1 s, a 64x4 ~0.2-1 s
 EXACT_MAX_REGIONS = 500_000
+MAX_PENDING_FRAMES = 3  # frames waiting for the drawing thread before training waits for it
+
+
+@dataclass
+class _FrozenRun:
+    """What drawing a frame reads of a trainer, frozen at one step (the trainer trains on meanwhile)."""
+
+    model: object  # a copy, drawn from while the trainer trains on
+    source_model: object  # the trainer's own model: the same network from frame to frame
+    step_count: int
+    config: RunConfig
+    target: Target
+    sample: PointSample
+    measured: Losses
+
+    def losses(self) -> Losses:
+        return self.measured
 
 
 class RunRecorder:
@@ -64,6 +89,8 @@ class RunRecorder:
                 old.unlink()
             self.metrics_path.unlink(missing_ok=True)
         self.frames = FrameProducer(LiveGeometry(budget_s=EXACT_BUDGET_S, max_regions=EXACT_MAX_REGIONS))
+        self._drawer = ThreadPoolExecutor(1, thread_name_prefix="frames")  # one thread: records stay in order
+        self._pending: deque[Future] = deque()
 
     def frame_path(self, step: int) -> Path:
         return self.frames_dir / FRAME_NAME.format(step=step)
@@ -86,18 +113,34 @@ class RunRecorder:
                     elapsed = float(rec.get("elapsed_s", elapsed))
         return elapsed
 
-    def record(self, trainer: Trainer, elapsed_s: float) -> dict:
-        """Losses, partition and frame of the trainer's current state; appends and returns the metrics record.
+    def record(self, trainer: Trainer, elapsed_s: float) -> Future:
+        """Queue the frame of the trainer's current state; the future gives its metrics record
+        (appended to metrics.jsonl in step order). Raises TrainingDiverged (from trainer.losses)
+        here, at once, when the network is no longer finite."""
+        frozen = _FrozenRun(copy.deepcopy(trainer.model), trainer.model, int(trainer.step_count), trainer.config,
+                            trainer.target, trainer.sample, trainer.losses())
+        while len(self._pending) >= MAX_PENDING_FRAMES:
+            self._pending.popleft().result()  # drawing is behind: let it catch up
+        future = self._drawer.submit(self._draw, frozen, elapsed_s)
+        self._pending.append(future)
+        return future
 
-        Raises TrainingDiverged (from trainer.losses) when the network is no longer finite.
-        """
+    def finish(self) -> None:
+        """Wait for every queued frame (errors of drawing are raised here)."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        self._drawer.shutdown(wait=True)
+
+    def _draw(self, run: _FrozenRun, elapsed_s: float) -> dict:
         t0 = time.perf_counter()
-        frame = self.frames.frame(trainer, self.resolution, live=False)
-        img = self.frames.picture(trainer, frame, self.view)
-        path = self.frame_path(trainer.step_count)
+        frame = self.frames.frame(run, self.resolution, live=False)
+        img = self.frames.picture(run, frame, self.view)
+        path = self.frame_path(run.step_count)
         img.save(path, format="PNG", compress_level=1)  # fast; the movie is the compact output
         record = {
-            "step": trainer.step_count,
+            "step": run.step_count,
             "train_loss": frame.losses.train,
             "val_loss": frame.losses.val,
             "regions": frame.partition.region_count,
@@ -124,23 +167,35 @@ def train_and_record(
     """Train ``steps`` more steps with a frame at the start, at every multiple of ``frame_every`` and at the end.
 
     ``on_progress(steps_done, record_or_None)`` is called after every chunk of
-    steps and every frame. Returns False if ``should_stop()`` ended it early
-    (the state is then between frames, not recorded). TrainingDiverged
-    propagates with the trainer put back to its last recorded frame.
+    steps and for every frame drawn (in step order). Returns False if
+    ``should_stop()`` ended it early (the state is then between frames, not
+    recorded). TrainingDiverged propagates with the trainer put back to its last
+    recorded frame. Frames queued before an early end or a divergence are still
+    drawn and written.
     """
     progress = on_progress or (lambda n, rec: None)
-    end = trainer.step_count + steps
-    if record_start:
-        progress(0, recorder.record(trainer, elapsed_s))
-    while trainer.step_count < end:
-        next_frame = min(end, (trainer.step_count // frame_every + 1) * frame_every)
-        while trainer.step_count < next_frame:
-            if should_stop():
-                return False
-            n = min(STEP_CHUNK, next_frame - trainer.step_count)
-            t0 = time.perf_counter()
-            trainer.step(n)
-            elapsed_s += time.perf_counter() - t0
-            progress(n, None)
-        progress(0, recorder.record(trainer, elapsed_s))
-    return True
+    queued: deque[Future] = deque()
+
+    def report(wait: bool = False) -> None:
+        while queued and (wait or queued[0].done()):
+            progress(0, queued.popleft().result())
+
+    try:
+        end = trainer.step_count + steps
+        if record_start:
+            queued.append(recorder.record(trainer, elapsed_s))
+        while trainer.step_count < end:
+            next_frame = min(end, (trainer.step_count // frame_every + 1) * frame_every)
+            while trainer.step_count < next_frame:
+                if should_stop():
+                    return False
+                n = min(STEP_CHUNK, next_frame - trainer.step_count)
+                t0 = time.perf_counter()
+                trainer.step(n)
+                elapsed_s += time.perf_counter() - t0
+                progress(n, None)
+                report()
+            queued.append(recorder.record(trainer, elapsed_s))
+        return True
+    finally:
+        report(wait=True)
