@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import torch
 
@@ -153,7 +154,8 @@ async def live_session(
     timeout: float = 300.0,
     view: dict | None = None,
 ) -> dict:
-    """One live run: configure, start, receive (and decode) frames until ``until_step`` or ``seconds``.
+    """One live run: view (resolution, render mode), configure, start, receive (and decode) frames
+    until ``until_step`` or ``seconds``.
 
     Returns frames/s received, steps/s (from the frames' step numbers), the time from
     ``configure`` to its first frame and from ``start`` to the first frame of the run.
@@ -174,12 +176,12 @@ async def live_session(
     else:
         raise RuntimeError("the server stayed busy")
     async with ws:
+        if view:
+            await ws.send(json.dumps({"type": "view", **view}))
         t0 = time.perf_counter()
         await ws.send(json.dumps({"type": "configure", "config": config or {}}))
         await _next_frame(ws, 60.0)
         configure_s = time.perf_counter() - t0
-        if view:
-            await ws.send(json.dumps({"type": "view", **view}))
         t_start = time.perf_counter()
         await ws.send(json.dumps({"type": "start"}))
         frames: list[tuple[float, int, int]] = []
@@ -214,8 +216,9 @@ def run_live(url: str, **kwargs) -> dict:
     return asyncio.run(live_session(url, **kwargs))
 
 
-async def _sessions(url: str, count: int, seconds: float, config: dict | None, timeout: float) -> list[dict]:
-    runs = [live_session(url, config=config, seconds=seconds, timeout=timeout) for _ in range(count)]
+async def _sessions(url: str, count: int, seconds: float, config: dict | None, timeout: float,
+                    view: dict | None = None) -> list[dict]:
+    runs = [live_session(url, config=config, seconds=seconds, timeout=timeout, view=view) for _ in range(count)]
     return await asyncio.gather(*runs)
 
 
@@ -243,7 +246,7 @@ def memory(threads: int = 1, seconds: float = 8.0, sessions: int = 4, log=print)
 
 
 def default_run(pairs: int = 3, seconds: float = 5.0, bare_steps: int = 2000, threads: int = 1,
-                resolution: int = 512, log=print) -> dict:
+                resolution: int = 512, render: str = "server", log=print) -> dict:
     """Training under load and live delivery of the default run, as ``pairs`` paired trials.
 
     Each trial measures the bare loop, then a live session streaming for ``seconds`` on a
@@ -254,7 +257,8 @@ def default_run(pairs: int = 3, seconds: float = 5.0, bare_steps: int = 2000, th
     with Server(threads=threads, max_sessions=1) as server:
         for i in range(pairs):
             bare = bare_training(bare_steps, threads)
-            live = run_live(server.ws_url, config={"resolution": resolution}, seconds=seconds, timeout=seconds + 120)
+            live = run_live(server.ws_url, view={"resolution": resolution, "render": render}, seconds=seconds,
+                            timeout=seconds + 120)
             trials.append({"bare": bare, "live": live, "ratio": live["steps_per_s"] / bare["steps_per_s"]})
             log(
                 f"  trial {i + 1}: bare {bare['steps_per_s']:.0f} steps/s; live {live['steps_per_s']:.0f} steps/s "
@@ -268,6 +272,7 @@ def default_run(pairs: int = 3, seconds: float = 5.0, bare_steps: int = 2000, th
 
     return {
         "resolution": resolution,
+        "render": render,
         "trials": trials,
         "bare_steps_per_s": med([t["bare"]["steps_per_s"] for t in trials]),
         "live_steps_per_s": med([t["live"]["steps_per_s"] for t in trials]),
@@ -280,23 +285,84 @@ def default_run(pairs: int = 3, seconds: float = 5.0, bare_steps: int = 2000, th
     }
 
 
-def classic(steps: int = 6000, threads: int = 1, resolution: int = 512, log=print) -> dict:
+def classic(steps: int = 6000, threads: int = 1, resolution: int = 512, render: str = "server", log=print) -> dict:
     """The classic experiment (default run: 14x6 on the ring) for ``steps`` steps: bare loop
     before and after, and with the live view at ``resolution``; time from start to the frame
     that shows step >= ``steps``."""
     before = bare_training(steps, threads)
     with Server(threads=threads, max_sessions=1) as server:
         live = run_live(
-            server.ws_url, config={"resolution": resolution}, until_step=steps, timeout=30 * before["seconds"] + 60
+            server.ws_url, view={"resolution": resolution, "render": render}, until_step=steps,
+            timeout=30 * before["seconds"] + 60,
         )
     after = bare_training(steps, threads)
     bare_s = (before["seconds"] + after["seconds"]) / 2
     log(
-        f"  bare loop: {steps} steps in {before['seconds']:.1f} s and {after['seconds']:.1f} s; live view at "
-        f"{resolution}^2: {live['last_step']} steps in {live['seconds']:.1f} s, {live['fps']:.1f} frames/s"
+        f"  bare loop: {steps} steps in {before['seconds']:.1f} s and {after['seconds']:.1f} s; live view "
+        f"({render} draws) at {resolution}^2: {live['last_step']} steps in {live['seconds']:.1f} s, {live['fps']:.1f} updates/s"
     )
-    return {"steps": steps, "bare_s": bare_s, "live_s": live["seconds"], "ratio": live["seconds"] / bare_s,
-            "fps": live["fps"], "live": live}
+    return {"steps": steps, "render": render, "bare_s": bare_s, "live_s": live["seconds"],
+            "ratio": live["seconds"] / bare_s, "fps": live["fps"], "live": live}
+
+
+def first_update_after_start(render: str = "client", threads: int = 1) -> float:
+    """Seconds from the first ``configure`` of a freshly started server to its first update."""
+    with Server(threads=threads, max_sessions=1) as server:
+        return run_live(server.ws_url, view={"render": render}, seconds=0.5, timeout=60)["configure_frame_s"]
+
+
+def _bare_worker(steps: int, threads: int, out) -> None:
+    out.put(bare_training(steps, threads)["steps_per_s"])
+
+
+def bare_loops_at_once(count: int, steps: int, threads: int = 1) -> float:
+    """Summed steps/s of ``count`` bare loops run at once, one process each (the machine's capacity)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_bare_worker, args=(steps, threads, out)) for _ in range(count)]
+    for p in procs:
+        p.start()
+    rates = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(60)
+    return sum(rates)
+
+
+def four_sessions(count: int = 4, seconds: float = 8.0, bare_steps: int = 3000, render: str = "client",
+                  threads: int = 1, log=print) -> dict:
+    """Summed training steps/s of ``count`` live sessions at once against ``count`` bare loops at once."""
+    bare = bare_loops_at_once(count, bare_steps, threads)
+    with Server(threads=threads, max_sessions=count) as server:
+        runs = asyncio.run(_sessions(server.ws_url, count, seconds, None, seconds + 120, view={"render": render}))
+    live = sum(r["steps_per_s"] for r in runs)
+    log(f"  {count} bare loops at once: {bare:.0f} steps/s in all; {count} live sessions ({render} draws): "
+        f"{live:.0f} steps/s in all ({', '.join('%.1f' % r['fps'] for r in runs)} updates/s each)")
+    return {"sessions": count, "render": render, "bare_steps_per_s": bare, "live_steps_per_s": live,
+            "ratio": live / bare, "fps": [r["fps"] for r in runs]}
+
+
+def cli_run(steps: int = 6000, frame_every: int = 50, threads: int = 1, log=print) -> dict:
+    """The README's headless command: wall time against its training time (metrics' elapsed_s)."""
+    import shutil
+
+    out = Path(tempfile.mkdtemp(prefix="polytope-lens-cli-"))
+    try:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "polytope_lens.cli", "train", "ring", "--layers", "14x6", "--steps", str(steps),
+                        "--frame-every", str(frame_every), "--out", str(out), "--movie", "--quiet", "--threads", str(threads)],
+                       check=True, timeout=1800)
+        wall = time.perf_counter() - t0
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    training = records[-1]["elapsed_s"]
+    frame_s = statistics.median(r["frame_s"] for r in records)
+    log(f"  polytope-lens train ring --steps {steps} --frame-every {frame_every} --movie: {wall:.1f} s wall, "
+        f"{training:.1f} s training, {len(records)} frames of {frame_s:.2f} s each (median, drawn alongside)")
+    return {"steps": steps, "frames": len(records), "wall_s": wall, "training_s": training, "frame_s": frame_s,
+            "ratio": wall / training, "val_loss": records[-1]["val_loss"]}
 
 
 if __name__ == "__main__":

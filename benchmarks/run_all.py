@@ -11,6 +11,10 @@ Rows (each measured in this one run, the two sides of a ratio close together in 
   4. memory: peak RSS of the server with one and with four live sessions
   5. exact partition: every region as a polygon (exact_partition.py), trained 14x6 and 64x4 on the ring,
      against the naive 1024^2 grid count (which misses regions smaller than a pixel)
+  6. the page draws (render "client": the server streams weights): training vs the bare loop, the
+     classic run, updates/s and bytes per update, configure -> first update on a fresh server,
+     four sessions against four bare loops at once
+  7. the headless CLI: wall time of the README's command against its training time
 Progress goes to stderr; the table to stdout (--json FILE also writes every figure).
 """
 
@@ -91,6 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     log("4. server memory")
     results["memory"] = live.memory(threads=args.threads, seconds=3.0 if quick else 8.0, log=log)
 
+    log("6. client rendering (the server streams weights)")
+    results["client_run"] = live.default_run(
+        pairs=1 if quick else 3, seconds=3.0 if quick else 5.0, bare_steps=1000 if quick else 2000, threads=args.threads,
+        render="client", log=log,
+    )
+    results["client_classic"] = live.classic(classic_steps, threads=args.threads, render="client", log=log)
+    results["first_update_s"] = live.first_update_after_start(render="client", threads=args.threads)
+    log(f"  configure -> first update on a fresh server: {results['first_update_s'] * 1e3:.0f} ms")
+    results["four"] = live.four_sessions(seconds=4.0 if quick else 8.0, bare_steps=1500 if quick else 3000,
+                                         threads=args.threads, log=log)
+
+    log("7. headless CLI (frames drawn alongside training)")
+    results["cli"] = live.cli_run(steps=1000 if quick else 6000, threads=args.threads, log=log)
+
     log("5. exact partition")
     cases = exact_partition.CASES[:1] if quick else exact_partition.CASES
     results["exact"] = exact_partition.run(cases, runs=3 if quick else 5, log=log)
@@ -119,6 +137,25 @@ def main(argv: list[str] | None = None) -> int:
                  "", "< 1024 MiB", yes(m["one_peak_mib"] < 1024)))
     rows.append(("4", f"each further session ({m['sessions']} sessions: peak {m['many_peak_mib']:.0f} MiB)",
                  f"+{m['per_extra_mib']:.0f} MiB", "", "", "< 250 MiB", yes(m["per_extra_mib"] < 250)))
+
+    cr, cc, four, cli = results["client_run"], results["client_classic"], results["four"], results["cli"]
+    rows.append(("6", "client draws: training steps/s vs bare loop", f"{cr['live_steps_per_s']:.0f}",
+                 f"{cr['bare_steps_per_s']:.0f}", f"{cr['ratio']:.2f}", ">= 0.90", yes(cr["ratio"] >= 0.9)))
+    rows.append(("6", f"client draws: classic {cc['steps']} steps, live vs bare", fmt_s(cc["live_s"]), fmt_s(cc["bare_s"]),
+                 f"{cc['ratio']:.2f}x", "<= 1.15x", yes(cc["ratio"] <= 1.15)))
+    trains_fast = cr["live_steps_per_s"] >= 30
+    rows.append(("6", "client draws: updates/s received", f"{cr['fps']:.1f}", "", "", ">= 30" if trains_fast else "",
+                 yes(cr["fps"] >= 30) if trains_fast else ""))
+    params_bytes = 4 * 1107  # the default 14x6 net's parameters as float32
+    rows.append(("6", "client draws: bytes per update (14x6, 1,107 parameters)", f"{cr['frame_bytes']:.0f}",
+                 f"server draws: {d['frame_bytes']:.0f}", "", f"<= {params_bytes + 2048}", yes(cr["frame_bytes"] <= params_bytes + 2048)))
+    rows.append(("6", "configure -> first update, first configure after start", fmt_s(results["first_update_s"]), "", "",
+                 "<= 0.3 s", yes(results["first_update_s"] <= 0.3)))
+    rows.append(("6", f"{four['sessions']} live sessions at once: summed steps/s vs {four['sessions']} bare loops at once",
+                 f"{four['live_steps_per_s']:.0f}", f"{four['bare_steps_per_s']:.0f}", f"{four['ratio']:.2f}", ">= 0.80",
+                 yes(four["ratio"] >= 0.8)))
+    rows.append(("7", f"CLI: train ring {cli['steps']} steps, {cli['frames']} frames at 1024^2 + movie: wall vs training",
+                 fmt_s(cli["wall_s"]), fmt_s(cli["training_s"]), f"{cli['ratio']:.2f}x", "<= 1.3x", yes(cli["ratio"] <= 1.3)))
 
     for e in results["exact"]:
         trained = f"trained {e['trained_steps']} steps" if e["trained_steps"] else "at initialisation"
