@@ -241,3 +241,16 @@ def load_checkpoint_model(checkpoint_path: str | Path):
     model.load_state_dict(ckpt["model"])
     model.eval()
     return model, config, int(ckpt["step"])
+
+
+def warm_up() -> None:
+    """Pay torch's one-time costs now (the first optimiser imports torch._dynamo: ~1-5 s), so the
+    first network a person asks for starts at once. A server calls this before it accepts requests."""
+    model = build_mlp([4], generator=torch.Generator().manual_seed(0))
+    x = torch.zeros(8, 2)
+    for name in ("adam", "sgd", "sgd_momentum", "rmsprop"):
+        optimizer = make_optimizer(name, model.parameters(), 1e-3)
+        loss = torch.mean(model(x) ** 2)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()

@@ -7,6 +7,7 @@ settings through dependencies (registry.py), never through globals.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from ..core.settings import RunConfig
+from ..core.training import warm_up
 from .config import Settings
 from .middleware import SecurityHeaders, UploadLimit
 from .registry import Jobs, SessionRegistry
@@ -28,6 +31,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # before the first request: torch's one-time start-up and the default sample decoded, so the
+        # first configure after a start answers as fast as any other
+        await asyncio.to_thread(warm_up)
+        with contextlib.suppress(KeyError, ValueError):
+            await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
         yield
         await app.state.registry.close_all()
         app.state.store.close()
