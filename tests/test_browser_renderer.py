@@ -198,15 +198,16 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("size", [256, 512])
+# Small nets are drawn by the unrolled shader; {"unroll": False} forces the looped one.
+@pytest.mark.parametrize(("size", "options"), [(256, {}), (512, {}), (256, {"unroll": False})], ids=["256", "512", "256-looped"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_renderer_matches_the_server_partition(page, case, size):
+def test_renderer_matches_the_server_partition(page, case, size, options):
     model = trained(**CASES[case])
-    check(page, model, size, case)
+    check(page, model, size, f"{case}{' looped' if options else ''}", options)
 
 
 def test_several_draw_buffers_and_passes(page):
-    """300 hidden neurons: 3 bit targets; also with 2 draw buffers a pass (2 passes)."""
+    """300 hidden neurons: 3 bit targets in one pass; with 2 draw buffers a pass, two passes."""
     model = build_mlp([150, 150], generator=torch.Generator().manual_seed(3))
     check(page, model, 128, "150,150")
     check(page, model, 96, "150,150 (2 draw buffers)", options={"maxDrawBuffers": 2})

@@ -39,6 +39,11 @@ export const LIMITS = Object.freeze({
 });
 
 const TEX_W = 2048; // weight texture width: the WebGL2 minimum of MAX_TEXTURE_SIZE
+// Largest net (weight texels) compiled unrolled. Compile time grows with it: ~1.7 ms per
+// texel on SwiftShader (0.6 s for a 14x6); past ~3000 Chromium lost the context. 640
+// covers 14x6 (352), 10x10,2,10x3 (444), 16x8 (596), and always fits one uniform block
+// (WebGL2 guarantees 16 KB = 1024 texels).
+const UNROLL_TEXELS = 640;
 const BOUNDARY_OVER_PREDICTION = [255, 120, 0]; // output/render.py BOUNDARY_COLOR
 const BOUNDARY_OVER_REGIONS = [20, 20, 20]; // output/render.py REGION_EDGE_COLOR
 const MODE_PREDICTION = 0, MODE_PARTITION = 1, MODE_REGIONS = 2; // compose shader uMode
@@ -136,30 +141,41 @@ const HEAD = "#version 300 es\nprecision highp float;\nprecision highp int;\npre
 const VERTEX = `#version 300 es
 void main() { gl_Position = vec4(gl_VertexID == 1 ? 3.0 : -1.0, gl_VertexID == 2 ? 3.0 : -1.0, 0.0, 1.0); }`;
 
-function evalSource(lay, pass) {
-  const nb = 4 * (pass.t1 - pass.t0);
-  const outs = [];
-  for (let t = pass.t0; t < pass.t1; t++) {
-    const i = t - pass.t0;
-    outs.push([`layout(location = ${i}) out uvec4 o${i};`, `o${i} = uvec4(bits[${4 * i}], bits[${4 * i + 1}], bits[${4 * i + 2}], bits[${4 * i + 3}]);`]);
+// Declarations and final writes of a pass's outputs: its bit targets, then the prediction.
+function passOutputs(pass) {
+  const decl = [], write = [];
+  for (let i = 0; i < pass.t1 - pass.t0; i++) {
+    decl.push(`layout(location = ${i}) out uvec4 o${i};`);
+    write.push(`o${i} = uvec4(bits[${4 * i}], bits[${4 * i + 1}], bits[${4 * i + 2}], bits[${4 * i + 3}]);`);
   }
-  if (pass.pred) outs.push([`layout(location = ${outs.length}) out uvec4 oPred;`, ""]);
+  if (pass.pred) decl.push(`layout(location = ${decl.length}) out uvec4 oPred;`);
+  const nb = 4 * (pass.t1 - pass.t0);
+  const init = nb ? `uint bits[${nb}];\n  for (int i = 0; i < ${nb}; i++) bits[i] = 0u;` : "";
+  return { decl: decl.join("\n"), write: write.join("\n  "), init };
+}
+
+const INPUT = "vec4(texelFetch(uXY, ivec2(p.x, 0), 0).r, texelFetch(uXY, ivec2(p.y, 1), 0).r, 1.0, 0.0)";
+const PASS_HEAD = `uniform sampler2D uXY;  // R32F: row 0 x of each column, row 1 y of each row (bottom up)
+uniform float uSlope;`;
+
+// Pass 1, looped form (any net within the limits): weights from the RGBA32F texture,
+// activations in a local array. Each step dots input slot k with rows j..j+3 of a layer.
+function loopedSource(lay, pass) {
+  const out = passOutputs(pass);
   const setBits = [0, 1, 2, 3].map((c) => `if (j + ${c} < L.w && g + j + ${c} >= ${pass.lo} && g + j + ${c} < ${pass.hi}) bits[(g + j + ${c} - ${pass.lo}) >> 5] |= uint(z[${c}] > 0.0) << uint((g + j + ${c}) & 31);`);
-  // Four neurons per step: rows t, t+S, t+2S, t+3S of the layer, dotted with slot k of the input.
-  const rowDots = `vec4(dot(wt(t + k), a), dot(wt(t + L.y + k), a), dot(wt(t + 2 * L.y + k), a), dot(wt(t + 3 * L.y + k), a))`;
+  const rowDots = "vec4(dot(wt(t + k), a), dot(wt(t + L.y + k), a), dot(wt(t + 2 * L.y + k), a), dot(wt(t + 3 * L.y + k), a))";
   return `${HEAD}
-uniform sampler2D uW;      // RGBA32F weights (see layout())
-uniform sampler2D uXY;     // R32F: row 0 x of each column, row 1 y of each row (bottom up)
+uniform sampler2D uW;
 uniform ivec4 uL[${lay.layers.length}];  // per layer: first texel, texels per row, inputs, outputs
-uniform float uSlope;
-${outs.map((o) => o[0]).join("\n")}
+${PASS_HEAD}
+${out.decl}
 const int SLOTS = ${lay.slots};
 vec4 buf[2 * SLOTS];  // activations (and a 1.0 for the bias) of the current and next layer
 vec4 wt(int t) { return texelFetch(uW, ivec2(t & ${TEX_W - 1}, t >> ${Math.log2(TEX_W)}), 0); }
 void main() {
   ivec2 p = ivec2(gl_FragCoord.xy);
-  buf[0] = vec4(texelFetch(uXY, ivec2(p.x, 0), 0).r, texelFetch(uXY, ivec2(p.y, 1), 0).r, 1.0, 0.0);
-  ${nb ? `uint bits[${nb}];\n  for (int i = 0; i < ${nb}; i++) bits[i] = 0u;` : ""}
+  buf[0] = ${INPUT};
+  ${out.init}
   int cur = 0, g = 0;
   for (int l = 0; l < ${pass.layers}; l++) {
     ivec4 L = uL[l];
@@ -168,7 +184,7 @@ void main() {
       vec4 z = vec4(0.0);
       int t = L.x + j * L.y;
       for (int k = 0; k < L.y; k++) { vec4 a = buf[cur + k]; z += ${rowDots}; }
-      ${nb ? setBits.join("\n      ") : ""}
+      ${out.init ? setBits.join("\n      ") : ""}
       buf[nxt + (j >> 2)] = mix(uSlope * z, z, greaterThan(z, vec4(0.0)));  // (leaky) ReLU, as torch
     }
     int n = L.w;  // the bias input of the next layer: a 1.0 after the last activation
@@ -184,7 +200,50 @@ void main() {
     for (int k = 0; k < L.y; k++) { vec4 a = buf[cur + k]; z += ${rowDots}; }
     oPred = floatBitsToUint(z);
   }` : ""}
-  ${outs.map((o) => o[1]).join("\n  ")}
+  ${out.write}
+}`;
+}
+
+// Pass 1, unrolled form (small nets): the architecture compiled in, weights from a uniform
+// block at constant indices, activations in registers (~2.3x faster on SwiftShader). Same
+// sums in the same order as the looped form; padding rows are skipped.
+function unrolledSource(lay, pass) {
+  const out = passOutputs(pass);
+  const w = (t) => `uWb[${t}]`;
+  const lines = [`vec4 a0_0 = ${INPUT};`];
+  const last = lay.layers.length - 1;
+  let g = 0;
+  for (let l = 0; l <= (pass.pred ? last : pass.layers - 1); l++) {
+    const L = lay.layers[l];
+    for (let j = 0; j < L.nOut; j += 4) {
+      const z = `z${l}_${j >> 2}`;
+      const terms = [];
+      for (let k = 0; k < L.stride; k++) {
+        const dots = [0, 1, 2, 3].map((c) => (j + c < L.nOut ? `dot(${w(L.base + (j + c) * L.stride + k)}, a${l}_${k})` : "0.0"));
+        terms.push(`vec4(${dots.join(", ")})`);
+      }
+      lines.push(`vec4 ${z} = ${terms.join(" + ")};`);
+      if (l === last) continue;
+      for (let c = 0; c < 4 && j + c < L.nOut; c++) {
+        const n = g + j + c;
+        if (n >= pass.lo && n < pass.hi) lines.push(`bits[${(n - pass.lo) >> 5}] |= uint(${z}[${c}] > 0.0) << ${n & 31}u;`);
+      }
+      const bias = j >> 2 === L.nOut >> 2 ? ` + vec4(${[0, 1, 2, 3].map((c) => (c === (L.nOut & 3) ? "1.0" : "0.0"))})` : "";
+      lines.push(`vec4 a${l + 1}_${j >> 2} = mix(uSlope * ${z}, ${z}, greaterThan(${z}, vec4(0.0)))${bias};`);
+    }
+    if (l < last && (L.nOut & 3) === 0) lines.push(`vec4 a${l + 1}_${L.nOut >> 2} = vec4(1.0, 0.0, 0.0, 0.0);`);
+    g += L.nOut;
+  }
+  if (pass.pred) lines.push(`oPred = floatBitsToUint(z${last}_0);`);
+  return `${HEAD}
+layout(std140) uniform Weights { vec4 uWb[${lay.texels}]; };
+${PASS_HEAD}
+${out.decl}
+void main() {
+  ivec2 p = ivec2(gl_FragCoord.xy);
+  ${out.init}
+  ${lines.join("\n  ")}
+  ${out.write}
 }`;
 }
 
@@ -322,6 +381,8 @@ export class MLPRenderer {
     this.gl = gl;
     this.maxTargets = Math.min(gl.getParameter(gl.MAX_DRAW_BUFFERS), gl.getParameter(gl.MAX_COLOR_ATTACHMENTS), this.options.maxDrawBuffers ?? 8);
     this.maxTexture = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    this.unrollTexels = this.options.unroll === false ? 0 : Math.min(UNROLL_TEXELS, gl.getParameter(gl.MAX_UNIFORM_BLOCK_SIZE) / 16);
+    this.uniforms = gl.createBuffer(); // the unrolled form's weights
     this.vao = gl.createVertexArray();
     this.programs = new Map();
     this.fbo = gl.createFramebuffer();
@@ -360,6 +421,13 @@ export class MLPRenderer {
     const gl = this.gl;
     this.net = net;
     if (!gl) return; // context lost: uploaded again when it is restored
+    net.unrolled = net.lay.texels <= this.unrollTexels;
+    this.stale.eval = this.stale.edge = true;
+    if (net.unrolled) {
+      gl.bindBuffer(gl.UNIFORM_BUFFER, this.uniforms);
+      gl.bufferData(gl.UNIFORM_BUFFER, net.packed.subarray(0, 4 * net.lay.texels), gl.DYNAMIC_DRAW);
+      return;
+    }
     const rows = net.packed.length / (4 * TEX_W);
     if (!this.weights || this.weights.rows !== rows) {
       if (this.weights) gl.deleteTexture(this.weights.tex);
@@ -368,7 +436,6 @@ export class MLPRenderer {
       gl.bindTexture(gl.TEXTURE_2D, this.weights.tex);
       gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rows, gl.RGBA, gl.FLOAT, net.packed);
     }
-    this.stale.eval = this.stale.edge = true;
   }
 
   /** The input box drawn: x0..x1 left to right, y0..y1 bottom to top. */
@@ -452,13 +519,18 @@ export class MLPRenderer {
   }
 
   _evaluate(pass) {
-    const gl = this.gl, { lay, slope } = this.net;
-    const key = `eval${JSON.stringify([lay.widths, lay.outDim, pass])}`;
-    const prog = this._program(key, () => evalSource(lay, pass));
+    const gl = this.gl, { lay, slope, unrolled } = this.net;
+    const key = `eval${JSON.stringify([lay.widths, lay.outDim, pass, unrolled])}`;
+    const prog = this._program(key, () => (unrolled ? unrolledSource(lay, pass) : loopedSource(lay, pass)));
     gl.useProgram(prog);
-    gl.uniform4iv(prog.loc("uL[0]"), new Int32Array(lay.layers.flatMap((L) => [L.base, L.stride, L.nIn, L.nOut])));
     gl.uniform1f(prog.loc("uSlope"), slope);
-    this._bindTexture(prog, "uW", 0, this.weights.tex);
+    if (unrolled) {
+      gl.uniformBlockBinding(prog, gl.getUniformBlockIndex(prog, "Weights"), 0);
+      gl.bindBufferBase(gl.UNIFORM_BUFFER, 0, this.uniforms);
+    } else {
+      gl.uniform4iv(prog.loc("uL[0]"), new Int32Array(lay.layers.flatMap((L) => [L.base, L.stride, L.nIn, L.nOut])));
+      this._bindTexture(prog, "uW", 0, this.weights.tex);
+    }
     this._bindTexture(prog, "uXY", 1, this.coords);
     const outs = this.targets.bits.slice(pass.t0, pass.t1);
     if (pass.pred) outs.push(this.targets.pred);
@@ -562,6 +634,7 @@ export class MLPRenderer {
     for (const t of [this.ties, this.coords, this.weights?.tex]) if (t) gl.deleteTexture(t);
     for (const p of this.programs.values()) gl.deleteProgram(p);
     gl.deleteFramebuffer(this.fbo);
+    gl.deleteBuffer(this.uniforms);
     gl.deleteVertexArray(this.vao);
     this.programs.clear();
     this.gl = null;
