@@ -72,7 +72,7 @@ JS_RENDER = """({net, weights, size, options, images}) => {
   r.setWeights({...net, weights: new Float32Array(unb64(weights).buffer)});
   r.render();
   const p = r.readPatterns();
-  const out = {per: p.wordsPerPixel, patterns: b64(p.words), boundary: b64(r.readBoundary()),
+  const out = {form: r.form, per: p.wordsPerPixel, patterns: b64(p.words), boundary: b64(r.readBoundary()),
                prediction: b64(r.readPrediction()), images: {}};
   for (const [name, display] of Object.entries(images)) out.images[name] = b64(r.readImage(display));
   return out;
@@ -130,6 +130,7 @@ def render(page, model, size: int, options: dict | None = None, images=()) -> di
     assert out["per"] == 2 * k
     c = net["outDim"]
     return {
+        "form": out["form"],
         "words": unb64(out["patterns"], "<u8").reshape(size, size, k),
         "boundary": unb64(out["boundary"], np.uint8).reshape(size, size).astype(bool),
         "prediction": unb64(out["prediction"], "<f4").reshape(size, size, c),
@@ -156,12 +157,14 @@ def gpu_partition(gpu: dict, hidden: int) -> GridPartition:
     return GridPartition(size, hidden, inverse.reshape(size, size), words, gpu["boundary"], gpu["prediction"])
 
 
-def check(page, model, size: int, label: str, options: dict | None = None) -> dict:
+def check(page, model, size: int, label: str, options: dict | None = None, form: str | None = None) -> dict:
     gpu = render(page, model, size, options, images=DISPLAYS)
+    if form:
+        assert gpu["form"] == form
     ref = compute_partition(model, size)
     assert ref.region_count > 1
     got = agreement(gpu, ref)
-    print(f"\n{label} {size}^2: patterns {got['patterns']:.6f}  boundary {got['boundary']:.6f}  prediction {got['prediction']:.6f}")
+    print(f"\n{label} {size}^2 ({gpu['form']}): patterns {got['patterns']:.6f}  boundary {got['boundary']:.6f}  prediction {got['prediction']:.6f}")
     assert got["patterns"] >= AGREE and got["boundary"] >= AGREE and got["prediction"] >= AGREE, got
     # Region colours: the server's colour wherever the patterns agree.
     same = got["same"]
@@ -203,14 +206,23 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_renderer_matches_the_server_partition(page, case, size, options):
     model = trained(**CASES[case])
-    check(page, model, size, f"{case}{' looped' if options else ''}", options)
+    check(page, model, size, case, options, form="looped" if options else "unrolled")
+
+
+def test_runs_of_equal_layers_in_loops(page):
+    """A deep narrow net (too many weights to write out): one unrolled body per run of equal
+    layers, in a loop; bit positions cross 32-bit words at every offset."""
+    model = trained(layers="3,20x12,13", steps=100)
+    check(page, model, 192, "3,20x12,13", form="runs")
 
 
 def test_several_draw_buffers_and_passes(page):
     """300 hidden neurons: 3 bit targets in one pass; with 2 draw buffers a pass, two passes."""
     model = build_mlp([150, 150], generator=torch.Generator().manual_seed(3))
-    check(page, model, 128, "150,150")
+    check(page, model, 128, "150,150", form="looped")
     check(page, model, 96, "150,150 (2 draw buffers)", options={"maxDrawBuffers": 2})
+    deep = build_mlp([23] * 14, generator=torch.Generator().manual_seed(6))  # 322 hidden: runs over 3 targets
+    check(page, deep, 96, "23x14 (2 draw buffers)", options={"maxDrawBuffers": 2}, form="runs")
 
 
 def test_exactly_1024_hidden_neurons(page):

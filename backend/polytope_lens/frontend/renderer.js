@@ -39,10 +39,10 @@ export const LIMITS = Object.freeze({
 });
 
 const TEX_W = 2048; // weight texture width: the WebGL2 minimum of MAX_TEXTURE_SIZE
-// Largest net (weight texels) compiled unrolled. Compile time grows with it: ~1.7 ms per
-// texel on SwiftShader (0.6 s for a 14x6); past ~3000 Chromium lost the context. 640
-// covers 14x6 (352), 10x10,2,10x3 (444), 16x8 (596), and always fits one uniform block
-// (WebGL2 guarantees 16 KB = 1024 texels).
+// Most weight texels an unrolled shader holds as code (all of a net's when fully unrolled,
+// one body per run otherwise: unrolledTexels). Compile time grows with it, ~1-2 ms a texel
+// on SwiftShader, and a fully unrolled 3000 lost the context. Fully unrolled: 14x6 (352),
+// 10x10,2,10x3 (444); in runs: 20x40 (146 of 4724), 32x8 (329); looped: 64x4 (1152).
 const UNROLL_TEXELS = 640;
 const BOUNDARY_OVER_PREDICTION = [255, 120, 0]; // output/render.py BOUNDARY_COLOR
 const BOUNDARY_OVER_REGIONS = [20, 20, 20]; // output/render.py REGION_EDGE_COLOR
@@ -204,39 +204,86 @@ void main() {
 }`;
 }
 
-// Pass 1, unrolled form (small nets): the architecture compiled in, weights from a uniform
-// block at constant indices, activations in registers (~2.3x faster on SwiftShader). Same
-// sums in the same order as the looped form; padding rows are skipped.
-function unrolledSource(lay, pass) {
+// Runs of consecutive hidden layers with the same shape (14x6 is 2->14, 5 x 14->14), or
+// every layer on its own (merge = false).
+function layerRuns(lay, count, merge = true) {
+  const runs = [];
+  for (let l = 0; l < count; l++) {
+    const L = lay.layers[l], last = runs[runs.length - 1];
+    if (merge && last && last.nIn === L.nIn && last.nOut === L.nOut) last.count++;
+    else runs.push({ ...L, first: l, count: 1 });
+  }
+  return runs;
+}
+
+// Shader size of the unrolled form, in weight texels: one body per run, plus the output.
+function unrolledTexels(lay) {
+  const body = (L) => L.nOut * L.stride;
+  return layerRuns(lay, lay.layers.length - 1).reduce((a, r) => a + body(r), body(lay.layers[lay.layers.length - 1]));
+}
+
+// Pass 1, unrolled form: activations in registers (vec4 a0, a1, ...), every index inside a
+// layer body a constant; same sums in the same order as the looped form, padding rows
+// skipped. Small nets (inBlock): every layer written out, weights from a uniform block at
+// constant indices. Otherwise each run of equal layers is one body in a loop, weights from
+// the texture (a uniform block read at a loop-dependent index is slow on SwiftShader).
+function unrolledSource(lay, pass, inBlock) {
   const out = passOutputs(pass);
-  const w = (t) => `uWb[${t}]`;
-  const lines = [`vec4 a0_0 = ${INPUT};`];
-  const last = lay.layers.length - 1;
-  let g = 0;
-  for (let l = 0; l <= (pass.pred ? last : pass.layers - 1); l++) {
-    const L = lay.layers[l];
-    for (let j = 0; j < L.nOut; j += 4) {
-      const z = `z${l}_${j >> 2}`;
+  const slots = Math.max(...lay.layers.map((L) => L.stride));
+  const lines = [`vec4 ${[...Array(slots).keys()].map((k) => `a${k} = vec4(0.0)`).join(", ")};`, `a0 = ${INPUT};`];
+  // Literal indices where the layer is known (Subzero, SwiftShader's compiler, folds little).
+  const at = (base, offset) => (base === null ? `b + ${offset}` : `${base + offset}`);
+  const body = (L, base) => {
+    const groups = (L.nOut + 3) >> 2, code = [];
+    for (let q = 0; q < groups; q++) {
       const terms = [];
       for (let k = 0; k < L.stride; k++) {
-        const dots = [0, 1, 2, 3].map((c) => (j + c < L.nOut ? `dot(${w(L.base + (j + c) * L.stride + k)}, a${l}_${k})` : "0.0"));
+        const dots = [0, 1, 2, 3].map((c) => (4 * q + c < L.nOut ? `dot(wt(${at(base, (4 * q + c) * L.stride + k)}), a${k})` : "0.0"));
         terms.push(`vec4(${dots.join(", ")})`);
       }
-      lines.push(`vec4 ${z} = ${terms.join(" + ")};`);
-      if (l === last) continue;
-      for (let c = 0; c < 4 && j + c < L.nOut; c++) {
-        const n = g + j + c;
-        if (n >= pass.lo && n < pass.hi) lines.push(`bits[${(n - pass.lo) >> 5}] |= uint(${z}[${c}] > 0.0) << ${n & 31}u;`);
-      }
-      const bias = j >> 2 === L.nOut >> 2 ? ` + vec4(${[0, 1, 2, 3].map((c) => (c === (L.nOut & 3) ? "1.0" : "0.0"))})` : "";
-      lines.push(`vec4 a${l + 1}_${j >> 2} = mix(uSlope * ${z}, ${z}, greaterThan(${z}, vec4(0.0)))${bias};`);
+      code.push(`vec4 z${q} = ${terms.join(" + ")};`);
     }
-    if (l < last && (L.nOut & 3) === 0) lines.push(`vec4 a${l + 1}_${L.nOut >> 2} = vec4(1.0, 0.0, 0.0, 0.0);`);
-    g += L.nOut;
+    return code;
+  };
+  let g = 0;
+  for (const run of layerRuns(lay, pass.layers, !inBlock)) {
+    const texels = ((run.nOut + 3) & ~3) * run.stride, words = (run.nOut + 31) >> 5, loop = run.count > 1;
+    const code = body(run, loop ? null : run.base);
+    if (!loop) {  // pattern bits straight into their words
+      for (let j = 0; j < run.nOut; j++) {
+        const n = g + j;
+        if (n >= pass.lo && n < pass.hi) code.push(`bits[${(n - pass.lo) >> 5}] |= uint(z${j >> 2}[${j & 3}] > 0.0) << ${n & 31}u;`);
+      }
+    } else {  // this layer's bits, then ORed into bits[] at the layer's offset
+      code.push(`uint ${[...Array(words).keys()].map((w) => `m${w} = 0u`).join(", ")};`);
+      for (let j = 0; j < run.nOut; j++) code.push(`m${j >> 5} |= uint(z${j >> 2}[${j & 3}] > 0.0) << ${j & 31}u;`);
+    }
+    for (let q = 0; q < (run.nOut + 3) >> 2; q++) {
+      const bias = q === run.nOut >> 2 ? ` + vec4(${[0, 1, 2, 3].map((c) => (c === (run.nOut & 3) ? "1.0" : "0.0"))})` : "";
+      code.push(`a${q} = mix(uSlope * z${q}, z${q}, greaterThan(z${q}, vec4(0.0)))${bias};  // (leaky) ReLU, as torch`);
+    }
+    if ((run.nOut & 3) === 0) code.push(`a${run.nOut >> 2} = vec4(1.0, 0.0, 0.0, 0.0);  // the next layer's bias input`);
+    if (out.init && loop) {
+      code.push(`int at = ${g - pass.lo} + i * ${run.nOut}, q = at >> 5;  // bit position in this pass`);
+      code.push("uint s = uint(at & 31), r = 32u - s;");
+      for (let w = 0; w <= words; w++) {
+        const lo = w < words ? `(m${w} << s)` : "0u", hi = w > 0 ? `(s == 0u ? 0u : m${w - 1} >> r)` : "0u";
+        code.push(`if (q + ${w} >= 0 && q + ${w} < ${4 * (pass.t1 - pass.t0)}) bits[q + ${w}] |= ${lo} | ${hi};`);
+      }
+    }
+    const head = loop ? [`for (int i = 0; i < ${run.count}; i++) {`, `  int b = ${run.base} + i * ${texels};`] : ["{"];
+    lines.push(...head, ...code.map((c) => `  ${c}`), "}");
+    g += run.nOut * run.count;
   }
-  if (pass.pred) lines.push(`oPred = floatBitsToUint(z${last}_0);`);
+  if (pass.pred) {
+    const L = lay.layers[lay.layers.length - 1];
+    lines.push("{", ...body(L, L.base), "oPred = floatBitsToUint(z0);", "}");
+  }
+  const weights = inBlock
+    ? `layout(std140) uniform Weights { vec4 uWb[${lay.texels}]; };\nvec4 wt(int t) { return uWb[t]; }`
+    : `uniform sampler2D uW;\nvec4 wt(int t) { return texelFetch(uW, ivec2(t & ${TEX_W - 1}, t >> ${Math.log2(TEX_W)}), 0); }`;
   return `${HEAD}
-layout(std140) uniform Weights { vec4 uWb[${lay.texels}]; };
+${weights}
 ${PASS_HEAD}
 ${out.decl}
 void main() {
@@ -381,8 +428,9 @@ export class MLPRenderer {
     this.gl = gl;
     this.maxTargets = Math.min(gl.getParameter(gl.MAX_DRAW_BUFFERS), gl.getParameter(gl.MAX_COLOR_ATTACHMENTS), this.options.maxDrawBuffers ?? 8);
     this.maxTexture = gl.getParameter(gl.MAX_TEXTURE_SIZE);
-    this.unrollTexels = this.options.unroll === false ? 0 : Math.min(UNROLL_TEXELS, gl.getParameter(gl.MAX_UNIFORM_BLOCK_SIZE) / 16);
-    this.uniforms = gl.createBuffer(); // the unrolled form's weights
+    this.unrollTexels = this.options.unroll === false ? 0 : UNROLL_TEXELS;
+    this.blockTexels = gl.getParameter(gl.MAX_UNIFORM_BLOCK_SIZE) / 16;
+    this.uniforms = gl.createBuffer(); // weights of unrolled nets that fit one uniform block
     this.vao = gl.createVertexArray();
     this.programs = new Map();
     this.fbo = gl.createFramebuffer();
@@ -421,9 +469,11 @@ export class MLPRenderer {
     const gl = this.gl;
     this.net = net;
     if (!gl) return; // context lost: uploaded again when it is restored
-    net.unrolled = net.lay.texels <= this.unrollTexels;
+    // The shader form of pass 1 (see the GLSL section).
+    const code = this.unrollTexels;
+    net.form = net.lay.texels <= Math.min(code, this.blockTexels) ? "unrolled" : unrolledTexels(net.lay) <= code ? "runs" : "looped";
     this.stale.eval = this.stale.edge = true;
-    if (net.unrolled) {
+    if (net.form === "unrolled") {
       gl.bindBuffer(gl.UNIFORM_BUFFER, this.uniforms);
       gl.bufferData(gl.UNIFORM_BUFFER, net.packed.subarray(0, 4 * net.lay.texels), gl.DYNAMIC_DRAW);
       return;
@@ -436,6 +486,11 @@ export class MLPRenderer {
       gl.bindTexture(gl.TEXTURE_2D, this.weights.tex);
       gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rows, gl.RGBA, gl.FLOAT, net.packed);
     }
+  }
+
+  /** Pass 1's shader form for the current net: "unrolled", "runs" or "looped". */
+  get form() {
+    return this.net?.form ?? null;
   }
 
   /** The input box drawn: x0..x1 left to right, y0..y1 bottom to top. */
@@ -519,18 +574,18 @@ export class MLPRenderer {
   }
 
   _evaluate(pass) {
-    const gl = this.gl, { lay, slope, unrolled } = this.net;
-    const key = `eval${JSON.stringify([lay.widths, lay.outDim, pass, unrolled])}`;
-    const prog = this._program(key, () => (unrolled ? unrolledSource(lay, pass) : loopedSource(lay, pass)));
+    const gl = this.gl, { lay, slope, form } = this.net;
+    const key = `eval${JSON.stringify([lay.widths, lay.outDim, pass, form])}`;
+    const prog = this._program(key, () => (form === "looped" ? loopedSource(lay, pass) : unrolledSource(lay, pass, form === "unrolled")));
     gl.useProgram(prog);
     gl.uniform1f(prog.loc("uSlope"), slope);
-    if (unrolled) {
+    if (form === "unrolled") {
       gl.uniformBlockBinding(prog, gl.getUniformBlockIndex(prog, "Weights"), 0);
       gl.bindBufferBase(gl.UNIFORM_BUFFER, 0, this.uniforms);
     } else {
-      gl.uniform4iv(prog.loc("uL[0]"), new Int32Array(lay.layers.flatMap((L) => [L.base, L.stride, L.nIn, L.nOut])));
       this._bindTexture(prog, "uW", 0, this.weights.tex);
     }
+    if (form === "looped") gl.uniform4iv(prog.loc("uL[0]"), new Int32Array(lay.layers.flatMap((L) => [L.base, L.stride, L.nIn, L.nOut])));
     this._bindTexture(prog, "uXY", 1, this.coords);
     const outs = this.targets.bits.slice(pass.t0, pass.t1);
     if (pass.pred) outs.push(this.targets.pred);
