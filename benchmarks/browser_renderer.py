@@ -7,7 +7,7 @@ A frame is what a live update costs the viewer: new weights uploaded, the networ
 evaluated at every pixel (pattern bits and prediction), the boundary pass and the
 composed partition panel; it is timed until a pixel of the canvas is read back (so
 the GPU work is done). "compose" redraws from the kept textures only (a display
-toggle). Headless Chromium without a GPU runs WebGL2 on SwiftShader (the CPU):
+toggle). The pass-1 shader form (unrolled / runs / looped) is shown per case. Headless Chromium without a GPU runs WebGL2 on SwiftShader (the CPU):
 the figures are a floor, not a target. One row per case on stdout.
 """
 
@@ -51,10 +51,12 @@ JS_BENCH = """async ({widths, size, sets, seconds}) => {
     while (n < 3 || performance.now() - t0 < 1000 * seconds) fn(++n);
     return (performance.now() - t0) / n;
   };
-  const frameMs = time(frame), composeMs = time(compose);
+  const frameMs = time(frame), composeMs = time(compose), form = r.form;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER);
   r.dispose();
   canvas.remove();
-  return {frameMs, composeMs, renderer: gl.getParameter(gl.RENDERER)};
+  return {frameMs, composeMs, form, renderer};
 }"""
 
 
@@ -103,11 +105,12 @@ def run(nets: list[str], sizes: list[int], seconds: float) -> list[dict]:
                             "frame_ms": got["frameMs"],
                             "fps": 1000.0 / got["frameMs"],
                             "compose_ms": got["composeMs"],
+                            "form": got["form"],
                             "renderer": got["renderer"],
                         }
                         rows.append(row)
                         print(
-                            f"{net:>8} {size:>5}^2  hidden {row['hidden']:>4}  frame {row['frame_ms']:9.1f} ms  "
+                            f"{net:>8} {size:>5}^2  hidden {row['hidden']:>4}  {row['form']:>8}  frame {row['frame_ms']:9.1f} ms  "
                             f"{row['fps']:7.2f} frames/s  compose only {row['compose_ms']:7.1f} ms",
                             flush=True,
                         )

@@ -13,10 +13,14 @@
 //      Hidden neuron h is bit h%32 of word h/32; word w is component w%4 of target w/4,
 //      i.e. the same little-endian order as patterns.py's pack_patterns (64-bit word k =
 //      32-bit words 2k, 2k+1). Targets are grouped MAX_DRAW_BUFFERS to a pass (8 here: one
-//      pass up to 896 neurons, two for 897..1024).
+//      pass up to 896 neurons, two for 897..1024). Three shader forms, same arithmetic
+//      (renderer.form): "unrolled" (small nets: all code written out, weights in a uniform
+//      block), "runs" (deep narrow nets: one unrolled body per run of equal layers, in a
+//      loop) and "looped" (anything else: generic loops, activations in an array).
 //   2. boundary: a pixel whose pattern differs in any bit from an in-image 4-neighbour.
 //   3. compose onto the canvas, as output/render.py's partition_rgb and prediction_rgb.
 // Pixel centres as grid.py's grid_points: computed in float64 here, uploaded as float32.
+// Nothing redraws on a timer: changes ask for one animation frame; render() draws now.
 //
 // Region colours: patterns.py's pattern_colors exactly. The splitmix64 hash runs on
 // pairs of 32-bit uints; the HSV step is exact integer arithmetic: 255 * channel is
@@ -26,9 +30,11 @@
 //
 // Limits (fits() checks them): the server's (64 hidden layers, 1024 per layer, 2,000,000
 // parameters) and at most 1024 hidden neurons, so that one compose shader reads all
-// pattern words (8 textures); wider nets are left to the server's frames. Weights live in
-// an RGBA32F texture 2048 texels wide, one padded row per neuron (W row, bias, zeros).
-// Longer than 400 lines because of the GLSL sources.
+// pattern words (8 textures); wider nets are left to the server's frames (1024 hidden
+// neurons hold at most ~263k parameters, so the parameter limit never binds first).
+// Weights: one padded row of texels per neuron (W row, bias, zeros), in an RGBA32F texture
+// 2048 texels wide, or a uniform block. About 800 lines: half is generated GLSL (three
+// pass-1 forms, the exact colour function), which cannot be shortened without speed.
 
 export const LIMITS = Object.freeze({
   maxDepth: 64,
@@ -117,7 +123,9 @@ function rintHalfEven(x) {
 // Sorted [key, value] pairs, key = F<<16 | S<<8 | V (S = 0 when F = 0: v ignores S), for
 // the (F, S, V) where 255 * channel is exactly k + 1/2; value = numpy's rint of its
 // float64 computation (hsv in patterns.py, same operations in the same order).
+let tieCache = null;
 export function tieTable() {
+  if (tieCache) return tieCache;
   const map = new Map();
   for (let S = 0; S < 256; S++) {
     for (let V = 0; V < 256; V++) {
@@ -133,7 +141,8 @@ export function tieTable() {
       }
     }
   }
-  return [...map.entries()].sort((x, y) => x[0] - y[0]);
+  tieCache = [...map.entries()].sort((x, y) => x[0] - y[0]);
+  return tieCache;
 }
 
 // -- GLSL ---------------------------------------------------------------------------------
@@ -211,7 +220,7 @@ function layerRuns(lay, count, merge = true) {
   for (let l = 0; l < count; l++) {
     const L = lay.layers[l], last = runs[runs.length - 1];
     if (merge && last && last.nIn === L.nIn && last.nOut === L.nOut) last.count++;
-    else runs.push({ ...L, first: l, count: 1 });
+    else runs.push({ ...L, count: 1 });
   }
   return runs;
 }
@@ -229,8 +238,7 @@ function unrolledTexels(lay) {
 // the texture (a uniform block read at a loop-dependent index is slow on SwiftShader).
 function unrolledSource(lay, pass, inBlock) {
   const out = passOutputs(pass);
-  const slots = Math.max(...lay.layers.map((L) => L.stride));
-  const lines = [`vec4 ${[...Array(slots).keys()].map((k) => `a${k} = vec4(0.0)`).join(", ")};`, `a0 = ${INPUT};`];
+  const lines = [`vec4 ${[...Array(lay.slots).keys()].map((k) => `a${k} = vec4(0.0)`).join(", ")};`, `a0 = ${INPUT};`];
   // Literal indices where the layer is known (Subzero, SwiftShader's compiler, folds little).
   const at = (base, offset) => (base === null ? `b + ${offset}` : `${base + offset}`);
   const body = (L, base) => {
@@ -434,9 +442,9 @@ export class MLPRenderer {
     this.vao = gl.createVertexArray();
     this.programs = new Map();
     this.fbo = gl.createFramebuffer();
-    const ties = tieTable();
-    this.tieCount = ties.length;
-    this.ties = this._texture(gl.RG32UI, ties.length, 1, gl.RG_INTEGER, gl.UNSIGNED_INT, new Uint32Array(ties.flat()));
+    const table = tieTable();
+    this.tieCount = table.length;
+    this.ties = this._texture(gl.RG32UI, table.length, 1, gl.RG_INTEGER, gl.UNSIGNED_INT, new Uint32Array(table.flat()));
     this.targets = null; // {w, h, T, bits[], pred, edge}
     this.weights = null;
     this.coords = null;
@@ -467,6 +475,10 @@ export class MLPRenderer {
 
   _setNet(net) {
     const gl = this.gl;
+    const arch = JSON.stringify([net.lay.widths, net.lay.outDim]);
+    if (gl && this.net && JSON.stringify([this.net.lay.widths, this.net.lay.outDim]) !== arch) {
+      for (const [key, prog] of this.programs) if (key.startsWith("eval")) { gl.deleteProgram(prog); this.programs.delete(key); }
+    }
     this.net = net;
     if (!gl) return; // context lost: uploaded again when it is restored
     // The shader form of pass 1 (see the GLSL section).
