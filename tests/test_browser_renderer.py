@@ -26,8 +26,8 @@ from polytope_lens.core.model import build_mlp
 from polytope_lens.core.samples import SAMPLES_DIR
 from polytope_lens.core.settings import RunConfig
 from polytope_lens.core.training import Trainer
-from polytope_lens.geometry.grid import GridPartition, compute_partition, exact_unique
-from polytope_lens.geometry.patterns import pattern_colors, pattern_hash, words_per_pattern
+from polytope_lens.geometry.grid import GridPartition, boundary_mask, compute_partition, exact_unique
+from polytope_lens.geometry.patterns import pack_patterns, pattern_colors, pattern_hash, words_per_pattern
 from polytope_lens.output.render import partition_rgb, prediction_rgb
 from polytope_lens.web.middleware import CSP
 
@@ -247,6 +247,68 @@ def test_budget_check(page):
                    catch (e) { return e.message; } return null; }"""
     )
     assert error and "1200 hidden" in error
+
+
+JS_VIEW = """({net, weights, width, height, view}) => {
+  const r = rendererFor({});
+  r.resize(width, height);
+  r.setWeights({...net, weights: new Float32Array(unb64(weights).buffer)});
+  r.setView(view);
+  const p = r.readPatterns();
+  const out = {w: p.width, h: p.height, patterns: b64(p.words), boundary: b64(r.readBoundary()), prediction: b64(r.readPrediction())};
+  r.setView({});
+  return out;
+}"""
+
+
+def test_view_box_and_a_wide_canvas(page):
+    """setView zooms: pixel centres x0 + (x1 - x0)(2i + 1)/(2W), rows from y1 at the top."""
+    model = trained(**CASES["ring-14x6"])
+    w, h, view = 160, 96, {"x0": -0.7, "x1": 0.1, "y0": -0.2, "y1": 0.5}
+    net = {"widths": model.widths, "outDim": 1, "negativeSlope": 0.0}
+    out = page.evaluate(JS_VIEW, {"net": net, "weights": b64(wire_weights(model)), "width": w, "height": h, "view": view})
+    assert (out["w"], out["h"]) == (w, h)
+    xs = view["x0"] + (view["x1"] - view["x0"]) * (2 * np.arange(w) + 1) / (2 * w)
+    ys = view["y0"] + (view["y1"] - view["y0"]) * (2 * np.arange(h)[::-1] + 1) / (2 * h)
+    points = torch.from_numpy(np.stack(np.broadcast_arrays(xs[None, :], ys[:, None]), axis=-1).reshape(-1, 2).astype(np.float32))
+    with torch.no_grad():
+        pred, pre = model.forward_with_preactivations(points)
+    words = pack_patterns(torch.cat(pre, dim=1).numpy() > 0).reshape(h, w, -1)
+    regions = exact_unique(words.reshape(h * w, -1))[1].reshape(h, w)
+    gpu_words = unb64(out["patterns"], "<u8").reshape(h, w, -1)
+    same = (gpu_words == words).all(axis=2).mean()
+    edges = (unb64(out["boundary"], np.uint8).reshape(h, w).astype(bool) == boundary_mask(regions)).mean()
+    close = (np.abs(unb64(out["prediction"], "<f4").reshape(h, w) - pred.numpy().reshape(h, w)) <= 2 / 255).mean()
+    print(f"\nview {w}x{h}: patterns {same:.6f}  boundary {edges:.6f}  prediction {close:.6f}")
+    assert same >= AGREE and edges >= AGREE and close >= AGREE
+    assert len(np.unique(regions)) > 3  # the zoomed box crosses the ring's regions
+
+
+def test_redraws_on_demand_only(page):
+    """Changes in one task give one redraw on the next animation frame; then nothing."""
+    model = trained(**CASES["ring-14x6"])
+    net = {"widths": model.widths, "outDim": 1, "negativeSlope": 0.0}
+    renders = page.evaluate(
+        """async ({net, weights}) => {
+          const r = rendererFor({count: true});
+          let count = 0;
+          const render = r.render.bind(r);
+          r.render = (...a) => { count++; return render(...a); };
+          r.resize(64, 64);
+          r.setWeights({...net, weights: new Float32Array(unb64(weights).buffer)});
+          r.setView({x0: -0.5, x1: 0.5, y0: -0.5, y1: 0.5});
+          r.setDisplay({fillRegions: true});
+          const frame = () => new Promise((done) => requestAnimationFrame(done));
+          await frame(); await frame();
+          const first = count;
+          await new Promise((done) => setTimeout(done, 300));
+          r.setDisplay({boundaries: false});
+          await frame(); await frame();
+          return [first, count];
+        }""",
+        {"net": net, "weights": b64(wire_weights(model))},
+    )
+    assert renders == [1, 2]
 
 
 # -- the colour function --------------------------------------------------------------------
