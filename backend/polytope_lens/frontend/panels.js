@@ -135,16 +135,6 @@ export class Panels {
     }
   }
 
-  /** Forget the drawn frame (a new run is being set up). */
-  clearFrame() {
-    this.frame = null;
-    this.hasFrame = false;
-    for (const name of ["partition", "prediction"]) {
-      const canvas = this.canvases[name];
-      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-    }
-  }
-
   /** The target picture (url from `status.image_url`); `color` false shows it as the grey target. */
   setTarget(url, color) {
     color = Boolean(color);

@@ -41,18 +41,20 @@ export const TABLE = {
     settingRefused: to("refused"),
     viewRefused: to("refused"), // the new network cannot be drawn at this resolution
     userStart: to("configuringToRun"),
-    userStep: to("configuring", "step"), // the server runs it on the new network
+    userStep: to("configuring", "step"), // the server takes it after the configure
     networkChanged: to("configuring", "configure"),
     trainingChanged: to("configuring", "set"),
   },
   configuringToRun: {
     disconnected: to("interrupted"),
     built: to("running", "start"),
-    settingRefused: to("refused"),
-    viewRefused: to("refused"),
-    userPause: to("configuring"),
+    // The network that was training keeps its place on the server: stop it.
+    settingRefused: to("refused", "pause"),
+    viewRefused: to("refused", "pause"),
+    // Sent after the configure, these reach the new network, or the old one if it is refused.
+    userPause: to("configuring", "pause"),
     userStep: to("configuring", "step"),
-    userReset: to("configuring"), // the new network starts at step 0 anyway
+    userReset: to("configuring", "reset"),
     networkChanged: to("configuringToRun", "configure"),
     trainingChanged: to("configuringToRun", "set"),
   },
