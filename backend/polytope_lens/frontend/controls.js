@@ -91,9 +91,9 @@ export class Controls {
   /** The server's bounds on a number field, its choices in a select (keeping the page's labels). */
   _applyRow(input, row) {
     if (input.type === "number") {
-      for (const [attr, key] of [["min", "min"], ["max", "max"]]) {
-        if (row[key] !== undefined) input.setAttribute(attr, String(row[key]));
-        else input.removeAttribute(attr); // an open bound is checked in Settings.coerce
+      for (const bound of ["min", "max"]) {
+        if (row[bound] !== undefined) input.setAttribute(bound, String(row[bound]));
+        else input.removeAttribute(bound); // an open bound is checked in Settings.coerce
       }
     }
     if (input.tagName !== "SELECT") return;
