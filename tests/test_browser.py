@@ -360,3 +360,163 @@ def test_reconnects_after_a_server_restart(open_app, server):
     assert all("WebSocket" in e or "Failed to load" in e for e in page.log.errors(network_ok=False))
 
 
+
+
+def test_changing_the_resolution_while_training_keeps_the_network(open_app):
+    page = open_app()
+    start(page)
+    before = wait_number(page, "step-counter", ">=", 50)
+    # From here on, record every step, notice and state the page shows.
+    page.evaluate(
+        """() => {
+          const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+          const seen = (window.__seen = {steps: [], notices: [], states: []});
+          const record = () => {
+            seen.steps.push(Number(q("step-counter").textContent));
+            if (!q("restart-notice").hidden) seen.notices.push(q("restart-notice").textContent);
+            seen.states.push(q("run-state").dataset.state);
+          };
+          const watch = {childList: true, characterData: true, subtree: true, attributes: true};
+          for (const id of ["step-counter", "restart-notice", "run-state"]) new MutationObserver(record).observe(q(id), watch);
+        }"""
+    )
+    by(page, "resolution-select").select_option("256")
+    expect(page).to_have_url(re.compile(r"[?&]res=256(&|$)"))
+    page.wait_for_function("() => { const f = window.polytopeLens.panels.frame; return f && f.header.resolution === 256; }")
+    wait_number(page, "step-counter", ">=", before + 200)
+    expect_state(page, "running")
+    seen = page.evaluate("() => window.__seen")
+    assert seen["steps"] and min(seen["steps"]) >= before, f"the step went back: {seen['steps'][:20]}"
+    assert seen["steps"] == sorted(seen["steps"]), "the step only grows"
+    assert not any(re.search(r"new network", n, re.I) for n in seen["notices"]), seen["notices"]
+    assert set(seen["states"]) <= {"running"}, seen["states"]
+
+
+def test_without_the_servers_options_the_page_says_so_and_keeps_the_address(browser, server):
+    query = "img=disk&layers=10x3&act=leaky_relu&res=128"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT)
+    try:
+        page = context.new_page()
+        log = PageLog().attach(page)
+        context.route("**/api/options", lambda route: route.abort())
+        page.goto(f"{server.url}/?{query}")
+        banner = by(page, "error-banner")
+        expect(banner).to_contain_text(re.compile(r"cannot reach the server", re.I))
+        expect_state(page, "offline")
+        page.wait_for_timeout(500)
+        assert page.url.split("?", 1)[1] == query, "the address is left as it was"
+        expect(by(page, "connection-status")).to_have_attribute("data-state", "connecting")
+
+        context.unroute("**/api/options")  # the server answers again: the page sets itself up
+        wait_ready(page)
+        expect(banner).to_be_hidden()
+        shown = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+        assert shown["img"] == ["disk"] and shown["layers"] == ["10x3"] and shown["act"] == ["leaky_relu"] and shown["res"] == ["128"]
+        expect(by(page, "layers-input")).to_have_value("10x3")
+        # The point colours are the server's.
+        colors = server.get_json("/api/options")["point_colors"]
+        css = page.evaluate("() => ['--train', '--val'].map((v) => getComputedStyle(document.documentElement).getPropertyValue(v).trim())")
+        assert css == [colors["train"], colors["val"]]
+        assert all("Failed to load resource" in e for e in log.errors(network_ok=False)), log.errors(network_ok=False)
+    finally:
+        context.close()
+
+
+# The run control's table (runcontrol.js), read from the page: what each event does in each state.
+EXPECTED_TRANSITIONS = [
+    # (state, event, next state, commands)
+    ("offline", "connected", "configuring", ["configure"]),
+    ("interrupted", "connected", "configuringToRun", ["configure"]),
+    ("offline", "userStart", "interrupted", []),
+    ("interrupted", "userPause", "offline", []),
+    ("running", "disconnected", "interrupted", []),
+    ("configuringToRun", "disconnected", "interrupted", []),
+    ("paused", "disconnected", "offline", []),
+    ("configuring", "built", "paused", []),
+    ("configuringToRun", "built", "running", ["start"]),
+    ("configuring", "userStart", "configuringToRun", []),
+    ("configuringToRun", "userPause", "configuring", ["pause"]),
+    ("configuring", "settingRefused", "refused", []),
+    ("configuringToRun", "settingRefused", "refused", ["pause"]),
+    ("configuringToRun", "viewRefused", "refused", ["pause"]),
+    ("running", "settingRefused", "refused", ["pause"]),
+    ("refused", "userStart", "refused", []),
+    ("refused", "userStep", "refused", []),
+    ("refused", "networkChanged", "configuring", ["configure"]),
+    ("refused", "trainingChanged", "configuring", ["configure"]),
+    ("refused", "viewChanged", "configuring", ["configure"]),
+    ("refused", "built", "paused", []),
+    ("paused", "userStart", "running", ["start"]),
+    ("paused", "userStep", "paused", ["step"]),
+    ("paused", "userReset", "paused", ["reset"]),
+    ("running", "userPause", "paused", ["pause"]),
+    ("running", "userStep", "paused", ["step"]),
+    ("diverged", "userStart", "running", ["start"]),
+    ("paused", "networkChanged", "configuring", ["configure"]),
+    ("running", "networkChanged", "configuringToRun", ["configure"]),
+    ("paused", "trainingChanged", "paused", ["set"]),
+    ("running", "trainingChanged", "running", ["set"]),
+    ("running", "viewChanged", "running", []),
+    ("paused", "serverRunning", "running", []),
+    ("running", "serverPaused", "paused", []),
+    ("running", "serverDiverged", "diverged", []),
+    ("configuring", "serverPaused", "configuring", []),  # a status never ends a configure: its points do
+]
+
+
+def test_run_control_transition_table(open_app):
+    page = open_app()
+    got = page.evaluate(
+        """async (cases) => {
+          const m = await import("/static/runcontrol.js");
+          const all = {};
+          for (const s of m.STATES) for (const e of m.EVENTS) all[`${s} ${e}`] = m.transition(s, e);
+          const rc = new m.RunControl({onChange: (now, was) => changes.push([was, now])});
+          const changes = [];
+          const sent = ["connected", "built", "userStart", "disconnected", "connected", "built"].map((e) => rc.dispatch(e));
+          let unknown = null;
+          try { m.transition("paused", "noSuchEvent"); } catch (err) { unknown = err.message; }
+          return {
+            states: m.STATES, events: m.EVENTS, all, sent, changes, final: rc.state, unknown,
+            pills: m.STATES.map(m.pillState), wants: m.STATES.filter(m.wantsToRun),
+          };
+        }""",
+        EXPECTED_TRANSITIONS,
+    )
+    states, table = got["states"], got["all"]
+    for state, event, nxt, send in EXPECTED_TRANSITIONS:
+        assert table[f"{state} {event}"] == {"next": nxt, "send": send}, (state, event)
+    commands = {"configure", "set", "start", "pause", "step", "reset"}
+    for key, t in table.items():
+        state, event = key.split(" ")
+        assert t["next"] in states and set(t["send"]) <= commands, key
+        # Offline nothing is sent; a lost connection sends nothing and ends in an offline state.
+        if state in ("offline", "interrupted"):
+            assert t["send"] == ([] if event != "connected" else ["configure"]), key
+        if event == "disconnected":
+            assert t["next"] in ("offline", "interrupted") and t["send"] == [], key
+        # Training starts only on entering "running"; a configure always leads to "configuring*".
+        if "start" in t["send"]:
+            assert t["next"] == "running", key
+        if "configure" in t["send"]:
+            assert t["next"] in ("configuring", "configuringToRun"), key
+        # A drawing setting only reconfigures after a refusal (it may have been the reason).
+        if event == "viewChanged" and state != "refused":
+            assert t == {"next": state, "send": []}, key
+    # Every state can be reached from "offline".
+    reached, frontier = {"offline"}, ["offline"]
+    while frontier:
+        state = frontier.pop()
+        for key, t in table.items():
+            if key.startswith(state + " ") and t["next"] not in reached:
+                reached.add(t["next"])
+                frontier.append(t["next"])
+    assert reached == set(states)
+    # The machine itself: a reconnect while training trains the new network.
+    assert got["sent"] == [["configure"], [], ["start"], [], ["configure"], ["start"]]
+    assert got["final"] == "running"
+    assert got["changes"][-2:] == [["interrupted", "configuringToRun"], ["configuringToRun", "running"]]
+    assert "noSuchEvent" in got["unknown"]
+    assert set(got["pills"]) == {"offline", "starting", "refused", "paused", "running", "diverged"}
+    assert set(got["wants"]) == {"running", "configuringToRun", "interrupted"}

@@ -32,7 +32,7 @@ async function getJson(path, what) {
   return response.json();
 }
 
-/** {defaults, limits} */
+/** {settings, defaults, limits, point_colors} (state.js reads it) */
 export function fetchOptions() {
   return getJson("/api/options", "options");
 }

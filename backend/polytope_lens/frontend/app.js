@@ -1,5 +1,6 @@
-// Wiring: state <-> URL <-> controls, the websocket session, panels, charts,
-// readouts and feedback. Protocol: docs/protocol.md.
+// Wiring: the server's settings (GET /api/options) ↔ state ↔ URL ↔ controls;
+// the run control (runcontrol.js) ↔ the websocket; panels, charts, readouts and
+// feedback. Protocol: docs/protocol.md.
 
 import { fetchOptions, fetchSamples, sessionUrl, uploadImage } from "./api.js";
 import { Charts } from "./charts.js";
@@ -11,33 +12,38 @@ import { Geometry } from "./geometry.js";
 import { Inspector } from "./inspector.js";
 import { Overlay } from "./overlay.js";
 import { Panels } from "./panels.js";
-import { defaultState, fromQuery, kindOf, runConfig, toQuery } from "./state.js";
+import { Readouts } from "./readouts.js";
+import { RunControl, pillState, wantsToRun } from "./runcontrol.js";
+import { OptionsError, Settings } from "./state.js";
 
 const CONFIGURE_DEBOUNCE_MS = 300;
 const SET_DEBOUNCE_MS = 150;
+const OPTIONS_TIMEOUT_MS = 4000;
 const MAX_FPS = 30;
 
+// Why a new network was started, per network setting (others: "<name> changed").
 const REASONS = {
   image: "new picture",
   color: "colour changed",
   layers: "layers changed",
   activation: "activation changed",
   negative_slope: "leaky slope changed",
-  momentum: "momentum changed",
-  batch_size: "batch size changed",
   train_points: "training points changed",
   val_points: "validation points changed",
   seed: "seed changed",
 };
 
-const STATE_WORDS = {
+const PILL_WORDS = {
+  offline: "Offline",
   starting: "Starting…",
-  idle: "Idle",
+  refused: "Refused",
   paused: "Paused",
   running: "Training",
   diverged: "Diverged",
-  offline: "Offline",
 };
+
+// A status's state, as an event of the run control ("idle" only comes before any network).
+const SERVER_EVENTS = { paused: "serverPaused", running: "serverRunning", diverged: "serverDiverged" };
 
 const $ = (id) => document.getElementById(id);
 
@@ -45,48 +51,29 @@ function withTimeout(promise, ms) {
   return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
 }
 
-function formatLoss(v) {
-  if (typeof v !== "number" || !Number.isFinite(v)) return "—";
-  if (v === 0) return "0";
-  if (Math.abs(v) >= 0.001 && Math.abs(v) < 1000) return v.toFixed(Math.abs(v) >= 1 ? 3 : 4);
-  return v.toExponential(2);
-}
-
-function formatRate(v) {
-  if (typeof v !== "number" || !Number.isFinite(v)) return "—";
-  return v >= 100 ? String(Math.round(v)) : v.toFixed(1);
-}
-
-function digits(v) {
-  return typeof v === "number" && Number.isFinite(v) ? String(Math.max(0, Math.round(v))) : null;
-}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 class App {
   constructor() {
+    this.settings = null; // the server's settings table (state.js), once /api/options answered
     this.state = null;
-    this.runState = "offline";
-    this.optimisticRunning = null; // true/false right after a click, until the server answers
+    this.controls = null;
+    this.run = new RunControl({ onChange: () => this.showRun() });
     this.token = null;
-    this.configured = false; // a status arrived for a configure on this connection
-    this.configureInFlight = false;
-    this.configError = false;
     this.configureTimer = null;
     this.pendingReasons = new Set();
-    this.pendingNotice = null;
     this.setTimer = null;
     this.pendingSet = {};
+    this.pendingNotice = null; // shown when the network being configured is built
     this.commandSeq = 0;
     this.errorSeq = -1;
-    this.latestHeader = null;
-    this.readoutRaf = false;
-    this.wantRunning = false; // resume training once (re)connected and configured
-    this.resumeAfterConfigure = false; // send start when the pending configure's status arrives
-    this.configError = false; // the server refused the current config
     this.samplesLoaded = false;
     this.runImage = null; // {id, url} of the picture the server's run uses
+    this.runLayers = null; // the layer string of the network on screen
 
     this.banner = new ErrorBanner($("error-bar"), $("error-banner"));
     this.notice = new Notice($("restart-notice"));
+    this.readouts = new Readouts();
     this.panels = new Panels({
       partition: $("panel-partition"),
       prediction: $("panel-prediction"),
@@ -97,43 +84,52 @@ class App {
     const geometryError = (message) => this.banner.set("geometry", message);
     this.inspector = new Inspector({ canvas: $("panel-partition"), overlay: this.overlay, root: $("inspector"), onError: geometryError });
     this.geometry = new Geometry({ overlay: this.overlay });
-    this.runLayers = null; // the layer string of the network on screen
-    this.controls = new Controls(document, { onChange: (patch) => this.update(patch) });
     this.gallery = new Gallery($("gallery"), { onSelect: (id) => this.selectImage(id) });
-    wireUpload({
-      input: $("upload-input"),
-      dropTargets: [$("drop-zone"), $("target-box")],
-      onFile: (file) => this.upload(file),
-    });
     this.connection = new Connection(websocketUrl("/ws"), {
       onOpen: (isReconnect) => this.onOpen(isReconnect),
-      onClose: (wasOpen) => this.onClose(wasOpen),
+      onClose: () => this.onClose(),
       onMessage: (msg) => this.onMessage(msg),
       onFrame: (frame) => this.onFrame(frame),
       onStateChange: (state) => this.showConnection(state),
     });
-    this.wireButtons();
-    this.wireKeyboard();
-    document.addEventListener("visibilitychange", () => this.sendView());
-    window.addEventListener("online", () => this.connection.retryNow());
   }
 
   async start() {
-    let serverDefaults = {};
-    try {
-      const options = await withTimeout(fetchOptions(), 4000);
-      if (options && typeof options.defaults === "object" && options.defaults) serverDefaults = options.defaults;
-    } catch (err) {
-      // Server unreachable or slow: built-in defaults; the connection retries on its own.
-    }
-    this.state = fromQuery(location.search, defaultState(serverDefaults));
+    this.showRun();
+    this.settings = await this.loadOptions();
+    // The address is only rewritten now: a link opened while the server is away keeps its settings.
+    this.state = this.settings.fromQuery(location.search);
     this.writeUrl();
+    this.showPointColors(this.settings.pointColors);
+    this.controls = new Controls(document, this.settings, { onChange: (patch) => this.update(patch) });
     this.controls.render(this.state);
+    $("step-n-input").max = String(this.settings.limits.max_step_n);
     this.panels.setOptions({ fillRegions: this.state.fill_regions, boundaries: this.state.boundaries });
     this.gallery.setSelected(this.state.image);
-    this.setRunButtons();
+    this.wireInputs();
     this.loadSamples();
     this.connection.connect();
+  }
+
+  /** The server's settings and limits. Without them the page cannot be set up: it says so and retries. */
+  async loadOptions() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const settings = new Settings(await withTimeout(fetchOptions(), OPTIONS_TIMEOUT_MS));
+        this.banner.clear("connection");
+        return settings;
+      } catch (err) {
+        const words = err instanceof OptionsError ? `The server's answer could not be read (${err.message})` : "Cannot reach the server";
+        this.banner.set("connection", `${words} — retrying…`);
+        await sleep(Math.min(5000, 300 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  }
+
+  /** Train/validation point colours are the server's, for the legend as for the dots drawn. */
+  showPointColors(colors) {
+    this.panels.setPointColors(colors);
+    for (const [name, color] of Object.entries(colors)) document.documentElement.style.setProperty(`--${name}`, color);
   }
 
   listRunImage() {
@@ -165,25 +161,32 @@ class App {
     this.writeUrl();
     this.controls.render(this.state);
 
-    const kinds = new Set(changed.map(kindOf));
-    if (kinds.has("network")) {
-      for (const name of changed) if (kindOf(name) === "network") this.pendingReasons.add(REASONS[name] || `${name} changed`);
-      this.scheduleConfigure();
+    const kinds = new Set(changed.map((name) => this.settings.kindOf(name)));
+    for (const name of changed) {
+      const kind = this.settings.kindOf(name);
+      if (kind === "network") this.pendingReasons.add(REASONS[name] || `${name} changed`);
+      if (kind === "training") this.pendingSet[name] = this.state[name];
     }
-    if (kinds.has("training")) {
-      for (const name of changed) if (kindOf(name) === "training") this.pendingSet[name] = this.state[name];
-      this.scheduleSet();
+    if (kinds.has("network")) {
+      clearTimeout(this.configureTimer);
+      this.configureTimer = setTimeout(() => this.flushConfigure(), CONFIGURE_DEBOUNCE_MS);
+    }
+    // A coming configure carries new training values itself.
+    if (kinds.has("training") && this.configureTimer === null) {
+      clearTimeout(this.setTimer);
+      this.setTimer = setTimeout(() => this.flushSet(), SET_DEBOUNCE_MS);
     }
     if (kinds.has("view")) {
       this.panels.setOptions({ fillRegions: this.state.fill_regions, boundaries: this.state.boundaries });
       this.sendView();
+      this.dispatch("viewChanged");
     }
     if (changed.includes("image")) this.gallery.setSelected(this.state.image);
     if (changed.includes("color") && this.panels.targetUrl) this.panels.setTarget(this.panels.targetUrl, this.state.color);
   }
 
   writeUrl() {
-    const query = toQuery(this.state);
+    const query = this.settings.toQuery(this.state);
     if (query !== location.search) history.replaceState(null, "", query + location.hash);
   }
 
@@ -208,7 +211,34 @@ class App {
     }
   }
 
-  // -- commands -----------------------------------------------------------------
+  // -- the run control and its commands --------------------------------------------
+
+  /** Feed `event` to the run control and send what it asks for. */
+  dispatch(event, detail = {}) {
+    for (const command of this.run.dispatch(event)) this.execute(command, detail);
+  }
+
+  execute(command, { notice = null, n = 1 }) {
+    switch (command) {
+      case "configure":
+        this.sendConfigure(notice);
+        break;
+      case "set": {
+        const fields = this.pendingSet;
+        this.pendingSet = {};
+        if (Object.keys(fields).length) this.send({ type: "set", ...fields });
+        break;
+      }
+      case "step":
+        this.send({ type: "step", n });
+        break;
+      case "reset":
+        if (this.send({ type: "reset" })) this.charts.clear();
+        break;
+      default: // start, pause
+        this.send({ type: command });
+    }
+  }
 
   send(message) {
     const sent = this.connection.send(message);
@@ -216,148 +246,75 @@ class App {
     return sent;
   }
 
-  get isRunning() {
-    if (this.optimisticRunning !== null) return this.optimisticRunning;
-    return this.runState === "running";
+  /** The whole configuration goes out: pending network and training edits go with it. */
+  sendConfigure(notice) {
+    clearTimeout(this.configureTimer);
+    this.configureTimer = null;
+    this.pendingReasons.clear();
+    clearTimeout(this.setTimer);
+    this.setTimer = null;
+    this.pendingSet = {};
+    if (!this.send({ type: "configure", config: this.settings.runConfig(this.state) })) return;
+    this.pendingNotice = notice;
+    this.charts.clear();
   }
 
   sendView() {
     this.send({
       type: "view",
       visible: document.visibilityState !== "hidden",
-      fill_regions: Boolean(this.state && this.state.fill_regions),
-      boundaries: Boolean(!this.state || this.state.boundaries),
-      resolution: this.state ? this.state.resolution : undefined,
+      fill_regions: this.state.fill_regions,
+      boundaries: this.state.boundaries,
+      resolution: this.state.resolution,
       max_fps: MAX_FPS,
     });
   }
 
-  sendConfigure() {
+  /** A debounced network edit, now (before a button acts on the settings shown). */
+  flushConfigure() {
+    if (this.configureTimer === null) return;
     clearTimeout(this.configureTimer);
     this.configureTimer = null;
-    clearTimeout(this.setTimer);
-    this.setTimer = null;
-    this.pendingSet = {};
-    if (!this.send({ type: "configure", config: runConfig(this.state) })) return false;
-    this.configureInFlight = true;
-    this.configError = false;
-    this.charts.clear();
-    return true;
-  }
-
-  scheduleConfigure() {
-    clearTimeout(this.configureTimer);
-    this.configureTimer = setTimeout(() => this.flushConfigure(), CONFIGURE_DEBOUNCE_MS);
-  }
-
-  /** Send a pending (debounced) configure now; resumes training when it was running. */
-  flushConfigure({ resume = true } = {}) {
-    if (this.configureTimer === null) return;
-    const wasRunning = this.isRunning;
     const reasons = [...this.pendingReasons];
     this.pendingReasons.clear();
-    if (!this.sendConfigure()) {
-      // Not connected: the configure goes out with the current state on (re)connect.
-      clearTimeout(this.configureTimer);
-      this.configureTimer = null;
-      return;
-    }
-    this.pendingNotice = `New network — restarted${reasons.length ? ` (${reasons.join(", ")})` : ""}`;
-    // Training resumes once the server has built the new network (not when it refused the config).
-    this.resumeAfterConfigure = resume && wasRunning;
-    this.optimisticRunning = this.resumeAfterConfigure;
-    this.setRunButtons();
-  }
-
-  scheduleSet() {
-    if (this.configureTimer !== null) return; // the coming configure carries the new values
-    clearTimeout(this.setTimer);
-    this.setTimer = setTimeout(() => {
-      this.setTimer = null;
-      const fields = this.pendingSet;
-      this.pendingSet = {};
-      if (!this.configured || Object.keys(fields).length === 0) return; // next configure carries them
-      this.send({ type: "set", ...fields });
-    }, SET_DEBOUNCE_MS);
-  }
-
-  /** True (and nothing is sent) while the server has rejected the current config. */
-  blockedByConfigError() {
-    if (!this.configError) return false;
-    this.wantRunning = false;
-    this.optimisticRunning = false;
-    this.setRunButtons();
-    return true;
-  }
-
-  startTraining() {
-    this.flushConfigure({ resume: false });
-    if (this.blockedByConfigError()) return;
-    this.wantRunning = true;
-    this.optimisticRunning = true;
-    this.setRunButtons();
-    if (!this.connection.isOpen) return; // sent once connected
-    if (!this.configured && !this.configureInFlight) this.sendConfigure();
-    this.flushSet();
-    if (this.configureInFlight) {
-      // Start once the new network exists (so a refused config does not train the old one).
-      this.resumeAfterConfigure = true;
-      return;
-    }
-    this.send({ type: "start" });
-  }
-
-  pauseTraining() {
-    this.resumeAfterConfigure = false;
-    this.wantRunning = false;
-    this.optimisticRunning = false;
-    this.setRunButtons();
-    this.send({ type: "pause" });
+    this.dispatch("networkChanged", { notice: `New network — restarted${reasons.length ? ` (${reasons.join(", ")})` : ""}` });
   }
 
   flushSet() {
-    if (this.setTimer === null) return;
     clearTimeout(this.setTimer);
     this.setTimer = null;
-    const fields = this.pendingSet;
-    this.pendingSet = {};
-    if (this.configured && Object.keys(fields).length) this.send({ type: "set", ...fields });
+    if (Object.keys(this.pendingSet).length) this.dispatch("trainingChanged");
+    this.pendingSet = {}; // not connected: the configure on connecting carries them
+  }
+
+  startTraining() {
+    this.flushConfigure();
+    this.flushSet();
+    this.dispatch("userStart");
+  }
+
+  pauseTraining() {
+    this.dispatch("userPause");
   }
 
   stepTraining() {
-    this.flushConfigure({ resume: false });
-    this.resumeAfterConfigure = false;
-    if (this.blockedByConfigError()) return;
+    this.flushConfigure();
+    this.flushSet();
     const input = $("step-n-input");
     let n = Math.round(Number(input.value));
     if (!Number.isFinite(n) || n < 1) n = 1;
-    n = Math.min(100000, n);
+    n = Math.min(this.settings.limits.max_step_n, n);
     input.value = String(n);
-    this.wantRunning = false;
-    this.optimisticRunning = false;
-    this.setRunButtons();
-    if (!this.connection.isOpen) return;
-    if (!this.configured && !this.configureInFlight) this.sendConfigure();
-    this.flushSet();
-    this.send({ type: "step", n });
+    this.dispatch("userStep", { n });
   }
 
   resetTraining() {
-    this.flushConfigure({ resume: false });
-    this.resumeAfterConfigure = false;
-    if (this.blockedByConfigError()) return;
-    this.wantRunning = false;
-    this.optimisticRunning = false;
-    this.setRunButtons();
-    if (!this.connection.isOpen) return;
-    if (!this.configured && !this.configureInFlight) {
-      this.sendConfigure();
-      return;
-    }
-    if (this.send({ type: "reset" })) this.charts.clear();
+    this.flushConfigure();
+    this.dispatch("userReset");
   }
 
-  wireButtons() {
+  /** Every person's input: only once the settings are known. */
+  wireInputs() {
     $("start-button").addEventListener("click", () => this.startTraining());
     $("pause-button").addEventListener("click", () => this.pauseTraining());
     $("step-button").addEventListener("click", () => this.stepTraining());
@@ -367,18 +324,22 @@ class App {
         if (!this.token) event.preventDefault();
       });
     }
-  }
-
-  wireKeyboard() {
+    wireUpload({
+      input: $("upload-input"),
+      dropTargets: [$("drop-zone"), $("target-box")],
+      onFile: (file) => this.upload(file),
+    });
     document.addEventListener("keydown", (event) => {
       if (event.code !== "Space" && event.key !== " ") return;
       if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
       const t = event.target;
       if (t && t.closest && t.closest("input, select, textarea, button, a, [contenteditable=''], [contenteditable='true']")) return;
       event.preventDefault();
-      if (this.isRunning) this.pauseTraining();
+      if (wantsToRun(this.run.state)) this.pauseTraining();
       else this.startTraining();
     });
+    document.addEventListener("visibilitychange", () => this.sendView());
+    window.addEventListener("online", () => this.connection.retryNow());
   }
 
   // -- connection -----------------------------------------------------------------
@@ -391,29 +352,15 @@ class App {
 
   onOpen(isReconnect) {
     this.banner.clear("connection");
-    this.configured = false;
-    this.configureInFlight = false;
     this.loadSamples();
     this.sendView();
-    clearTimeout(this.configureTimer);
-    this.configureTimer = null;
-    this.pendingReasons.clear();
-    this.sendConfigure();
-    this.pendingNotice = isReconnect ? "Reconnected — the previous run was lost, so a new network was started" : null;
-    this.resumeAfterConfigure = this.wantRunning;
-    this.optimisticRunning = this.wantRunning ? true : null;
-    this.setRunButtons();
+    const notice = isReconnect ? "Reconnected — the previous run was lost, so a new network was started" : null;
+    this.dispatch("connected", { notice });
   }
 
-  onClose(wasOpen) {
-    if (wasOpen) this.wantRunning = this.wantRunning || this.runState === "running";
-    this.configured = false;
-    this.configureInFlight = false;
-    this.optimisticRunning = null;
-    this.runState = "offline";
+  onClose() {
+    this.dispatch("disconnected");
     this.setToken(null);
-    this.setRunButtons();
-    this.showRunState("offline", "");
     this.banner.set(
       "connection",
       this.connection.everOpened ? "Connection lost — reconnecting…" : "Cannot reach the server — retrying…",
@@ -422,104 +369,72 @@ class App {
 
   onMessage(msg) {
     if (!msg || typeof msg !== "object") return;
-    switch (msg.type) {
-      case "status":
-        this.onStatus(msg);
-        break;
-      case "error":
-        this.onError(msg);
-        break;
-      case "points":
-        this.panels.setPoints(msg);
-        break;
-      default:
-        break;
-    }
+    if (msg.type === "status") this.onStatus(msg);
+    else if (msg.type === "error") this.onError(msg);
+    else if (msg.type === "points") this.onPoints(msg);
+  }
+
+  /** Points come once per network the server built: the configure was accepted. */
+  onPoints(msg) {
+    this.panels.setPoints(msg);
+    this.dispatch("built");
+    this.banner.clearPrefix("field:");
+    this.controls.markInvalid(null);
+    if (this.pendingNotice) this.notice.show(this.pendingNotice);
+    this.pendingNotice = null;
   }
 
   onStatus(msg) {
-    this.runState = msg.state || "idle";
     // The first status of a connection has a token but no network yet (config null).
     const hasRun = msg.config !== null && msg.config !== undefined;
-    let resumed = false;
-    if (this.resumeAfterConfigure && hasRun && msg.state !== "running" && msg.state !== "diverged" && msg.step === 0) {
-      this.resumeAfterConfigure = false;
-      resumed = this.send({ type: "start" });
-    }
-    // Keep showing "running" while a resume is on its way; otherwise the server's word counts.
-    this.optimisticRunning = this.resumeAfterConfigure || resumed ? true : null;
-    if (hasRun) {
-      this.configured = true;
-      this.configureInFlight = false;
-    }
     this.setToken(hasRun && typeof msg.token === "string" && msg.token ? msg.token : null);
-    if (this.runState === "running") this.wantRunning = true;
-    else if (this.runState === "diverged") this.wantRunning = false;
-    this.inspector.setRunning(this.runState === "running");
-    this.geometry.setRunning(this.runState === "running");
-    if (hasRun && msg.config.layers !== this.runLayers) {
-      this.runLayers = msg.config.layers;
-      this.inspector.clear(); // a new architecture: the inspected neurons no longer exist
-      this.geometry.setLayers(msg.config.layers);
-    }
-
-    // A picture named in the URL that is not a sample (an earlier upload): list it once the server knows it.
-    if (hasRun && typeof msg.config.image === "string") {
-      this.runImage = { id: msg.config.image, url: msg.image_url || `/api/images/${encodeURIComponent(msg.config.image)}` };
-      this.listRunImage();
-    }
+    if (hasRun) this.showRunConfig(msg.config, msg.image_url);
     if (typeof msg.image_url === "string") {
-      const color = msg.config && typeof msg.config.color === "boolean" ? msg.config.color : this.state.color;
+      const color = hasRun && typeof msg.config.color === "boolean" ? msg.config.color : this.state.color;
       this.panels.setTarget(msg.image_url, color);
     }
-    const step = digits(msg.step);
-    if (step !== null) $("step-counter").textContent = step;
-    if (this.runState !== "running") $("steps-per-s").textContent = "0";
+    if (SERVER_EVENTS[msg.state]) this.dispatch(SERVER_EVENTS[msg.state]);
+    this.readouts.setStep(msg.step);
+    this.readouts.setRunning(this.run.state === "running");
+    $("run-state").title = msg.message || "";
 
-    if (this.runState === "diverged") {
+    if (msg.state === "diverged") {
       this.banner.set("diverged", msg.message || "Training diverged — lower the learning rate, then press Train to continue.");
     } else {
       this.banner.clear("diverged");
-      if (hasRun && this.commandSeq > this.errorSeq) {
+      // A command after the last error went through: that error is resolved (a refusal only by a new network).
+      if (hasRun && this.commandSeq > this.errorSeq && this.run.state !== "refused") {
         this.banner.clear("server");
         this.banner.clearPrefix("field:");
         this.controls.markInvalid(null);
-        this.configError = false;
       }
     }
-    if (this.pendingNotice && hasRun) {
-      this.notice.show(this.pendingNotice);
-      this.pendingNotice = null;
-    }
-    // A connection's first status comes before its network exists: say "Starting…", not "Idle".
-    this.showRunState(!hasRun && this.runState === "idle" ? "starting" : this.runState, msg.message || "");
-    this.setRunButtons();
   }
 
-  showRunState(state, title) {
-    const stateEl = $("run-state");
-    stateEl.textContent = STATE_WORDS[state] || state;
-    stateEl.dataset.state = state;
-    stateEl.title = title;
+  showRunConfig(config, imageUrl) {
+    if (config.layers !== this.runLayers) {
+      this.runLayers = config.layers;
+      this.inspector.clear(); // a new architecture: the inspected neurons no longer exist
+      this.geometry.setWidths(this.settings.widths(config.layers) || []);
+    }
+    // A picture named in the URL that is not a sample (an earlier upload): list it once the server knows it.
+    if (typeof config.image === "string") {
+      this.runImage = { id: config.image, url: imageUrl || `/api/images/${encodeURIComponent(config.image)}` };
+      this.listRunImage();
+    }
   }
 
   onError(msg) {
     const text = typeof msg.message === "string" && msg.message ? msg.message : "The server reported an error";
     const field = typeof msg.field === "string" ? msg.field : null;
-    const configField = field !== null && (kindOf(field) === "network" || kindOf(field) === "training");
-    // One entry per config field, so "no network yet" after a bad configure does not hide why.
-    this.banner.set(configField ? `field:${field}` : "server", text);
+    const kind = field === null ? undefined : this.settings.kindOf(field);
+    // One entry per setting, so "no network yet" after a refused configure does not hide why.
+    this.banner.set(kind ? `field:${field}` : "server", text);
     this.errorSeq = this.commandSeq;
-    this.pendingNotice = null;
-    if (configField) {
-      this.configError = true;
-      this.resumeAfterConfigure = false;
-      this.wantRunning = false;
-      this.optimisticRunning = null;
-      this.setRunButtons();
-      this.configureInFlight = false;
-      this.controls.markInvalid(field);
-    }
+    if (!kind) return;
+    this.controls.markInvalid(field);
+    this.dispatch(kind === "view" ? "viewRefused" : "settingRefused");
+    if (this.run.state === "refused") this.pendingNotice = null;
   }
 
   onFrame(frame) {
@@ -528,25 +443,7 @@ class App {
     this.charts.addFrame(h);
     this.geometry.onFrame(h);
     this.inspector.onStep(h.step);
-    this.latestHeader = h;
-    if (!this.readoutRaf) {
-      this.readoutRaf = true;
-      requestAnimationFrame(() => {
-        this.readoutRaf = false;
-        this.showReadouts(this.latestHeader);
-      });
-    }
-  }
-
-  showReadouts(h) {
-    if (!h) return;
-    const step = digits(h.step);
-    if (step !== null) $("step-counter").textContent = step;
-    if (this.runState === "running") $("steps-per-s").textContent = formatRate(h.steps_per_s);
-    $("train-loss").textContent = formatLoss(h.train_loss);
-    $("val-loss").textContent = formatLoss(h.val_loss);
-    const regions = digits(h.regions);
-    if (regions !== null) $("region-count").textContent = regions;
+    this.readouts.showFrame(h);
   }
 
   setToken(token) {
@@ -574,14 +471,23 @@ class App {
     }
   }
 
-  setRunButtons() {
-    const running = this.isRunning;
+  /** The run control's state on the page: the pill, Train or Pause, and who polls while training. */
+  showRun() {
+    const state = this.run.state;
+    const pill = pillState(state);
+    const el = $("run-state");
+    el.textContent = PILL_WORDS[pill] || pill;
+    el.dataset.state = pill;
+    if (pill === "offline") el.title = "";
+    const running = wantsToRun(state);
     $("start-button").hidden = running;
     $("pause-button").hidden = !running;
-    document.body.dataset.running = running ? "true" : "false";
+    this.inspector.setRunning(state === "running");
+    this.geometry.setRunning(state === "running");
+    if (pill !== "offline") this.readouts.setRunning(state === "running");
   }
 }
 
 const app = new App();
-window.polytopeLens = app; // for debugging from the console
+window.polytopeLens = app; // for debugging from the console (and the browser tests)
 app.start();

@@ -1,21 +1,11 @@
 // The websocket to the server (docs/protocol.md): JSON text messages both ways,
-// binary frames from the server, automatic reconnection with back-off.
+// binary frames from the server, automatic reconnection with back-off. The server
+// never sends NaN or Infinity (it refuses to), so plain JSON.parse reads everything.
 
 const MAGIC = [0x50, 0x4c, 0x46, 0x31]; // "PLF1"
 const decoder = new TextDecoder("utf-8");
 
 export class FrameError extends Error {}
-
-// Python's json.dumps writes NaN / Infinity for non-finite floats; JSON.parse
-// rejects them. Outside of strings they can only be such numbers, so read them as null.
-function parseJsonLenient(text) {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    const fixed = text.replace(/("(?:[^"\\]|\\.)*")|-?\bInfinity\b|\bNaN\b/g, (m, str) => (str ? str : "null"));
-    return JSON.parse(fixed);
-  }
-}
 
 /**
  * Parse one binary frame:
@@ -33,7 +23,7 @@ export function parseFrame(buffer) {
   const view = new DataView(buffer);
   const headerLength = view.getUint32(4, true);
   if (8 + headerLength > buffer.byteLength) throw new FrameError("frame header runs past the end");
-  const header = parseJsonLenient(decoder.decode(new Uint8Array(buffer, 8, headerLength)));
+  const header = JSON.parse(decoder.decode(new Uint8Array(buffer, 8, headerLength)));
   const payloadStart = 8 + headerLength;
   const sections = {};
   for (const section of header.sections || []) {
@@ -120,7 +110,7 @@ export class Connection {
       if (typeof event.data === "string") {
         let msg;
         try {
-          msg = parseJsonLenient(event.data);
+          msg = JSON.parse(event.data);
         } catch (err) {
           console.warn("unreadable message from the server:", event.data.slice(0, 200));
           return;

@@ -1,13 +1,19 @@
-// Sidebar and panel controls: every element with data-prop edits that state
-// property; the depth/width sliders write the layers field and the log-scale
-// learning-rate slider mirrors the lr number input.
+// Sidebar and panel controls: every element with data-prop edits that setting;
+// the depth/width sliders write the layers field and the log-scale
+// learning-rate slider mirrors the lr number input. Bounds and choices are the
+// server's (Settings); the slider ranges are only comfortable spans inside them.
 
-import { BY_NAME, coerce, parseWidths, uniformLayers } from "./state.js";
+import { uniformLayers } from "./layers.js";
 
 const LR_MIN_EXP = -5;
 const LR_MAX_EXP = 0;
+const KIND_WORDS = {
+  network: "start a new network",
+  training: "apply to the running network",
+  view: "only change the drawing",
+};
 
-export function formatLr(lr) {
+function formatLr(lr) {
   if (!Number.isFinite(lr)) return "—";
   if (lr >= 0.01 && lr < 100) return String(Number(lr.toPrecision(3)));
   return lr.toExponential(2).replace(/\.?0+e/, "e").replace("e-0", "e-").replace("e+", "e");
@@ -25,21 +31,41 @@ function countParameters(widths, out) {
   return n;
 }
 
+/** The words of an input's label (without the value it shows), lower-case first letter. */
+function labelText(input) {
+  const label = input.labels && input.labels[0];
+  let text = input.getAttribute("aria-label") || input.dataset.prop;
+  if (label) {
+    const copy = label.cloneNode(true);
+    copy.querySelectorAll("input, select, output").forEach((e) => e.remove());
+    text = copy.textContent;
+  }
+  text = text.trim();
+  return text && text[0].toLowerCase() + text.slice(1);
+}
+
 export class Controls {
   /**
    * onChange(patch) is called with {name: value} for every accepted edit.
    */
-  constructor(root, { onChange }) {
+  constructor(root, settings, { onChange }) {
     this.root = root;
+    this.settings = settings;
     this.onChange = onChange;
     this.state = null;
-    this.inputs = [...root.querySelectorAll("[data-prop]")];
+    this.inputs = [...root.querySelectorAll("[data-prop]")].filter((input) => settings.row(input.dataset.prop));
     this.el = (id) => root.getElementById(id);
 
-    for (const input of this.inputs) this._bind(input);
+    for (const input of this.inputs) {
+      this._applyRow(input, settings.row(input.dataset.prop));
+      this._bind(input);
+    }
+    this._describeKinds();
 
     this.depth = this.el("depth-slider");
     this.width = this.el("width-slider");
+    this.depth.max = String(Math.min(Number(this.depth.max), settings.limits.max_depth));
+    this.width.max = String(Math.min(Number(this.width.max), settings.limits.max_width));
     this.layers = this.el("layers-input");
     for (const slider of [this.depth, this.width]) {
       slider.addEventListener("input", () => {
@@ -62,14 +88,53 @@ export class Controls {
     });
   }
 
+  /** The server's bounds on a number field, its choices in a select (keeping the page's labels). */
+  _applyRow(input, row) {
+    if (input.type === "number") {
+      for (const bound of ["min", "max"]) {
+        if (row[bound] !== undefined) input.setAttribute(bound, String(row[bound]));
+        else input.removeAttribute(bound); // an open bound is checked in Settings.coerce
+      }
+    }
+    if (input.tagName !== "SELECT") return;
+    if (row.type === "choice") {
+      const labels = new Map([...input.options].map((o) => [o.value, o.textContent]));
+      input.replaceChildren(...row.choices.map((value) => new Option(labels.get(value) || value, value)));
+    } else {
+      // Presets (e.g. grid sizes) outside the server's bounds are not offered.
+      for (const option of [...input.options]) {
+        if (this.settings.coerce(row.name, option.value) === undefined) option.remove();
+      }
+    }
+  }
+
+  /** The hint saying which settings do what, from the kinds the server gives them. */
+  _describeKinds() {
+    const hint = this.el("kinds-hint");
+    if (!hint) return;
+    const names = { network: [], training: [], view: [] };
+    for (const input of this.inputs) {
+      const kind = this.settings.kindOf(input.dataset.prop);
+      const words = labelText(input);
+      if (names[kind] && words && !names[kind].includes(words)) names[kind].push(words);
+    }
+    if (this.settings.kindOf("image") === "network") names.network.unshift("picture");
+    hint.textContent = Object.entries(names)
+      .filter(([, list]) => list.length)
+      .map(([kind, list]) => {
+        const text = `${list.join(", ")}: ${KIND_WORDS[kind]}.`;
+        return text[0].toUpperCase() + text.slice(1);
+      })
+      .join(" ");
+  }
+
   _bind(input) {
-    const prop = BY_NAME[input.dataset.prop];
-    if (!prop) return;
+    const prop = this.settings.row(input.dataset.prop);
     const isCheck = input.type === "checkbox";
     const event = isCheck || input.tagName === "SELECT" ? "change" : "input";
     input.addEventListener(event, () => {
       const raw = isCheck ? input.checked : input.value;
-      const value = coerce(prop, raw);
+      const value = this.settings.coerce(prop.name, raw);
       if (value === undefined) {
         input.classList.add("invalid");
         return;
@@ -81,7 +146,7 @@ export class Controls {
     if (!isCheck && input.tagName !== "SELECT") {
       // Show the accepted value again when the person leaves a field they left invalid.
       input.addEventListener("blur", () => {
-        if (input.classList.contains("invalid") && this.state && coerce(prop, input.value) === undefined) {
+        if (input.classList.contains("invalid") && this.state && this.settings.coerce(prop.name, input.value) === undefined) {
           input.value = String(this.state[prop.name]);
           input.classList.remove("invalid");
         }
@@ -133,7 +198,7 @@ export class Controls {
   _paramCount() {
     const out = this.el("param-count");
     if (!this.state || !out) return;
-    const widths = parseWidths(this.state.layers);
+    const widths = this.settings.widths(this.state.layers);
     if (!widths) {
       out.textContent = "";
       return;

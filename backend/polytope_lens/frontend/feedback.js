@@ -31,10 +31,6 @@ export class ErrorBanner {
     if (changed) this._render();
   }
 
-  has(source) {
-    return this.entries.has(source);
-  }
-
   clearAll() {
     this.entries.clear();
     this._render();

@@ -6,7 +6,6 @@
 
 import { fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionBlob } from "./api.js";
 import { CHART_CONFIG, CHART_FONT } from "./charts.js";
-import { parseWidths } from "./state.js";
 
 const FOLD_DEBOUNCE_MS = 150;
 const FOLD_REFRESH_MS = 600; // while training runs, the first-k partition is fetched again this often
@@ -96,9 +95,8 @@ export class Geometry {
     this._renderChart(true);
   }
 
-  /** The run's layer string (status.config.layers); a new architecture resets the slider. */
-  setLayers(spec) {
-    const widths = parseWidths(spec) || [];
+  /** The hidden widths of the run's network; a new architecture resets the slider. */
+  setWidths(widths) {
     if (widths.join(",") === this.widths.join(",")) return;
     this.widths = widths;
     this.k = widths.length;

@@ -5,14 +5,18 @@
 
 const BOUNDARY_OVER_PREDICTION = [255, 120, 0];
 const BOUNDARY_OVER_REGIONS = [20, 20, 20];
-const TRAIN_COLOR = [230, 30, 40];
-const VAL_COLOR = [30, 90, 230];
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function packRGBA(r, g, b) {
   return LITTLE_ENDIAN
     ? ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0
     : ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
+}
+
+/** "#rrggbb" to [r, g, b]; null when it is not such a colour. */
+function parseHex(color) {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(String(color));
+  return m ? [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)] : null;
 }
 
 /** An offscreen R×R canvas with its ImageData, reused while R stays the same. */
@@ -104,6 +108,7 @@ export class Panels {
     this.targetUrl = null;
     this.targetColor = true;
     this.points = null;
+    this.pointColors = { train: null, val: null }; // [r, g, b], the server's (GET /api/options)
     this.rafPending = false;
     this.hasFrame = false;
 
@@ -127,16 +132,6 @@ export class Panels {
     if (this.frame) {
       this.frameDirty = true;
       this._schedule();
-    }
-  }
-
-  /** Forget the drawn frame (a new run is being set up). */
-  clearFrame() {
-    this.frame = null;
-    this.hasFrame = false;
-    for (const name of ["partition", "prediction"]) {
-      const canvas = this.canvases[name];
-      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
     }
   }
 
@@ -164,6 +159,12 @@ export class Panels {
       if (this.targetUrl === url) console.warn("target picture could not be loaded:", url);
     });
     img.src = url;
+  }
+
+  /** {train, val}: "#rrggbb" colours of the training and validation points. */
+  setPointColors(colors) {
+    this.pointColors = { train: parseHex(colors.train), val: parseHex(colors.val) };
+    this._markTarget();
   }
 
   /** The `points` message: {size, train: [[row, col], ...], val: [...]}. */
@@ -266,7 +267,7 @@ export class Panels {
       if (total > 50000) dot = Math.max(1, dot - 1);
       const words = new Uint32Array(data.buffer);
       const plot = (list, rgb) => {
-        if (!Array.isArray(list)) return;
+        if (!Array.isArray(list) || !rgb) return;
         const color = packRGBA(rgb[0], rgb[1], rgb[2]);
         const scale = S / size;
         const half = Math.floor(dot / 2);
@@ -279,8 +280,8 @@ export class Panels {
           }
         }
       };
-      plot(this.points.train, TRAIN_COLOR);
-      plot(this.points.val, VAL_COLOR);
+      plot(this.points.train, this.pointColors.train);
+      plot(this.points.val, this.pointColors.val);
     }
     ctx.putImageData(image, 0, 0);
   }

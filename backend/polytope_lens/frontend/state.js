@@ -1,166 +1,141 @@
-// The whole UI state as one declarative table (like TensorFlow Playground's
-// state.ts): every property has a name, a type, a default and a short URL key,
-// so the complete configuration round-trips through the query string and a
-// link reproduces a run.
+// The page's state: one value per setting, and its round trip through the
+// query string so that a link reproduces a run.
 //
-// kind (the server's settings kinds, GET /api/options "settings"):
-//   "network"  – defines the network and its data; a change starts a fresh network (`configure`)
-//   "training" – applied to the running network with `set`
-//   "view"     – how frames are drawn (`view`); never touches training
+// What a setting is (kind, type, bounds, choices, default) is the server's word,
+// read from GET /api/options "settings"; the page keeps only its own short URL
+// keys. A setting the server adds appears here by itself, under its own name.
+//
+// kinds: "network" (a change starts a new network: `configure`), "training"
+// (applied to the running network: `set`), "view" (drawing only: `view`).
 
-export const RESOLUTIONS = [128, 256, 512, 1024];
+import { parseWidths } from "./layers.js";
 
-export const PROPERTIES = [
-  { name: "image", key: "img", type: "string", default: "ring", kind: "network", maxLength: 200 },
-  { name: "color", key: "color", type: "bool", default: false, kind: "network" },
-  { name: "layers", key: "layers", type: "string", default: "14x6", kind: "network", maxLength: 200 },
-  { name: "activation", key: "act", type: "enum", options: ["relu", "leaky_relu"], default: "relu", kind: "network" },
-  { name: "negative_slope", key: "slope", type: "number", default: 0.01, min: 0, max: 1, exclusive: true, kind: "network" },
-  { name: "optimizer", key: "opt", type: "enum", options: ["adam", "sgd", "sgd_momentum", "rmsprop"], default: "adam", kind: "training" },
-  { name: "lr", key: "lr", type: "number", default: 1e-3, min: 0, max: 10, exclusiveMin: true, kind: "training" },
-  { name: "momentum", key: "mom", type: "number", default: 0.9, min: 0, max: 1, exclusiveMax: true, kind: "training" },
-  { name: "batch_size", key: "batch", type: "int", default: 1024, min: 1, max: 1048576, kind: "training" },
-  { name: "train_points", key: "ntrain", type: "int", default: 5000, min: 1, max: 1048576, kind: "network" },
-  { name: "val_points", key: "nval", type: "int", default: 1000, min: 1, max: 1048576, kind: "network" },
-  { name: "seed", key: "seed", type: "int", default: 0, min: 0, max: 2147483647, kind: "network" },
-  { name: "resolution", key: "res", type: "int", default: 512, min: 16, max: 1024, kind: "view" },
-  { name: "fill_regions", key: "fill", type: "bool", default: false, kind: "view" },
-  { name: "boundaries", key: "bnd", type: "bool", default: true, kind: "view" },
-];
+const URL_KEYS = {
+  image: "img",
+  activation: "act",
+  negative_slope: "slope",
+  optimizer: "opt",
+  momentum: "mom",
+  batch_size: "batch",
+  train_points: "ntrain",
+  val_points: "nval",
+  resolution: "res",
+  fill_regions: "fill",
+  boundaries: "bnd",
+};
 
-export const BY_NAME = Object.fromEntries(PROPERTIES.map((p) => [p.name, p]));
+export class OptionsError extends Error {}
 
-/** A value of the right type for `prop`, or undefined when `raw` is not acceptable. */
-export function coerce(prop, raw) {
+function withinBounds(row, n) {
+  if (row.min !== undefined && n < row.min) return false;
+  if (row.max !== undefined && n > row.max) return false;
+  if (row.min_exclusive !== undefined && n <= row.min_exclusive) return false;
+  if (row.max_exclusive !== undefined && n >= row.max_exclusive) return false;
+  return true;
+}
+
+/** A value of the right type for the setting `row`, or undefined when `raw` is not acceptable. */
+function coerceRow(row, raw) {
   if (raw === null || raw === undefined) return undefined;
-  switch (prop.type) {
+  const s = String(raw).trim();
+  switch (row.type) {
     case "bool": {
       if (typeof raw === "boolean") return raw;
-      const s = String(raw).trim().toLowerCase();
-      if (["1", "true", "yes", "on"].includes(s)) return true;
-      if (["0", "false", "no", "off"].includes(s)) return false;
+      if (["1", "true", "yes", "on"].includes(s.toLowerCase())) return true;
+      if (["0", "false", "no", "off"].includes(s.toLowerCase())) return false;
       return undefined;
     }
-    case "enum": {
-      const s = String(raw).trim();
-      return prop.options.includes(s) ? s : undefined;
-    }
+    case "choice":
+      return row.choices.includes(s) ? s : undefined;
     case "int": {
-      const s = String(raw).trim();
-      if (!/^\d+$/.test(s)) return undefined;
+      if (!/^[+-]?\d+$/.test(s)) return undefined;
       const n = Number(s);
-      if (!Number.isSafeInteger(n)) return undefined;
-      if (prop.min !== undefined && n < prop.min) return undefined;
-      if (prop.max !== undefined && n > prop.max) return undefined;
-      return n;
+      return Number.isSafeInteger(n) && withinBounds(row, n) ? n : undefined;
     }
-    case "number": {
-      const s = String(raw).trim();
-      if (s === "") return undefined;
-      const n = Number(s);
-      if (!Number.isFinite(n)) return undefined;
-      const lowOpen = prop.exclusive || prop.exclusiveMin;
-      const highOpen = prop.exclusive || prop.exclusiveMax;
-      if (prop.min !== undefined && (lowOpen ? n <= prop.min : n < prop.min)) return undefined;
-      if (prop.max !== undefined && (highOpen ? n >= prop.max : n > prop.max)) return undefined;
-      return n;
+    case "float": {
+      const n = s === "" ? NaN : Number(s);
+      return Number.isFinite(n) && withinBounds(row, n) ? n : undefined;
     }
     default: {
-      const s = String(raw);
-      if (!s.trim()) return undefined;
-      if (prop.maxLength !== undefined && s.length > prop.maxLength) return undefined;
-      return s.trim();
+      if (!s || (row.max_length !== undefined && s.length > row.max_length)) return undefined;
+      return s;
     }
   }
 }
 
-/** Built-in defaults, optionally overridden by the server's `/api/options` defaults. */
-export function defaultState(serverDefaults = {}) {
-  const state = {};
-  for (const prop of PROPERTIES) {
-    const fromServer = coerce(prop, serverDefaults[prop.name]);
-    state[prop.name] = fromServer !== undefined ? fromServer : prop.default;
+/** The server's settings table and limits, with the page's URL round trip on top. */
+export class Settings {
+  /** `options`: the answer of GET /api/options; throws OptionsError when it is not one. */
+  constructor(options) {
+    const rows = options && options.settings;
+    if (!Array.isArray(rows) || !rows.every((r) => r && typeof r.name === "string" && typeof r.kind === "string")) {
+      throw new OptionsError("the server's options list no settings");
+    }
+    if (!options.limits || typeof options.limits !== "object") throw new OptionsError("the server's options have no limits");
+    this.rows = new Map(rows.map((row) => [row.name, row]));
+    this.limits = options.limits;
+    this.pointColors = options.point_colors || {};
   }
-  return state;
-}
 
-/** `base` overridden by whatever valid values the query string carries. */
-export function fromQuery(search, base) {
-  const params = new URLSearchParams(search);
-  const state = { ...base };
-  for (const prop of PROPERTIES) {
-    if (!params.has(prop.key)) continue;
-    const value = coerce(prop, params.get(prop.key));
-    if (value !== undefined) state[prop.name] = value;
+  row(name) {
+    return this.rows.get(name);
   }
-  return state;
-}
 
-function formatValue(prop, value) {
-  if (prop.type === "bool") return value ? "1" : "0";
-  if (prop.type === "number") return String(Number(value.toPrecision(12)));
-  return String(value);
-}
-
-/** The query string (with leading "?") for the complete state: every property, so links reproduce. */
-export function toQuery(state) {
-  const params = new URLSearchParams();
-  for (const prop of PROPERTIES) {
-    if (state[prop.name] === undefined) continue;
-    params.set(prop.key, formatValue(prop, state[prop.name]));
+  kindOf(name) {
+    const row = this.rows.get(name);
+    return row ? row.kind : undefined;
   }
-  // URLSearchParams escapes "," and "x" is harmless; keep layer lists readable.
-  return "?" + params.toString().replace(/%2C/gi, ",");
-}
 
-/** The RunConfig part of the state (network and training settings), as sent in `configure`. */
-export function runConfig(state) {
-  const config = {};
-  for (const prop of PROPERTIES) {
-    if (prop.kind === "network" || prop.kind === "training") config[prop.name] = state[prop.name];
+  coerce(name, raw) {
+    const row = this.rows.get(name);
+    return row ? coerceRow(row, raw) : undefined;
   }
-  return config;
-}
 
-export function kindOf(name) {
-  return BY_NAME[name] ? BY_NAME[name].kind : undefined;
-}
-
-// -- layer strings --------------------------------------------------------------
-
-const GROUP = /^\s*(\d+)\s*(?:[x×*]\s*(\d+))?\s*$/i;
-
-const MAX_DEPTH = 64; // the server's limit on hidden layers
-
-/** Hidden widths of a layer string ("14x6", "10x10,2,10x3"), or null when it is not one. */
-export function parseWidths(spec) {
-  const widths = [];
-  for (const group of String(spec).split(",")) {
-    const m = GROUP.exec(group);
-    if (!m) return null;
-    const count = m[2] === undefined ? 1 : Number(m[2]);
-    if (widths.length + count > MAX_DEPTH) return null;
-    for (let i = 0; i < count; i++) widths.push(Number(m[1]));
+  defaults() {
+    const state = {};
+    for (const row of this.rows.values()) state[row.name] = row.default;
+    return state;
   }
-  return widths;
-}
 
-/** {width, depth} when `spec` is a single group "W" or "WxD", else null. */
-export function uniformLayers(spec) {
-  if (typeof spec !== "string" || spec.includes(",")) return null;
-  const m = GROUP.exec(spec);
-  if (!m) return null;
-  const width = Number(m[1]);
-  const depth = m[2] === undefined ? 1 : Number(m[2]);
-  if (width < 1 || depth < 1) return null;
-  return { width, depth };
-}
+  /** The defaults, overridden by whatever valid values the query string carries. */
+  fromQuery(search) {
+    const params = new URLSearchParams(search);
+    const state = this.defaults();
+    for (const row of this.rows.values()) {
+      const key = URL_KEYS[row.name] || row.name;
+      if (!params.has(key)) continue;
+      const value = coerceRow(row, params.get(key));
+      if (value !== undefined) state[row.name] = value;
+    }
+    return state;
+  }
 
-/** True when `spec` looks like a layer list the server can read (it still validates limits). */
-export function looksLikeLayers(spec) {
-  if (typeof spec !== "string" || !spec.trim()) return false;
-  return spec.split(",").every((group) => {
-    const m = GROUP.exec(group);
-    return m !== null && Number(m[1]) > 0 && (m[2] === undefined || Number(m[2]) > 0);
-  });
+  /** The query string (with leading "?") for the complete state: every setting, so links reproduce. */
+  toQuery(state) {
+    const params = new URLSearchParams();
+    for (const row of this.rows.values()) {
+      const value = state[row.name];
+      if (value === undefined) continue;
+      let text = String(value);
+      if (row.type === "bool") text = value ? "1" : "0";
+      else if (row.type === "float") text = String(Number(value.toPrecision(12)));
+      params.set(URL_KEYS[row.name] || row.name, text);
+    }
+    // URLSearchParams escapes ","; layer lists read better without it.
+    return "?" + params.toString().replace(/%2C/gi, ",");
+  }
+
+  /** The network and training settings of `state`, as `configure` carries them. */
+  runConfig(state) {
+    const config = {};
+    for (const row of this.rows.values()) {
+      if (row.kind === "network" || row.kind === "training") config[row.name] = state[row.name];
+    }
+    return config;
+  }
+
+  /** Hidden widths of a layer string within the server's depth limit, or null. */
+  widths(spec) {
+    return parseWidths(spec, this.limits.max_depth);
+  }
 }

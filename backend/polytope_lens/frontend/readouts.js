@@ -1,0 +1,60 @@
+// The live numbers under the panels: step, steps per second, losses, grid regions.
+// Frames can arrive faster than the screen refreshes: only the latest is shown,
+// once per animation frame.
+
+const $ = (id) => document.getElementById(id);
+
+function formatLoss(v) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return "—";
+  if (v === 0) return "0";
+  if (Math.abs(v) >= 0.001 && Math.abs(v) < 1000) return v.toFixed(Math.abs(v) >= 1 ? 3 : 4);
+  return v.toExponential(2);
+}
+
+function formatRate(v) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return "—";
+  return v >= 100 ? String(Math.round(v)) : v.toFixed(1);
+}
+
+function digits(v) {
+  return typeof v === "number" && Number.isFinite(v) ? String(Math.max(0, Math.round(v))) : null;
+}
+
+export class Readouts {
+  constructor() {
+    this.latest = null;
+    this.pending = false;
+    this.running = false;
+  }
+
+  /** While not training the rate reads 0, whatever the last frame said. */
+  setRunning(running) {
+    this.running = running;
+    if (!running) $("steps-per-s").textContent = "0";
+  }
+
+  setStep(step) {
+    const text = digits(step);
+    if (text !== null) $("step-counter").textContent = text;
+  }
+
+  /** A frame header; shown on the next animation frame. */
+  showFrame(header) {
+    this.latest = header;
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this._show(this.latest);
+    });
+  }
+
+  _show(h) {
+    this.setStep(h.step);
+    if (this.running) $("steps-per-s").textContent = formatRate(h.steps_per_s);
+    $("train-loss").textContent = formatLoss(h.train_loss);
+    $("val-loss").textContent = formatLoss(h.val_loss);
+    const regions = digits(h.regions);
+    if (regions !== null) $("region-count").textContent = regions;
+  }
+}
