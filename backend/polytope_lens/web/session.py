@@ -252,8 +252,9 @@ class LiveSession:
             self._status(message="new initialisation")
             self._send_frame()
         elif isinstance(command, Set):
+            fields = changes(command)
             with self._lock:
-                self.trainer.apply_training(**changes(command))
+                self.trainer.apply_training(**fields)
             self._status()
 
     def _change_view(self, command: View) -> None:
