@@ -76,6 +76,9 @@ class Settings:
     max_parallel_jobs: int = 2  # uploads decoded and downloads rendered at once; more wait their turn
     max_connections: int = 64  # uvicorn limit_concurrency: HTTP/websocket connections before 503
     allowed_origins: tuple[str, ...] = ()  # extra browser origins that may open /ws ("*": any)
+    geometry_workers: int = 2  # worker processes for heavy exact geometry (regions, counts, lines)
+    geometry_queue: int = 8  # geometry requests that may wait for a worker; more get 503 at once
+    geometry_wait_s: float = 10.0  # longest wait for a worker before 503 (Retry-After)
 
     def resolved_uploads_dir(self) -> Path | None:
         if self.uploads_dir is not None:
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         for session in list(sessions.values()):
             await asyncio.to_thread(session.close)
+        await asyncio.to_thread(app.state.geometry_pool.shutdown)
         store.close()
 
     app = FastAPI(title="Polytope Lens", version=__version__, lifespan=lifespan)

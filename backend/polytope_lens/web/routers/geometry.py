@@ -1,11 +1,14 @@
 """REST routes for a session's exact geometry (docs/protocol.md, "Exact geometry").
 
 Thin: every route takes a frozen copy of the session's weights under the
-session's lock (``WeightsSnapshot``, microseconds), then runs the numerics of
-exact.py on a worker thread, so neither the event loop nor the session's
-training waits for them. Long computations have a time budget and report
-their progress at ``/exact-progress``. Mounted by server.py with
-:func:`install`.
+session's lock (``WeightsSnapshot``, microseconds). The heavy ones (regions
+JSON/SVG, layer counts, neuron lines, inspection of big networks) then run in a
+worker process (``web/jobs.GeometryPool``): computing *and* encoding, within a
+time budget that starts when the job starts, a cap in regions and one in bytes;
+the answer comes back as bytes ready to send. A job that cannot get a worker in
+time is answered 503 with ``Retry-After`` (busy, not too large). Long
+computations report their progress at ``/exact-progress``. Mounted by app.py
+with :func:`install`.
 """
 
 from __future__ import annotations
@@ -17,71 +20,85 @@ from dataclasses import dataclass
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ...geometry.exact import PartitionTooLarge, exact_partition, neuron_zero_set, region_counts_partial
-from ...geometry.export import partition_json, partition_svg
+from ...geometry import tasks
+from ...geometry.documents import parse_fields
+from ...geometry.exact import PartitionTooLarge
 from ...geometry.inspection import inspect_point
-from ...geometry.weights import WeightsSnapshot
+from ...geometry.weights import ArrayWeights
+from ..jobs import Busy, GeometryPool, Overrun
 
-REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line
-REGIONS_MAX = 150_000  # polygons in one regions.json / .svg answer (~500 bytes each in JSON)
+REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line: computing and encoding
+REGIONS_MAX = 150_000  # polygons in one regions.json / .svg answer
+REGIONS_MAX_BYTES = 64 * 1024 * 1024  # bytes of one regions.json / .svg answer (docs/protocol.md: sizes)
 COUNTS_BUDGET_S = 8.0
 COUNTS_MAX = 1_000_000
+INSPECT_IN_PROCESS_MAX = 2048  # hidden neurons up to which /inspect runs on a thread here (milliseconds)
 
 router = APIRouter(prefix="/api/sessions/{token}", tags=["exact geometry"])
 
 _PROBLEMS = {
     404: {"description": "unknown token, or the session has no network yet"},
-    413: {"description": "the exact partition is too large for the time or size budget (detail says which)"},
+    413: {"description": "the exact partition is too large for the time, region or byte budget (detail says which)"},
     422: {"description": "invalid parameters"},
+    503: {"description": "busy: every worker is taken and the queue is full or the wait ran out; "
+                         "try again after Retry-After seconds"},
 }
 
 
 @dataclass
 class _Snapshot:
-    weights: WeightsSnapshot
+    weights: ArrayWeights
     step: int
     widths: list[int]
 
 
 def _take_snapshot(request: Request, token: str) -> _Snapshot:
-    """Frozen weights and step of the session's network (runs on a worker thread: it waits for the lock)."""
+    """Frozen weights (as numpy arrays, for a worker process) and step of the session's network
+    (runs on a worker thread: it waits for the session's lock)."""
     session = request.app.state.sessions.get(token)
     taken = None if session is None else session.weights_snapshot()
     if taken is None:
         raise HTTPException(404, "no such session, or it has no network yet")
     weights, step = taken
-    return _Snapshot(weights, step, weights.widths)
+    return _Snapshot(weights.arrays(), step, weights.widths)
 
 
 async def _snapshot(request: Request, token: str) -> _Snapshot:
     return await asyncio.to_thread(_take_snapshot, request, token)
 
 
-async def _run_heavy(request: Request, token: str, task: str, fn, *args, **kwargs):
-    """Run ``fn(*args, progress=..., **kwargs)`` on a worker thread, one of at most
-    ``max_parallel_jobs`` at once, publishing its progress for ``/exact-progress``."""
+async def _run_heavy(request: Request, token: str, task: str, fn, *args, budget_s: float, **kwargs):
+    """Run ``tasks.fn(*args, progress_path=..., budget_s=..., **kwargs)`` in a worker process,
+    publishing its progress for ``/exact-progress``; 503 when no worker is free in time."""
+    pool: GeometryPool = request.app.state.geometry_pool
     table = request.app.state.geometry_progress
-    entry = {"task": task, "fraction": 0.0, "regions": 0, "started": time.monotonic(), "queued": True}
+    path = pool.progress_file()
+    entry = {"task": task, "path": path, "started": time.monotonic(), "queued": True}
     table[token] = entry
 
-    def progress(fraction: float, regions: int) -> None:
-        entry["fraction"] = round(float(fraction), 4)
-        entry["regions"] = int(regions)
+    def started() -> None:
+        entry["queued"] = False
+        entry["started"] = time.monotonic()
 
     try:
-        async with request.app.state.geometry_jobs:
-            entry["queued"] = False
-            return await asyncio.to_thread(fn, *args, progress=progress, **kwargs)
+        return await pool.run(fn, *args, limit_s=budget_s, budget_s=budget_s, progress_path=path, on_start=started,
+                              **kwargs)
+    except Busy as exc:
+        raise HTTPException(503, f"busy: {exc}", headers={"Retry-After": str(exc.retry_after)}) from None
+    except Overrun as exc:
+        raise HTTPException(413, f"{exc}. Try fewer layers (?layers=k) or a smaller network.") from None
     finally:
         if table.get(token) is entry:
             del table[token]
+        pool.drop_progress_file(path)
 
 
 def _too_large(exc: PartitionTooLarge, what: str, budget_s: float, limit: int) -> HTTPException:
     return HTTPException(
         413,
-        f"the exact {what} is too large to compute here ({exc}; limits: {budget_s:g} s and "
-        f"{limit:,} regions). Try fewer layers (?layers=k) or a smaller network.",
+        f"the exact {what} is too large to compute here ({exc}; limits: {budget_s:g} s, "
+        f"{limit:,} regions and {REGIONS_MAX_BYTES / 1e6:,.0f} MB). Try fewer layers (?layers=k), fewer "
+        "fields (?fields=polygons,colors) or a smaller network.",
     )
 
 
@@ -94,16 +111,21 @@ def _layers_param(layers: int | None, snap: _Snapshot) -> int:
     return layers
 
 
-async def _partition(request: Request, token: str, layers: int | None):
+async def _document(request: Request, token: str, layers: int | None, kind: str, fields: str | None = None):
+    try:
+        chosen = parse_fields(fields)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
     snap = await _snapshot(request, token)
     k = _layers_param(layers, snap)
+    extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths}
     try:
-        part = await _run_heavy(request, token, f"regions of the first {k} layers", exact_partition,
-                                snap.weights, max_layers=k, max_regions=REGIONS_MAX,
-                                deadline=time.monotonic() + REGIONS_BUDGET_S)
-    except PartitionTooLarge as exc:
+        data = await _run_heavy(request, token, f"regions of the first {k} layers", tasks.regions_document,
+                                snap.weights, k, extra, kind=kind, fields=chosen, max_regions=REGIONS_MAX,
+                                max_bytes=REGIONS_MAX_BYTES, budget_s=REGIONS_BUDGET_S)
+    except PartitionTooLarge as exc:  # also documents.DocumentTooLarge
         raise _too_large(exc, "partition", REGIONS_BUDGET_S, REGIONS_MAX) from None
-    return part, snap, k
+    return data, snap, k
 
 
 def attachment(name: str) -> dict:
@@ -112,9 +134,16 @@ def attachment(name: str) -> dict:
 
 
 def install(app, max_parallel_jobs: int) -> None:
-    """Mount the routes on ``app`` with their own job limit (exports may take seconds; uploads
-    and downloads do not wait behind them) and progress table."""
-    app.state.geometry_jobs = asyncio.Semaphore(max(1, max_parallel_jobs))
+    """Mount the routes on ``app`` with their own worker pool (``app.state.geometry_pool``; exports
+    may take seconds, uploads and downloads do not wait behind them) and progress table. The pool
+    takes its size from ``app.state.settings`` (geometry_workers, geometry_queue, geometry_wait_s),
+    else ``max_parallel_jobs``; the app's lifespan shuts it down."""
+    settings = getattr(app.state, "settings", None)
+    app.state.geometry_pool = GeometryPool(
+        workers=getattr(settings, "geometry_workers", None) or max_parallel_jobs,
+        max_waiting=getattr(settings, "geometry_queue", 8),
+        max_wait_s=getattr(settings, "geometry_wait_s", 10.0),
+    )
     app.state.geometry_progress = {}
     app.include_router(router)
 
@@ -125,26 +154,32 @@ async def inspect(request: Request, token: str, x: float = Query(..., ge=-1.0, l
     """The region containing (x, y): pattern per layer, affine map and autograd check, polygon,
     area, edges, and one inequality per hidden neuron with the binding ones marked."""
     snap = await _snapshot(request, token)
-    data = await asyncio.to_thread(inspect_point, snap.weights, (x, y))
-    data["step"] = snap.step
-    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store"}
+    if snap.weights.hidden <= INSPECT_IN_PROCESS_MAX:
+        data = await asyncio.to_thread(inspect_point, snap.weights, (x, y))
+        data["step"] = snap.step
+        return JSONResponse(data, headers=headers)
+    body = await _run_heavy(request, token, "inspection", tasks.inspect, snap.weights, (x, y),
+                            {"step": snap.step}, budget_s=REGIONS_BUDGET_S)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/regions.json", responses=_PROBLEMS)
-async def regions_json(request: Request, token: str, layers: int | None = Query(None, description="first k hidden layers (default: all)")):
-    """The exact partition (of the first ``layers`` hidden layers) as JSON: polygons, patterns,
-    areas, colours, affine maps."""
-    part, snap, k = await _partition(request, token, layers)
-    data = await asyncio.to_thread(partition_json, part)
-    data.update(step=snap.step, layers=k, hidden_layers=len(snap.widths), all_widths=snap.widths)
-    return JSONResponse(data, headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
+async def regions_json(request: Request, token: str,
+                       layers: int | None = Query(None, description="first k hidden layers (default: all)"),
+                       fields: str | None = Query(None, description="comma-separated subset of polygons, patterns, "
+                                                  "areas, colors, A, c (default: all)")):
+    """The exact partition (of the first ``layers`` hidden layers) as compact JSON: polygons,
+    patterns, areas, colours, affine maps."""
+    data, snap, k = await _document(request, token, layers, "json", fields)
+    return Response(data, media_type="application/json",
+                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
 
 
 @router.get("/regions.svg", responses={200: {"content": {"image/svg+xml": {}}}, **_PROBLEMS})
 async def regions_svg(request: Request, token: str, layers: int | None = Query(None, description="first k hidden layers (default: all)")):
     """The exact partition as SVG: regions filled by pattern colour, boundaries as lines."""
-    part, snap, k = await _partition(request, token, layers)
-    svg = await asyncio.to_thread(partition_svg, part)
+    svg, snap, k = await _document(request, token, layers, "svg")
     return Response(svg, media_type="image/svg+xml",
                     headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.svg"))
 
@@ -153,16 +188,15 @@ async def regions_svg(request: Request, token: str, layers: int | None = Query(N
 async def layer_counts(request: Request, token: str):
     """Exact region counts of the partitions of the first k hidden layers, k = 1..L.
 
-    Past the budget, ``counts`` holds the layers finished and ``complete`` is false.
+    Past the budget (which starts when a worker takes the job, not while it waits),
+    ``counts`` holds the layers finished and ``complete`` is false.
     """
     snap = await _snapshot(request, token)
-    started = time.perf_counter()
-    counts, reason = await _run_heavy(request, token, "region counts per layer", region_counts_partial,
-                                      snap.weights, max_regions=COUNTS_MAX,
-                                      deadline=time.monotonic() + COUNTS_BUDGET_S)
+    result = await _run_heavy(request, token, "region counts per layer", tasks.layer_counts, snap.weights,
+                              max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
     return JSONResponse({
-        "step": snap.step, "widths": snap.widths, "counts": counts, "complete": reason is None,
-        "reason": reason, "seconds": round(time.perf_counter() - started, 3),
+        "step": snap.step, "widths": snap.widths, "counts": result["counts"], "complete": result["reason"] is None,
+        "reason": result["reason"], "seconds": result["seconds"],
     }, headers={"Cache-Control": "no-store"})
 
 
@@ -174,13 +208,12 @@ async def neuron_line(request: Request, token: str, layer: int = Query(..., ge=1
     if layer > len(snap.widths) or neuron >= snap.widths[layer - 1]:
         raise HTTPException(422, f"no neuron {neuron} in layer {layer}: the hidden widths are {snap.widths}")
     try:
-        segments = await _run_heavy(request, token, f"zero set of layer {layer} neuron {neuron}", neuron_zero_set,
-                                    snap.weights, layer, neuron, max_regions=REGIONS_MAX,
-                                    deadline=time.monotonic() + REGIONS_BUDGET_S)
+        body = await _run_heavy(request, token, f"zero set of layer {layer} neuron {neuron}", tasks.neuron_line,
+                                snap.weights, layer, neuron, {"step": snap.step, "layer": layer, "neuron": neuron},
+                                max_regions=REGIONS_MAX, budget_s=REGIONS_BUDGET_S)
     except PartitionTooLarge as exc:
         raise _too_large(exc, f"partition of the first {layer - 1} layers", REGIONS_BUDGET_S, REGIONS_MAX) from None
-    return JSONResponse({"step": snap.step, "layer": layer, "neuron": neuron,
-                         "segments": segments.round(9).tolist()}, headers={"Cache-Control": "no-store"})
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/exact-progress", responses=_PROBLEMS)
@@ -191,5 +224,6 @@ async def exact_progress(request: Request, token: str):
     entry = request.app.state.geometry_progress.get(token)
     if entry is None:
         return {"active": False}
-    return {"active": True, "task": entry["task"], "queued": entry["queued"], "fraction": entry["fraction"],
-            "regions": entry["regions"], "elapsed_s": round(time.monotonic() - entry["started"], 2)}
+    fraction, regions = (0.0, 0) if entry["queued"] else tasks.read_progress(entry["path"])
+    return {"active": True, "task": entry["task"], "queued": entry["queued"], "fraction": round(fraction, 4),
+            "regions": regions, "elapsed_s": round(time.monotonic() - entry["started"], 2)}
