@@ -3,6 +3,7 @@ server. Every bad file here is made by the test itself; nothing is downloaded.""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -15,6 +16,7 @@ import textwrap
 import time
 import zipfile
 import zlib
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -36,6 +38,10 @@ def data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("hardening-data")
 
 
+def server_data_dir(server) -> Path:
+    return server.data_dir
+
+
 @pytest.fixture(scope="module")
 def server(data_dir):
     with running_server(
@@ -47,6 +53,7 @@ def server(data_dir):
         ping_timeout_s=4.0,
         store_limits=StoreLimits(max_uploads=4),
     ) as url:
+        url.data_dir = data_dir
         yield url
         assert url.alive(), "the server died"
 
@@ -610,6 +617,79 @@ def test_foreign_origin_cannot_open_a_session(server, http):
     assert b"origin" in info.value.response.body
     with LiveClient(server, origin=server) as same_origin:  # the app's own page may
         assert same_origin.token
+
+
+# -- issue 11, problem 3: other sites may not use this server ---------------------------------------
+def handshake(server, host: str, origin: str | None = None) -> bytes:
+    """The server's answer to a websocket handshake sent with these Host and Origin headers."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        extra = f"Origin: {origin}\r\n" if origin else ""
+        sock.sendall(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: {host}\r\n{extra}Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        with contextlib.suppress(OSError):
+            sock.settimeout(0.5)
+            reply += sock.recv(4096)
+        return reply
+
+
+def test_foreign_host_is_refused_for_rest_and_websocket(server, http):
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 sends Host: evil.example."""
+    before = sessions_open(http)
+    for path in ("/api/health", "/api/options", "/", "/api/samples"):
+        r = httpx.get(f"{server}{path}", headers={"Host": "evil.example"}, timeout=10)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "host name" in r.json()["detail"] and "--allow-host" in r.json()["detail"]
+    reply = handshake(server, "evil.example:%d" % server.port, origin="http://evil.example:%d" % server.port)
+    assert reply.startswith(b"HTTP/1.1 403"), reply[:200]
+    assert b"host name" in reply
+    assert sessions_open(http) == before
+    # the names this server is reached by are answered
+    for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", f"[::1]:{server.port}", "LOCALHOST"):
+        assert httpx.get(f"{server}/api/health", headers={"Host": host}, timeout=10).status_code == 200, host
+    assert handshake(server, f"localhost:{server.port}").startswith(b"HTTP/1.1 101")
+
+
+def test_upload_from_a_foreign_page_is_refused(server, http):
+    count = len(list((Path(server_data_dir(server)) / "uploads").glob("*.png")))
+    files = {"file": ("a.png", GOOD_PNG, "image/png")}
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{server.port + 1}"):
+        r = http.post("/api/images", files=files, headers={"Origin": origin})
+        assert r.status_code == 403, (origin, r.text)
+        assert "another site" in r.json()["detail"] and "--allow-origin" in r.json()["detail"]
+    assert len(list((Path(server_data_dir(server)) / "uploads").glob("*.png"))) == count  # nothing stored
+    assert http.post("/api/images", files=files, headers={"Origin": server}).status_code == 201  # its own page
+    assert http.post("/api/images", files=files).status_code == 201  # no Origin: not a browser page
+
+
+def test_allow_host_and_allow_origin_open_the_door(tmp_path):
+    with running_server(allowed_hosts=("lens.example",), allowed_origins=("https://friend.example",),
+                        uploads_dir=tmp_path) as url:
+        assert httpx.get(f"{url}/api/health", headers={"Host": "lens.example:8000"}).status_code == 200
+        assert httpx.get(f"{url}/api/health", headers={"Host": "evil.example"}).status_code == 403
+        files = {"file": ("a.png", GOOD_PNG, "image/png")}
+        assert httpx.post(f"{url}/api/images", files=files, headers={"Origin": "https://friend.example"}).status_code == 201
+        assert httpx.post(f"{url}/api/images", files=files, headers={"Origin": "https://evil.example"}).status_code == 403
+    with running_server(allowed_hosts=("*",), uploads_dir=tmp_path) as url:
+        assert httpx.get(f"{url}/api/health", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_refused_origins_are_logged_quietly(server):
+    for _ in range(3):
+        with pytest.raises(InvalidStatus):
+            LiveClient(server, origin="http://evil.example")
+    time.sleep(0.2)
+    log = server.log()
+    assert "without completing handshake" not in log and "ERROR" not in log, log[-2000:]
 
 
 def test_server_is_still_healthy(server, http):

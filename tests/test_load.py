@@ -7,8 +7,10 @@ server process with psutil). About 15 s on 2 cores.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import threading
 import time
 
@@ -221,3 +223,97 @@ def test_many_sessions_and_churn(server):
         f"health p50 {latencies[len(latencies) // 2]:.3f}s max {latencies[-1]:.3f}s n={len(health)}"
     )
     http.close()
+
+
+# -- issue 11, problem 2: a handful of sockets must not lock everyone out ------------------------------
+GUARD = dict(header_timeout_s=1.5, body_timeout_s=1.0, max_connections_per_client=32)
+
+
+@pytest.fixture(scope="module")
+def guarded():
+    with running_server(**GUARD) as url:
+        yield url
+        assert url.alive()
+
+
+def client_from(address: str) -> httpx.Client:
+    """An HTTP client whose connections come from ``address`` (another loopback address is another client)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=5)
+
+
+def socket_state(sock: socket.socket) -> str:
+    """'open' (nothing to read), 'closed' (EOF or reset) or the first bytes the server sent."""
+    sock.setblocking(False)
+    try:
+        data = sock.recv(200)
+    except BlockingIOError:
+        return "open"
+    except OSError:
+        return "closed"
+    return data.decode("latin-1") if data else "closed"
+
+
+def test_idle_sockets_from_one_address_leave_health_answering_for_others(guarded):
+    idle = []
+    try:
+        for _ in range(200):
+            idle.append(socket.create_connection(("127.0.0.1", guarded.port), timeout=5))
+        time.sleep(0.3)
+        latencies = []
+        with client_from("127.0.0.2") as other:
+            for _ in range(5):
+                t0 = time.monotonic()
+                r = other.get(f"{guarded}/api/health")
+                latencies.append(time.monotonic() - t0)
+                assert r.status_code == 200, r.text
+        assert max(latencies) < 1.0, latencies
+        states = [socket_state(s) for s in idle]
+        refused = [s for s in states if s.startswith("HTTP/1.1 503")]
+        held = states.count("open")
+        assert held <= GUARD["max_connections_per_client"], states[:40]
+        assert len(refused) >= 200 - GUARD["max_connections_per_client"], set(states)
+        assert "too many connections from this address" in refused[0]
+        # the ones it kept are closed (408) once the header timeout has passed ...
+        time.sleep(GUARD["header_timeout_s"] + 0.7)
+        later = [socket_state(s) for s in idle if True]
+        assert "open" not in later, later.count("open")
+        # ... and the address is served again
+        assert httpx.get(f"{guarded}/api/health", timeout=5).status_code == 200
+        print(f"\nhealth from another address with 200 idle sockets open: max {max(latencies) * 1000:.1f} ms")
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_slow_or_huge_headers_are_cut_off(guarded):
+    with socket.create_connection(("127.0.0.1", guarded.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # ... and nothing more
+        t0 = time.monotonic()
+        reply = sock.recv(200)
+        assert reply.startswith(b"HTTP/1.1 408"), reply
+        assert time.monotonic() - t0 < GUARD["header_timeout_s"] + 1.0
+    with socket.create_connection(("127.0.0.1", guarded.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        with contextlib.suppress(OSError):
+            for _ in range(100):
+                sock.sendall(b"X-Pad: " + b"a" * 1000 + b"\r\n")
+        assert sock.recv(200).startswith(b"HTTP/1.1 431")
+
+
+def test_stalled_upload_is_closed_after_the_body_timeout(guarded):
+    with socket.create_connection(("127.0.0.1", guarded.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/images HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+            b"Content-Length: 200000\r\n\r\n--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
+            + b"\0" * 1000
+        )  # ... and then the client stalls
+        t0 = time.monotonic()
+        try:
+            rest = sock.recv(200)
+        except ConnectionResetError:
+            rest = b""
+        took = time.monotonic() - t0
+        assert not rest or not rest.startswith(b"HTTP/1.1 2"), rest
+        assert took < GUARD["body_timeout_s"] + 1.5, took
+    assert httpx.get(f"{guarded}/api/health", timeout=5).status_code == 200
+    assert "Traceback" not in guarded.log(), guarded.log()[-3000:]

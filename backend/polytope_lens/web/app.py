@@ -37,7 +37,8 @@ from .routers import geometry as geometry_routes
 from ..core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig
 from .routers.geometry import attachment
 from ..core.images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE, ImageError, UnsupportedImage
-from .middleware import SecurityHeaders, UploadLimit, too_large
+from .connections import uvicorn_protocols
+from .middleware import HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts, too_large
 from ..core.model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
 from .protocol import MAX_STEP_N, LiveLimits, ProtocolError, parse_command
 from .session import LiveSession, Outbox
@@ -74,8 +75,14 @@ class Settings:
     ping_timeout_s: float = 10.0  # ... and how long a pong may take before the connection is dropped
     max_queued_commands: int = 16  # commands waiting per session; more get "slow down"
     max_parallel_jobs: int = 2  # uploads decoded and downloads rendered at once; more wait their turn
-    max_connections: int = 64  # uvicorn limit_concurrency: HTTP/websocket connections before 503
-    allowed_origins: tuple[str, ...] = ()  # extra browser origins that may open /ws ("*": any)
+    max_connections: int = 256  # uvicorn limit_concurrency: HTTP/websocket connections before 503
+    max_connections_per_client: int = 32  # connections from one address at once (web/connections.py)
+    header_timeout_s: float = 10.0  # a request's line and headers must arrive within this
+    body_timeout_s: float = 15.0  # longest pause inside a request body before the connection is closed
+    keep_alive_timeout_s: float = 5.0  # an idle keep-alive connection is closed after this
+    max_header_bytes: int = 64 * 1024  # request line and headers; more get 431
+    allowed_origins: tuple[str, ...] = ()  # extra browser origins that may open /ws and POST ("*": any)
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides 127.0.0.1, localhost, ::1 and host ("*": any)
     geometry_workers: int = 2  # worker processes for heavy exact geometry (regions, counts, lines)
     geometry_queue: int = 8  # geometry requests that may wait for a worker; more get 503 at once
     geometry_wait_s: float = 10.0  # longest wait for a worker before 503 (Retry-After)
@@ -138,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.sessions = sessions
     app.add_middleware(UploadLimit, path="/api/images", limit=settings.max_upload_bytes)
+    app.add_middleware(HostCheck, allowed_hosts=default_allowed_hosts(settings.host, settings.allowed_hosts),
+                       allowed_origins=settings.allowed_origins)  # 403 for other sites (DNS rebinding, POST)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413s and errors
 
     @app.exception_handler(RequestValidationError)
@@ -261,6 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.websocket("/ws")
     async def websocket(ws: WebSocket):
         if not _origin_allowed(ws, settings.allowed_origins):
+            log.info("refused a websocket from the page of %r", ws.headers.get("origin", "")[:100])
             denial = JSONResponse(
                 {"detail": "this page's origin may not open a session here (see allowed_origins)"},
                 status_code=403,
@@ -472,6 +482,9 @@ def uvicorn_config(settings: Settings | None = None, app=None, **overrides):
     import uvicorn
 
     settings = settings or Settings()
+    http, ws, _ = uvicorn_protocols(settings.max_connections_per_client, settings.header_timeout_s,
+                                    settings.body_timeout_s, settings.max_header_bytes,
+                                    http=overrides.pop("http", "auto"), ws=overrides.pop("ws", "auto"))
     options = dict(
         host=settings.host,
         port=settings.port,
@@ -479,6 +492,10 @@ def uvicorn_config(settings: Settings | None = None, app=None, **overrides):
         ws_ping_interval=settings.ping_interval_s,
         ws_ping_timeout=settings.ping_timeout_s,
         limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        http=http,
+        ws=ws or "auto",
         timeout_graceful_shutdown=5,
         server_header=False,
     )
