@@ -351,8 +351,14 @@ class SlowClient(Exception):
 
 
 async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, limits: LiveLimits) -> None:
-    """Parse client messages into commands; answer bad ones with an error. Ends at disconnect."""
+    """Parse client messages into commands; answer bad ones with an error. Ends at disconnect.
+
+    Every message gets its reply (an error, "slow down", or the command's own effect); while
+    the client has not taken ``outbox.high_water`` replies yet, no more messages are read.
+    """
     while True:
+        while outbox.backlog() >= outbox.high_water:  # replies are never dropped: wait for the sender
+            await asyncio.sleep(0.005)
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return

@@ -49,13 +49,24 @@ MOVIE_PANEL = 256
 
 
 class Outbox:
-    """Thread-safe mailbox: ordered JSON messages plus one latest frame."""
+    """Thread-safe mailbox: ordered JSON messages plus one latest frame.
+
+    JSON messages are never dropped (each is the reply to a command). The queue is bounded
+    by its reader instead: while ``backlog()`` is at ``high_water`` or more, the server stops
+    reading commands from the client (app.py), so a flood waits in the socket, not here.
+    """
 
     def __init__(self, notify: Callable[[], None] = lambda: None, max_messages: int = 256):
         self._lock = threading.Lock()
-        self._messages: deque[dict] = deque(maxlen=max_messages)
+        self._messages: deque[dict] = deque()
+        self.high_water = max(1, max_messages)
         self._frame: bytes | None = None
         self._notify = notify
+
+    def backlog(self) -> int:
+        """JSON messages waiting to be sent."""
+        with self._lock:
+            return len(self._messages)
 
     def put_message(self, message: dict) -> None:
         with self._lock:
