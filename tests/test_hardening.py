@@ -152,6 +152,10 @@ BAD_FILES = [
     ("tiny-4x4", encode(Image.new("RGB", (4, 4)), "PNG"), 422, "at least 8"),
     ("ppm", encode(noise(), "PPM"), 415, "not supported"),
     ("ico", encode(noise((32, 32)), "ICO"), 415, "not supported"),
+    # issue 11, problem 8: floating-point pictures without a single usable value
+    ("tiff-all-nan", encode(Image.fromarray(np.full((64, 64), np.nan, np.float32), "F"), "TIFF"), 422, "NaN or infinite"),
+    ("tiff-all-inf", encode(Image.fromarray(np.full((64, 64), np.inf, np.float32), "F"), "TIFF"), 422, "NaN or infinite"),
+    ("tiff-all-minus-inf", encode(Image.fromarray(np.full((64, 64), -np.inf, np.float32), "F"), "TIFF"), 422, "NaN or infinite"),
 ]
 
 
@@ -333,6 +337,76 @@ def test_store_evicts_by_bytes_and_reindexes_a_persistent_folder(tmp_path):
     assert (tmp_path / "not-an-upload.png").exists()
     with pytest.raises(KeyError):
         again.path("not-an-upload")
+
+
+def test_float_picture_with_some_non_finite_pixels_is_usable(http):
+    values = np.linspace(0.0, 1.0, 64 * 64, dtype=np.float32).reshape(64, 64)
+    values[:8] = np.nan
+    values[8:16] = np.inf
+    r = http.post("/api/images", files={"file": ("f.tif", encode(Image.fromarray(values, "F"), "TIFF"), "image/tiff")})
+    assert r.status_code == 201, r.text
+    png = Image.open(io.BytesIO(http.get(f"/api/images/{r.json()['image_id']}", params={"size": 64}).content))
+    column = np.asarray(png.convert("L"))[:, 32]
+    assert column[:7].max() <= 5 and column[9:15].min() >= 250  # NaN black, +inf the brightest
+
+
+def test_unfinished_and_unreadable_uploads_are_removed_at_start_up(tmp_path):
+    store = ImageStore(uploads_dir=tmp_path)
+    good = store.add_upload(encode(noise(seed=1), "PNG"))
+    store.close()
+    stale = tmp_path / f".{'p' * 24}.part"  # a write a killed server never finished
+    stale.write_bytes(b"half a picture")
+    empty = tmp_path / f"{'e' * 24}.png"
+    empty.write_bytes(b"")
+    damaged = tmp_path / f"{'d' * 24}.png"
+    damaged.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    small = tmp_path / f"{'s' * 24}.png"  # a readable PNG the store never wrote (not 1024x1024)
+    small.write_bytes(encode(noise(), "PNG"))
+    stray = tmp_path / "notes.txt"  # not the store's: left alone
+    stray.write_text("mine")
+    with running_server(uploads_dir=tmp_path) as url:
+        for path in (stale, empty, damaged, small):
+            assert not path.exists(), path
+        assert stray.exists()
+        assert httpx.get(f"{url}/api/images/{good}", params={"size": 16}).status_code == 200
+        for name in ("e" * 24, "d" * 24, "s" * 24):
+            assert httpx.get(f"{url}/api/images/{name}").status_code == 404
+        assert "Traceback" not in url.log()
+
+
+def test_an_upload_damaged_on_disk_later_is_forgotten(tmp_path):
+    store = ImageStore(uploads_dir=tmp_path)
+    image_id = store.add_upload(encode(noise(seed=2), "PNG"))
+    path = store.path(image_id)
+    path.write_bytes(path.read_bytes()[:200])  # damaged behind the store's back
+    with pytest.raises(KeyError, match="no longer available"):
+        store.target(image_id)
+    assert not path.exists() and store.upload_count() == 0
+    store.close()
+
+
+# -- issue 11, problem 7: live sessions together stay within a memory budget -----------------------------
+def test_configure_past_the_live_memory_budget_is_refused_naming_the_field(tmp_path):
+    from polytope_lens.web.budget import estimate_session_bytes
+    from polytope_lens.core.settings import RunConfig
+
+    big = dict(layers="14x6", resolution=1024, color=True, train_points=1000, val_points=200)
+    need = estimate_session_bytes(RunConfig(**big))
+    limit = need + need // 2  # one such session fits, two do not
+    with running_server(live_memory_bytes=limit, uploads_dir=tmp_path) as url:
+        assert httpx.get(f"{url}/api/options").json()["limits"]["max_live_memory_bytes"] == limit
+        with LiveClient(url) as first, LiveClient(url) as second:
+            first.configure(**big)
+            second.send("configure", config=big)
+            error = second.expect("error")
+            assert error["field"] == "resolution", error
+            assert "memory" in error["message"] and "MiB" in error["message"]
+            assert second.status["config"] is None  # nothing was built
+            second.configure(**TINY)  # a small one still fits
+            first.configure(**TINY)  # a session that shrinks frees its share ...
+            second.configure(**big)  # ... for another
+        with LiveClient(url) as third:  # and a session that ends frees all of its share
+            third.configure(**big)
 
 
 # -- bad websocket messages -----------------------------------------------------------------

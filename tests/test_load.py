@@ -8,6 +8,7 @@ server process with psutil). About 15 s on 2 cores.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ import threading
 import time
 
 import httpx
+import numpy as np
 import psutil
 import pytest
 from live_server import SMALL_CONFIG, LiveClient, client_frame, raw_websocket, running_server
@@ -317,3 +319,47 @@ def test_stalled_upload_is_closed_after_the_body_timeout(guarded):
         assert took < GUARD["body_timeout_s"] + 1.5, took
     assert httpx.get(f"{guarded}/api/health", timeout=5).status_code == 200
     assert "Traceback" not in guarded.log(), guarded.log()[-3000:]
+
+
+# -- issue 11, problem 5: memory and threads are given back after large uploads ----------------------
+def big_picture(side: int = 4500) -> bytes:
+    """A 20-megapixel gradient: a small file (about 1 MB) that decodes to hundreds of MB."""
+    from PIL import Image
+
+    x = np.linspace(0, 255, side, dtype=np.float32)
+    img = Image.fromarray((x[None, :] * 0.5 + x[:, None] * 0.5).astype(np.uint8), "L").convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def test_memory_and_threads_come_back_after_large_uploads():
+    data = big_picture()
+    with running_server() as server:
+        process = psutil.Process(server.pid)
+
+        def upload() -> None:
+            r = httpx.post(f"{server}/api/images", files={"file": ("big.png", data, "image/png")}, timeout=60)
+            assert r.status_code == 201, r.text
+
+        started_with = process.num_threads()
+        upload()  # warm-up: lazily imported code, the allocator's own pools
+        base_threads = []
+        wait_for(lambda: base_threads.append(process.num_threads()) or base_threads[-1] <= started_with, 5,
+                 lambda: f"threads after one upload: {base_threads[-3:]}, {started_with} before")
+        base_rss = process.memory_info().rss
+        burst = [threading.Thread(target=upload) for _ in range(4)]
+        peak = 0
+        for thread in burst:
+            thread.start()
+        while any(t.is_alive() for t in burst):
+            peak = max(peak, process.memory_info().rss)
+            time.sleep(0.02)
+        rss = []
+        wait_for(lambda: rss.append(process.memory_info().rss) or rss[-1] <= base_rss + 64 * 1024 * 1024, 5,
+                 lambda: f"RSS {rss[-1] >> 20} MiB did not return near {base_rss >> 20} MiB (peak {peak >> 20})")
+        threads = []
+        wait_for(lambda: threads.append(process.num_threads()) or threads[-1] <= base_threads[-1], 5,
+                 lambda: f"threads {threads[-3:]} did not return to {base_threads[-1]}")
+        print(f"\n4 uploads of 20 MP: RSS {base_rss >> 20} -> peak {peak >> 20} -> {rss[-1] >> 20} MiB; "
+              f"threads {base_threads[-1]} -> {threads[-1]}")

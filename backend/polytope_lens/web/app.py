@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import plotly
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.formparsers import MultiPartParser
 from pydantic import BaseModel
 
 from .. import __version__
@@ -38,9 +40,11 @@ from ..core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfi
 from .routers.geometry import attachment
 from ..core.images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE, ImageError, UnsupportedImage
 from .connections import uvicorn_protocols
-from .middleware import HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts, too_large
+from .jobs import IdleThreadPool
+from .middleware import MULTIPART_OVERHEAD, HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts, too_large
 from ..core.model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
 from .protocol import MAX_STEP_N, LiveLimits, ProtocolError, parse_command
+from .budget import MemoryBudget
 from .session import LiveSession, Outbox
 from .store import ImageStore, StoreLimits, UnknownImage
 
@@ -83,6 +87,8 @@ class Settings:
     max_header_bytes: int = 64 * 1024  # request line and headers; more get 431
     allowed_origins: tuple[str, ...] = ()  # extra browser origins that may open /ws and POST ("*": any)
     allowed_hosts: tuple[str, ...] = ()  # Host names answered besides 127.0.0.1, localhost, ::1 and host ("*": any)
+    live_memory_bytes: int | None = 2048 * 1024 * 1024  # all live sessions together (web/budget.py estimate)
+    max_threads: int = 8  # threads for blocking work (uploads, downloads, closing sessions); idle ones end
     geometry_workers: int = 2  # worker processes for heavy exact geometry (regions, counts, lines)
     geometry_queue: int = 8  # geometry requests that may wait for a worker; more get 503 at once
     geometry_wait_s: float = 10.0  # longest wait for a worker before 503 (Retry-After)
@@ -131,9 +137,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sessions: dict[str, LiveSession] = {}
     closing: set[LiveSession] = set()  # closed by their socket, worker thread not yet finished
     jobs = asyncio.Semaphore(max(1, settings.max_parallel_jobs))
+    budget = MemoryBudget(settings.live_memory_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Threads for blocking work end when idle (asyncio.to_thread) or are few (starlette's file
+        # responses use anyio's pool, whose idle threads stay): a burst leaves none behind.
+        asyncio.get_running_loop().set_default_executor(IdleThreadPool(settings.max_threads, name="polytope-io"))
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_threads
         yield
         for session in list(sessions.values()):
             await asyncio.to_thread(session.close)
@@ -145,6 +156,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.sessions = sessions
     app.add_middleware(UploadLimit, path="/api/images", limit=settings.max_upload_bytes)
+    # An upload is read into memory whole anyway: keep its part there too, so that parsing it
+    # needs no file writes on (lingering) anyio threads.
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(HostCheck, allowed_hosts=default_allowed_hosts(settings.host, settings.allowed_hosts),
                        allowed_origins=settings.allowed_origins)  # 403 for other sites (DNS rebinding, POST)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413s and errors
@@ -182,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "max_sessions": settings.max_sessions,
                 "max_message_bytes": live.max_message_bytes,
                 "max_ws_message_bytes": settings.max_ws_message_bytes,
+                "max_live_memory_bytes": settings.live_memory_bytes,
             },
         }
 
@@ -196,7 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         data = await _read_limited(file, settings.max_upload_bytes)
         async with jobs:
             try:
-                image_id = await asyncio.to_thread(store.add_upload, data)
+                image_id = await asyncio.to_thread(_trimmed, store.add_upload, data)
             except UnsupportedImage as exc:
                 raise HTTPException(415, str(exc))
             except ImageError as exc:
@@ -312,7 +327,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outbox.put_message(
             {"type": "status", "state": "idle", "step": 0, "token": session.token, "config": None, "image_url": None}
         )
-        receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits))
+        receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget))
         sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
         try:
             await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
@@ -321,6 +336,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sender.cancel()
             await asyncio.gather(receiver, sender, return_exceptions=True)
             sessions.pop(session.token, None)
+            budget.release(session.token)
             closing.add(session)
             if await asyncio.to_thread(_close_session, session):
                 closing.discard(session)
@@ -350,7 +366,8 @@ class SlowClient(Exception):
     """The client did not take a message within Settings.send_timeout_s."""
 
 
-async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, limits: LiveLimits) -> None:
+async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, limits: LiveLimits,
+                        budget: MemoryBudget) -> None:
     """Parse client messages into commands; answer bad ones with an error. Ends at disconnect.
 
     Every message gets its reply (an error, "slow down", or the command's own effect); while
@@ -365,6 +382,7 @@ async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, lim
         text = message.get("text")
         try:
             command = parse_command(text if text is not None else (message.get("bytes") or b""), limits)
+            reservation = budget.reserve(session.token, command)  # a configure past the memory budget: error
         except ProtocolError as exc:
             error = {"type": "error", "message": str(exc)}
             if exc.field:
@@ -372,6 +390,7 @@ async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, lim
             outbox.put_message(error)
             continue
         if not session.submit(command):
+            reservation.cancel()
             outbox.put_message(
                 {
                     "type": "error",
@@ -410,6 +429,15 @@ async def _timed(send, timeout: float) -> None:
         await asyncio.wait_for(send, timeout)
     except asyncio.TimeoutError:
         raise SlowClient(f"a message was not taken within {timeout:g} s") from None
+
+
+def _trimmed(fn, *args):
+    """``fn(*args)`` (a picture decoded: hundreds of MB for a few moments), then the memory handed
+    back to the system, whether it succeeded or not (runs off the event loop)."""
+    try:
+        return fn(*args)
+    finally:
+        _malloc_trim()
 
 
 def _close_session(session: LiveSession) -> bool:
