@@ -7,6 +7,8 @@ polygons' own edges for which inequalities bind.
 
 from __future__ import annotations
 
+import json
+import time
 import xml.etree.ElementTree as ET
 
 import httpx
@@ -18,7 +20,9 @@ import torch
 from live_server import LiveClient, running_app
 
 from polytope_lens.web.routers import geometry as geometry_routes
+from polytope_lens.geometry.documents import DocumentTooLarge, parse_fields, partition_document, partition_svg_bytes
 from polytope_lens.geometry.exact import exact_partition, neuron_zero_set
+from polytope_lens.geometry.export import partition_json, partition_svg
 from polytope_lens.core.model import MLP, build_mlp
 from polytope_lens.web.app import Settings, create_app
 from polytope_lens.core.training import trainer_from_checkpoint
@@ -245,3 +249,39 @@ def test_too_large_is_413_with_a_reason(trained, monkeypatch):
     monkeypatch.setattr(geometry_routes, "COUNTS_MAX", first)
     counts = _get(f"{trained['base']}/layer-counts").json()
     assert not counts["complete"] and counts["reason"] and len(counts["counts"]) < 6
+
+
+# -- issue 11, problem 1: compact documents with a byte cap ---------------------------------------------------
+def test_compact_document_matches_the_plain_one_and_respects_its_byte_cap():
+    torch.manual_seed(3)
+    model = MLP([32, 32, 32], out_dim=1).double()
+    part = exact_partition(model, max_layers=2)
+    plain = partition_json(part)
+    started = time.perf_counter()
+    body = partition_document(part, {"step": 7})
+    encode_s = time.perf_counter() - started
+    doc = json.loads(body)
+    assert doc["step"] == 7 and doc["region_count"] == part.region_count == len(doc["polygons"])
+    assert doc["patterns"] == plain["patterns"] and doc["colors"] == plain["colors"]
+    for key, exact, tol in (("areas", part.areas(), 5e-13), ("A", part.A, 5e-9), ("c", part.c, 5e-9)):
+        assert np.abs(np.array(doc[key], dtype=float) - exact).max() <= tol, key
+    for got, want in zip(doc["polygons"], part.polygons()):
+        assert np.abs(np.array(got) - want).max() <= 5e-7
+    assert b".0," not in body and b".0]" not in body and b" " not in body  # compact
+    assert len(body) < 0.85 * len(json.dumps(plain, separators=(",", ":")))
+    # a subset of the fields, and a cap the document does not fit in: refused from a sample, quickly
+    lean = json.loads(partition_document(part, fields=parse_fields("colors,polygons")))
+    assert set(lean) == {"box", "widths", "complete", "region_count", "polygons", "colors"}
+    started = time.perf_counter()
+    with pytest.raises(DocumentTooLarge, match="MB limit"):
+        partition_document(part, max_bytes=len(body) // 3)
+    assert time.perf_counter() - started < max(0.05, encode_s / 3)
+    with pytest.raises(DocumentTooLarge):  # counted while written when the sample underestimates
+        partition_document(part, max_bytes=int(len(body) * 0.97))
+    assert partition_document(part, {"step": 7}, max_bytes=len(body)) == body
+    with pytest.raises(ValueError, match="unknown field"):
+        parse_fields("polygons,volume")
+    svg = partition_svg_bytes(part)
+    assert svg.decode() == partition_svg(part)
+    with pytest.raises(DocumentTooLarge):
+        partition_svg_bytes(part, max_bytes=len(svg) // 2)

@@ -363,3 +363,120 @@ def test_memory_and_threads_come_back_after_large_uploads():
                  lambda: f"threads {threads[-3:]} did not return to {base_threads[-1]}")
         print(f"\n4 uploads of 20 MP: RSS {base_rss >> 20} -> peak {peak >> 20} -> {rss[-1] >> 20} MiB; "
               f"threads {base_threads[-1]} -> {threads[-1]}")
+
+
+# -- issue 11, problems 1 and 6: heavy geometry never freezes the server, and busy means 503 -----------------
+WIDE = dict(layers="64x8", train_points=1000, val_points=200, batch_size=256, resolution=64)
+
+
+@pytest.fixture(scope="module")
+def heavy_server():
+    with running_server(max_sessions=4) as url:
+        yield url
+        assert url.alive()
+
+
+class HealthWatch:
+    """Polls /api/health every 50 ms on its own thread; ``latencies`` (s) and failures."""
+
+    def __init__(self, server):
+        self.server, self.latencies, self.failures = server, [], []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.server, timeout=10) as client:
+            while not self.stop.is_set():
+                t0 = time.monotonic()
+                try:
+                    assert client.get("/api/health").status_code == 200
+                    self.latencies.append(time.monotonic() - t0)
+                except Exception as exc:  # noqa: BLE001 - asserted below
+                    self.failures.append(repr(exc))
+                time.sleep(0.05)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(15)
+
+
+def test_the_heaviest_geometry_request_does_not_stall_health_or_frames(heavy_server):
+    with LiveClient(heavy_server) as wide, LiveClient(heavy_server) as trainer:
+        wide.configure(**WIDE)
+        trainer.configure(**{**SMALL_CONFIG, "resolution": 32})
+        trainer.send("start")
+        trainer.expect("frame", where=lambda f: f["step"] > 0)
+        base = f"{heavy_server}/api/sessions/{wide.token}"
+        frame_times = []
+        done = threading.Event()
+
+        def watch_frames() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    if trainer.recv(timeout=0.5)["type"] == "frame":
+                        frame_times.append(time.monotonic())
+
+        frames = threading.Thread(target=watch_frames, daemon=True)
+        with HealthWatch(heavy_server) as health:
+            frames.start()
+            t0 = time.monotonic()
+            huge = httpx.get(f"{base}/regions.json", params={"layers": 6}, timeout=60)  # ~60,000 regions, >100 MB
+            t1 = time.monotonic()
+            big = httpx.get(f"{base}/regions.json", params={"layers": 4}, timeout=60)  # ~21,000 regions, ~37 MB
+            t2 = time.monotonic()
+            svg = httpx.get(f"{base}/regions.svg", params={"layers": 4}, timeout=60)
+            t3 = time.monotonic()
+            time.sleep(0.3)
+        done.set()
+        frames.join(5)
+        trainer.send("pause")
+    assert huge.status_code == 413, huge.text[:300]
+    detail = huge.json()["detail"]
+    assert ("MB limit" in detail or "deadline" in detail) and "fields" in detail, detail
+    assert big.status_code == 200
+    data = big.json()
+    assert data["region_count"] == len(data["polygons"]) == len(data["A"]) and data["layers"] == 4
+    assert len(big.content) / data["region_count"] < 2000  # compact: ~1.8 KB with 64 maps per region
+    assert svg.status_code == 200 and svg.text.count("<path") == data["region_count"]
+    assert not health.failures, health.failures[:3]
+    assert max(health.latencies) < 1.0, sorted(health.latencies)[-5:]
+    gaps = np.diff([t0, *frame_times, t3])
+    assert gaps.max() < 2.0, gaps.max()  # the other session kept streaming
+    print(f"\nhealth during regions.json (413 in {t1 - t0:.2f}s, 200 {len(big.content) >> 20} MB in {t2 - t1:.2f}s) "
+          f"and regions.svg ({len(svg.content) >> 20} MB in {t3 - t2:.2f}s): max {max(health.latencies) * 1000:.0f} ms "
+          f"over {len(health.latencies)} checks; longest frame gap {gaps.max():.2f}s")
+
+
+def test_a_storm_of_geometry_requests_is_answered_busy_not_too_large(heavy_server):
+    with LiveClient(heavy_server) as wide:
+        wide.configure(**{**WIDE, "layers": "64x5"})
+        url = f"{heavy_server}/api/sessions/{wide.token}/layer-counts"
+        answers = [None] * 20
+
+        def ask(i: int) -> None:
+            answers[i] = httpx.get(url, timeout=60)
+
+        with HealthWatch(heavy_server) as health:
+            askers = [threading.Thread(target=ask, args=(i,)) for i in range(20)]
+            for thread in askers:
+                thread.start()
+            for thread in askers:
+                thread.join(60)
+    served = [a for a in answers if a.status_code == 200]
+    busy = [a for a in answers if a.status_code == 503]
+    assert len(served) + len(busy) == 20, sorted({a.status_code for a in answers})
+    assert len(served) >= 2 and busy
+    for answer in served:  # the budget starts when a worker takes the job: no answer cut short by waiting
+        body = answer.json()
+        assert body["complete"] and len(body["counts"]) == 5, body
+    assert len({tuple(a.json()["counts"]) for a in served}) == 1
+    for answer in busy:
+        assert int(answer.headers["retry-after"]) >= 1
+        assert "busy" in answer.json()["detail"]
+    assert max(health.latencies) < 1.0, sorted(health.latencies)[-5:]
+    print(f"\n20 parallel layer-counts: {len(served)} served, {len(busy)} busy (503); "
+          f"health max {max(health.latencies) * 1000:.0f} ms")

@@ -102,10 +102,10 @@ class _Encoder:
         if name == "colors":
             strings = _css(self.colors[idx])
             return ('"' + '","'.join(strings) + '"').encode() if strings else b""
-        if name == "A":
-            return _numbers(np.round(p.A[idx], MAP_DECIMALS).tolist())[1:-1]
+        if name == "A":  # (+ 0.0: no "-0" for the zeros of switched-off neurons)
+            return _numbers((np.round(p.A[idx], MAP_DECIMALS) + 0.0).tolist())[1:-1]
         if name == "c":
-            return _numbers(np.round(p.c[idx], MAP_DECIMALS).tolist())[1:-1]
+            return _numbers((np.round(p.c[idx], MAP_DECIMALS) + 0.0).tolist())[1:-1]
         raise ValueError(name)
 
 
@@ -139,7 +139,7 @@ def partition_document(partition: ExactPartition, extra: dict | None = None, *,
     fields = tuple(f for f in FIELDS if f in fields)
     head = {"box": list(partition.box), "widths": list(partition.widths), "complete": partition.complete,
             "region_count": R}
-    parts: list[bytes] = [json.dumps(head, separators=(",", ":")).encode()[:-1]]
+    parts: list[bytes] = [_TRAILING_ZERO.sub(b"", json.dumps(head, separators=(",", ":")).encode())[:-1]]
     total = len(parts[0])
     if max_bytes is not None and R:
         idx = _sample(R)

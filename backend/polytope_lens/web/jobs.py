@@ -34,9 +34,11 @@ import multiprocessing
 import os
 import queue
 import shutil
+import sys
 import tempfile
 import threading
 import time
+import types
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 
@@ -136,11 +138,12 @@ class GeometryPool:
             executor = self._ensure_executor()
             loop = asyncio.get_running_loop()
             call = _Call(fn, args, kwargs)
-            try:
-                future = loop.run_in_executor(executor, call)
-            except RuntimeError:  # the pool was shut down under us (idle timer, overrun): a new one
-                self._executor = None
-                future = loop.run_in_executor(self._ensure_executor(), call)
+            with _plain_main():  # submit() may start a worker
+                try:
+                    future = loop.run_in_executor(executor, call)
+                except RuntimeError:  # the pool was shut down under us (idle timer, overrun): a new one
+                    self._executor = None
+                    future = loop.run_in_executor(self._ensure_executor(), call)
             try:
                 return await asyncio.wait_for(asyncio.shield(future), limit_s + self.grace_s)
             except asyncio.TimeoutError:
@@ -221,6 +224,24 @@ class _Call:
 
     def __call__(self):
         return self.fn(*self.args, **self.kwargs)
+
+
+@contextlib.contextmanager
+def _plain_main():
+    """Start worker processes without re-running the server's main module in them.
+
+    A forkserver or spawn child first imports the parent's ``__main__`` (the console script,
+    ``python -m polytope_lens.cli``, a test runner), which here would import torch and the
+    whole server into every worker. The tasks live in an importable module, so the workers
+    need none of it: while they are started, ``__main__`` is an empty module.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 _CONTEXT = None
