@@ -285,3 +285,32 @@ def test_compact_document_matches_the_plain_one_and_respects_its_byte_cap():
     assert svg.decode() == partition_svg(part)
     with pytest.raises(DocumentTooLarge):
         partition_svg_bytes(part, max_bytes=len(svg) // 2)
+
+
+def test_geometry_pool_queue_wait_and_overrun():
+    """web/jobs.GeometryPool on its own: one worker, one waiting place, a short wait."""
+    import asyncio
+
+    from polytope_lens.web.jobs import Busy, GeometryPool, Overrun
+
+    async def scenario():
+        pool = GeometryPool(workers=1, max_waiting=1, max_wait_s=0.5, grace_s=0.5, idle_s=0)
+        try:
+            assert not pool.started  # lazily: nothing runs before the first job
+            slow = asyncio.create_task(pool.run(time.sleep, 1.2, limit_s=5))
+            await asyncio.sleep(0.05)
+            waiting = asyncio.create_task(pool.run(time.sleep, 0, limit_s=5))  # waits ... past max_wait_s
+            await asyncio.sleep(0.05)
+            with pytest.raises(Busy) as full:  # no place left in the queue: at once
+                await pool.run(time.sleep, 0, limit_s=5)
+            assert full.value.retry_after >= 1
+            with pytest.raises(Busy, match="within 0.5 s"):
+                await waiting
+            await slow
+            with pytest.raises(Overrun):  # a job that does not stop by itself is killed
+                await pool.run(time.sleep, 30, limit_s=0.2)
+            assert await pool.run(sum, [1, 2, 3], limit_s=5) == 6  # and the pool goes on
+        finally:
+            pool.shutdown()
+
+    asyncio.run(scenario())

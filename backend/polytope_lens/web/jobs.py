@@ -132,6 +132,7 @@ class GeometryPool:
         self._running += 1
         self._cancel_idle_timer()
         started = time.monotonic()
+        future = None
         try:
             if on_start is not None:
                 on_start()
@@ -154,11 +155,19 @@ class GeometryPool:
                 raise Busy("a worker process ended unexpectedly (the server may be short of memory); "
                            "try again", self.retry_after()) from None
         finally:
-            self._durations.append(time.monotonic() - started)
-            self._running -= 1
-            self._slots.release()
-            if self._running == 0 and self._waiting == 0:
-                self._arm_idle_timer()
+            if future is not None and not future.done():
+                # the caller went away (cancelled) while its job still runs: the worker is busy
+                # until it ends, so its slot is given back only then
+                future.add_done_callback(lambda _: self._finished(started))
+            else:
+                self._finished(started)
+
+    def _finished(self, started: float) -> None:
+        self._durations.append(time.monotonic() - started)
+        self._running -= 1
+        self._slots.release()
+        if self._running == 0 and self._waiting == 0:
+            self._arm_idle_timer()
 
     def _ensure_executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:

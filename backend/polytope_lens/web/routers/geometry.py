@@ -32,7 +32,7 @@ REGIONS_MAX = 150_000  # polygons in one regions.json / .svg answer
 REGIONS_MAX_BYTES = 64 * 1024 * 1024  # bytes of one regions.json / .svg answer (docs/protocol.md: sizes)
 COUNTS_BUDGET_S = 8.0
 COUNTS_MAX = 1_000_000
-INSPECT_IN_PROCESS_MAX = 2048  # hidden neurons up to which /inspect runs on a thread here (milliseconds)
+INSPECT_IN_PROCESS_MAX = 4096  # hidden neurons up to which /inspect runs on a thread here (<= ~60 ms)
 
 router = APIRouter(prefix="/api/sessions/{token}", tags=["exact geometry"])
 
