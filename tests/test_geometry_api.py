@@ -239,6 +239,14 @@ def test_errors_and_progress(trained, server):
     assert _get(f"{base}/exact-progress").json() == {"active": False}
 
 
+def test_inspection_of_a_big_network_runs_in_a_worker_with_the_same_answer(trained, monkeypatch):
+    here = _get(f"{trained['base']}/inspect", x=0.3, y=-0.2).json()
+    monkeypatch.setattr(geometry_routes, "INSPECT_IN_PROCESS_MAX", 0)  # every network counts as big
+    there = _get(f"{trained['base']}/inspect", x=0.3, y=-0.2)
+    assert there.status_code == 200 and there.headers["content-type"] == "application/json"
+    assert there.json() == here
+
+
 def test_too_large_is_413_with_a_reason(trained, monkeypatch):
     first = trained["header"]["exact_layer_counts"][0]
     monkeypatch.setattr(geometry_routes, "REGIONS_MAX", first)
@@ -279,6 +287,11 @@ def test_compact_document_matches_the_plain_one_and_respects_its_byte_cap():
     with pytest.raises(DocumentTooLarge):  # counted while written when the sample underestimates
         partition_document(part, max_bytes=int(len(body) * 0.97))
     assert partition_document(part, {"step": 7}, max_bytes=len(body)) == body
+    from polytope_lens.geometry import documents
+
+    with pytest.MonkeyPatch.context() as patch:  # without orjson: the same numbers through json
+        patch.setattr(documents, "orjson", None)
+        assert json.loads(partition_document(part, {"step": 7})) == doc
     with pytest.raises(ValueError, match="unknown field"):
         parse_fields("polygons,volume")
     svg = partition_svg_bytes(part)

@@ -442,8 +442,6 @@ def test_the_heaviest_geometry_request_does_not_stall_health_or_frames(heavy_ser
             t1 = time.monotonic()
             big = httpx.get(f"{base}/regions.json", params={"layers": 4}, timeout=60)  # ~21,000 regions, ~37 MB
             t2 = time.monotonic()
-            svg = httpx.get(f"{base}/regions.svg", params={"layers": 4}, timeout=60)
-            t3 = time.monotonic()
             time.sleep(0.3)
         done.set()
         frames.join(5)
@@ -455,14 +453,13 @@ def test_the_heaviest_geometry_request_does_not_stall_health_or_frames(heavy_ser
     data = big.json()
     assert data["region_count"] == len(data["polygons"]) == len(data["A"]) and data["layers"] == 4
     assert len(big.content) / data["region_count"] < 2000  # compact: ~1.8 KB with 64 maps per region
-    assert svg.status_code == 200 and svg.text.count("<path") == data["region_count"]
     assert not health.failures, health.failures[:3]
     assert max(health.latencies) < 1.0, sorted(health.latencies)[-5:]
-    gaps = np.diff([t0, *frame_times, t3])
+    gaps = np.diff([t0, *frame_times, t2])
     assert gaps.max() < 2.0, gaps.max()  # the other session kept streaming
-    print(f"\nhealth during regions.json (413 in {t1 - t0:.2f}s, 200 {len(big.content) >> 20} MB in {t2 - t1:.2f}s) "
-          f"and regions.svg ({len(svg.content) >> 20} MB in {t3 - t2:.2f}s): max {max(health.latencies) * 1000:.0f} ms "
-          f"over {len(health.latencies)} checks; longest frame gap {gaps.max():.2f}s")
+    print(f"\nhealth during regions.json (413 in {t1 - t0:.2f}s, 200 {len(big.content) >> 20} MB in {t2 - t1:.2f}s): "
+          f"max {max(health.latencies) * 1000:.0f} ms over {len(health.latencies)} checks; "
+          f"longest frame gap {gaps.max():.2f}s")
 
 
 def test_a_storm_of_geometry_requests_is_answered_busy_not_too_large(heavy_server):

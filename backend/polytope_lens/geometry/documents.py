@@ -11,9 +11,10 @@ same nesting), written compactly:
 - ``fields`` may leave out what a client does not need (the page's overlay
   needs only ``polygons`` and ``colors``).
 
-Measured sizes (``benchmarks``-style, see docs/protocol.md): about 260 bytes
-per region for a trained 14x6 net (all layers), about 1.1 KB per region for the
-first layers of a 64-wide net (where ``A``/``c`` hold 64 activations' maps).
+Measured sizes (docs/protocol.md): about 95 bytes per region for polygons and
+colours, 242 for everything of a trained 14x6 net, about 1.7 KB for the first
+layers of a 64-wide net (where ``A``/``c`` hold 64 activations' maps). Numbers are
+written by orjson when it is installed (about 10x faster than json).
 
 Both encoders work region chunk by region chunk, checking the running size
 against ``max_bytes`` and the clock against ``deadline``; a document that will
@@ -43,6 +44,11 @@ FIELDS = ("polygons", "patterns", "areas", "colors", "A", "c")
 
 _TRAILING_ZERO = re.compile(rb"\.0(?=[,\]])")
 
+try:  # ~10x faster than json for arrays of floats; the json module does the same job without it
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; kept working without it
+    orjson = None
+
 
 class DocumentTooLarge(PartitionTooLarge):
     """The document would pass its byte cap (or its deadline while being written)."""
@@ -60,9 +66,18 @@ def parse_fields(text: str | None) -> tuple[str, ...]:
     return tuple(n for n in FIELDS if n in names)  # document order
 
 
-def _numbers(values) -> bytes:
-    """JSON of (nested lists of) floats, without the '.0' of whole numbers."""
-    return _TRAILING_ZERO.sub(b"", json.dumps(values, separators=(",", ":")).encode())
+def _numbers(values, fast: bool = True) -> bytes:
+    """JSON of a float array, or of a list of float arrays, without the '.0' of whole numbers.
+
+    (A float's shortest form ends in ".0" only when it is whole, so removing ".0" before a
+    comma or a bracket touches nothing else.)
+    """
+    if orjson is not None and fast:
+        out = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    else:
+        plain = values.tolist() if isinstance(values, np.ndarray) else [v.tolist() for v in values]
+        out = json.dumps(plain, separators=(",", ":")).encode()
+    return out.replace(b".0,", b",").replace(b".0]", b"]")
 
 
 def _css(colors: np.ndarray) -> list[str]:
@@ -92,20 +107,19 @@ class _Encoder:
         p = self.p
         if name == "polygons":
             V = np.round(p.vertices[idx], COORD_DECIMALS)
-            polys = [v[:k].tolist() for v, k in zip(V, p.counts[idx])]
-            return _numbers(polys)[1:-1]
+            return _numbers([v[:k] for v, k in zip(V, p.counts[idx])])[1:-1]
         if name == "patterns":
             strings = pattern_strings(p.patterns[idx], p.widths)
             return ('"' + '","'.join(strings) + '"').encode() if strings else b""
         if name == "areas":
-            return _numbers(self.areas[idx].tolist())[1:-1]
+            return _numbers(np.ascontiguousarray(self.areas[idx]))[1:-1]
         if name == "colors":
             strings = _css(self.colors[idx])
             return ('"' + '","'.join(strings) + '"').encode() if strings else b""
         if name == "A":  # (+ 0.0: no "-0" for the zeros of switched-off neurons)
-            return _numbers((np.round(p.A[idx], MAP_DECIMALS) + 0.0).tolist())[1:-1]
+            return _numbers(np.round(p.A[idx], MAP_DECIMALS) + 0.0)[1:-1]
         if name == "c":
-            return _numbers((np.round(p.c[idx], MAP_DECIMALS) + 0.0).tolist())[1:-1]
+            return _numbers(np.round(p.c[idx], MAP_DECIMALS) + 0.0)[1:-1]
         raise ValueError(name)
 
 
