@@ -1,8 +1,13 @@
-"""A bounded load test on loopback: clients training at once plus connect/disconnect churn.
+"""Bounded load tests on loopback, against real servers.
 
-Checks that the server answers health checks throughout, that no session is lost, and
-that its thread count and memory return to the baseline afterwards (measured on the
-server process with psutil). About 15 s on 2 cores.
+- clients training at once plus connect/disconnect churn: health checks are answered
+  throughout, no session is lost, threads and memory return to the baseline (psutil on
+  the server process); about 15 s on 2 cores;
+- issue 11: 200 idle sockets from one address, slow or huge headers, a stalled upload
+  (problem 2); large uploads give their memory and threads back (5); the heaviest
+  geometry request and a storm of them leave health and other sessions' frames alone
+  and are answered 413 or 503 with Retry-After, never cut short by waiting (1, 6).
+  About 45 s together.
 """
 
 from __future__ import annotations
