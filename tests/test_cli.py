@@ -138,6 +138,28 @@ def test_help_lists_every_option_with_defaults(capsys):
         assert default in text
 
 
+def test_serve_flags_reach_the_settings(capsys, monkeypatch):
+    """Issue 11: the connection, host, memory and geometry settings are flags of `serve`."""
+    assert main(["serve", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--allow-host", "--allow-origin", "--max-connections", "--max-connections-per-client",
+                 "--header-timeout", "--body-timeout", "--keep-alive-timeout", "--live-memory-mb",
+                 "--geometry-workers", "--geometry-queue", "--geometry-wait"):  # fmt: skip
+        assert flag in text
+    assert "(default: [])" not in text
+    seen = {}
+    monkeypatch.setattr("polytope_lens.web.app.serve", lambda settings, **kw: seen.update(settings=settings))
+    assert main(["serve", "--allow-host", "lens.example", "--max-connections-per-client", "7", "--header-timeout", "3",
+                 "--body-timeout", "4", "--keep-alive-timeout", "2", "--live-memory-mb", "512",
+                 "--geometry-workers", "1", "--geometry-queue", "3", "--geometry-wait", "5"]) == 0  # fmt: skip
+    settings = seen["settings"]
+    assert settings.allowed_hosts == ("lens.example",) and settings.max_connections_per_client == 7
+    assert (settings.header_timeout_s, settings.body_timeout_s, settings.keep_alive_timeout_s) == (3, 4, 2)
+    assert settings.live_memory_bytes == 512 * 1024 * 1024
+    assert (settings.geometry_workers, settings.geometry_queue, settings.geometry_wait_s) == (1, 3, 5)
+    assert main(["serve", "--live-memory-mb", "0"]) == 0 and seen["settings"].live_memory_bytes is None
+
+
 def test_installed_script_saves_checkpoint_on_ctrl_c(sample_dir, tmp_path):
     out = tmp_path / "interrupted"
     cmd = [str(SCRIPT), "train", str(sample_dir / "ring.png"), "--steps", "1000000", "--frame-every", "200", "--out", str(out), *FAST]  # fmt: skip

@@ -7,6 +7,8 @@ polygons' own edges for which inequalities bind.
 
 from __future__ import annotations
 
+import json
+import time
 import xml.etree.ElementTree as ET
 
 import httpx
@@ -18,7 +20,9 @@ import torch
 from live_server import LiveClient, running_app
 
 from polytope_lens.web.routers import geometry as geometry_routes
+from polytope_lens.geometry.documents import DocumentTooLarge, parse_fields, partition_document, partition_svg_bytes
 from polytope_lens.geometry.exact import exact_partition, neuron_zero_set
+from polytope_lens.geometry.export import partition_json, partition_svg
 from polytope_lens.core.model import MLP, build_mlp
 from polytope_lens.web.app import create_app
 from polytope_lens.web.config import Settings
@@ -236,6 +240,14 @@ def test_errors_and_progress(trained, server):
     assert _get(f"{base}/exact-progress").json() == {"active": False}
 
 
+def test_inspection_of_a_big_network_runs_in_a_worker_with_the_same_answer(trained, monkeypatch):
+    here = _get(f"{trained['base']}/inspect", x=0.3, y=-0.2).json()
+    monkeypatch.setattr(geometry_routes, "INSPECT_IN_PROCESS_MAX", 0)  # every network counts as big
+    there = _get(f"{trained['base']}/inspect", x=0.3, y=-0.2)
+    assert there.status_code == 200 and there.headers["content-type"] == "application/json"
+    assert there.json() == here
+
+
 def test_too_large_is_413_with_a_reason(trained, monkeypatch):
     first = trained["header"]["exact_layer_counts"][0]
     monkeypatch.setattr(geometry_routes, "REGIONS_MAX", first)
@@ -246,3 +258,73 @@ def test_too_large_is_413_with_a_reason(trained, monkeypatch):
     monkeypatch.setattr(geometry_routes, "COUNTS_MAX", first)
     counts = _get(f"{trained['base']}/layer-counts").json()
     assert not counts["complete"] and counts["reason"] and len(counts["counts"]) < 6
+
+
+# -- issue 11, problem 1: compact documents with a byte cap ---------------------------------------------------
+def test_compact_document_matches_the_plain_one_and_respects_its_byte_cap():
+    torch.manual_seed(3)
+    model = MLP([32, 32, 32], out_dim=1).double()
+    part = exact_partition(model, max_layers=2)
+    plain = partition_json(part)
+    started = time.perf_counter()
+    body = partition_document(part, {"step": 7})
+    encode_s = time.perf_counter() - started
+    doc = json.loads(body)
+    assert doc["step"] == 7 and doc["region_count"] == part.region_count == len(doc["polygons"])
+    assert doc["patterns"] == plain["patterns"] and doc["colors"] == plain["colors"]
+    for key, exact, tol in (("areas", part.areas(), 5e-13), ("A", part.A, 5e-9), ("c", part.c, 5e-9)):
+        assert np.abs(np.array(doc[key], dtype=float) - exact).max() <= tol, key
+    for got, want in zip(doc["polygons"], part.polygons()):
+        assert np.abs(np.array(got) - want).max() <= 5e-7
+    assert b".0," not in body and b".0]" not in body and b" " not in body  # compact
+    assert len(body) < 0.85 * len(json.dumps(plain, separators=(",", ":")))
+    # a subset of the fields, and a cap the document does not fit in: refused from a sample, quickly
+    lean = json.loads(partition_document(part, fields=parse_fields("colors,polygons")))
+    assert set(lean) == {"box", "widths", "complete", "region_count", "polygons", "colors"}
+    started = time.perf_counter()
+    with pytest.raises(DocumentTooLarge, match="MB limit"):
+        partition_document(part, max_bytes=len(body) // 3)
+    assert time.perf_counter() - started < max(0.05, encode_s / 3)
+    with pytest.raises(DocumentTooLarge):  # counted while written when the sample underestimates
+        partition_document(part, max_bytes=int(len(body) * 0.97))
+    assert partition_document(part, {"step": 7}, max_bytes=len(body)) == body
+    from polytope_lens.geometry import documents
+
+    with pytest.MonkeyPatch.context() as patch:  # without orjson: the same numbers through json
+        patch.setattr(documents, "orjson", None)
+        assert json.loads(partition_document(part, {"step": 7})) == doc
+    with pytest.raises(ValueError, match="unknown field"):
+        parse_fields("polygons,volume")
+    svg = partition_svg_bytes(part)
+    assert svg.decode() == partition_svg(part)
+    with pytest.raises(DocumentTooLarge):
+        partition_svg_bytes(part, max_bytes=len(svg) // 2)
+
+
+def test_geometry_pool_queue_wait_and_overrun():
+    """web/jobs.GeometryPool on its own: one worker, one waiting place, a short wait."""
+    import asyncio
+
+    from polytope_lens.web.jobs import Busy, GeometryPool, Overrun
+
+    async def scenario():
+        pool = GeometryPool(workers=1, max_waiting=1, max_wait_s=0.5, grace_s=0.5, idle_s=0)
+        try:
+            assert not pool.started  # lazily: nothing runs before the first job
+            slow = asyncio.create_task(pool.run(time.sleep, 1.2, limit_s=5))
+            await asyncio.sleep(0.05)
+            waiting = asyncio.create_task(pool.run(time.sleep, 0, limit_s=5))  # waits ... past max_wait_s
+            await asyncio.sleep(0.05)
+            with pytest.raises(Busy) as full:  # no place left in the queue: at once
+                await pool.run(time.sleep, 0, limit_s=5)
+            assert full.value.retry_after >= 1
+            with pytest.raises(Busy, match="within 0.5 s"):
+                await waiting
+            await slow
+            with pytest.raises(Overrun):  # a job that does not stop by itself is killed
+                await pool.run(time.sleep, 30, limit_s=0.2)
+            assert await pool.run(sum, [1, 2, 3], limit_s=5) == 6  # and the pool goes on
+        finally:
+            pool.shutdown()
+
+    asyncio.run(scenario())

@@ -3,6 +3,7 @@ server. Every bad file here is made by the test itself; nothing is downloaded.""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -15,6 +16,7 @@ import textwrap
 import time
 import zipfile
 import zlib
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -37,6 +39,10 @@ def data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("hardening-data")
 
 
+def server_data_dir(server) -> Path:
+    return server.data_dir
+
+
 @pytest.fixture(scope="module")
 def server(data_dir):
     with running_server(
@@ -48,6 +54,7 @@ def server(data_dir):
         ping_timeout_s=4.0,
         store_limits=StoreLimits(max_uploads=4),
     ) as url:
+        url.data_dir = data_dir
         yield url
         assert url.alive(), "the server died"
 
@@ -146,6 +153,10 @@ BAD_FILES = [
     ("tiny-4x4", encode(Image.new("RGB", (4, 4)), "PNG"), 422, "at least 8"),
     ("ppm", encode(noise(), "PPM"), 415, "not supported"),
     ("ico", encode(noise((32, 32)), "ICO"), 415, "not supported"),
+    # issue 11, problem 8: floating-point pictures without a single usable value
+    ("tiff-all-nan", encode(Image.fromarray(np.full((64, 64), np.nan, np.float32), "F"), "TIFF"), 422, "NaN or infinite"),
+    ("tiff-all-inf", encode(Image.fromarray(np.full((64, 64), np.inf, np.float32), "F"), "TIFF"), 422, "NaN or infinite"),
+    ("tiff-all-minus-inf", encode(Image.fromarray(np.full((64, 64), -np.inf, np.float32), "F"), "TIFF"), 422, "NaN or infinite"),
 ]
 
 
@@ -327,6 +338,78 @@ def test_store_evicts_by_bytes_and_reindexes_a_persistent_folder(tmp_path):
     assert (tmp_path / "not-an-upload.png").exists()
     with pytest.raises(KeyError):
         again.path("not-an-upload")
+
+
+def test_float_picture_with_some_non_finite_pixels_is_usable(http):
+    values = np.linspace(0.0, 1.0, 64 * 64, dtype=np.float32).reshape(64, 64)
+    values[:8] = np.nan
+    values[8:16] = np.inf
+    r = http.post("/api/images", files={"file": ("f.tif", encode(Image.fromarray(values, "F"), "TIFF"), "image/tiff")})
+    assert r.status_code == 201, r.text
+    png = Image.open(io.BytesIO(http.get(f"/api/images/{r.json()['image_id']}", params={"size": 64}).content))
+    column = np.asarray(png.convert("L"))[:, 32]
+    assert column[:7].max() <= 5 and column[9:15].min() >= 250  # NaN black, +inf the brightest
+
+
+def test_unfinished_and_unreadable_uploads_are_removed_at_start_up(tmp_path):
+    store = ImageStore(uploads_dir=tmp_path)
+    good = store.add_upload(encode(noise(seed=1), "PNG"))
+    store.close()
+    stale = tmp_path / f".{'p' * 24}.part"  # a write a killed server never finished
+    stale.write_bytes(b"half a picture")
+    empty = tmp_path / f"{'e' * 24}.png"
+    empty.write_bytes(b"")
+    damaged = tmp_path / f"{'d' * 24}.png"
+    damaged.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    small = tmp_path / f"{'s' * 24}.png"  # a readable PNG the store never wrote (not 1024x1024)
+    small.write_bytes(encode(noise(), "PNG"))
+    stray = tmp_path / "notes.txt"  # not the store's: left alone
+    stray.write_text("mine")
+    with running_server(uploads_dir=tmp_path) as url:
+        for path in (stale, empty, damaged, small):
+            assert not path.exists(), path
+        assert stray.exists()
+        assert httpx.get(f"{url}/api/images/{good}", params={"size": 16}).status_code == 200
+        for name in ("e" * 24, "d" * 24, "s" * 24):
+            assert httpx.get(f"{url}/api/images/{name}").status_code == 404
+        assert "Traceback" not in url.log()
+
+
+def test_an_upload_damaged_on_disk_later_is_forgotten(tmp_path):
+    store = ImageStore(uploads_dir=tmp_path)
+    image_id = store.add_upload(encode(noise(seed=2), "PNG"))
+    path = store.path(image_id)
+    path.write_bytes(path.read_bytes()[:200])  # damaged behind the store's back
+    with pytest.raises(KeyError, match="no longer available"):
+        store.target(image_id)
+    assert not path.exists() and store.upload_count() == 0
+    store.close()
+
+
+# -- issue 11, problem 7: live sessions together stay within a memory budget -----------------------------
+def test_configure_past_the_live_memory_budget_is_refused_naming_the_field(tmp_path):
+    from polytope_lens.web.budget import estimate_session_bytes
+    from polytope_lens.core.settings import RunConfig
+
+    big = dict(layers="14x6", resolution=1024, color=True, train_points=1000, val_points=200)
+    big_config = {k: v for k, v in big.items() if k != "resolution"}
+    need = estimate_session_bytes(RunConfig(**big_config), 1024)
+    limit = need + need // 2  # one such session fits, two do not
+    with running_server(live_memory_bytes=limit, uploads_dir=tmp_path) as url:
+        assert httpx.get(f"{url}/api/options").json()["limits"]["max_live_memory_bytes"] == limit
+        with LiveClient(url) as first, LiveClient(url) as second:
+            first.configure(**big)
+            second.send("view", resolution=1024)
+            second.send("configure", config=big_config)
+            error = second.expect("error")
+            assert error["field"] == "resolution", error
+            assert "memory" in error["message"] and "MiB" in error["message"]
+            assert second.status["config"] is None  # nothing was built
+            second.configure(**TINY)  # a small one still fits
+            first.configure(**TINY)  # a session that shrinks frees its share ...
+            second.configure(**big)  # ... for another
+        with LiveClient(url) as third:  # and a session that ends frees all of its share
+            third.configure(**big)
 
 
 # -- bad websocket messages -----------------------------------------------------------------
@@ -612,6 +695,79 @@ def test_foreign_origin_cannot_open_a_session(server, http):
     assert b"origin" in info.value.response.body
     with LiveClient(server, origin=server) as same_origin:  # the app's own page may
         assert same_origin.token
+
+
+# -- issue 11, problem 3: other sites may not use this server ---------------------------------------
+def handshake(server, host: str, origin: str | None = None) -> bytes:
+    """The server's answer to a websocket handshake sent with these Host and Origin headers."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        extra = f"Origin: {origin}\r\n" if origin else ""
+        sock.sendall(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: {host}\r\n{extra}Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        with contextlib.suppress(OSError):
+            sock.settimeout(0.5)
+            reply += sock.recv(4096)
+        return reply
+
+
+def test_foreign_host_is_refused_for_rest_and_websocket(server, http):
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 sends Host: evil.example."""
+    before = sessions_open(http)
+    for path in ("/api/health", "/api/options", "/", "/api/samples"):
+        r = httpx.get(f"{server}{path}", headers={"Host": "evil.example"}, timeout=10)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "host name" in r.json()["detail"] and "--allow-host" in r.json()["detail"]
+    reply = handshake(server, "evil.example:%d" % server.port, origin="http://evil.example:%d" % server.port)
+    assert reply.startswith(b"HTTP/1.1 403"), reply[:200]
+    assert b"host name" in reply
+    assert sessions_open(http) == before
+    # the names this server is reached by are answered
+    for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", f"[::1]:{server.port}", "LOCALHOST"):
+        assert httpx.get(f"{server}/api/health", headers={"Host": host}, timeout=10).status_code == 200, host
+    assert handshake(server, f"localhost:{server.port}").startswith(b"HTTP/1.1 101")
+
+
+def test_upload_from_a_foreign_page_is_refused(server, http):
+    count = len(list((Path(server_data_dir(server)) / "uploads").glob("*.png")))
+    files = {"file": ("a.png", GOOD_PNG, "image/png")}
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{server.port + 1}"):
+        r = http.post("/api/images", files=files, headers={"Origin": origin})
+        assert r.status_code == 403, (origin, r.text)
+        assert "another site" in r.json()["detail"] and "--allow-origin" in r.json()["detail"]
+    assert len(list((Path(server_data_dir(server)) / "uploads").glob("*.png"))) == count  # nothing stored
+    assert http.post("/api/images", files=files, headers={"Origin": server}).status_code == 201  # its own page
+    assert http.post("/api/images", files=files).status_code == 201  # no Origin: not a browser page
+
+
+def test_allow_host_and_allow_origin_open_the_door(tmp_path):
+    with running_server(allowed_hosts=("lens.example",), allowed_origins=("https://friend.example",),
+                        uploads_dir=tmp_path) as url:
+        assert httpx.get(f"{url}/api/health", headers={"Host": "lens.example:8000"}).status_code == 200
+        assert httpx.get(f"{url}/api/health", headers={"Host": "evil.example"}).status_code == 403
+        files = {"file": ("a.png", GOOD_PNG, "image/png")}
+        assert httpx.post(f"{url}/api/images", files=files, headers={"Origin": "https://friend.example"}).status_code == 201
+        assert httpx.post(f"{url}/api/images", files=files, headers={"Origin": "https://evil.example"}).status_code == 403
+    with running_server(allowed_hosts=("*",), uploads_dir=tmp_path) as url:
+        assert httpx.get(f"{url}/api/health", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_refused_origins_are_logged_quietly(server):
+    for _ in range(3):
+        with pytest.raises(InvalidStatus):
+            LiveClient(server, origin="http://evil.example")
+    time.sleep(0.2)
+    log = server.log()
+    assert "without completing handshake" not in log and "ERROR" not in log, log[-2000:]
 
 
 def test_server_is_still_healthy(server, http):

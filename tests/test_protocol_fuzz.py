@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from urllib.parse import quote
 
 import httpx
@@ -20,10 +21,17 @@ from polytope_lens.web.protocol import (
     MAX_ERROR_CHARS,
     TYPES,
     Configure,
+    Pause,
     ProtocolError,
+    Reset,
+    Set,
+    Start,
+    Step,
+    View,
     check_live_cost,
     parse_command,
 )
+from polytope_lens.web.session import LiveSession, Outbox
 
 FIELDS = list(RunConfig.model_fields)
 RESOLUTION = ViewSettings().resolution  # the live view's default grid
@@ -225,3 +233,133 @@ def test_non_json_numbers_are_refused_naming_the_field(constant):
     with pytest.raises(ProtocolError, match="lr: Input should be a valid number") as refused:
         parse_command('{"type": "set", "lr": %s}' % constant)
     assert refused.value.field == "lr"
+
+
+# -- issue 11, problem 4: a flood of commands loses no reply, and the last accepted command wins -----------
+FLOOD_CONFIG = {"layers": "8x2", "train_points": 300, "val_points": 100, "batch_size": 128}
+
+
+def test_every_command_of_a_flood_gets_exactly_one_reply(server):
+    n = 1000
+    with LiveClient(server) as client:
+        client.send("view", resolution=16)
+        client.expect("status", where=lambda m: m["view"]["resolution"] == 16)
+        for i in range(n):
+            client.send("configure", config={**FLOOD_CONFIG, "seed": i})
+        applied, refused = [], []
+        deadline = time.monotonic() + 90
+        while len(applied) + len(refused) < n:
+            assert time.monotonic() < deadline, f"{len(applied)} applied, {len(refused)} refused of {n}"
+            message = client.recv(timeout=20)
+            if message["type"] == "status" and message.get("message") == "new network":
+                applied.append(message["config"]["seed"])
+            elif message["type"] == "error":
+                refused.append(message["message"])
+        assert applied and applied == sorted(applied), applied[:20]
+        assert all("slow down" in m and "'configure' ignored" in m for m in refused), refused[:3]
+        late = [m for m in client.quiet(1.0) if m["type"] in ("status", "error")]
+        assert not late, late[:3]  # exactly one reply each: nothing more comes
+        client.send("step", n=1)
+        status = client.expect("status", where=lambda m: m["step"] == 1)
+        assert status["config"]["seed"] == applied[-1]  # the last accepted configure is the network
+        print(f"\n{n} configures: {len(applied)} applied, {len(refused)} told to slow down, none lost")
+
+
+class CountingSession(LiveSession):
+    """A LiveSession that counts the commands its worker has finished (to know when it is done)."""
+
+    def __init__(self, *args, **kwargs):
+        self.handled = 0
+        super().__init__(*args, **kwargs)
+
+    def _handle_safely(self, command) -> None:
+        super()._handle_safely(command)
+        self.handled += 1
+
+
+_RING = None
+
+
+def _ring_target(image, color):
+    global _RING
+    if _RING is None:
+        from conftest import ring_values
+        from polytope_lens.core.images import Target
+
+        _RING = Target(ring_values())
+    return _RING
+
+
+session_commands = st.lists(
+    st.one_of(
+        st.just(Start(type="start")),
+        st.just(Pause(type="pause")),
+        st.builds(lambda n: Step(type="step", n=n), st.integers(1, 30)),
+        st.just(Reset(type="reset")),
+        st.builds(lambda lr: Set(type="set", lr=lr), st.sampled_from([1e-3, 3e-3, 1e-2])),
+        st.builds(lambda v: View(type="view", visible=v), st.booleans()),
+        st.builds(lambda seed: Configure(type="configure", config=RunConfig(**FLOOD_CONFIG, seed=seed)), st.integers(0, 3)),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _expected(accepted) -> tuple[str, int, int]:
+    """(final state, statuses at least, errors) that the accepted commands must produce, in order."""
+    state, network, statuses, errors = "idle", False, 0, 0
+    for command in accepted:
+        if isinstance(command, Configure):
+            state, network = "paused", True
+            statuses += 1
+        elif isinstance(command, View):
+            continue
+        elif not network:
+            errors += 1  # "no network yet"
+        elif isinstance(command, Start):
+            state = "running"
+            statuses += 1
+        elif isinstance(command, (Pause, Reset)):
+            state = "paused"
+            statuses += 1
+        elif isinstance(command, Step):
+            state = "paused"
+        elif isinstance(command, Set):
+            statuses += 1
+    return state, statuses, errors
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(commands=session_commands, queue_size=st.integers(1, 6))
+def test_final_state_follows_the_last_accepted_command(commands, queue_size):
+    outbox = Outbox()
+    session = CountingSession(_ring_target, outbox, max_queued=queue_size)
+    try:
+        accepted = [c for c in commands if session.submit(c)]  # as fast as a flooding client
+        deadline = time.monotonic() + 30
+        while session.handled < len(accepted):
+            assert time.monotonic() < deadline, f"{session.handled} of {len(accepted)} commands handled"
+            time.sleep(0.002)
+        state, statuses, errors = _expected(accepted)
+        assert session.state == state, (accepted, session.state)
+        messages, _ = outbox.take()
+        got_errors = [m for m in messages if m.type == "error"]
+        got_statuses = [m for m in messages if m.type == "status"][1:]  # the first says hello, before any command
+        steps = sum(isinstance(c, Step) for c in accepted)
+        assert len(got_errors) == errors, got_errors
+        assert statuses <= len(got_statuses) <= statuses + steps, (accepted, got_statuses)
+        configures = [c for c in accepted if isinstance(c, Configure)]
+        assert len([m for m in messages if m.type == "points"]) == len(configures)
+        if configures:
+            assert session.config().seed == configures[-1].config.seed
+    finally:
+        session.close()
+
+
+def test_the_outbox_never_drops_a_message():
+    outbox = Outbox(max_messages=8)
+    for i in range(10_000):
+        outbox.put_message({"type": "status", "i": i})
+    assert outbox.backlog() == 10_000 >= outbox.high_water
+    messages, _ = outbox.take()
+    assert [m["i"] for m in messages] == list(range(10_000)) and outbox.backlog() == 0

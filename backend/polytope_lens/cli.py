@@ -48,7 +48,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show defaults, except the meaningless None/False of optional values and flags."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False):
+        if action.default in (None, False) or action.default == []:
             return action.help
         return super()._get_help_string(action)
 
@@ -320,7 +320,10 @@ def add_serve_parser(subparsers) -> None:
         "serve",
         help="start the web app",
         description="Start the Polytope Lens web app. It binds to 127.0.0.1 (this machine only) unless "
-        "--host says otherwise: --host 0.0.0.0 exposes it to the network.",
+        "--host says otherwise: --host 0.0.0.0 exposes it to the network. It answers only requests "
+        "addressed to 127.0.0.1, localhost, ::1 or the --host name (add others with --allow-host; "
+        "with --host 0.0.0.0 that still means only the loopback names until you add the names or "
+        "addresses people use to reach it).",
         formatter_class=_HelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind")
@@ -329,8 +332,22 @@ def add_serve_parser(subparsers) -> None:
     p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="largest picture upload, in MiB")
     p.add_argument("--max-uploads", type=_positive_int, default=200, help="uploaded pictures kept; the oldest are evicted")
     p.add_argument("--data-dir", type=Path, default=None, help="folder that keeps uploaded pictures across restarts (default: a temporary folder)")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="another browser origin allowed to open the websocket, e.g. https://example.org (repeatable; * allows any)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="another browser origin allowed to open the websocket and upload pictures, e.g. https://example.org (repeatable; * allows any)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME", help="another host name or address the server answers to (the Host header), e.g. lens.example.org or 192.168.1.20 (repeatable; * answers any: DNS rebinding then reaches it)")
     p.add_argument("--send-timeout", type=_positive_float, default=10.0, help="seconds a client may take to accept a message before it is dropped")
+    p.add_argument("--live-memory-mb", type=_non_negative_int, default=2048, help="memory all live sessions together may take, in MiB (estimated per configure; 0: no limit)")
+
+    conn = p.add_argument_group("connections")
+    conn.add_argument("--max-connections", type=_positive_int, default=256, help="open connections (HTTP and websocket) before new requests get 503")
+    conn.add_argument("--max-connections-per-client", type=_positive_int, default=32, help="open connections from one client address; more are refused at once")
+    conn.add_argument("--header-timeout", type=_positive_float, default=10.0, help="seconds a client has to send a request's line and headers")
+    conn.add_argument("--body-timeout", type=_positive_float, default=15.0, help="longest pause (seconds) while a request body is sent before the connection is closed")
+    conn.add_argument("--keep-alive-timeout", type=_positive_float, default=5.0, help="seconds an idle keep-alive connection stays open")
+
+    heavy = p.add_argument_group("exact geometry (regions, counts, neuron lines)")
+    heavy.add_argument("--geometry-workers", type=_positive_int, default=2, help="worker processes for heavy exact geometry")
+    heavy.add_argument("--geometry-queue", type=_non_negative_int, default=8, help="requests that may wait for a worker; more get 503 with Retry-After")
+    heavy.add_argument("--geometry-wait", type=_positive_float, default=10.0, help="longest wait (seconds) for a worker before 503 with Retry-After")
     p.add_argument("--device", default=None, help="torch device for training (default: cuda if available, else cpu)")
     p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads, shared by all sessions (small nets train fastest on one each)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="server log level")
@@ -354,6 +371,16 @@ def cmd_serve(args) -> int:
         device=args.device,
         send_timeout_s=args.send_timeout,
         allowed_origins=tuple(args.allow_origin),
+        allowed_hosts=tuple(args.allow_host),
+        live_memory_bytes=args.live_memory_mb * 1024 * 1024 or None,
+        max_connections=args.max_connections,
+        max_connections_per_client=args.max_connections_per_client,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        keep_alive_timeout_s=args.keep_alive_timeout,
+        geometry_workers=args.geometry_workers,
+        geometry_queue=args.geometry_queue,
+        geometry_wait_s=args.geometry_wait,
     )
     shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
     print(f"{PROG}: open http://{shown}:{args.port}/ in a browser (Ctrl-C stops the server)", flush=True)

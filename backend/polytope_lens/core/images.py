@@ -173,7 +173,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
         img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     elif mode == "F":
         arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
+        finite = np.isfinite(arr)
+        if not finite.any():
+            raise ImageError(
+                "the picture has no usable pixel values: every pixel of this floating-point picture "
+                "is NaN or infinite"
+            )
+        lo, hi = float(arr[finite].min()), float(arr[finite].max())
+        # what is not a number counts as the darkest value, infinities as the ends of the range
+        arr = np.where(np.isnan(arr), lo, np.clip(arr, lo, hi))
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
         img = Image.fromarray(((arr - lo) * scale).astype(np.uint8), "L")
     elif mode == "PA":

@@ -78,9 +78,12 @@ export function fetchInspect(token, x, y) {
   return getJson(sessionPath(token, "inspect", { x, y }), "Inspector");
 }
 
-/** Exact partition of the first k hidden layers (all when k is null): polygons, patterns, colours. */
+/** Exact partition of the first k hidden layers (all when k is null): polygons and colours only
+ *  (what the overlay draws; the maps of a wide layer would make it ~18x larger). */
 export function fetchRegions(token, k = null) {
-  return getJson(sessionPath(token, "regions.json", k ? { layers: k } : null), "Exact partition");
+  const params = { fields: "polygons,colors" };
+  if (k) params.layers = k;
+  return getJson(sessionPath(token, "regions.json", params), "Exact partition");
 }
 
 /** {counts: [k = 1..L], complete, reason, step} */

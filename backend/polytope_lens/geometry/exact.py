@@ -595,8 +595,15 @@ def _locate(V: np.ndarray, n: np.ndarray, box: Box, pts: np.ndarray, tol: float)
 
 def numpy_layers(model) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """float64 (W, b) of every linear layer (hidden first, output last) and the negative slope."""
-    layers = [(W.cpu().double().numpy(), b.cpu().double().numpy()) for W, b in model.affine_layers()]
+    layers = [(_float64(W), _float64(b)) for W, b in model.affine_layers()]
     if layers[0][0].shape[1] != 2:
         raise ValueError(f"exact partitions need a 2-D input, the model takes {layers[0][0].shape[1]}")
     return layers, float(model.negative_slope)
 
+
+def _float64(t) -> np.ndarray:
+    """A weight as a float64 array: torch tensors (a model, a WeightsSnapshot) or numpy arrays
+    (``weights.ArrayWeights``, what a worker process gets)."""
+    if isinstance(t, np.ndarray):
+        return t.astype(np.float64, copy=False)
+    return t.detach().cpu().double().numpy()

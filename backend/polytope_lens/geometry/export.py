@@ -7,7 +7,6 @@ live session.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core.training import load_checkpoint_model
+from .documents import partition_document
 from .exact import ExactPartition, exact_partition
 from .patterns import bit_pattern_colors
 
@@ -101,10 +101,10 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
     start = time.perf_counter()
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     part = exact_partition(model, max_layers=k, max_regions=max_regions, deadline=deadline)
-    if fmt == "json":
-        document = {"format": DOCUMENT_FORMAT, "step": step, "config": config.model_dump(),
-                    "layers": k, "hidden_layers": L, **partition_json(part)}
-        text = json.dumps(document, separators=(",", ":"))
+    if fmt == "json":  # the compact document the server sends (documents.py), with the run's config
+        extra = {"format": DOCUMENT_FORMAT, "step": step, "config": config.model_dump(), "layers": k,
+                 "hidden_layers": L}
+        text = partition_document(part, extra).decode()
     else:
         text = partition_svg(part, size=size)
     out.parent.mkdir(parents=True, exist_ok=True)

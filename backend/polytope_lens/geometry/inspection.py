@@ -145,7 +145,8 @@ def autograd_gradient(model, point: Sequence[float]) -> tuple[np.ndarray, np.nda
     """
     import torch
 
-    layers = [(W.detach().cpu().double(), b.detach().cpu().double()) for W, b in model.affine_layers()]
+    layers = [(torch.as_tensor(W).detach().cpu().double(), torch.as_tensor(b).detach().cpu().double())
+              for W, b in model.affine_layers()]  # torch tensors, or numpy arrays (weights.ArrayWeights)
     slope = float(model.negative_slope)
     x = torch.tensor([float(point[0]), float(point[1])], dtype=torch.float64, requires_grad=True)
     h = x

@@ -1,5 +1,5 @@
-"""A network's weights as data: frozen copies safe to read on another thread, and the flat
-float32 layout the websocket sends and the weight history keeps (docs/protocol.md, "weights")."""
+"""A network's weights as data: frozen copies safe to read on another thread or in another process,
+and the flat float32 layout the websocket sends and the weight history keeps (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -57,3 +57,27 @@ class WeightsSnapshot:
     @property
     def widths(self) -> list[int]:
         return [int(W.shape[0]) for W, _ in self._layers[:-1]]
+
+    def arrays(self) -> "ArrayWeights":
+        """The same weights as numpy arrays: picklable without torch, for a worker process."""
+        return ArrayWeights([(W.numpy().copy(), b.numpy().copy()) for W, b in self._layers], self.negative_slope)
+
+
+class ArrayWeights:
+    """Weights as plain numpy arrays (``affine_layers``, ``negative_slope``, ``widths``): what the
+    exact-geometry code reads, and cheap to send to another process (no torch needed there)."""
+
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]], negative_slope: float):
+        self._layers = [(np.asarray(W), np.asarray(b)) for W, b in layers]
+        self.negative_slope = float(negative_slope)
+
+    def affine_layers(self):
+        return self._layers
+
+    @property
+    def widths(self) -> list[int]:
+        return [int(W.shape[0]) for W, _ in self._layers[:-1]]
+
+    @property
+    def hidden(self) -> int:
+        return sum(self.widths)

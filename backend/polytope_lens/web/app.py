@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.formparsers import MultiPartParser
 
 from .. import __version__
 from ..core.settings import RunConfig
 from ..core.training import warm_up
+from .budget import MemoryBudget
 from .config import Settings
-from .middleware import SecurityHeaders, UploadLimit
+from .connections import uvicorn_protocols
+from .jobs import IdleThreadPool
+from .middleware import MULTIPART_OVERHEAD, HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts
 from .registry import Jobs, SessionRegistry
 from .responses import describe_request_errors
 from .routers import downloads, geometry, images, live, meta, pages
@@ -31,6 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Threads for blocking work end when idle (asyncio.to_thread) or are few (starlette's file
+        # responses use anyio's pool, whose idle threads stay): a burst leaves none behind.
+        asyncio.get_running_loop().set_default_executor(IdleThreadPool(settings.max_threads, name="polytope-io"))
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_threads
         # before the first request: torch's one-time start-up and the default sample decoded, so the
         # first configure after a start answers as fast as any other
         await asyncio.to_thread(warm_up)
@@ -38,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
         yield
         await app.state.registry.close_all()
+        await asyncio.to_thread(app.state.geometry_pool.shutdown)
         app.state.store.close()
 
     app = FastAPI(title="Polytope Lens", version=__version__, lifespan=lifespan)
@@ -45,7 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = ImageStore(settings.samples_dir, settings.resolved_uploads_dir(), settings.store_limits)
     app.state.registry = SessionRegistry(settings.max_sessions)
     app.state.jobs = Jobs(settings.max_parallel_jobs)
+    app.state.budget = MemoryBudget(settings.live_memory_bytes)
     app.add_middleware(UploadLimit, path="/api/images", limit=settings.max_upload_bytes)
+    # An upload is read into memory whole anyway: keep its part there too, so that parsing it
+    # needs no file writes on (lingering) anyio threads.
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_OVERHEAD)
+    app.add_middleware(HostCheck, allowed_hosts=default_allowed_hosts(settings.host, settings.allowed_hosts),
+                       allowed_origins=settings.allowed_origins)  # 403 for other sites (DNS rebinding, POST)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413s and errors
     app.add_exception_handler(RequestValidationError, _readable_validation_error)
     for area in (meta, images, downloads, live, pages):
@@ -67,6 +83,9 @@ def uvicorn_config(settings: Settings | None = None, app=None, **overrides):
     import uvicorn
 
     settings = settings or Settings()
+    http, ws, _ = uvicorn_protocols(settings.max_connections_per_client, settings.header_timeout_s,
+                                    settings.body_timeout_s, settings.max_header_bytes,
+                                    http=overrides.pop("http", "auto"), ws=overrides.pop("ws", "auto"))
     options = dict(
         host=settings.host,
         port=settings.port,
@@ -74,6 +93,10 @@ def uvicorn_config(settings: Settings | None = None, app=None, **overrides):
         ws_ping_interval=settings.ping_interval_s,
         ws_ping_timeout=settings.ping_timeout_s,
         limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        http=http,
+        ws=ws or "auto",
         timeout_graceful_shutdown=5,
         server_header=False,
     )

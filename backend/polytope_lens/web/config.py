@@ -33,8 +33,19 @@ class Settings:
     ping_timeout_s: float = 10.0  # ... and how long a pong may take before the connection is dropped
     max_queued_commands: int = 16  # commands waiting per session; more get "slow down"
     max_parallel_jobs: int = 2  # uploads decoded and downloads rendered at once; more wait their turn
-    max_connections: int = 64  # uvicorn limit_concurrency: HTTP/websocket connections before 503
-    allowed_origins: tuple[str, ...] = ()  # extra browser origins that may open /ws ("*": any)
+    max_connections: int = 256  # uvicorn limit_concurrency: HTTP/websocket connections before 503
+    max_connections_per_client: int = 32  # connections from one address at once (web/connections.py)
+    header_timeout_s: float = 10.0  # a request's line and headers must arrive within this
+    body_timeout_s: float = 15.0  # longest pause inside a request body before the connection is closed
+    keep_alive_timeout_s: float = 5.0  # an idle keep-alive connection is closed after this
+    max_header_bytes: int = 64 * 1024  # request line and headers; more get 431
+    allowed_origins: tuple[str, ...] = ()  # extra browser origins that may open /ws and POST ("*": any)
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides 127.0.0.1, localhost, ::1 and host ("*": any)
+    live_memory_bytes: int | None = 2048 * 1024 * 1024  # all live sessions together (web/budget.py estimate)
+    max_threads: int = 8  # threads for blocking work (uploads, downloads, closing sessions); idle ones end
+    geometry_workers: int = 2  # worker processes for heavy exact geometry (regions, counts, lines)
+    geometry_queue: int = 8  # geometry requests that may wait for a worker; more get 503 at once
+    geometry_wait_s: float = 10.0  # longest wait for a worker before 503 (Retry-After)
 
     def resolved_uploads_dir(self) -> Path | None:
         if self.uploads_dir is not None:

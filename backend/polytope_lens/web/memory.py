@@ -26,3 +26,12 @@ def give_back_memory() -> None:
     if _LIBC is not None:
         with contextlib.suppress(Exception):
             _LIBC.malloc_trim(0)
+
+
+def trimmed(fn, *args):
+    """``fn(*args)`` (a picture decoded: hundreds of MB for a few moments), then the memory handed
+    back to the system, whether it succeeded or not (run it off the event loop)."""
+    try:
+        return fn(*args)
+    finally:
+        give_back_memory()

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from starlette.requests import HTTPConnection
 
+from .budget import MemoryBudget
 from .config import Settings
 from .session import LiveSession
 from .store import ImageStore
@@ -79,6 +80,10 @@ async def get_jobs(conn: HTTPConnection) -> Jobs:
     return conn.app.state.jobs
 
 
+async def get_budget(conn: HTTPConnection) -> MemoryBudget:
+    return conn.app.state.budget
+
+
 async def live_session(token: str, registry: Annotated[SessionRegistry, Depends(get_registry)]) -> LiveSession:
     """The session named in the path, once it has a network; 404 otherwise."""
     session = registry.get(token)
@@ -92,3 +97,4 @@ StoreDep = Annotated[ImageStore, Depends(get_store)]
 RegistryDep = Annotated[SessionRegistry, Depends(get_registry)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
 SessionDep = Annotated[LiveSession, Depends(live_session)]
+BudgetDep = Annotated[MemoryBudget, Depends(get_budget)]

@@ -34,8 +34,8 @@ from ..output.frames import Frame, FrameProducer
 from ..output.movie import MovieRecorder, movie_bytes, movie_partition
 from ..output.render import png_bytes
 from .protocol import (
-    DEFAULT_LIVE_LIMITS, Configure, ErrorMessage, LiveLimits, Pause, PointsMessage, ProtocolError, Reset, Set, Start,
-    StatusMessage, Step, View, changes, check_live_cost,
+    Configure, ErrorMessage, Pause, PointsMessage, ProtocolError, Reset, Set, Start,
+    StatusMessage, Step, View, changes,
 )
 from .wire import partition_frame, weights_frame
 
@@ -54,13 +54,24 @@ MEASURE_INTERVAL_S = 0.4
 
 
 class Outbox:
-    """Thread-safe mailbox: ordered JSON messages (protocol models) plus one latest frame."""
+    """Thread-safe mailbox: ordered JSON messages (protocol models) plus one latest frame.
+
+    JSON messages are never dropped (each is the reply to a command). The queue is bounded
+    by its reader instead: while ``backlog()`` is at ``high_water`` or more, the server stops
+    reading commands from the client (routers/live.py), so a flood waits in the socket, not here.
+    """
 
     def __init__(self, notify: Callable[[], None] = lambda: None, max_messages: int = 256):
         self._lock = threading.Lock()
-        self._messages: deque[BaseModel] = deque(maxlen=max_messages)
+        self._messages: deque[BaseModel] = deque()
+        self.high_water = max(1, max_messages)
         self._frame: bytes | None = None
         self._notify = notify
+
+    def backlog(self) -> int:
+        """JSON messages waiting to be sent."""
+        with self._lock:
+            return len(self._messages)
 
     def put_message(self, message: BaseModel) -> None:
         with self._lock:
@@ -93,13 +104,12 @@ class Outbox:
 class LiveSession:
     def __init__(
         self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None, max_queued: int = 16,
-        limits: LiveLimits = DEFAULT_LIVE_LIMITS, history_bytes: int = DEFAULT_HISTORY_BYTES,
+        history_bytes: int = DEFAULT_HISTORY_BYTES,
     ):
         self.token = secrets.token_urlsafe(18)
         self._resolve = resolve_target
         self.outbox = outbox
         self._device = device
-        self._limits = limits
         # Bounded: a client flooding commands gets "slow down" errors (routers/live.py), not a growing queue.
         self._commands: queue.Queue = queue.Queue(maxsize=max(1, max_queued))
         self._lock = threading.Lock()  # guards trainer and frame against download requests
@@ -262,9 +272,7 @@ class LiveSession:
         fields = changes(command)
         self.visible = fields.pop("visible", self.visible)
         self.max_fps = fields.pop("max_fps", self.max_fps)
-        view = self.view.model_copy(update=fields)
-        if self.trainer is not None and view.resolution != self.view.resolution:
-            check_live_cost(self.trainer.config, view.resolution, self._limits)
+        view = self.view.model_copy(update=fields)  # its cost was checked when it came in (routers/live.py)
         changed = view != self.view
         self.view = view
         if changed:
@@ -274,7 +282,6 @@ class LiveSession:
             self._send_frame()
 
     def _configure(self, config: RunConfig) -> None:
-        check_live_cost(config, self.view.resolution, self._limits)
         try:
             target = self._resolve(config.image, config.color)
         except (KeyError, ValueError) as exc:

@@ -8,6 +8,7 @@ used. The oldest uploads are evicted when the count or byte limit is hit.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from ..core.samples import SAMPLES_DIR, sample_ids, sample_path
 from ..core.images import ImageError, Target, load_target, normalise, open_image, to_rgb
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+log = logging.getLogger("polytope_lens.server")
 
 
 class UnknownImage(KeyError):
@@ -57,12 +59,25 @@ class ImageStore:
 
     def _index_existing(self) -> None:
         """A persistent uploads folder (``--data-dir``) keeps its pictures across restarts, oldest
-        evicted first; stray files the store did not write are left alone and never served."""
+        evicted first. What the store wrote but cannot use is removed: ``.part`` files of writes
+        that never finished (a killed server) and pictures whose file is unreadable. Stray files
+        the store did not write are left alone and never served."""
+        removed = 0
+        for path in self.uploads_dir.glob(".*.part"):
+            if UPLOAD_ID.match(path.name[1:-len(".part")]) and path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed += 1
         found = []
         for path in self.uploads_dir.glob("*.png"):
             if UPLOAD_ID.match(path.stem) and path.is_file() and not path.is_symlink():
+                if not _readable_upload(path):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+                    continue
                 stat = path.stat()
                 found.append((stat.st_mtime, path.stem, stat.st_size))
+        if removed:
+            log.info("removed %d unfinished or unreadable file(s) from %s", removed, self.uploads_dir)
         with self._lock:
             for _, image_id, size in sorted(found):
                 self._uploads[image_id] = size
@@ -137,7 +152,8 @@ class ImageStore:
         path = self.path(image_id)
         try:
             target = load_target(path, color=color)
-        except ImageError:  # evicted between lookup and read, or a damaged sample file
+        except ImageError:  # evicted between lookup and read, or a damaged file
+            self._forget_damaged(image_id, path)
             raise UnknownImage(f"the picture '{image_id[:80]}' is no longer available; upload it again") from None
         with self._lock:
             self._targets[key] = target
@@ -151,6 +167,7 @@ class ImageStore:
         try:
             img = to_rgb(open_image(path))
         except ImageError:
+            self._forget_damaged(image_id, path)
             raise UnknownImage(f"the picture '{image_id[:80]}' is no longer available; upload it again") from None
         if img.size != (1024, 1024):
             img = normalise(img, color=True).to_pil()
@@ -162,9 +179,29 @@ class ImageStore:
         img.save(buf, format="PNG", compress_level=3)
         return buf.getvalue()
 
+    def _forget_damaged(self, image_id: str, path: Path) -> None:
+        """An upload whose file cannot be read any more (damaged on disk) is removed for good."""
+        with self._lock:
+            if image_id not in self._uploads or not path.exists():
+                return
+            del self._uploads[image_id]
+            for key in [k for k in self._targets if k[0] == image_id]:
+                del self._targets[key]
+        path.unlink(missing_ok=True)
+        log.warning("removed the unreadable upload %s", image_id)
+
     def close(self) -> None:
         if self._cleanup is not None:
             self._cleanup()
+
+
+def _readable_upload(path: Path) -> bool:
+    """A stored upload looks usable: a 1024x1024 PNG header (cheap: the pixels are not read)."""
+    try:
+        with Image.open(path) as img:
+            return img.format == "PNG" and img.size == (1024, 1024)
+    except Exception:  # noqa: BLE001 - any failure to read it means it is not usable
+        return False
 
 
 def _is_gray(img: Image.Image) -> bool:

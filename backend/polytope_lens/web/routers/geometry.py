@@ -1,11 +1,14 @@
 """REST routes for a session's exact geometry (docs/protocol.md, "Exact geometry").
 
 Thin: every route takes a frozen copy of the session's weights under the
-session's lock (``WeightsSnapshot``, microseconds), then runs the numerics of
-exact.py on a worker thread, so neither the event loop nor the session's
-training waits for them. Long computations have a time budget and report
-their progress at ``/exact-progress``. Mounted by server.py with
-:func:`install`.
+session's lock (``WeightsSnapshot``, microseconds). The heavy ones (regions
+JSON/SVG, layer counts, neuron lines, inspection of big networks) then run in a
+worker process (``web/jobs.GeometryPool``): computing *and* encoding, within a
+time budget that starts when the job starts, a cap in regions and one in bytes;
+the answer comes back as bytes ready to send. A job that cannot get a worker in
+time is answered 503 with ``Retry-After`` (busy, not too large). Long
+computations report their progress at ``/exact-progress``. Mounted by app.py
+with :func:`install`.
 """
 
 from __future__ import annotations
@@ -14,75 +17,118 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ...geometry.exact import PartitionTooLarge, exact_partition, neuron_zero_set, region_counts_partial
-from ...geometry.export import partition_json, partition_svg
+from ...geometry import tasks
+from ...geometry.documents import parse_fields
+from ...geometry.exact import PartitionTooLarge
 from ...geometry.inspection import inspect_point
-from ...geometry.weights import WeightsSnapshot
+from ...geometry.weights import ArrayWeights
+from ..jobs import Busy, GeometryPool, Overrun
+from ..registry import RegistryDep
 from ..responses import attachment
 
-REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line
-REGIONS_MAX = 150_000  # polygons in one regions.json / .svg answer (~500 bytes each in JSON)
+REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line: computing and encoding
+REGIONS_MAX = 150_000  # polygons in one regions.json / .svg answer
+REGIONS_MAX_BYTES = 64 * 1024 * 1024  # bytes of one regions.json / .svg answer (docs/protocol.md: sizes)
 COUNTS_BUDGET_S = 8.0
 COUNTS_MAX = 1_000_000
+INSPECT_IN_PROCESS_MAX = 4096  # hidden neurons up to which /inspect runs on a thread here (<= ~60 ms)
+MAX_BOX = 1000.0  # a view box reaches at most this far from the origin
+MIN_BOX_SIDE = 1e-6  # ... and is at least this wide (float64 geometry stays exact far below a pixel)
 
 router = APIRouter(prefix="/api/sessions/{token}", tags=["exact geometry"])
 
 _PROBLEMS = {
     404: {"description": "unknown token, or the session has no network yet"},
-    413: {"description": "the exact partition is too large for the time or size budget (detail says which)"},
+    413: {"description": "the exact partition is too large for the time, region or byte budget (detail says which)"},
     422: {"description": "invalid parameters"},
+    503: {"description": "busy: every worker is taken and the queue is full or the wait ran out; "
+                         "try again after Retry-After seconds"},
 }
 
 
 @dataclass
 class _Snapshot:
-    weights: WeightsSnapshot
+    weights: ArrayWeights
     step: int
     widths: list[int]
+    box: tuple[float, float, float, float]
 
 
-def _take_snapshot(request: Request, token: str) -> _Snapshot:
-    """Frozen weights and step of the session's network (runs on a worker thread: it waits for the lock)."""
-    session = request.app.state.registry.get(token)
-    taken = None if session is None else session.weights_snapshot()
+def _take_snapshot(session, step: int | None) -> tuple | None:
+    return None if session is None else session.weights_snapshot(step)
+
+
+async def snapshot(token: str, registry: RegistryDep,
+                   step: int | None = Query(None, ge=0, description="a step kept in the session's history "
+                                            "(default: the network now)"),
+                   box: str | None = Query(None, description="view box x0,x1,y0,y1 (default: -1,1,-1,1)")) -> _Snapshot:
+    """Frozen weights (as numpy arrays, for a worker process) of the session's network now or at a
+    kept ``step``, and the view box (taken on a worker thread: it waits for the session's lock)."""
+    area = _parse_box(box)
+    session = registry.get(token)
+    taken = await asyncio.to_thread(_take_snapshot, session, step)
     if taken is None:
+        if session is not None and session.trainer is not None and step is not None:
+            raise HTTPException(404, f"step {step} is not kept in this session's history")
         raise HTTPException(404, "no such session, or it has no network yet")
-    weights, step = taken
-    return _Snapshot(weights, step, weights.widths)
+    weights, at = taken
+    return _Snapshot(weights.arrays(), at, weights.widths, area)
 
 
-async def _snapshot(request: Request, token: str) -> _Snapshot:
-    return await asyncio.to_thread(_take_snapshot, request, token)
+SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
 
 
-async def _run_heavy(request: Request, token: str, task: str, fn, *args, **kwargs):
-    """Run ``fn(*args, progress=..., **kwargs)`` on a worker thread, one of at most
-    ``max_parallel_jobs`` at once, publishing its progress for ``/exact-progress``."""
+def _parse_box(text: str | None) -> tuple[float, float, float, float]:
+    if text is None:
+        return (-1.0, 1.0, -1.0, 1.0)
+    try:
+        x0, x1, y0, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise HTTPException(422, f"box must be four numbers x0,x1,y0,y1, got {text[:60]!r}") from None
+    finite = all(abs(v) <= MAX_BOX for v in (x0, x1, y0, y1))
+    if not (finite and x1 > x0 and y1 > y0 and (x1 - x0) >= MIN_BOX_SIDE and (y1 - y0) >= MIN_BOX_SIDE):
+        raise HTTPException(422, f"box must have x0 < x1 and y0 < y1, sides of at least {MIN_BOX_SIDE:g}, "
+                                 f"within ±{MAX_BOX:g}; got {text[:60]!r}")
+    return (x0, x1, y0, y1)
+
+
+async def _run_heavy(request: Request, token: str, task: str, fn, *args, budget_s: float, **kwargs):
+    """Run ``tasks.fn(*args, progress_path=..., budget_s=..., **kwargs)`` in a worker process,
+    publishing its progress for ``/exact-progress``; 503 when no worker is free in time."""
+    pool: GeometryPool = request.app.state.geometry_pool
     table = request.app.state.geometry_progress
-    entry = {"task": task, "fraction": 0.0, "regions": 0, "started": time.monotonic(), "queued": True}
+    path = pool.progress_file()
+    entry = {"task": task, "path": path, "started": time.monotonic(), "queued": True}
     table[token] = entry
 
-    def progress(fraction: float, regions: int) -> None:
-        entry["fraction"] = round(float(fraction), 4)
-        entry["regions"] = int(regions)
+    def started() -> None:
+        entry["queued"] = False
+        entry["started"] = time.monotonic()
 
     try:
-        async with request.app.state.geometry_jobs:
-            entry["queued"] = False
-            return await asyncio.to_thread(fn, *args, progress=progress, **kwargs)
+        return await pool.run(fn, *args, limit_s=budget_s, budget_s=budget_s, progress_path=path, on_start=started,
+                              **kwargs)
+    except Busy as exc:
+        raise HTTPException(503, f"busy: {exc}", headers={"Retry-After": str(exc.retry_after)}) from None
+    except Overrun as exc:
+        raise HTTPException(413, f"{exc}. Try fewer layers (?layers=k) or a smaller network.") from None
     finally:
         if table.get(token) is entry:
             del table[token]
+        pool.drop_progress_file(path)
 
 
 def _too_large(exc: PartitionTooLarge, what: str, budget_s: float, limit: int) -> HTTPException:
     return HTTPException(
         413,
-        f"the exact {what} is too large to compute here ({exc}; limits: {budget_s:g} s and "
-        f"{limit:,} regions). Try fewer layers (?layers=k) or a smaller network.",
+        f"the exact {what} is too large to compute here ({exc}; limits: {budget_s:g} s, "
+        f"{limit:,} regions and {REGIONS_MAX_BYTES / 1e6:,.0f} MB). Try fewer layers (?layers=k), fewer "
+        "fields (?fields=polygons,colors) or a smaller network.",
     )
 
 
@@ -95,97 +141,118 @@ def _layers_param(layers: int | None, snap: _Snapshot) -> int:
     return layers
 
 
-async def _partition(request: Request, token: str, layers: int | None):
-    snap = await _snapshot(request, token)
-    k = _layers_param(layers, snap)
+async def _document(request: Request, token: str, snap: _Snapshot, layers: int | None, kind: str,
+                    fields: str | None = None):
     try:
-        part = await _run_heavy(request, token, f"regions of the first {k} layers", exact_partition,
-                                snap.weights, max_layers=k, max_regions=REGIONS_MAX,
-                                deadline=time.monotonic() + REGIONS_BUDGET_S)
-    except PartitionTooLarge as exc:
+        chosen = parse_fields(fields)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    k = _layers_param(layers, snap)
+    extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths}
+    try:
+        data = await _run_heavy(request, token, f"regions of the first {k} layers", tasks.regions_document,
+                                snap.weights, k, extra, kind=kind, fields=chosen, max_regions=REGIONS_MAX,
+                                max_bytes=REGIONS_MAX_BYTES, budget_s=REGIONS_BUDGET_S, box=snap.box)
+    except PartitionTooLarge as exc:  # also documents.DocumentTooLarge
         raise _too_large(exc, "partition", REGIONS_BUDGET_S, REGIONS_MAX) from None
-    return part, snap, k
+    return data, snap, k
 
 
 def install(app, max_parallel_jobs: int) -> None:
-    """Mount the routes on ``app`` with their own job limit (exports may take seconds; uploads
-    and downloads do not wait behind them) and progress table."""
-    app.state.geometry_jobs = asyncio.Semaphore(max(1, max_parallel_jobs))
+    """Mount the routes on ``app`` with their own worker pool (``app.state.geometry_pool``; exports
+    may take seconds, uploads and downloads do not wait behind them) and progress table. The pool
+    takes its size from ``app.state.settings`` (geometry_workers, geometry_queue, geometry_wait_s),
+    else ``max_parallel_jobs``; the app's lifespan shuts it down."""
+    settings = getattr(app.state, "settings", None)
+    app.state.geometry_pool = GeometryPool(
+        workers=getattr(settings, "geometry_workers", None) or max_parallel_jobs,
+        max_waiting=getattr(settings, "geometry_queue", 8),
+        max_wait_s=getattr(settings, "geometry_wait_s", 10.0),
+    )
     app.state.geometry_progress = {}
     app.include_router(router)
 
 
 @router.get("/inspect", responses=_PROBLEMS)
-async def inspect(request: Request, token: str, x: float = Query(..., ge=-1.0, le=1.0, description="input x in [-1, 1]"),
-                  y: float = Query(..., ge=-1.0, le=1.0, description="input y in [-1, 1] (up)")):
-    """The region containing (x, y): pattern per layer, affine map and autograd check, polygon,
-    area, edges, and one inequality per hidden neuron with the binding ones marked."""
-    snap = await _snapshot(request, token)
-    data = await asyncio.to_thread(inspect_point, snap.weights, (x, y))
-    data["step"] = snap.step
-    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+async def inspect(request: Request, token: str, snap: SnapshotDep,
+                  x: float = Query(..., description="input x, inside the box"),
+                  y: float = Query(..., description="input y (up), inside the box")):
+    """The region containing (x, y) within the box: pattern per layer, affine map and autograd
+    check, polygon, area, edges, and one inequality per hidden neuron with the binding ones marked."""
+    headers = {"Cache-Control": "no-store"}
+    x0, x1, y0, y1 = snap.box
+    if not (x0 <= x <= x1 and y0 <= y <= y1):
+        raise HTTPException(422, f"the point ({x:g}, {y:g}) is outside the box [{x0:g}, {x1:g}] x [{y0:g}, {y1:g}]")
+    if snap.weights.hidden <= INSPECT_IN_PROCESS_MAX:
+        data = await asyncio.to_thread(inspect_point, snap.weights, (x, y), snap.box)
+        data["step"] = snap.step
+        return JSONResponse(data, headers=headers)
+    body = await _run_heavy(request, token, "inspection", tasks.inspect, snap.weights, (x, y),
+                            {"step": snap.step}, budget_s=REGIONS_BUDGET_S, box=snap.box)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/regions.json", responses=_PROBLEMS)
-async def regions_json(request: Request, token: str, layers: int | None = Query(None, description="first k hidden layers (default: all)")):
-    """The exact partition (of the first ``layers`` hidden layers) as JSON: polygons, patterns,
-    areas, colours, affine maps."""
-    part, snap, k = await _partition(request, token, layers)
-    data = await asyncio.to_thread(partition_json, part)
-    data.update(step=snap.step, layers=k, hidden_layers=len(snap.widths), all_widths=snap.widths)
-    return JSONResponse(data, headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
+async def regions_json(request: Request, token: str, snap: SnapshotDep,
+                       layers: int | None = Query(None, description="first k hidden layers (default: all)"),
+                       fields: str | None = Query(None, description="comma-separated subset of polygons, patterns, "
+                                                  "areas, colors, A, c (default: all)")):
+    """The exact partition (of the first ``layers`` hidden layers) as compact JSON: polygons,
+    patterns, areas, colours, affine maps."""
+    data, snap, k = await _document(request, token, snap, layers, "json", fields)
+    return Response(data, media_type="application/json",
+                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
 
 
 @router.get("/regions.svg", responses={200: {"content": {"image/svg+xml": {}}}, **_PROBLEMS})
-async def regions_svg(request: Request, token: str, layers: int | None = Query(None, description="first k hidden layers (default: all)")):
+async def regions_svg(request: Request, token: str, snap: SnapshotDep, layers: int | None = Query(None, description="first k hidden layers (default: all)")):
     """The exact partition as SVG: regions filled by pattern colour, boundaries as lines."""
-    part, snap, k = await _partition(request, token, layers)
-    svg = await asyncio.to_thread(partition_svg, part)
+    svg, snap, k = await _document(request, token, snap, layers, "svg")
     return Response(svg, media_type="image/svg+xml",
                     headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.svg"))
 
 
 @router.get("/layer-counts", responses=_PROBLEMS)
-async def layer_counts(request: Request, token: str):
-    """Exact region counts of the partitions of the first k hidden layers, k = 1..L.
+async def layer_counts(request: Request, token: str, snap: SnapshotDep):
+    """Exact region counts of the partitions of the first k hidden layers, k = 1..L, in [-1, 1]²
+    (the box does not apply: counts compare across views).
 
-    Past the budget, ``counts`` holds the layers finished and ``complete`` is false.
+    Past the budget (which starts when a worker takes the job, not while it waits),
+    ``counts`` holds the layers finished and ``complete`` is false.
     """
-    snap = await _snapshot(request, token)
-    started = time.perf_counter()
-    counts, reason = await _run_heavy(request, token, "region counts per layer", region_counts_partial,
-                                      snap.weights, max_regions=COUNTS_MAX,
-                                      deadline=time.monotonic() + COUNTS_BUDGET_S)
+    result = await _run_heavy(request, token, "region counts per layer", tasks.layer_counts, snap.weights,
+                              max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
     return JSONResponse({
-        "step": snap.step, "widths": snap.widths, "counts": counts, "complete": reason is None,
-        "reason": reason, "seconds": round(time.perf_counter() - started, 3),
+        "step": snap.step, "widths": snap.widths, "counts": result["counts"], "complete": result["reason"] is None,
+        "reason": result["reason"], "seconds": result["seconds"],
     }, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/neuron-line", responses=_PROBLEMS)
-async def neuron_line(request: Request, token: str, layer: int = Query(..., ge=1, description="hidden layer, 1-based"),
+async def neuron_line(request: Request, token: str, snap: SnapshotDep,
+                      layer: int = Query(..., ge=1, description="hidden layer, 1-based"),
                       neuron: int = Query(..., ge=0, description="neuron in that layer, 0-based")):
-    """Segments where the neuron's pre-activation is 0: a line bent at earlier layers' boundaries."""
-    snap = await _snapshot(request, token)
+    """Segments where the neuron's pre-activation is 0 within the box: a line bent at earlier
+    layers' boundaries."""
     if layer > len(snap.widths) or neuron >= snap.widths[layer - 1]:
         raise HTTPException(422, f"no neuron {neuron} in layer {layer}: the hidden widths are {snap.widths}")
     try:
-        segments = await _run_heavy(request, token, f"zero set of layer {layer} neuron {neuron}", neuron_zero_set,
-                                    snap.weights, layer, neuron, max_regions=REGIONS_MAX,
-                                    deadline=time.monotonic() + REGIONS_BUDGET_S)
+        body = await _run_heavy(request, token, f"zero set of layer {layer} neuron {neuron}", tasks.neuron_line,
+                                snap.weights, layer, neuron, {"step": snap.step, "layer": layer, "neuron": neuron},
+                                max_regions=REGIONS_MAX, budget_s=REGIONS_BUDGET_S, box=snap.box)
     except PartitionTooLarge as exc:
         raise _too_large(exc, f"partition of the first {layer - 1} layers", REGIONS_BUDGET_S, REGIONS_MAX) from None
-    return JSONResponse({"step": snap.step, "layer": layer, "neuron": neuron,
-                         "segments": segments.round(9).tolist()}, headers={"Cache-Control": "no-store"})
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/exact-progress", responses=_PROBLEMS)
-async def exact_progress(request: Request, token: str):
+async def exact_progress(request: Request, token: str, registry: RegistryDep):
     """How far the session's running exact computation got: ``{"active": false}`` when none runs."""
-    if request.app.state.registry.get(token) is None:
+    if registry.get(token) is None:
         raise HTTPException(404, "no such session")
     entry = request.app.state.geometry_progress.get(token)
     if entry is None:
         return {"active": False}
-    return {"active": True, "task": entry["task"], "queued": entry["queued"], "fraction": entry["fraction"],
-            "regions": entry["regions"], "elapsed_s": round(time.monotonic() - entry["started"], 2)}
+    fraction, regions = (0.0, 0) if entry["queued"] else tasks.read_progress(entry["path"])
+    return {"active": True, "task": entry["task"], "queued": entry["queued"], "fraction": round(fraction, 4),
+            "regions": regions, "elapsed_s": round(time.monotonic() - entry["started"], 2)}

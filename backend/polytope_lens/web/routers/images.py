@@ -7,6 +7,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ...core.images import ImageError, UnsupportedImage
+from ..memory import trimmed
 from ..middleware import too_large
 from ..registry import JobsDep, SettingsDep, StoreDep
 from ..responses import problems
@@ -41,7 +42,7 @@ async def upload_image(store: StoreDep, settings: SettingsDep, jobs: JobsDep,
         raise HTTPException(422, "the upload needs a multipart field named 'file' holding the picture")
     data = await _read_limited(file, settings.max_upload_bytes)
     try:
-        image_id = await jobs.run(store.add_upload, data)
+        image_id = await jobs.run(trimmed, store.add_upload, data)
     except UnsupportedImage as exc:
         raise HTTPException(415, str(exc))
     except ImageError as exc:

@@ -2,8 +2,9 @@
 
 This module only moves messages between the socket and the session's outbox
 and enforces the server's limits (config.Settings): the session cap ("busy"),
-the origin check, a send timeout for clients that stop reading, the bounded
-command queue ("slow down"). Training and drawing happen in session.py.
+the origin check, admission of each command (the live cost of a run, the
+server's memory budget), a send timeout for clients that stop reading, the
+bounded command queue ("slow down"). Training and drawing happen in session.py.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from fastapi.responses import JSONResponse
 
 from ..config import Settings
 from ..memory import give_back_memory
-from ..protocol import ErrorMessage, LiveLimits, ProtocolError, parse_command
-from ..registry import RegistryDep, SettingsDep, StoreDep
+from ..protocol import Configure, ErrorMessage, LiveLimits, ProtocolError, View, check_live_cost, parse_command
+from ..budget import MemoryBudget
+from ..registry import BudgetDep, RegistryDep, SettingsDep, StoreDep
 from ..session import LiveSession, Outbox
 
 log = logging.getLogger("polytope_lens.web")
@@ -31,8 +33,9 @@ class SlowClient(Exception):
 
 
 @router.websocket("/ws")
-async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep, store: StoreDep):
+async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep, store: StoreDep, budget: BudgetDep):
     if not _origin_allowed(ws, settings.allowed_origins):
+        log.info("refused a websocket from the page of %r", ws.headers.get("origin", "")[:100])
         await _deny(ws, "this page's origin may not open a session here (see allowed_origins)")
         return
     await ws.accept()
@@ -56,7 +59,7 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
     outbox = Outbox(notify=notify)
     session = _new_session(settings, store, outbox)
     registry.add(session)
-    receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits))
+    receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget))
     sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
     try:
         await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
@@ -64,11 +67,21 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
         receiver.cancel()
         sender.cancel()
         await asyncio.gather(receiver, sender, return_exceptions=True)
+        budget.release(session.token)
         await registry.close(session, _close_session)
     if sender.done() and not sender.cancelled() and isinstance(sender.exception(), SlowClient):
         log.warning("dropped a session whose client stopped reading: %s", sender.exception())
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(code=1008, reason="the client stopped reading"), 0.5)
+
+
+def _settings_after(command, config, resolution: int) -> tuple | None:
+    """(config, resolution) a command leaves the session with, when it changes its cost."""
+    if isinstance(command, Configure):
+        return command.config, resolution
+    if isinstance(command, View) and command.resolution is not None:
+        return (config, command.resolution) if config is not None else (None, command.resolution)
+    return None
 
 
 def _new_session(settings: Settings, store, outbox: Outbox) -> LiveSession:
@@ -77,7 +90,6 @@ def _new_session(settings: Settings, store, outbox: Outbox) -> LiveSession:
         outbox,
         device=settings.device,
         max_queued=settings.max_queued_commands,
-        limits=settings.live_limits,
     )
 
 
@@ -88,19 +100,38 @@ async def _deny(ws: WebSocket, detail: str) -> None:
         await ws.close(code=1008, reason="origin not allowed")
 
 
-async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, limits: LiveLimits) -> None:
-    """Parse client messages into commands; answer bad ones with an error. Ends at disconnect."""
+async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, limits: LiveLimits,
+                        budget: MemoryBudget) -> None:
+    """Parse client messages into commands; answer bad ones with an error. Ends at disconnect.
+
+    Every message gets its reply (an error, "slow down", or the command's own effect); while
+    the client has not taken ``outbox.high_water`` replies yet, no more messages are read.
+    """
+    # the session's network and grid as they will be once it gets to the next command: what the
+    # admission checks (live cost, memory budget) judge
+    config, resolution = None, session.view.resolution
     while True:
+        while outbox.backlog() >= outbox.high_water:  # replies are never dropped: wait for the sender
+            await asyncio.sleep(0.005)
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
         text = message.get("text")
         try:
             command = parse_command(text if text is not None else (message.get("bytes") or b""), limits)
+            wanted = _settings_after(command, config, resolution)
+            if wanted and wanted[0] is not None:  # admission: a run too heavy for a live view is refused here
+                check_live_cost(*wanted, limits)
+            reservation = budget.reserve(session.token, *wanted) if wanted else None
         except ProtocolError as exc:
             outbox.put_message(ErrorMessage(message=str(exc), field=exc.field))
             continue
+        if wanted:
+            config = wanted[0] if isinstance(command, Configure) else config
+            resolution = wanted[1]
         if not session.submit(command):
+            if reservation is not None:
+                reservation.cancel()
             outbox.put_message(ErrorMessage(
                 message=f"'{command.type}' ignored: too many commands are waiting; "
                 "slow down (the session is still working on earlier ones)",

@@ -53,6 +53,7 @@ async def options(settings: SettingsDep):
             "max_sessions": settings.max_sessions,
             "max_message_bytes": live.max_message_bytes,
             "max_ws_message_bytes": settings.max_ws_message_bytes,
+            "max_live_memory_bytes": settings.live_memory_bytes,
         },
     }
 
