@@ -71,3 +71,33 @@ def test_client_mode_sends_weights_small_enough_and_keeps_the_history(server):
 
         kept = httpx.get(f"{server}/api/sessions/{client.token}/inspect", params={"x": 0.1, "y": 0.2})
         assert kept.status_code == 200 and kept.json()["step"] == paused["step"]
+
+
+def test_geometry_routes_answer_for_a_kept_step_and_a_view_box(server):
+    import httpx
+
+    with LiveClient(server) as client:
+        client.send("view", render="client")
+        client.configure(**SMALL_CONFIG)
+        client.send("step", n=40)
+        client.expect("status", where=lambda m: m["step"] == 40)
+        client.send("step", n=40)
+        client.expect("status", where=lambda m: m["step"] == 80)
+        base = f"{server}/api/sessions/{client.token}"
+        now = httpx.get(f"{base}/inspect", params={"x": 0.3, "y": -0.2}).json()
+        then = httpx.get(f"{base}/inspect", params={"x": 0.3, "y": -0.2, "step": 40}).json()
+        assert now["step"] == 80 and then["step"] == 40
+        assert then["A"] != now["A"]  # another network: the one of step 40
+        missing = httpx.get(f"{base}/inspect", params={"x": 0.3, "y": -0.2, "step": 41})
+        assert missing.status_code == 404 and "not kept" in missing.json()["detail"]
+        # a view box outside the training square: regions go on there too
+        box = "1,3,-1,1"
+        doc = httpx.get(f"{base}/regions.json", params={"box": box, "fields": "polygons", "step": 40}).json()
+        assert doc["box"] == [1, 3, -1, 1] and doc["step"] == 40
+        xs = [x for polygon in doc["polygons"] for x, _ in polygon]
+        assert min(xs) >= 1 - 1e-9 and max(xs) <= 3 + 1e-9
+        outside = httpx.get(f"{base}/inspect", params={"x": 2.0, "y": 0.5, "box": box})
+        assert outside.status_code == 200 and 1 <= min(x for x, _ in outside.json()["polygon"])
+        refused = httpx.get(f"{base}/inspect", params={"x": 0.0, "y": 0.0, "box": box})
+        assert refused.status_code == 422 and "outside the box" in refused.json()["detail"]
+        assert httpx.get(f"{base}/regions.json", params={"box": "1,0,0,1"}).status_code == 422
