@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 import torch
 
 from conftest import REPO_ROOT
@@ -43,3 +44,13 @@ def test_exact_benchmark_counts_at_least_what_the_grid_sees():
     assert row["net"] == "smoke-6x2" and row["trained_steps"] == 20
     assert row["regions"] >= row["grid_regions"] > 1
     assert row["exact_s"] > 0 and row["grid_s"] > 0
+
+
+@pytest.mark.browser
+def test_browser_renderer_benchmark_runs():
+    """benchmarks/browser_renderer.py still runs (a tiny case; no timing assertions). Here, not beside
+    the renderer tests: it starts its own Playwright, which cannot run inside another one."""
+    import browser_renderer
+
+    (row,) = browser_renderer.run(["4x2"], [32], seconds=0.05)
+    assert row["net"] == "4x2" and row["form"] == "unrolled" and row["fps"] > 0 and row["compose_ms"] > 0

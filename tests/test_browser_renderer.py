@@ -379,16 +379,3 @@ def test_region_colours_at_every_rounding_tie(page):
     assert np.array_equal(pattern_hash(words), np.array(hashes, dtype=np.uint64))
     got = gpu_colours(page, words)
     assert np.array_equal(got, pattern_colors(words))
-
-
-def test_benchmark_runs():
-    """benchmarks/browser_renderer.py still runs (a tiny case; no timing assertions)."""
-    import sys
-
-    from conftest import REPO_ROOT
-
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    import browser_renderer
-
-    (row,) = browser_renderer.run(["4x2"], [32], seconds=0.05)
-    assert row["net"] == "4x2" and row["form"] == "unrolled" and row["fps"] > 0 and row["compose_ms"] > 0
