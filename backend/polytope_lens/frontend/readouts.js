@@ -55,6 +55,13 @@ export class Readouts {
     $("train-loss").textContent = formatLoss(h.train_loss);
     $("val-loss").textContent = formatLoss(h.val_loss);
     const regions = digits(h.regions);
-    if (regions !== null) $("region-count").textContent = regions;
+    if (regions !== null) {
+      const el = $("region-count");
+      el.textContent = regions;
+      // Between measurements (the page drawing from weights) the count is of an earlier step.
+      const at = typeof h.measured_step === "number" ? h.measured_step : h.step;
+      el.dataset.step = String(at);
+      el.title = `counted on the grid at step ${at}`;
+    }
   }
 }
