@@ -283,8 +283,10 @@ class App {
     this.pendingSet = {};
     // Who draws the new network: server frames are asked for before it is built, weights
     // after, so that its updates never come in a form the page cannot draw.
+    // (A layer string the server will refuse changes nothing: the old network stays on screen.)
     const before = this.renderSent;
-    const mode = this.chooseRenderer(this.netOf(this.state));
+    const net = this.netOf(this.state);
+    const mode = net.widths && net.widths.every((w) => w >= 1) ? this.chooseRenderer(net) : before;
     if (mode !== before && mode === "server") this.sendView();
     if (!this.send({ type: "configure", config: this.settings.runConfig(this.state) })) return;
     if (mode !== before && mode === "client") this.sendView();
