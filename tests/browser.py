@@ -276,9 +276,10 @@ def blur(page) -> None:
 
 
 # -- screenshots for the README ------------------------------------------------------------
-def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
+def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client") -> list[Path]:
     """The app after ``seconds`` of training on the ring: plain, with coloured regions, paused
-    with one region inspected, and drawn by the page itself, replaying an earlier step zoomed in."""
+    with one region inspected, and replaying an earlier step zoomed in. ``render``: who draws
+    (the page's renderer by default, forced, as this Chromium's WebGL2 is software)."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -288,7 +289,7 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(f"{server.url}/?img=ring")
+            page.goto(f"{server.url}/?img=ring&render={render}")
             wait_ready(page)
             page.get_by_test_id("start-button").click()
             wait_number(page, "step-counter", ">", 0)
@@ -297,7 +298,7 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
             page.screenshot(path=str(plain))
             before = canvas_stats(page, "panel-partition")
             page.get_by_test_id("fill-regions-toggle").check()
-            wait_canvas_change(page, "panel-partition", before)  # frames now carry the region colours
+            wait_canvas_change(page, "panel-partition", before)  # now in region colours
             page.wait_for_timeout(500)
             page.screenshot(path=str(regions))
             page.get_by_test_id("pause-button").click()
@@ -350,6 +351,7 @@ if __name__ == "__main__":
     parser.add_argument("--screenshots", type=Path, metavar="DIR", required=True,
                         help="write app.png, app-regions.png, app-inspector.png and app-replay-zoom.png here")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of training before the screenshot")
+    parser.add_argument("--render", choices=["client", "server"], default="client", help="who draws the first three (default: the page)")
     args = parser.parse_args()
-    for path in take_screenshots(args.screenshots, args.seconds):
+    for path in take_screenshots(args.screenshots, args.seconds, args.render):
         print(path)

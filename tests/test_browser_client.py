@@ -264,3 +264,53 @@ def test_zoom_and_pan_redraw_and_map_clicks(open_app):
         f"([h, p]) => ({CANVAS_STATS})('panel-partition').hash === h && ({CANVAS_STATS})('panel-prediction').hash === p",
         arg=[square["hash"], square_pred["hash"]],
     )
+
+
+# -- the page's modules on their own -------------------------------------------------------------
+def test_history_view_box_and_renderer_choice(open_app):
+    page = open_app(f"{QUERY}&render=server")
+    got = page.evaluate(
+        """async () => {
+          const {WeightHistory} = await import("/static/weighthistory.js");
+          const vb = await import("/static/viewbox.js");
+          const {chooseRender} = await import("/static/rendermode.js");
+          const net = (step, widths = [8, 8]) => ({step, widths, outDim: 1, negativeSlope: 0, weights: new Float32Array(25)});
+          // 100 bytes per entry, room for 10: thinned evenly, the newest kept.
+          const h = new WeightHistory(1000);
+          for (let s = 0; s < 1000; s += 5) h.add(net(s));
+          const steps = h.entries.map((e) => e.step);
+          const kinds = [h.add(net(995)), h.add(net(500)), h.add(net(510, [4]))];
+          const afterReset = [h.length, h.newest.step];
+          // Zoom keeps the point under the pointer; limits hold; pixels and points are inverse.
+          const box = vb.zoomAbout(vb.SQUARE, 0.25, 0.75, 0.5);
+          const fixed = vb.toPoint(box, 0.25, 0.75);
+          const tiny = [...Array(40)].reduce((b) => vb.zoomAbout(b, 0.5, 0.5, 0.5), vb.SQUARE);
+          const huge = [...Array(40)].reduce((b) => vb.zoomAbout(b, 0.5, 0.5, 2), vb.SQUARE);
+          const px = vb.toPixel(box, vb.toPoint(box, 0.3, 0.6), 200, 200);
+          const gpu = {webgl2: true, name: "ANGLE (NVIDIA GeForce)", software: false};
+          const soft = {webgl2: true, name: "ANGLE (SwiftShader Device)", software: true};
+          const small = {widths: [14, 14, 14], outDim: 1}, wide = {widths: [600, 600], outDim: 1};
+          const modes = [
+            chooseRender({forced: null, gl: gpu, net: small}), chooseRender({forced: null, gl: gpu, net: wide}),
+            chooseRender({forced: null, gl: soft, net: small}), chooseRender({forced: "client", gl: soft, net: small}),
+            chooseRender({forced: "server", gl: gpu, net: small}), chooseRender({forced: "client", gl: {webgl2: false}, net: small}),
+          ].map((c) => [c.mode, c.label, c.reason]);
+          return {steps, bytes: h.bytes, kinds, afterReset, box, fixed, tiny: tiny.x1 - tiny.x0, huge: huge.x1 - huge.x0, px, modes};
+        }"""
+    )
+    steps = got["steps"]
+    assert len(steps) <= 10 and steps[0] == 0 and steps[-1] == 995
+    gaps = {b - a for a, b in zip(steps[:-2], steps[1:-1])}
+    assert len(gaps) == 1, steps  # evenly spread over the run
+    assert got["kinds"] == ["same", "new", "new"]  # the same step again; a reset went back; a new architecture
+    assert got["afterReset"] == [1, 510]
+    assert got["fixed"] == pytest.approx([-0.5, -0.5]) and got["box"]["x1"] - got["box"]["x0"] == pytest.approx(1.0)
+    assert got["tiny"] == pytest.approx(5e-4) and got["huge"] == pytest.approx(32)
+    assert got["px"] == pytest.approx([60, 120])
+    modes = got["modes"]
+    assert modes[0][:2] == ["client", "GPU (WebGL2)"]
+    assert modes[1][0] == "server" and "hidden neurons" in modes[1][2]
+    assert modes[2][0] == "server" and "SwiftShader" in modes[2][2]
+    assert modes[3][0] == "client" and "software" in modes[3][1]
+    assert modes[4][0] == "server" and "?render=server" in modes[4][2]
+    assert modes[5][0] == "server" and "no WebGL2" in modes[5][2]

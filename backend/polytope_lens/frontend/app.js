@@ -339,6 +339,10 @@ class App {
       $("panels").dataset.render = choice.mode;
       this.zoom.setEnabled(client); // server pictures show the square only
       this.timeline.setEnabled(client, client ? "" : `Replay and zoom need the page's own renderer (WebGL2): ${choice.reason}.`);
+      if (!client) {
+        this.showReplay(null);
+        this.wasReplay = false;
+      }
     }
     return choice.mode;
   }
@@ -370,14 +374,19 @@ class App {
     this.gpu.setNet(net);
     this.panels.setPainter(this.gpu);
     this.panels.repaint();
-    const badge = $("replay-badge");
-    badge.hidden = !replay;
-    badge.textContent = replay ? `replay · step ${net.step}` : "";
-    $("panels").dataset.replay = String(replay);
+    this.showReplay(replay ? net.step : null);
     const chosen = replay || this.wasReplay; // the person moved the timeline: answer at once
     this.wasReplay = replay;
     this.inspector.onStep(net.step, chosen);
     if (chosen) this.geometry.refresh();
+  }
+
+  /** The panels say when they show a past step (null: live). */
+  showReplay(step) {
+    const badge = $("replay-badge");
+    badge.hidden = step === null;
+    badge.textContent = step === null ? "" : `replay · step ${step}`;
+    $("panels").dataset.replay = String(step !== null);
   }
 
   onZoom(box) {

@@ -17,7 +17,11 @@ export class Timeline {
     this.shown = null;
     this.playing = false;
     this.raf = 0;
-    els.slider.addEventListener("input", () => this.scrubTo(Number(els.slider.value)));
+    els.slider.addEventListener("input", () => {
+      const index = Number(els.slider.value); // (stop() redraws the slider)
+      this.stop(); // the person took the slider: play-back ends where they put it
+      this.scrubTo(index);
+    });
     els.live.addEventListener("click", () => this.goLive());
     els.play.addEventListener("click", () => (this.playing ? this.stop() : this.play()));
     this._render();
@@ -48,8 +52,11 @@ export class Timeline {
     if (kind === "new" || !this.replaying) {
       this.replayStep = null;
       this._show(this.history.newest);
-    } else if (this.shown && this.history.at(this.history.indexAt(this.replayStep)).step !== this.shown.step) {
-      this._show(this.history.at(this.history.indexAt(this.replayStep))); // thinned away: the nearest earlier one
+    } else if (this.history.at(this.history.indexAt(this.replayStep)).step !== this.replayStep) {
+      // The replayed step was thinned away: the nearest earlier one kept (geometry asks for a kept step).
+      const entry = this.history.at(this.history.indexAt(this.replayStep));
+      this.replayStep = entry.step;
+      this._show(entry);
     }
     this._render();
   }
