@@ -4,6 +4,7 @@
 
 const MAGIC = [0x50, 0x4c, 0x46, 0x31]; // "PLF1"
 const decoder = new TextDecoder("utf-8");
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1; // the wire's float32 order
 
 export class FrameError extends Error {}
 
@@ -58,9 +59,14 @@ function networkOf(header, bytes) {
     throw new FrameError(`weights section has ${bytes ? bytes.length : 0} bytes, expected ${4 * params}`);
   }
   // A copy: the section may start at any byte, a Float32Array needs 4-byte alignment.
-  const weights = new Float32Array(params);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < params; i++) weights[i] = view.getFloat32(4 * i, true);
+  let weights;
+  if (LITTLE_ENDIAN) {
+    weights = new Float32Array(bytes.slice().buffer);
+  } else {
+    weights = new Float32Array(params);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < params; i++) weights[i] = view.getFloat32(4 * i, true);
+  }
   const slope = Number(header.negative_slope) || 0;
   return { step: header.step, widths, outDim, negativeSlope: slope, weights };
 }
