@@ -231,7 +231,7 @@ export class Panels {
     if (this.painter && (this.paintDirty || redrawLayers)) {
       this.paintDirty = false;
       try {
-        this.painter.paint(this.canvases.partition, this.canvases.prediction);
+        if (this.painter.paint(this.canvases.partition, this.canvases.prediction)) this._drawn(this.painter.net.step);
       } catch (err) {
         console.warn("the panels could not be drawn:", err);
       }
@@ -243,6 +243,7 @@ export class Panels {
         this._decode(this.frame);
         this.hasFrame = true;
         this._drawLayers();
+        this._drawn(this.frame.header.step);
       } catch (err) {
         console.warn("frame could not be drawn:", err);
       }
@@ -272,6 +273,11 @@ export class Panels {
       paintBits(part, sections.boundary, count, packRGBA(c[0], c[1], c[2]));
     }
     this.partLayer.commit();
+  }
+
+  /** The step the partition and prediction panels show, on the canvas (for tests and tools). */
+  _drawn(step) {
+    this.canvases.partition.dataset.step = String(step);
   }
 
   _drawLayers() {
