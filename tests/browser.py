@@ -276,18 +276,20 @@ def blur(page) -> None:
 
 
 # -- screenshots for the README ------------------------------------------------------------
-def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
-    """The app after ``seconds`` of training on the ring: plain, with coloured regions, and paused
-    with one region inspected."""
+def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client") -> list[Path]:
+    """The app after ``seconds`` of training on the ring: plain, with coloured regions, paused
+    with one region inspected, and replaying an earlier step zoomed in. ``render``: who draws
+    (the page's renderer by default, forced, as this Chromium's WebGL2 is software)."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
     plain, regions, inspected = out_dir / "app.png", out_dir / "app-regions.png", out_dir / "app-inspector.png"
+    replay = out_dir / "app-replay-zoom.png"
     with ServeProcess() as server, sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(f"{server.url}/?img=ring")
+            page.goto(f"{server.url}/?img=ring&render={render}")
             wait_ready(page)
             page.get_by_test_id("start-button").click()
             wait_number(page, "step-counter", ">", 0)
@@ -296,7 +298,7 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
             page.screenshot(path=str(plain))
             before = canvas_stats(page, "panel-partition")
             page.get_by_test_id("fill-regions-toggle").check()
-            wait_canvas_change(page, "panel-partition", before)  # frames now carry the region colours
+            wait_canvas_change(page, "panel-partition", before)  # now in region colours
             page.wait_for_timeout(500)
             page.screenshot(path=str(regions))
             page.get_by_test_id("pause-button").click()
@@ -309,17 +311,47 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0) -> list[Path]:
             page.evaluate("() => window.scrollTo(0, 0)")
             page.wait_for_timeout(500)
             page.screenshot(path=str(inspected))
+            take_replay_screenshot(browser, server, replay, seconds)
         finally:
             browser.close()
-    return [plain, regions, inspected]
+    return [plain, regions, inspected, replay]
+
+
+def take_replay_screenshot(browser, server, path: Path, seconds: float) -> None:
+    """The page drawing from the weights (forced: this Chromium's WebGL2 is software), scrubbed
+    back to a third of the run and zoomed in on the ring's inner edge."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server.url}/?img=ring&fill=1&render=client")
+    wait_ready(page)
+    page.get_by_test_id("start-button").click()
+    wait_number(page, "step-counter", ">", 0)
+    page.wait_for_timeout(seconds * 1000)
+    page.get_by_test_id("pause-button").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=run-state]').dataset.state === 'paused'")
+    page.wait_for_timeout(500)
+    slider = page.get_by_test_id("timeline")
+    slider.fill(str(int(int(slider.get_attribute("max")) / 3)))
+    box = page.get_by_test_id("panel-partition").bounding_box()
+    page.mouse.move(box["x"] + 0.62 * box["width"], box["y"] + 0.38 * box["height"])
+    for _ in range(3):
+        page.mouse.wheel(0, -300)
+        page.wait_for_timeout(300)
+    page.wait_for_timeout(1500)
+    panels = page.locator("#panels").bounding_box()
+    bar = page.get_by_test_id("timeline-bar").bounding_box()
+    page.screenshot(path=str(path), clip={"x": panels["x"] - 8, "y": panels["y"] - 8, "width": panels["width"] + 16,
+                                          "height": bar["y"] + bar["height"] - panels["y"] + 16})
+    page.close()
 
 
 if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--screenshots", type=Path, metavar="DIR", required=True, help="write app.png, app-regions.png and app-inspector.png here")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", required=True,
+                        help="write app.png, app-regions.png, app-inspector.png and app-replay-zoom.png here")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of training before the screenshot")
+    parser.add_argument("--render", choices=["client", "server"], default="client", help="who draws the first three (default: the page)")
     args = parser.parse_args()
-    for path in take_screenshots(args.screenshots, args.seconds):
+    for path in take_screenshots(args.screenshots, args.seconds, args.render):
         print(path)

@@ -4,6 +4,11 @@ One server and one browser for the whole module; every test opens its own page
 (a fresh browser context, so a fresh websocket session). Pages ask for a 128×128
 grid (``res=128``) so frames are cheap on a small machine. Harness: tests/browser.py.
 
+Tests of drawing and training run twice (``render``): with server frames and with the
+page's own WebGL2 renderer (``render=client``: SwiftShader here, forced by the address,
+since the page would not choose a software rasterizer by itself). The renderer's own
+page-level tests (timeline, zoom, fallback) are in tests/test_browser_client.py.
+
 Skipped only when there is no Chromium *and* the environment variable CI is unset;
 in CI (scripts/test.sh installs Debian's Chromium) they always run.
 """
@@ -21,6 +26,7 @@ from browser import (
     ServeProcess,
     blur,
     canvas_halves,
+    canvas_stats,
     chromium_path,
     launch_chromium,
     settled_text,
@@ -46,6 +52,7 @@ else:
     expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
 
 QUERY = "res=128"  # a small grid: cheap frames on a 2-core machine
+RENDERS = ["server", "client"]  # who draws: server frames, or the page from the weights
 WAIT = 20_000  # ms: generous, for a busy machine; nothing waits this long when all is well
 expect.set_options(timeout=WAIT)
 
@@ -92,6 +99,17 @@ def open_app(browser, server):
         problems += page.log.errors()
         context.close()
     assert not problems, f"the page reported errors: {problems}\n--- server log ---\n{server.log()}"
+
+
+def render_query(render: str, query: str = QUERY) -> str:
+    # Software GL evaluates every pixel on the CPU: a smaller network keeps the page responsive.
+    return f"{query}&render={render}" + ("&layers=8x4" if render == "client" else "")
+
+
+def expect_renderer(page, render: str) -> None:
+    """The page says who draws, and it is who the address asked for."""
+    expect(by(page, "renderer")).to_have_attribute("data-mode", render)
+    expect(by(page, "renderer")).to_contain_text(re.compile("WebGL" if render == "client" else "server", re.I))
 
 
 def by(page, testid: str):
@@ -160,8 +178,10 @@ def test_choosing_a_sample_changes_the_target(open_app):
     assert text_of(page, "step-counter") == "0"
 
 
-def test_train_pause_step_reset(open_app):
-    page = open_app()
+@pytest.mark.parametrize("render", RENDERS)
+def test_train_pause_step_reset(open_app, render):
+    page = open_app(render_query(render))
+    expect_renderer(page, render)
     start(page)
     wait_number(page, "step-counter", ">", 0)
     partition = wait_canvas_change(page, "panel-partition", None)
@@ -216,14 +236,15 @@ def test_invalid_layers_are_explained_in_words(open_app):
     wait_number(page, "step-counter", ">", 0)
 
 
-def test_upload_a_picture_and_train_on_it(open_app, tmp_path):
+@pytest.mark.parametrize("render", RENDERS)
+def test_upload_a_picture_and_train_on_it(open_app, tmp_path, render):
     # Black on the left, white on the right: a target whose halves are easy to tell apart.
     picture = Image.new("RGB", (300, 300), "white")
     picture.paste((0, 0, 0), (0, 0, 150, 300))
     path = tmp_path / "halves.png"
     picture.save(path)
 
-    page = open_app()
+    page = open_app(render_query(render))
     ring = wait_canvas_change(page, "panel-target", None)
     by(page, "upload-input").set_input_files(str(path))
     uploaded = page.locator('[data-testid^="uploaded-"]')
@@ -308,8 +329,9 @@ def test_space_toggles_training(open_app):
     expect_state(page, "paused")
 
 
-def test_loss_chart_has_data_after_training(open_app):
-    page = open_app()
+@pytest.mark.parametrize("render", RENDERS)
+def test_loss_chart_has_data_after_training(open_app, render):
+    page = open_app(render_query(render))
     by(page, "step-n-input").fill("200")
     by(page, "step-button").click()
     wait_number(page, "step-counter", "==", 200)
@@ -337,8 +359,9 @@ def test_loss_chart_has_data_after_training(open_app):
     expect(page.locator('[data-testid="regions-chart"] .scatterlayer path.js-line').first).to_be_attached()
 
 
-def test_reconnects_after_a_server_restart(open_app, server):
-    page = open_app()
+@pytest.mark.parametrize("render", RENDERS)
+def test_reconnects_after_a_server_restart(open_app, server, render):
+    page = open_app(render_query(render))
     start(page)
     wait_number(page, "step-counter", ">", 50)
     status, banner = by(page, "connection-status"), by(page, "error-banner")
@@ -353,9 +376,12 @@ def test_reconnects_after_a_server_restart(open_app, server):
     expect(status).to_have_text("Connected")
     expect(banner).to_be_hidden()
     expect(by(page, "restart-notice")).to_contain_text(re.compile(r"reconnected", re.I))
-    # It was training before: a fresh network trains again.
+    # It was training before: a fresh network trains again, drawn as before.
     expect_state(page, "running")
     wait_number(page, "step-counter", ">", 0)
+    expect_renderer(page, render)
+    before = canvas_stats(page, "panel-partition")
+    wait_canvas_change(page, "panel-partition", before)
     # Network errors (the refused websocket while the server was down) are expected here.
     assert all("WebSocket" in e or "Failed to load" in e for e in page.log.errors(network_ok=False))
 

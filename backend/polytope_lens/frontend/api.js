@@ -69,20 +69,28 @@ export function sessionUrl(token, what) {
 // -- exact geometry (docs/protocol.md, "Exact geometry") -------------------------
 
 function sessionPath(token, what, params) {
-  const query = params ? `?${new URLSearchParams(params)}` : "";
+  const query = params && Object.keys(params).length ? `?${new URLSearchParams(params)}` : "";
   return `${sessionUrl(token, what)}${query}`;
 }
 
-/** The region under (x, y): pattern, A, c, autograd check, polygon, area, edges, inequalities. */
-export function fetchInspect(token, x, y) {
-  return getJson(sessionPath(token, "inspect", { x, y }), "Inspector");
+/** The geometry routes' step= (a kept step, when the panels replay one) and box=x0,x1,y0,y1
+ * (the panels' view box, when zoomed) for `at` = {step, box}; none for the live square. */
+export function atParams(at) {
+  const params = {};
+  if (at && Number.isInteger(at.step)) params.step = at.step;
+  if (at && at.box) params.box = [at.box.x0, at.box.x1, at.box.y0, at.box.y1].join(",");
+  return params;
 }
 
-/** Exact partition of the first k hidden layers (all when k is null): polygons and colours only
- *  (what the overlay draws; the maps of a wide layer would make it ~18x larger). */
-export function fetchRegions(token, k = null) {
-  const params = { fields: "polygons,colors" };
-  if (k) params.layers = k;
+/** The region under (x, y): pattern, A, c, autograd check, polygon, area, edges, inequalities. */
+export function fetchInspect(token, x, y, at = null) {
+  return getJson(sessionPath(token, "inspect", { x, y, ...atParams(at) }), "Inspector");
+}
+
+/** Exact partition of the first k hidden layers (all when k is null), at `at` (step, view box):
+ *  polygons and colours only (what the overlay draws; the maps of a wide layer would make it ~18x larger). */
+export function fetchRegions(token, k = null, at = null) {
+  const params = { fields: "polygons,colors", ...(k ? { layers: k } : {}), ...atParams(at) };
   return getJson(sessionPath(token, "regions.json", params), "Exact partition");
 }
 
@@ -92,8 +100,8 @@ export function fetchLayerCounts(token) {
 }
 
 /** {segments: [[[x0, y0], [x1, y1]], ...]} where neuron j of hidden layer l (1-based) switches. */
-export function fetchNeuronLine(token, layer, neuron) {
-  return getJson(sessionPath(token, "neuron-line", { layer, neuron }), "Neuron line");
+export function fetchNeuronLine(token, layer, neuron, at = null) {
+  return getJson(sessionPath(token, "neuron-line", { layer, neuron, ...atParams(at) }), "Neuron line");
 }
 
 /** {active, task, fraction, regions, elapsed_s} of the session's running exact computation. */

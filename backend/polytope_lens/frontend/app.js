@@ -1,6 +1,7 @@
 // Wiring: the server's settings (GET /api/options) ↔ state ↔ URL ↔ controls;
-// the run control (runcontrol.js) ↔ the websocket; panels, charts, readouts and
-// feedback. Protocol: docs/protocol.md.
+// the run control (runcontrol.js) ↔ the websocket; who draws (rendermode.js): the
+// page from the weights (gpupanels.js, with timeline and zoom) or the server's
+// pictures; panels, charts, readouts and feedback. Protocol: docs/protocol.md.
 
 import { fetchOptions, fetchSamples, sessionUrl, uploadImage } from "./api.js";
 import { Charts } from "./charts.js";
@@ -9,17 +10,22 @@ import { Controls } from "./controls.js";
 import { ErrorBanner, Notice } from "./feedback.js";
 import { Gallery, wireUpload } from "./gallery.js";
 import { Geometry } from "./geometry.js";
+import { GpuPanels } from "./gpupanels.js";
 import { Inspector } from "./inspector.js";
 import { Overlay } from "./overlay.js";
 import { Panels } from "./panels.js";
 import { Readouts } from "./readouts.js";
+import { chooseRender, forcedRender, probeGL } from "./rendermode.js";
 import { RunControl, pillState, wantsToRun } from "./runcontrol.js";
 import { OptionsError, Settings } from "./state.js";
+import { Timeline } from "./timeline.js";
+import { ZoomControl, describeBox, isSquare } from "./viewbox.js";
 
 const CONFIGURE_DEBOUNCE_MS = 300;
 const SET_DEBOUNCE_MS = 150;
 const OPTIONS_TIMEOUT_MS = 4000;
 const MAX_FPS = 30;
+const ZOOM_SETTLE_MS = 250; // exact geometry for a new view box once the zooming pauses
 
 // Why a new network was started, per network setting (others: "<name> changed").
 const REASONS = {
@@ -70,6 +76,15 @@ class App {
     this.samplesLoaded = false;
     this.runImage = null; // {id, url} of the picture the server's run uses
     this.runLayers = null; // the layer string of the network on screen
+    this.runConfig = null; // the config of the network the server runs (last status)
+    this.forced = forcedRender(location.search); // ?render=client|server
+    this.gl = null; // what this browser's WebGL2 is (probeGL), once the page starts
+    this.choice = null; // {mode, label, reason}: who draws (rendermode.js)
+    this.renderSent = null; // the render mode the server was last told
+    this.gpu = null; // GpuPanels, once the page draws
+    this.gpuFailed = null; // why the page's renderer cannot be used, when it failed
+    this.wasReplay = false;
+    this.zoomTimer = null;
 
     this.banner = new ErrorBanner($("error-bar"), $("error-banner"));
     this.notice = new Notice($("restart-notice"));
@@ -81,9 +96,18 @@ class App {
     });
     this.charts = new Charts($("loss-chart"), $("regions-chart"), $("density-chart"));
     this.overlay = new Overlay($("partition-overlay"), $("panel-partition"));
+    this.zoom = new ZoomControl($("panel-partition"), { onChange: (box) => this.onZoom(box) });
+    this.timeline = new Timeline(
+      { bar: $("timeline-bar"), slider: $("timeline"), play: $("timeline-play"), speed: $("timeline-speed"),
+        live: $("timeline-live"), readout: $("timeline-step"), note: $("timeline-note") },
+      { onShow: (net, replay) => this.showNet(net, replay) },
+    );
     const geometryError = (message) => this.banner.set("geometry", message);
-    this.inspector = new Inspector({ canvas: $("panel-partition"), overlay: this.overlay, root: $("inspector"), onError: geometryError });
-    this.geometry = new Geometry({ overlay: this.overlay });
+    const at = () => this.at();
+    this.inspector = new Inspector({
+      canvas: $("panel-partition"), overlay: this.overlay, root: $("inspector"), onError: geometryError, at, busy: () => this.zoom.busy,
+    });
+    this.geometry = new Geometry({ overlay: this.overlay, at });
     this.gallery = new Gallery($("gallery"), { onSelect: (id) => this.selectImage(id) });
     this.connection = new Connection(websocketUrl("/ws"), {
       onOpen: (isReconnect) => this.onOpen(isReconnect),
@@ -108,6 +132,8 @@ class App {
     this.gallery.setSelected(this.state.image);
     this.wireInputs();
     this.loadSamples();
+    this.gl = probeGL();
+    this.chooseRenderer(this.netOf(this.state));
     this.connection.connect();
   }
 
@@ -186,7 +212,8 @@ class App {
   }
 
   writeUrl() {
-    const query = this.settings.toQuery(this.state);
+    let query = this.settings.toQuery(this.state);
+    if (this.forced) query += `&render=${this.forced}`; // a forced renderer stays in a shared link
     if (query !== location.search) history.replaceState(null, "", query + location.hash);
   }
 
@@ -254,20 +281,127 @@ class App {
     clearTimeout(this.setTimer);
     this.setTimer = null;
     this.pendingSet = {};
+    // Who draws the new network: server frames are asked for before it is built, weights
+    // after, so that its updates never come in a form the page cannot draw.
+    // (A layer string the server will refuse changes nothing: the old network stays on screen.)
+    const before = this.renderSent;
+    const net = this.netOf(this.state);
+    const mode = net.widths && net.widths.every((w) => w >= 1) ? this.chooseRenderer(net) : before;
+    if (mode !== before && mode === "server") this.sendView();
     if (!this.send({ type: "configure", config: this.settings.runConfig(this.state) })) return;
+    if (mode !== before && mode === "client") this.sendView();
     this.pendingNotice = notice;
     this.charts.clear();
   }
 
   sendView() {
-    this.send({
+    const render = this.choice ? this.choice.mode : "server";
+    const sent = this.send({
       type: "view",
       visible: document.visibilityState !== "hidden",
       fill_regions: this.state.fill_regions,
       boundaries: this.state.boundaries,
       resolution: this.state.resolution,
+      render,
       max_fps: MAX_FPS,
     });
+    if (sent) this.renderSent = render;
+  }
+
+  // -- who draws: the page (weights, timeline, zoom) or the server (pictures) ---------------
+
+  /** {widths, outDim} of a config (the page's state or the server's run). */
+  netOf(config) {
+    return { widths: this.settings.widths(config.layers), outDim: config.color ? 3 : 1 };
+  }
+
+  /** Decide who draws `net` and set the page up for it; returns the mode. */
+  chooseRenderer(net) {
+    let choice = chooseRender({ forced: this.forced, gl: this.gl, net });
+    if (choice.mode === "client" && !this.gpu) {
+      try {
+        if (this.gpuFailed) throw new Error(this.gpuFailed);
+        this.gpu = new GpuPanels({ onLost: () => this.gpuLost() });
+        this.gpu.setView(this.zoom.box);
+      } catch (err) {
+        this.gpuFailed = err.message;
+        choice = { mode: "server", label: "server", reason: `the page's renderer could not start (${err.message})` };
+      }
+    }
+    const changed = !this.choice || this.choice.mode !== choice.mode;
+    this.choice = choice;
+    const el = $("renderer");
+    el.dataset.mode = choice.mode;
+    el.textContent = choice.mode === "client" ? `Drawn by ${choice.label}` : "Drawn by the server";
+    el.title = choice.reason;
+    if (changed) {
+      const client = choice.mode === "client";
+      $("panels").dataset.render = choice.mode;
+      this.zoom.setEnabled(client); // server pictures show the square only
+      this.timeline.setEnabled(client, client ? "" : `Replay and zoom need the page's own renderer (WebGL2): ${choice.reason}.`);
+      if (!client) {
+        this.showReplay(null);
+        this.wasReplay = false;
+      }
+    }
+    return choice.mode;
+  }
+
+  /** After the server's network is known: draw it the way that suits it. */
+  syncRenderer() {
+    if (!this.runConfig || this.run.state === "configuring" || this.run.state === "configuringToRun") return;
+    const mode = this.chooseRenderer(this.netOf(this.runConfig));
+    if (mode !== this.renderSent) this.sendView();
+  }
+
+  gpuLost() {
+    this.gpu = null;
+    this.gpuFailed = "the GPU context was lost";
+    this.chooseRenderer(this.netOf(this.runConfig || this.state));
+    this.sendView();
+  }
+
+  /** What the panels show, for the exact-geometry routes: a replayed step, a zoomed box. */
+  at() {
+    return {
+      step: this.timeline.replaying ? this.timeline.replayStep : null,
+      box: isSquare(this.zoom.box) ? null : this.zoom.box,
+    };
+  }
+
+  /** The timeline put `net` on screen (the newest, or a replayed step). */
+  showNet(net, replay) {
+    this.gpu.setNet(net);
+    this.panels.setPainter(this.gpu);
+    this.panels.repaint();
+    this.showReplay(replay ? net.step : null);
+    const chosen = replay || this.wasReplay; // the person moved the timeline: answer at once
+    this.wasReplay = replay;
+    this.inspector.onStep(net.step, chosen);
+    if (chosen) this.geometry.refresh();
+  }
+
+  /** The panels say when they show a past step (null: live). */
+  showReplay(step) {
+    const badge = $("replay-badge");
+    badge.hidden = step === null;
+    badge.textContent = step === null ? "" : `replay · step ${step}`;
+    $("panels").dataset.replay = String(step !== null);
+  }
+
+  onZoom(box) {
+    if (this.gpu) {
+      this.gpu.setView(box);
+      this.panels.repaint();
+    }
+    this.overlay.setView(box);
+    $("zoom-box").textContent = describeBox(box);
+    $("zoom-bar").hidden = isSquare(box);
+    clearTimeout(this.zoomTimer);
+    this.zoomTimer = setTimeout(() => {
+      this.inspector.refresh();
+      this.geometry.refresh();
+    }, ZOOM_SETTLE_MS);
   }
 
   /** A debounced network edit, now (before a button acts on the settings shown). */
@@ -319,6 +453,7 @@ class App {
     $("pause-button").addEventListener("click", () => this.pauseTraining());
     $("step-button").addEventListener("click", () => this.stepTraining());
     $("reset-button").addEventListener("click", () => this.resetTraining());
+    $("zoom-reset").addEventListener("click", () => this.zoom.reset());
     for (const id of ["download-frame", "download-movie", "download-checkpoint", "download-config"]) {
       $(id).addEventListener("click", (event) => {
         if (!this.token) event.preventDefault();
@@ -378,6 +513,7 @@ class App {
   onPoints(msg) {
     this.panels.setPoints(msg);
     this.dispatch("built");
+    this.syncRenderer();
     this.banner.clearPrefix("field:");
     this.controls.markInvalid(null);
     if (this.pendingNotice) this.notice.show(this.pendingNotice);
@@ -388,12 +524,16 @@ class App {
     // The first status of a connection has a token but no network yet (config null).
     const hasRun = msg.config !== null && msg.config !== undefined;
     this.setToken(hasRun && typeof msg.token === "string" && msg.token ? msg.token : null);
-    if (hasRun) this.showRunConfig(msg.config, msg.image_url);
+    if (hasRun) {
+      this.runConfig = msg.config;
+      this.showRunConfig(msg.config, msg.image_url);
+    }
     if (typeof msg.image_url === "string") {
       const color = hasRun && typeof msg.config.color === "boolean" ? msg.config.color : this.state.color;
       this.panels.setTarget(msg.image_url, color);
     }
     if (SERVER_EVENTS[msg.state]) this.dispatch(SERVER_EVENTS[msg.state]);
+    if (hasRun) this.syncRenderer();
     this.readouts.setStep(msg.step);
     this.readouts.setRunning(this.run.state === "running");
     $("run-state").title = msg.message || "";
@@ -438,11 +578,15 @@ class App {
   }
 
   onFrame(frame) {
-    this.panels.setFrame(frame);
     const h = frame.header;
+    if (!frame.net) {
+      this.panels.setFrame(frame);
+      this.inspector.onStep(h.step);
+    } else if (this.choice.mode === "client" && this.gpu && this.gpu.fits(frame.net)) {
+      this.timeline.add(frame.net); // kept; on screen unless an earlier step is replayed
+    } // else: weights of a network handed over to server frames, on their way: nothing to draw
     this.charts.addFrame(h);
     this.geometry.onFrame(h);
-    this.inspector.onStep(h.step);
     this.readouts.showFrame(h);
   }
 

@@ -176,9 +176,11 @@ export class Charts {
     this.flushing = false;
   }
 
-  /** One frame header (docs/protocol.md); a step lower than the last one means a new run (cleared). */
+  /** One frame header (docs/protocol.md); a step lower than the last one means a new run (cleared).
+   * Losses, grid count and densities are plotted at the step they were measured at: updates
+   * that only repeat a measurement (weights sent between measurements) add nothing. */
   addFrame(h) {
-    const step = h.step;
+    const step = typeof h.measured_step === "number" ? h.measured_step : h.step;
     if (typeof step !== "number") return;
     if (step < this.lastStep) this.clear();
     if (step === this.lastStep) return;

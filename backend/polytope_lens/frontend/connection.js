@@ -4,6 +4,7 @@
 
 const MAGIC = [0x50, 0x4c, 0x46, 0x31]; // "PLF1"
 const decoder = new TextDecoder("utf-8");
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1; // the wire's float32 order
 
 export class FrameError extends Error {}
 
@@ -11,7 +12,8 @@ export class FrameError extends Error {}
  * Parse one binary frame:
  *   bytes 0..3 "PLF1", bytes 4..7 header length L (uint32 LE), then L bytes of
  *   UTF-8 JSON header, then the payload; section offsets are relative to the payload.
- * Returns {header, sections: {name: Uint8Array view}}.
+ * Returns {header, sections: {name: Uint8Array view}, net}: `net` is the network of a
+ * weights update (render "client"), null for a picture frame.
  */
 export function parseFrame(buffer) {
   if (!(buffer instanceof ArrayBuffer)) throw new FrameError("frame is not an ArrayBuffer");
@@ -37,8 +39,36 @@ export function parseFrame(buffer) {
     }
     sections[section.name] = new Uint8Array(buffer, payloadStart + offset, length);
   }
+  if (header.render === "client") return { header, sections, net: networkOf(header, sections.weights) };
   checkSections(header, sections);
-  return { header, sections };
+  return { header, sections, net: null };
+}
+
+/** The network of a client-mode update: {step, widths, outDim, negativeSlope, weights: Float32Array}. */
+function networkOf(header, bytes) {
+  const widths = header.widths;
+  const outDim = header.out_dim;
+  if (!Array.isArray(widths) || widths.length === 0 || !widths.every((w) => Number.isInteger(w) && w > 0)) {
+    throw new FrameError("weights update without valid widths");
+  }
+  if (!Number.isInteger(outDim) || outDim < 1) throw new FrameError(`bad out_dim ${outDim}`);
+  const sizes = [2, ...widths, outDim];
+  let params = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) params += sizes[i + 1] * (sizes[i] + 1);
+  if (!bytes || bytes.length !== 4 * params) {
+    throw new FrameError(`weights section has ${bytes ? bytes.length : 0} bytes, expected ${4 * params}`);
+  }
+  // A copy: the section may start at any byte, a Float32Array needs 4-byte alignment.
+  let weights;
+  if (LITTLE_ENDIAN) {
+    weights = new Float32Array(bytes.slice().buffer);
+  } else {
+    weights = new Float32Array(params);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < params; i++) weights[i] = view.getFloat32(4 * i, true);
+  }
+  const slope = Number(header.negative_slope) || 0;
+  return { step: header.step, widths, outDim, negativeSlope: slope, weights };
 }
 
 function checkSections(header, sections) {

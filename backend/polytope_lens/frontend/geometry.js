@@ -4,7 +4,7 @@
 // computations that take a while. REST: /regions.json, /regions.svg,
 // /layer-counts, /exact-progress (docs/protocol.md, "Exact geometry").
 
-import { fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionBlob } from "./api.js";
+import { atParams, fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionBlob } from "./api.js";
 import { CHART_CONFIG, CHART_FONT } from "./charts.js";
 
 const FOLD_DEBOUNCE_MS = 150;
@@ -52,8 +52,10 @@ async function withProgress(token, promise, show, what) {
 }
 
 export class Geometry {
-  constructor({ overlay }) {
+  /** at() -> {step (null: live), box (null: the square)}: what the panels show, for the routes. */
+  constructor({ overlay, at = () => ({ step: null, box: null }) }) {
     this.overlay = overlay;
+    this.at = at;
     this.token = null;
     this.widths = [];
     this.k = 0; // layers shown; L = all (the live view)
@@ -61,6 +63,7 @@ export class Geometry {
     this.step = 0; // latest frame step
     this.running = false;
     this.gridRegions = null;
+    this.gridStep = null; // the step the grid count was measured at
     this.live = null; // latest exact header fields
     this.onDemand = null; // {count, step} from "compute now"
     this.foldSeq = 0;
@@ -115,6 +118,7 @@ export class Geometry {
     const stepBack = typeof h.step === "number" && h.step < this.step;
     this.step = h.step;
     this.gridRegions = h.regions;
+    this.gridStep = typeof h.measured_step === "number" ? h.measured_step : h.step;
     if (stepBack) this.onDemand = null; // a new initialisation
     this.live = {
       status: h.exact_status,
@@ -131,7 +135,9 @@ export class Geometry {
       }
     }
     this._renderExact();
-    if (this.k < this.widths.length && !this.foldInFlight && this.foldStep !== h.step && this.foldTimer === null) {
+    // Live, the first-k partition follows the run; a replayed step is fetched by refresh().
+    const live = this.at().step === null;
+    if (live && this.k < this.widths.length && !this.foldInFlight && this.foldStep !== h.step && this.foldTimer === null) {
       this.foldTimer = setTimeout(() => {
         this.foldTimer = null;
         this._loadFold();
@@ -152,7 +158,7 @@ export class Geometry {
     button.hidden = true;
     if (live && live.status === "exact" && typeof live.regions === "number") {
       text = count(live.regions);
-      const sameStep = live.step === this.step;
+      const sameStep = live.step === this.step && live.step === this.gridStep;
       const missed = typeof this.gridRegions === "number" ? live.regions - this.gridRegions : null;
       if (!sameStep) words = `at step ${live.step} (counted in the background while training runs)`;
       else if (missed > 0) words = `${count(missed)} more than the grid sees: regions smaller (or thinner) than a pixel`;
@@ -206,6 +212,16 @@ export class Geometry {
     }
   }
 
+  /** The panels show another step (replay) or box (zoom): the first-k partition for it. */
+  refresh() {
+    if (!this.token || this.k >= this.widths.length) return;
+    clearTimeout(this.foldTimer);
+    this.foldTimer = setTimeout(() => {
+      this.foldTimer = null;
+      this._loadFold();
+    }, FOLD_DEBOUNCE_MS);
+  }
+
   // -- layer-by-layer folding ------------------------------------------------------------
 
   _sliderMoved() {
@@ -247,7 +263,7 @@ export class Geometry {
     status.dataset.state = "loading";
     const started = performance.now();
     try {
-      const data = await withProgress(token, fetchRegions(token, k), (t) => {
+      const data = await withProgress(token, fetchRegions(token, k, this.at()), (t) => {
         if (seq === this.foldSeq && !status.dataset.count) status.textContent = t;
       }, `Computing the partition of the first ${k} layers`);
       if (seq !== this.foldSeq) return;
@@ -344,6 +360,8 @@ export class Geometry {
     const token = this.token;
     const L = this.widths.length;
     const k = this.k && this.k < L ? this.k : null;
+    const at = this.at();
+    const step = at.step === null ? this.step : at.step;
     const status = $("export-status");
     const button = $(`download-${kind}`);
     button.disabled = true;
@@ -351,11 +369,11 @@ export class Geometry {
     try {
       const blob = await withProgress(
         token,
-        fetchSessionBlob(token, `regions.${kind}`, k ? { layers: k } : null, "Export"),
+        fetchSessionBlob(token, `regions.${kind}`, { ...(k ? { layers: k } : {}), ...atParams(at) }, "Export"),
         (t) => { status.textContent = t; },
         `Computing the exact partition${k ? ` of the first ${k} layers` : ""}`,
       );
-      const name = `polytope-lens-regions-step${this.step}${k ? `-k${k}` : ""}.${kind}`;
+      const name = `polytope-lens-regions-step${step}${k ? `-k${k}` : ""}${at.box ? "-zoomed" : ""}.${kind}`;
       const url = URL.createObjectURL(blob);
       const a = document.createElement("a");
       a.href = url;

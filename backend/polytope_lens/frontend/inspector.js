@@ -3,10 +3,11 @@
 // per layer (click a neuron to see the line where it switches), the local
 // linear model f(x) = A x + c with torch autograd's check, area, number of
 // edges, and the inequalities (the binding ones marked). REST: /inspect and
-// /neuron-line (docs/protocol.md, "Exact geometry").
+// /neuron-line (docs/protocol.md, "Exact geometry"), asked for the step and the view
+// box the panels show (`at`), so a replayed or zoomed picture is inspected as seen.
 
 import { fetchInspect, fetchNeuronLine } from "./api.js";
-import { eventPoint } from "./overlay.js";
+import { eventPoint } from "./viewbox.js";
 
 const HOVER_DELAY_MS = 120;
 const REFRESH_RUNNING_MS = 1000; // re-inspect a pinned point this often while training runs
@@ -34,11 +35,16 @@ function fmtArea(area) {
 }
 
 export class Inspector {
-  constructor({ canvas, overlay, root, onError }) {
+  /** at() -> {step (null: live), box (null: the square)}; busy() is true while the panel is dragged. */
+  constructor({ canvas, overlay, root, onError, at = () => ({ step: null, box: null }), busy = () => false }) {
     this.canvas = canvas;
     this.overlay = overlay;
     this.root = root;
     this.onError = onError || (() => {});
+    this.at = at;
+    this.busy = busy;
+    this.again = null; // a step change that came while a request was out: {step, immediate}
+    this.asked = null; // the replayed step the data shown was asked for (null: live)
     this.token = null;
     this.point = null; // [x, y] inspected
     this.pinned = false;
@@ -85,15 +91,27 @@ export class Inspector {
     this.running = running;
   }
 
-  /** A frame arrived: keep a pinned inspection in step with the network. */
-  onStep(step) {
-    if (!this.point || !this.token || step === this.lastStep || this.inFlight) return;
-    const due = !this.running || performance.now() - this.lastFetchAt >= REFRESH_RUNNING_MS;
+  /** The panels show another step: keep the inspection in step with them (`immediate`:
+   * the person chose it, so no waiting for the refresh interval while training runs). */
+  onStep(step, immediate = false) {
+    if (!this.point || !this.token || step === this.lastStep) return;
+    if (this.inFlight) {
+      this.again = { step, immediate };
+      return;
+    }
+    const due = immediate || !this.running || performance.now() - this.lastFetchAt >= REFRESH_RUNNING_MS;
     if (due) this.inspect(this.point, this.pinned);
+  }
+
+  /** The view box changed: the inspected region (and line) again, clipped to the new box. */
+  refresh() {
+    if (this.point && this.token) this.inspect(this.point, this.pinned);
+    else if (this.neuron && this.token) this._loadLine(this.neuron.layer, this.neuron.neuron);
   }
 
   clear() {
     this.seq += 1;
+    this.again = null;
     this.point = null;
     this.pinned = false;
     this.data = null;
@@ -107,13 +125,13 @@ export class Inspector {
   _click(event) {
     clearTimeout(this.hoverTimer);
     if (!this.token) return;
-    this.inspect(eventPoint(event, this.canvas), true);
+    this.inspect(eventPoint(event, this.canvas, this.at().box || undefined), true);
   }
 
   _hover(event) {
-    if (this.pinned || !this.token || event.pointerType === "touch") return;
     clearTimeout(this.hoverTimer);
-    const point = eventPoint(event, this.canvas);
+    if (this.pinned || !this.token || event.pointerType === "touch" || this.busy()) return;
+    const point = eventPoint(event, this.canvas, this.at().box || undefined);
     this.hoverTimer = setTimeout(() => this.inspect(point, false), HOVER_DELAY_MS);
   }
 
@@ -125,21 +143,32 @@ export class Inspector {
     this.inFlight = true;
     this.lastFetchAt = performance.now();
     this.root.dataset.state = "loading";
+    const at = this.at();
     try {
-      const data = await fetchInspect(token, point[0], point[1]);
+      const data = await fetchInspect(token, point[0], point[1], at);
       if (seq !== this.seq || token !== this.token) return;
       this.data = data;
       this.lastStep = data.step;
+      this.asked = Number.isInteger(at.step) ? at.step : null;
       this._show(data);
       this.overlay.setHighlight(data.polygon, data.point);
-      // The line depends on the network only: fetch it again when the step moved, not per point.
-      if (this.neuron && this.neuron.step !== data.step) this._loadLine(this.neuron.layer, this.neuron.neuron);
+      // The line depends on the network and the box only: fetched again when the step moved, not per point.
+      if (this.neuron && (this.neuron.step !== data.step || this.neuron.box !== at.box)) this._loadLine(this.neuron.layer, this.neuron.neuron);
     } catch (err) {
       if (seq !== this.seq) return;
+      // The server's words (a point outside the box it accepts, a step it no longer keeps) go
+      // beside the inspector; only a server failure goes to the banner.
       this.root.dataset.state = "error";
-      if (err.status !== 404) this.onError(err.message);
+      this.els.where.textContent = err.message;
+      this.lastStep = null;
+      if (!err.status || err.status >= 500) this.onError(err.message);
     } finally {
-      if (seq === this.seq) this.inFlight = false;
+      if (seq === this.seq) {
+        this.inFlight = false;
+        const again = this.again;
+        this.again = null;
+        if (again) this.onStep(again.step, again.immediate);
+      }
     }
   }
 
@@ -158,7 +187,9 @@ export class Inspector {
     this.root.dataset.x = String(data.point[0]);
     this.root.dataset.y = String(data.point[1]);
     this.root.dataset.step = String(data.step);
-    els.where.textContent = `at (${data.point[0].toFixed(4)}, ${data.point[1].toFixed(4)}), step ${data.step}${this.pinned ? "" : " — click to pin"}`;
+    // A server that could not answer for the replayed step says which step it did answer for.
+    const asked = this.asked === null ? "" : this.asked === data.step ? " (replay)" : ` — not the replayed step ${this.asked}`;
+    els.where.textContent = `at (${data.point[0].toFixed(4)}, ${data.point[1].toFixed(4)}), step ${data.step}${asked}${this.pinned ? "" : " — click to pin"}`;
     els.area.textContent = fmtArea(data.area);
     els.area.dataset.value = String(data.area);
     els.edges.textContent = String(data.edge_count);
@@ -294,10 +325,12 @@ export class Inspector {
     const token = this.token;
     this.els.lineInfo.textContent = `Finding where layer ${layer} neuron ${neuron} switches…`;
     this.els.lineInfo.dataset.state = "loading";
+    const at = this.at();
     try {
-      const data = await fetchNeuronLine(token, layer, neuron);
+      const data = await fetchNeuronLine(token, layer, neuron, at);
       if (token !== this.token || !this.neuron || this.neuron.layer !== layer || this.neuron.neuron !== neuron) return;
       this.neuron.step = data.step;
+      this.neuron.box = at.box;
       this.overlay.setSegments(data.segments);
       const n = data.segments.length;
       this.els.lineInfo.dataset.state = "ready";

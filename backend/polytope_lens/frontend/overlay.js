@@ -1,9 +1,10 @@
 // A transparent canvas above the partition panel for exact geometry, in input
-// coordinates ([-1, 1]², y up): the polygons of the first k layers (layer
-// slider), the inspected region's polygon, and a neuron's zero line.
+// coordinates (y up) mapped through the panel's view box: the polygons of the first
+// k layers (layer slider), the inspected region's polygon, and a neuron's zero line.
 // It never takes pointer events; clicks reach the partition canvas below.
 
 import { fitCanvas } from "./panels.js";
+import { SQUARE, toPixel } from "./viewbox.js";
 
 const HIGHLIGHT_FILL = "rgba(79, 70, 229, 0.28)";
 const HIGHLIGHT_EDGE = "#4338ca";
@@ -17,6 +18,7 @@ export class Overlay {
     this.folding = null; // {polygons, colors}
     this.highlight = null; // {polygon, point}
     this.segments = null; // [[[x0, y0], [x1, y1]], ...]
+    this.box = SQUARE; // the input box the panel shows
     this.rafPending = false;
     if (typeof ResizeObserver === "function") new ResizeObserver(() => this.render()).observe(reference);
     window.addEventListener("resize", () => this.render());
@@ -24,7 +26,13 @@ export class Overlay {
 
   /** Canvas pixel of an input point. */
   _px(p, S) {
-    return [((p[0] + 1) / 2) * S, ((1 - p[1]) / 2) * S];
+    return toPixel(this.box, p, S, S);
+  }
+
+  /** The panel's view box changed (zoom): everything is drawn through it. */
+  setView(box) {
+    this.box = box;
+    this.schedule();
   }
 
   setFolding(data) {
@@ -138,13 +146,4 @@ export class Overlay {
       ctx.stroke();
     }
   }
-}
-
-/** The input point (x, y) under a pointer event on `canvas` (y up, [-1, 1]²). */
-export function eventPoint(event, canvas) {
-  const rect = canvas.getBoundingClientRect();
-  const u = (event.clientX - rect.left) / rect.width;
-  const v = (event.clientY - rect.top) / rect.height;
-  const clamp = (t) => Math.min(1, Math.max(-1, t));
-  return [clamp(-1 + 2 * u), clamp(1 - 2 * v)];
 }

@@ -1,7 +1,9 @@
 // The three picture panels: partition, prediction and target with points.
-// Frames are decoded into reusable R×R ImageData buffers on offscreen canvases,
+// Server frames are decoded into reusable R×R ImageData buffers on offscreen canvases,
 // then drawn scaled (nearest neighbour) onto the display canvases, once per
-// animation frame and only for the latest frame received.
+// animation frame and only for the latest frame received. Where the page draws the
+// network itself, a painter (gpupanels.js) draws the first two panels instead, at
+// their own device-pixel size, on the same schedule.
 
 const BOUNDARY_OVER_PREDICTION = [255, 120, 0];
 const BOUNDARY_OVER_REGIONS = [20, 20, 20];
@@ -111,6 +113,8 @@ export class Panels {
     this.pointColors = { train: null, val: null }; // [r, g, b], the server's (GET /api/options)
     this.rafPending = false;
     this.hasFrame = false;
+    this.painter = null; // draws partition and prediction from the weights (client mode)
+    this.paintDirty = false;
 
     if (typeof ResizeObserver === "function") {
       const observer = new ResizeObserver(() => this._resized());
@@ -119,16 +123,41 @@ export class Panels {
     window.addEventListener("resize", () => this._resized());
   }
 
-  /** A parsed frame ({header, sections}); drawn on the next animation frame. */
+  /** A parsed picture frame ({header, sections}); drawn on the next animation frame. */
   setFrame(frame) {
+    this.setPainter(null);
     this.frame = frame;
     this.frameDirty = true;
+    this._schedule();
+  }
+
+  /** The painter that draws partition and prediction from now on (null: server frames). */
+  setPainter(painter) {
+    if (painter === this.painter) return;
+    this.painter = painter;
+    // What was drawn belongs to the other source: never redrawn on a resize.
+    this.frame = null;
+    this.hasFrame = false;
+    this.frameDirty = false;
+    if (painter) {
+      painter.setDisplay(this.options);
+      this.repaint();
+    }
+  }
+
+  /** The painter's net or view changed: draw on the next animation frame. */
+  repaint() {
+    this.paintDirty = true;
     this._schedule();
   }
 
   setOptions({ fillRegions, boundaries }) {
     if (fillRegions !== undefined) this.options.fillRegions = Boolean(fillRegions);
     if (boundaries !== undefined) this.options.boundaries = Boolean(boundaries);
+    if (this.painter) {
+      this.painter.setDisplay(this.options);
+      this.repaint();
+    }
     if (this.frame) {
       this.frameDirty = true;
       this._schedule();
@@ -199,6 +228,14 @@ export class Panels {
       if (canvas === this.canvases.target) this.targetDirty = true;
       else redrawLayers = true;
     }
+    if (this.painter && (this.paintDirty || redrawLayers)) {
+      this.paintDirty = false;
+      try {
+        if (this.painter.paint(this.canvases.partition, this.canvases.prediction)) this._drawn(this.painter.net.step);
+      } catch (err) {
+        console.warn("the panels could not be drawn:", err);
+      }
+    }
     if (redrawLayers && this.hasFrame && !this.frameDirty) this._drawLayers();
     if (this.frameDirty && this.frame) {
       this.frameDirty = false;
@@ -206,6 +243,7 @@ export class Panels {
         this._decode(this.frame);
         this.hasFrame = true;
         this._drawLayers();
+        this._drawn(this.frame.header.step);
       } catch (err) {
         console.warn("frame could not be drawn:", err);
       }
@@ -235,6 +273,11 @@ export class Panels {
       paintBits(part, sections.boundary, count, packRGBA(c[0], c[1], c[2]));
     }
     this.partLayer.commit();
+  }
+
+  /** The step the partition and prediction panels show, on the canvas (for tests and tools). */
+  _drawn(step) {
+    this.canvases.partition.dataset.step = String(step);
   }
 
   _drawLayers() {

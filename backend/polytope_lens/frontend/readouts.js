@@ -25,6 +25,7 @@ export class Readouts {
     this.latest = null;
     this.pending = false;
     this.running = false;
+    this.statusStep = null; // the step of the last status
   }
 
   /** While not training the rate reads 0, whatever the last frame said. */
@@ -33,7 +34,13 @@ export class Readouts {
     if (!running) $("steps-per-s").textContent = "0";
   }
 
+  /** The step of a status, shown at once. */
   setStep(step) {
+    this.statusStep = typeof step === "number" ? step : null;
+    this._step(step);
+  }
+
+  _step(step) {
     const text = digits(step);
     if (text !== null) $("step-counter").textContent = text;
   }
@@ -50,11 +57,20 @@ export class Readouts {
   }
 
   _show(h) {
-    this.setStep(h.step);
+    // A status that does not change the step (e.g. after `view`) may overtake a frame sent just
+    // before it: that frame's older step is not shown (a reset's status has the lower step).
+    if (this.statusStep === null || h.step >= this.statusStep) this._step(h.step);
     if (this.running) $("steps-per-s").textContent = formatRate(h.steps_per_s);
     $("train-loss").textContent = formatLoss(h.train_loss);
     $("val-loss").textContent = formatLoss(h.val_loss);
     const regions = digits(h.regions);
-    if (regions !== null) $("region-count").textContent = regions;
+    if (regions !== null) {
+      const el = $("region-count");
+      el.textContent = regions;
+      // Between measurements (the page drawing from weights) the count is of an earlier step.
+      const at = typeof h.measured_step === "number" ? h.measured_step : h.step;
+      el.dataset.step = String(at);
+      el.title = `counted on the grid at step ${at}`;
+    }
   }
 }

@@ -416,7 +416,8 @@ export class MLPRenderer {
     return { ok: !reason, reason };
   }
 
-  /** options.maxDrawBuffers caps the targets per pass (tests use it to force several passes). */
+  /** options.maxDrawBuffers caps the targets per pass (tests use it to force several passes);
+   *  options.manual: never redraw by itself (the page copies the result into its panels). */
   constructor(canvas, options = {}) {
     this.canvas = canvas;
     this.options = options;
@@ -530,9 +531,10 @@ export class MLPRenderer {
     this._request();
   }
 
-  // One redraw on the next animation frame, however many changes came before it.
+  // One redraw on the next animation frame, however many changes came before it
+  // (none with options.manual: the owner calls render() when it draws).
   _request() {
-    if (this._frame || !this.gl) return;
+    if (this._frame || !this.gl || this.options.manual) return;
     this._frame = requestAnimationFrame(() => { this._frame = 0; this.render(); });
   }
 

@@ -24,6 +24,10 @@ const URL_KEYS = {
   boundaries: "bnd",
 };
 
+// View settings the page decides itself rather than keeping in its state: who draws
+// (rendermode.js picks it per network; the address may force it with ?render=).
+const PAGE_CHOSEN = new Set(["render"]);
+
 export class OptionsError extends Error {}
 
 function withinBounds(row, n) {
@@ -72,7 +76,7 @@ export class Settings {
       throw new OptionsError("the server's options list no settings");
     }
     if (!options.limits || typeof options.limits !== "object") throw new OptionsError("the server's options have no limits");
-    this.rows = new Map(rows.map((row) => [row.name, row]));
+    this.rows = new Map(rows.filter((row) => !PAGE_CHOSEN.has(row.name)).map((row) => [row.name, row]));
     this.limits = options.limits;
     this.pointColors = options.point_colors || {};
   }
