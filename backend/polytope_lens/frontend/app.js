@@ -2,6 +2,9 @@
 // the run control (runcontrol.js) ↔ the websocket; who draws (rendermode.js): the
 // page from the weights (gpupanels.js, with timeline and zoom) or the server's
 // pictures; panels, charts, readouts and feedback. Protocol: docs/protocol.md.
+// Longer than the other modules because it is the one switchboard where they meet: it routes
+// events and messages between them and decides nothing itself (the run control, the renderer
+// choice, the settings table and the timeline each live in their own module).
 
 import { fetchOptions, fetchSamples, sessionUrl, uploadImage } from "./api.js";
 import { Charts } from "./charts.js";
