@@ -137,14 +137,13 @@ class GeometryPool:
             if on_start is not None:
                 on_start()
             executor = self._ensure_executor()
-            loop = asyncio.get_running_loop()
             call = _Call(fn, args, kwargs)
-            with _plain_main():  # submit() may start a worker
-                try:
-                    future = loop.run_in_executor(executor, call)
-                except RuntimeError:  # the pool was shut down under us (idle timer, overrun): a new one
-                    self._executor = None
-                    future = loop.run_in_executor(self._ensure_executor(), call)
+            # submit() may start the forkserver and workers (~1 s): on a thread, never on the event loop
+            try:
+                future = asyncio.wrap_future(await asyncio.to_thread(_submit, executor, call))
+            except RuntimeError:  # the pool was shut down under us (idle timer, overrun): a new one
+                self._executor = None
+                future = asyncio.wrap_future(await asyncio.to_thread(_submit, self._ensure_executor(), call))
             try:
                 return await asyncio.wait_for(asyncio.shield(future), limit_s + self.grace_s)
             except asyncio.TimeoutError:
@@ -357,3 +356,8 @@ class IdleThreadPool(concurrent.futures.Executor):
         if wait:
             for thread in threads:
                 thread.join()
+
+
+def _submit(executor: concurrent.futures.ProcessPoolExecutor, call) -> concurrent.futures.Future:
+    with _plain_main():  # a worker started now must not re-run the server's __main__
+        return executor.submit(call)
