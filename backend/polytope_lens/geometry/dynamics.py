@@ -40,7 +40,8 @@ from typing import Callable
 
 import numpy as np
 
-from .exact import PartitionTooLarge, region_counts_per_layer
+from .exact import PartitionTooLarge, region_counts_and_patterns
+from .patterns import pack_patterns
 from .weights import WeightsSnapshot
 
 log = logging.getLogger("polytope_lens.dynamics")
@@ -169,6 +170,7 @@ class LiveGeometry:
         self._too_large = False
         self._failed = False
         self._result: tuple[int, list[int], float] | None = None  # (step, layer counts, seconds)
+        self._patterns: np.ndarray | None = None  # packed patterns (regions, K) of the exact partition at _result's step
         self._next_density_at = 0.0
         self._mask_key: tuple | None = None
         self._mask: np.ndarray | None = None
@@ -209,16 +211,18 @@ class LiveGeometry:
             self._model_ref = weakref.ref(model)
             self._too_large = self._failed = False
             self._result = None
+            self._patterns = None
             self._next_exact_at = 0.0
         self._last_step = step
         return self._generation
 
     def _compute(self, model, step: int, generation: int, background: bool) -> None:
         start = time.perf_counter()
-        counts, status = None, STATUS_EXACT
+        counts, status, patterns = None, STATUS_EXACT, None
         try:
-            counts = region_counts_per_layer(model, max_regions=self.max_regions,
-                                             deadline=time.monotonic() + self.budget_s)
+            counts, bits = region_counts_and_patterns(model, max_regions=self.max_regions,
+                                                      deadline=time.monotonic() + self.budget_s)
+            patterns = pack_patterns(bits)
         except PartitionTooLarge:
             status = STATUS_TOO_LARGE
         except Exception:  # never let the count break a frame; say so instead
@@ -237,6 +241,13 @@ class LiveGeometry:
                 self._failed = True
             elif self._result is None or step >= self._result[0]:
                 self._result = (step, counts, seconds)
+                self._patterns = patterns
+
+    def exact_patterns(self, step: int) -> np.ndarray | None:
+        """Packed patterns (regions, K) of the exact partition when it is the one at ``step``, else None."""
+        with self._lock:
+            current = self._result is not None and self._result[0] == step and not (self._too_large or self._failed)
+            return self._patterns if current else None
 
     def _exact_fields(self) -> dict:
         with self._lock:

@@ -27,7 +27,7 @@ from .jobs import IdleThreadPool
 from .middleware import MULTIPART_OVERHEAD, HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts
 from .registry import Jobs, SessionRegistry
 from .responses import describe_request_errors
-from .routers import downloads, geometry, images, live, meta, pages
+from .routers import baseline, downloads, geometry, images, live, meta, pages, presets
 from .store import ImageStore
 
 
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        allowed_origins=settings.allowed_origins)  # 403 for other sites (DNS rebinding, POST)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413s and errors
     app.add_exception_handler(RequestValidationError, _readable_validation_error)
-    for area in (meta, images, downloads, live, pages):
+    for area in (meta, images, downloads, live, pages, presets, baseline):
         app.include_router(area.router)
     geometry.install(app, settings.max_parallel_jobs)  # inspect, regions.json/.svg, layer-counts, neuron-line
     app.mount("/static", StaticFiles(directory=settings.frontend_dir, check_dir=False), name="static")
