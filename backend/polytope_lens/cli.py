@@ -110,7 +110,7 @@ def add_train_parser(subparsers) -> None:
 
     run = p.add_argument_group("run length and output")
     run.add_argument("--preset", default=None, metavar="ID", help=f"start from a ready experiment (its settings and steps; options given win): {', '.join(PRESETS_BY_ID)}")
-    run.add_argument("--steps", type=_non_negative_int, default=None, help=f"optimiser steps (with --resume: additional steps; default: the preset's, else {DEFAULT_STEPS})")
+    run.add_argument("--steps", type=_non_negative_int, default=None, help=f"optimiser steps (with --resume: additional steps; with --preset: the preset's unless given) (default: {DEFAULT_STEPS})")
     run.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N", help="also keep checkpoints/checkpoint_STEP.pt at every multiple of N steps (polytope-lens regions reads any of them)")
     run.add_argument("--frame-every", type=_positive_int, default=100, help="record a frame at every multiple of this step")
     run.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<image stem>; with --resume the checkpoint's folder)")

@@ -78,7 +78,8 @@ def kernel_regression(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray
         filled |= ok
         if filled.all():
             break
-    return result.astype(np.float32)
+    # a weighted mean lies within the values; FFT rounding (~1e-13) could step outside
+    return np.clip(result, values.min(axis=0), values.max(axis=0)).astype(np.float32)
 
 
 def smoothing_baseline(target: Target, sample: PointSample, sigma_px: float = DEFAULT_SIGMA_PX) -> Baseline:
