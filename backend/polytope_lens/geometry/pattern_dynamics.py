@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grid import GridPartition, compute_partition
+from .grid import GridPartition, compute_partition, exact_unique
 from .patterns import pattern_strings, unpack_patterns
 
 SOURCE_EXACT = "exact"
@@ -55,39 +55,30 @@ class _Update:
     exact: np.ndarray | None  # uint64 (regions, K): the exact partition's patterns at this step, if known
 
 
-# Up to this many 64-bit words per pattern, churn compares every pixel's pattern (a gather of
-# R*R*K words); wider networks compare each distinct (old region, new region) pair once instead.
-GATHER_MAX_WORDS = 8
+def common_labels(words_a: np.ndarray, words_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per distinct pattern across two packed pattern tables (regions, K): the label of
+    every row of each. Equal labels mean equal bits (grid.exact_unique never merges two patterns)."""
+    _, inverse = exact_unique(np.concatenate([words_a, words_b]))
+    return inverse[: len(words_a)], inverse[len(words_a):]
 
 
 def changed_fraction(ids_a: np.ndarray, words_a: np.ndarray, ids_b: np.ndarray, words_b: np.ndarray) -> float:
     """Fraction of grid pixels whose pattern differs between two grid partitions of the same size
-    (given as region ids (R, R) and packed region patterns (regions, K))."""
+    (given as region ids (R, R) and packed region patterns (regions, K)). Patterns are labelled
+    once per region, so the per-pixel work is two integer gathers and a compare."""
+    labels_a, labels_b = common_labels(words_a, words_b)
     a, b = ids_a.ravel(), ids_b.ravel()
-    K = words_a.shape[1]
-    if K == 1:
-        return float(np.count_nonzero(words_a[a, 0] != words_b[b, 0])) / a.size
-    if K <= GATHER_MAX_WORDS:
-        return float(np.count_nonzero((words_a[a] != words_b[b]).any(axis=1))) / a.size
-    pairs, counts = np.unique(a.astype(np.int64) * words_b.shape[0] + b, return_counts=True)
-    old, new = np.divmod(pairs, words_b.shape[0])
-    differ = (words_a[old] != words_b[new]).any(axis=1)
-    return float(counts[differ].sum()) / a.size
-
-
-def _row_keys(words: np.ndarray) -> np.ndarray:
-    words = np.ascontiguousarray(words)
-    if words.shape[1] == 1:
-        return words[:, 0]
-    return words.view(np.dtype((np.void, 8 * words.shape[1]))).ravel()
+    return float(np.count_nonzero(labels_a[a] != labels_b[b])) / a.size
 
 
 def births_and_deaths(before: np.ndarray, after: np.ndarray) -> tuple[int, int]:
     """(patterns in ``after`` but not ``before``, patterns in ``before`` but not ``after``); rows distinct."""
-    old, new = _row_keys(before), _row_keys(after)
-    born = int(np.count_nonzero(~np.isin(new, old)))
-    died = int(np.count_nonzero(~np.isin(old, new)))
-    return born, died
+    old, new = common_labels(before, after)
+    present_before = np.zeros(len(before) + len(after), dtype=bool)
+    present_before[old] = True
+    present_after = np.zeros_like(present_before)
+    present_after[new] = True
+    return int(np.count_nonzero(~present_before[new])), int(np.count_nonzero(~present_after[old]))
 
 
 def dead_mask(patterns: np.ndarray, hidden: int) -> np.ndarray:
