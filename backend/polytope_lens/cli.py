@@ -385,7 +385,7 @@ def cmd_serve(args) -> int:
         geometry_queue=args.geometry_queue,
         geometry_wait_s=args.geometry_wait,
     )
-    shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
+    shown = "127.0.0.1" if args.host in ("127.0.0.1", "0.0.0.0") else args.host  # the README's address
     print(f"{PROG}: open http://{shown}:{args.port}/ in a browser (Ctrl-C stops the server)", flush=True)
     serve(settings, log_level=args.log_level)
     return 0
