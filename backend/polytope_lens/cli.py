@@ -353,6 +353,7 @@ def add_serve_parser(subparsers) -> None:
     heavy.add_argument("--geometry-wait", type=_positive_float, default=10.0, help="longest wait (seconds) for a worker before 503 with Retry-After")
     p.add_argument("--device", default=None, help="torch device for training (default: cuda if available, else cpu)")
     p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads, shared by all sessions (small nets train fastest on one each)")
+    p.add_argument("--runs", type=Path, default=None, metavar="DIR", help="a sweep folder (polytope-lens sweep --out) to browse and compare at /compare")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="server log level")
     p.set_defaults(func=cmd_serve)
 
@@ -384,9 +385,14 @@ def cmd_serve(args) -> int:
         geometry_workers=args.geometry_workers,
         geometry_queue=args.geometry_queue,
         geometry_wait_s=args.geometry_wait,
+        runs_dir=args.runs,
     )
+    if args.runs is not None and not args.runs.is_dir():
+        raise UsageError(f"--runs: no such folder: {args.runs}")
     shown = "127.0.0.1" if args.host in ("127.0.0.1", "0.0.0.0") else args.host  # the README's address
     print(f"{PROG}: open http://{shown}:{args.port}/ in a browser (Ctrl-C stops the server)", flush=True)
+    if args.runs is not None:
+        print(f"{PROG}: the runs of {args.runs} side by side: http://{shown}:{args.port}/compare", flush=True)
     serve(settings, log_level=args.log_level)
     return 0
 
