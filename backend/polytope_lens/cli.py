@@ -22,6 +22,7 @@ from .core.samples import sample_path
 from .core.settings import (
     TRAINING_FIELDS, RunConfig, ViewSettings, describe_validation_error, settings_table,
 )
+from .core.classes import ClassError
 from .core.images import ImageError, load_target
 from .output.movie import write_movie
 from .output.recording import RunRecorder, train_and_record
@@ -152,6 +153,8 @@ def cmd_regions(args) -> int:
     print(f"wrote {summary['path']}: {summary['regions']:,} regions "
           f"(first {summary['layers']} of {summary['hidden_layers']} hidden layers, step {summary['step']}, "
           f"{summary['seconds']:.2f} s)")
+    if "boundary_length" in summary:
+        print(f"decision boundary: length {summary['boundary_length']:.4f}, crossing {summary['boundary_regions']:,} regions")
     return 0
 
 
@@ -209,12 +212,14 @@ def _make_trainer(args) -> Trainer:
         path = _resolve_image(args.image)
         if not Path(path).is_file():
             raise UsageError(f"no such picture file or sample id: {args.image}")
-        target = load_target(path, color=config.color)
+        target = load_target(path, color=config.target_color)
         return Trainer(config, target, device=args.device)
     except ValidationError as exc:  # also a ValueError: keep this clause first
         raise UsageError(describe_validation_error(exc)) from None
     except ImageError as exc:
         raise UsageError(f"{args.image}: {exc}") from None
+    except ClassError as exc:  # --task classify: too few classes or labelled pixels
+        raise UsageError(f"{args.image if exc.field == 'image' else '--' + exc.field.replace('_', '-')}: {exc}") from None
 
 
 class _StopOnCtrlC:
