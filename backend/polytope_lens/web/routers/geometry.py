@@ -22,13 +22,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from ...core.settings import RunConfig
 from ...geometry import tasks
 from ...geometry.documents import parse_fields
 from ...geometry.exact import PartitionTooLarge
+from ...geometry.export import DOCUMENT_FORMAT
 from ...geometry.inspection import inspect_point
 from ...geometry.weights import ArrayWeights
 from ..jobs import Busy, GeometryPool, Overrun
 from ..registry import RegistryDep
+from ..names import download_name
 from ..responses import attachment
 
 REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line: computing and encoding
@@ -57,6 +60,7 @@ class _Snapshot:
     step: int
     widths: list[int]
     box: tuple[float, float, float, float]
+    config: RunConfig | None = None  # the session's run: named in downloads, carried by the JSON
 
 
 def _take_snapshot(session, step: int | None) -> tuple | None:
@@ -77,7 +81,7 @@ async def snapshot(token: str, registry: RegistryDep,
             raise HTTPException(404, f"step {step} is not kept in this session's history")
         raise HTTPException(404, "no such session, or it has no network yet")
     weights, at = taken
-    return _Snapshot(weights.arrays(), at, weights.widths, area)
+    return _Snapshot(weights.arrays(), at, weights.widths, area, session.config())
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -149,6 +153,8 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
         raise HTTPException(422, str(exc)) from None
     k = _layers_param(layers, snap)
     extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths}
+    if kind == "json" and snap.config is not None:  # the document the command line writes: same keys
+        extra = {"format": DOCUMENT_FORMAT, **extra, "config": snap.config.model_dump()}
     try:
         data = await _run_heavy(request, token, f"regions of the first {k} layers", tasks.regions_document,
                                 snap.weights, k, extra, kind=kind, fields=chosen, max_regions=REGIONS_MAX,
@@ -201,7 +207,7 @@ async def regions_json(request: Request, token: str, snap: SnapshotDep,
     patterns, areas, colours, affine maps."""
     data, snap, k = await _document(request, token, snap, layers, "json", fields)
     return Response(data, media_type="application/json",
-                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
+                    headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "json")))
 
 
 @router.get("/regions.svg", responses={200: {"content": {"image/svg+xml": {}}}, **_PROBLEMS})
@@ -209,7 +215,7 @@ async def regions_svg(request: Request, token: str, snap: SnapshotDep, layers: i
     """The exact partition as SVG: regions filled by pattern colour, boundaries as lines."""
     svg, snap, k = await _document(request, token, snap, layers, "svg")
     return Response(svg, media_type="image/svg+xml",
-                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.svg"))
+                    headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "svg")))
 
 
 @router.get("/layer-counts", responses=_PROBLEMS)
