@@ -47,6 +47,7 @@ from typing import Callable
 
 import numpy as np
 
+from .decision import decision_regions, partition_and_layer_counts
 from .exact import PartitionTooLarge, region_counts_per_layer
 from .weights import WeightsSnapshot
 
@@ -197,6 +198,7 @@ class LiveGeometry:
         self._too_large = False
         self._failed = False
         self._result: tuple[int, list[int], float] | None = None  # (step, layer counts, seconds)
+        self._decision: tuple[int, dict | None] | None = None  # a classifier's (step, boundary length and regions crossed)
         self._next_density_at = 0.0
         self._mask_key: tuple | None = None
         self._mask: np.ndarray | None = None
@@ -209,6 +211,7 @@ class LiveGeometry:
         goes to the background; otherwise it is done now, within the budget.
         """
         model, step = trainer.model, int(trainer.step_count)
+        classify = getattr(trainer, "classes", None) is not None
         now = self._clock()
         with self._lock:
             # a frozen copy of a run (output/recording.py) names the live model it was copied from
@@ -226,12 +229,14 @@ class LiveGeometry:
                 self._in_flight = True
         if background:
             snapshot = WeightsSnapshot(model)
-            (self._executor or _shared_executor()).submit(self._compute, snapshot, step, generation, True)
+            (self._executor or _shared_executor()).submit(self._compute, snapshot, step, generation, True, classify)
         elif want and not live:
-            self._compute(model, step, generation, False)
+            self._compute(model, step, generation, False, classify)
         if not live:
             self._maybe_count_paused(model, step, generation)
         fields = self.exact_fields()
+        if classify:
+            fields.update(self._decision_fields())
         if not live or now >= self._next_density_at:
             self._next_density_at = now + DENSITY_INTERVAL_S
             fields.update(self._density_fields(trainer.target, partition))
@@ -245,6 +250,7 @@ class LiveGeometry:
             self._model_ref = weakref.ref(model)
             self._too_large = self._failed = False
             self._result = None
+            self._decision = None
             self._next_exact_at = 0.0
             self._retry_at, self._retry_s = 0.0, RETRY_FIRST_S
             if self._pause_job is not None:
@@ -253,12 +259,18 @@ class LiveGeometry:
         self._last_step = step
         return self._generation
 
-    def _compute(self, model, step: int, generation: int, background: bool) -> None:
+    def _compute(self, model, step: int, generation: int, background: bool, classify: bool = False) -> None:
         start = time.perf_counter()
-        counts, status = None, STATUS_EXACT
+        counts, status, decision = None, STATUS_EXACT, None
         try:
-            counts = region_counts_per_layer(model, max_regions=self.max_regions,
-                                             deadline=time.monotonic() + self.budget_s)
+            deadline = time.monotonic() + self.budget_s
+            if classify:  # the same pass gives the regions; their decision boundary is cheap next to it
+                part, counts = partition_and_layer_counts(model, max_regions=self.max_regions, deadline=deadline)
+                regions = decision_regions(part)
+                decision = {"boundary_length": round(regions.boundary_length, 4),
+                            "boundary_regions": regions.regions_crossed}
+            else:
+                counts = region_counts_per_layer(model, max_regions=self.max_regions, deadline=deadline)
         except PartitionTooLarge:
             status = STATUS_TOO_LARGE
         except Exception:  # never let the count break a frame; say so instead
@@ -283,6 +295,7 @@ class LiveGeometry:
                     self._retry_s = RETRY_FIRST_S
                 if self._result is None or step >= self._result[0]:
                     self._result = (step, counts, seconds)
+                    self._decision = (step, decision)
 
     # -- the paused count past the live budget -----------------------------------------
     def cancel(self) -> None:
@@ -375,6 +388,15 @@ class LiveGeometry:
             "exact_ms": round(result[2] * 1000, 1) if result else None,
             "exact_progress": None if progress is None else round(progress, 3),
         }
+
+    def _decision_fields(self) -> dict:
+        """A classifier's exact decision boundary at ``exact_step``: its length and the linear regions
+        it crosses (geometry/decision.py); null until the first exact result."""
+        with self._lock:
+            result, kept = self._result, self._decision
+            decision = kept[1] if kept is not None and result is not None and kept[0] == result[0] else None
+        return {"boundary_length": decision["boundary_length"] if decision else None,
+                "boundary_regions": decision["boundary_regions"] if decision else None}
 
     def _density_fields(self, target, partition) -> dict:
         R = partition.resolution

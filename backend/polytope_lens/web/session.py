@@ -25,6 +25,7 @@ from typing import Callable
 from PIL import Image
 from pydantic import BaseModel
 
+from ..core.classes import ClassError
 from ..core.images import Target
 from ..core.settings import RunConfig, ViewSettings
 from ..core.training import Trainer, TrainingDiverged
@@ -35,7 +36,7 @@ from ..output.frames import Frame, FrameProducer
 from ..output.movie import MovieRecorder, movie_bytes, movie_partition
 from ..output.render import png_bytes
 from .protocol import (
-    Configure, ErrorMessage, Pause, PointsMessage, ProtocolError, Reset, Set, Start,
+    Configure, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError, Reset, Set, Start,
     StatusMessage, Step, View, changes,
 )
 from .wire import partition_frame, weights_frame
@@ -207,7 +208,7 @@ class LiveSession:
         data = self.history.get(step)
         if data is None:
             return None
-        return WeightsSnapshot.from_flat(data, config.widths, config.out_dim, slope), step
+        return WeightsSnapshot.from_flat(data, config.widths, trainer.out_dim, slope), step
 
     def config(self) -> RunConfig | None:
         trainer = self.trainer
@@ -321,10 +322,13 @@ class LiveSession:
 
     def _configure(self, config: RunConfig) -> None:
         try:
-            target = self._resolve(config.image, config.color)
+            target = self._resolve(config.image, config.target_color)
         except (KeyError, ValueError) as exc:
             raise ProtocolError(f"image: {exc}", field="image") from None
-        trainer = Trainer(config, target, device=self._device)
+        try:
+            trainer = Trainer(config, target, device=self._device)
+        except ClassError as exc:  # classify: too few classes or labelled pixels
+            raise ProtocolError(f"{exc.field}: {exc}", field=exc.field) from None
         with self._lock:
             self.trainer = trainer
             self.image_id = config.image
@@ -340,7 +344,8 @@ class LiveSession:
         self._status(message="new network")
         sample = trainer.sample
         self.outbox.put_message(
-            PointsMessage(size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist())
+            PointsMessage(size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist(),
+                          **points_classes(trainer))
         )
         self._send_frame()
 
@@ -412,9 +417,12 @@ class LiveSession:
             "elapsed_s": round(self._train_time, 3),
             **frame.geometry,
         }
+        if frame.losses.train_accuracy is not None:
+            header["train_accuracy"] = frame.losses.train_accuracy
+            header["val_accuracy"] = frame.losses.val_accuracy
         if client:
             config = trainer.config
-            update = weights_frame(header, weights, config.widths, config.out_dim, float(trainer.model.negative_slope))
+            update = weights_frame(header, weights, config.widths, trainer.out_dim, float(trainer.model.negative_slope))
         else:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)

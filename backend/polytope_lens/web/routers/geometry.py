@@ -27,6 +27,7 @@ from ...geometry import tasks
 from ...geometry.documents import parse_fields
 from ...geometry.exact import PartitionTooLarge
 from ...geometry.export import DOCUMENT_FORMAT
+from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
 from ...geometry.weights import ArrayWeights
 from ..jobs import Busy, GeometryPool, Overrun
@@ -61,6 +62,7 @@ class _Snapshot:
     widths: list[int]
     box: tuple[float, float, float, float]
     config: RunConfig | None = None  # the session's run: named in downloads, carried by the JSON
+    classes: list[str] | None = None  # a classifier's class colours: its documents carry decision regions
 
 
 def _take_snapshot(session, step: int | None) -> tuple | None:
@@ -81,7 +83,9 @@ async def snapshot(token: str, registry: RegistryDep,
             raise HTTPException(404, f"step {step} is not kept in this session's history")
         raise HTTPException(404, "no such session, or it has no network yet")
     weights, at = taken
-    return _Snapshot(weights.arrays(), at, weights.widths, area, session.config())
+    trainer = session.trainer
+    classes = trainer.classes.css_colors() if trainer is not None and trainer.classes is not None else None
+    return _Snapshot(weights.arrays(), at, weights.widths, area, session.config(), classes)
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -155,6 +159,8 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
     extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths}
     if kind == "json" and snap.config is not None:  # the document the command line writes: same keys
         extra = {"format": DOCUMENT_FORMAT, **extra, "config": snap.config.model_dump()}
+    if snap.classes:
+        extra["classes"] = snap.classes
     try:
         data = await _run_heavy(request, token, f"regions of the first {k} layers", tasks.regions_document,
                                 snap.weights, k, extra, kind=kind, fields=chosen, max_regions=REGIONS_MAX,
@@ -192,9 +198,12 @@ async def inspect(request: Request, token: str, snap: SnapshotDep,
     if snap.weights.hidden <= INSPECT_IN_PROCESS_MAX:
         data = await asyncio.to_thread(inspect_point, snap.weights, (x, y), snap.box)
         data["step"] = snap.step
+        if snap.classes:
+            data["classify"] = region_classes(data, snap.classes)
         return JSONResponse(data, headers=headers)
     body = await _run_heavy(request, token, "inspection", tasks.inspect, snap.weights, (x, y),
-                            {"step": snap.step}, budget_s=REGIONS_BUDGET_S, box=snap.box)
+                            {"step": snap.step, **({"classes": snap.classes} if snap.classes else {})},
+                            budget_s=REGIONS_BUDGET_S, box=snap.box)
     return Response(body, media_type="application/json", headers=headers)
 
 
