@@ -7,7 +7,10 @@
 // choice, the settings table and the timeline each live in their own module).
 
 import { fetchOptions, fetchSamples, sessionUrl, uploadImage } from "./api.js";
+import { Baseline } from "./baseline.js";
 import { Charts } from "./charts.js";
+import { DynamicsCharts } from "./dynamicscharts.js";
+import { Experiments } from "./experiments.js";
 import { Connection, websocketUrl } from "./connection.js";
 import { Controls } from "./controls.js";
 import { ErrorBanner, Notice } from "./feedback.js";
@@ -112,6 +115,9 @@ class App {
       target: $("panel-target"),
     });
     this.charts = new Charts($("loss-chart"), $("regions-chart"), $("density-chart"));
+    this.dynamics = new DynamicsCharts({ churn: $("churn-chart"), births: $("births-chart"), dead: $("dead-chart"), deadSource: $("dead-source") });
+    this.baseline = new Baseline({ sigma: $("baseline-sigma"), button: $("baseline-show"), result: $("baseline-result"), image: $("baseline-image") });
+    this.experiments = new Experiments({ select: $("experiment-select"), note: $("experiment-note") }, { onLoad: (patch) => this.update(patch) });
     this.overlay = new Overlay($("partition-overlay"), $("panel-partition"));
     this.zoom = new ZoomControl($("panel-partition"), { onChange: (box) => this.onZoom(box) });
     this.timeline = new Timeline(
@@ -148,6 +154,7 @@ class App {
     this.panels.setOptions({ fillRegions: this.state.fill_regions, boundaries: this.state.boundaries });
     this.gallery.setSelected(this.state.image);
     this.wireInputs();
+    this.experiments.fetch().catch((err) => console.warn(err.message));
     this.loadSamples();
     this.gl = probeGL();
     this.chooseRenderer(this.netOf(this.state));
@@ -279,6 +286,7 @@ class App {
       case "reset":
         if (this.send({ type: "reset" })) {
           this.charts.clear();
+          this.dynamics.clear();
           this.lossGuard.reset();
         }
         break;
@@ -312,6 +320,7 @@ class App {
     if (mode !== before && mode === "client") this.sendView();
     this.pendingNotice = notice;
     this.charts.clear();
+    this.dynamics.clear();
   }
 
   sendView() {
@@ -611,6 +620,8 @@ class App {
       this.timeline.add(frame.net); // kept; on screen unless an earlier step is replayed
     } // else: weights of a network handed over to server frames, on their way: nothing to draw
     this.charts.addFrame(h);
+    this.dynamics.addFrame(h);
+    this.inspector.setDead(h.dead_pattern);
     this.lossGuard.observe(h.train_loss, h.step, this.runConfig ? this.runConfig.lr : this.state.lr);
     this.geometry.onFrame(h);
     this.readouts.showFrame(h);
@@ -618,6 +629,7 @@ class App {
 
   setToken(token) {
     this.token = token;
+    this.baseline.setToken(token);
     this.inspector.setToken(token);
     this.geometry.setToken(token);
     this.banner.clear("geometry");

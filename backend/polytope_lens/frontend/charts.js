@@ -9,12 +9,12 @@ const MAX_POINTS = 4000;
 
 export const CHART_FONT = { family: "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#374151" };
 // Markers (at most a few dozen) so that a run's very first point is visible too.
-const LINE = { type: "scatter", mode: "lines+markers" };
-const MARKER = { size: 4, maxdisplayed: 30 };
+export const LINE = { type: "scatter", mode: "lines+markers" };
+export const MARKER = { size: 4, maxdisplayed: 30 };
 const CONFIG = { displayModeBar: false, responsive: true, displaylogo: false };
 export const CHART_CONFIG = CONFIG;
 
-function baseLayout(yTitle, logY) {
+export function baseLayout(yTitle, logY) {
   return {
     margin: { l: 58, r: 12, t: 8, b: 40 },
     font: CHART_FONT,
@@ -94,7 +94,7 @@ class Series {
   }
 }
 
-class Chart {
+export class Chart {
   constructor(div, traces, layout) {
     this.div = div;
     this.traces = traces;

@@ -40,6 +40,7 @@ export class Inspector {
     this.canvas = canvas;
     this.overlay = overlay;
     this.root = root;
+    this.dead = []; // per layer, '1' where the neuron is off everywhere (the frames' dead_pattern)
     this.onError = onError || (() => {});
     this.at = at;
     this.busy = busy;
@@ -222,6 +223,11 @@ export class Inspector {
     box.append(check);
   }
 
+  /** The latest frame's dead neurons ('0010|1000', '1' = off everywhere), marked in the next pattern shown. */
+  setDead(pattern) {
+    this.dead = typeof pattern === "string" ? pattern.split("|") : [];
+  }
+
   _showPattern(data) {
     const box = this.els.pattern;
     box.replaceChildren();
@@ -234,13 +240,15 @@ export class Inspector {
       const cells = el("div", "pattern-cells");
       bits.forEach((bit, j) => {
         const b = binding.get(`${layer}:${j}`);
-        const cell = el("button", `neuron ${bit ? "on" : "off"}${b ? " binding" : ""}`);
+        const dead = (this.dead[li] || "")[j] === "1";
+        const cell = el("button", `neuron ${bit ? "on" : "off"}${b ? " binding" : ""}${dead ? " dead" : ""}`);
+        cell.dataset.dead = dead ? "true" : "false";
         cell.type = "button";
         cell.dataset.layer = String(layer);
         cell.dataset.neuron = String(j);
         cell.dataset.on = bit ? "1" : "0";
         cell.dataset.binding = b ? "true" : "false";
-        cell.title = `layer ${layer}, neuron ${j}: ${bit ? "on (pre-activation > 0)" : "off"}${b ? "; bounds this region" : ""} — click to show where it switches`;
+        cell.title = `layer ${layer}, neuron ${j}: ${bit ? "on (pre-activation > 0)" : "off"}${dead ? " everywhere in the square (dead)" : ""}${b ? "; bounds this region" : ""} — click to show where it switches`;
         cell.setAttribute("aria-label", cell.title);
         if (this.neuron && this.neuron.layer === layer && this.neuron.neuron === j) cell.classList.add("selected");
         cells.append(cell);
