@@ -160,3 +160,30 @@ def test_smoothing_baseline_on_the_ring(ring_target):
     flat = float(np.mean((sample.val_y - sample.train_y.mean()) ** 2))
     assert base.val_loss < 0.5 * flat
     assert smoothing_baseline(ring_target, sample, 0.5).train_loss < 1e-6  # a narrow kernel reproduces its points
+
+
+def test_plot_command_draws_a_metric_of_several_runs(tmp_path, sample_dir):
+    runs = []
+    for name, layers in (("a", "6x2"), ("b", "12")):
+        out = tmp_path / name
+        assert main(["train", "ring", "--layers", layers, "--steps", "20", "--frame-every", "10", "--resolution", "32",
+                     "--train-points", "200", "--val-points", "50", "--out", str(out), "--quiet"]) == 0
+        runs.append(str(out))
+    picture = tmp_path / "churn.png"
+    assert main(["plot", *runs, "--label", "deep", "--out", str(picture)]) == 0
+    from PIL import Image
+
+    img = Image.open(picture)
+    assert img.size == (900, 420) and len(img.getcolors(1 << 16)) > 2
+    assert main(["plot", str(tmp_path), "--out", str(picture)]) == 2  # no metrics.jsonl there
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset, stated", [("post-14x6", 0.0074), ("post-bottleneck", 0.0078), ("post-deep", 0.0090)])
+def test_post_runs_reach_the_stated_validation_mse(preset, stated, tmp_path, sample_dir):
+    """README, "Experiments": the polytope post's runs, 6000 steps each (about 20-60 s of training)."""
+    out = tmp_path / preset
+    assert main(["train", "--preset", preset, "--frame-every", "6000", "--resolution", "32", "--out", str(out),
+                 "--quiet"]) == 0
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    assert last["step"] == 6000 and last["val_loss"] <= stated * 1.15

@@ -170,7 +170,35 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(subparsers)
     add_regions_parser(subparsers)
     add_sweep_parser(subparsers, _HelpFormatter)
+    add_plot_parser(subparsers)
     return parser
+
+
+def add_plot_parser(subparsers) -> None:
+    p = subparsers.add_parser("plot", help="chart a metrics.jsonl field over training for one or more runs (PNG)",
+                              description="Draw one line per run folder of a metrics.jsonl field, e.g. pattern_churn.")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders written by 'polytope-lens train'")
+    p.add_argument("--field", default="pattern_churn", help="metrics.jsonl field to plot (default: pattern_churn)")
+    p.add_argument("--label", action="append", default=[], help="label of each run, in order (default: folder names)")
+    p.add_argument("--title", default=None, help="chart title")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.png", help="output picture")
+    p.set_defaults(func=cmd_plot)
+
+
+def cmd_plot(args) -> int:
+    from .output.churnplot import plot_runs, read_metric
+
+    labels = args.label + [run.name for run in args.runs[len(args.label):]]
+    runs = {}
+    for label, run in zip(labels, args.runs):
+        if not (run / "metrics.jsonl").is_file():
+            raise UsageError(f"no metrics.jsonl in {run}")
+        runs[label] = read_metric(run, args.field)
+    title = args.title or f"{args.field} over training"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    plot_runs(runs, title, args.field).save(args.out)
+    print(f"wrote {args.out}")
+    return 0
 
 
 # -- train --------------------------------------------------------------------

@@ -62,7 +62,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset("lazy", "Lazy training: very wide, small steps",
            "One layer of 1,024 neurons with plain SGD: the loss falls while the activation patterns "
            "barely move (watch pattern churn).",
-           {**POST, "layers": "1024", "optimizer": "sgd", "lr": 0.05}, 3000, compare_with="rich"),
+           {**POST, "layers": "1024", "optimizer": "sgd", "lr": 0.005}, 3000, compare_with="rich"),
     Preset("rich", "Rich training: narrow and deep",
            "8 layers of 10 with Adam: the partition is rebuilt as it learns (pattern churn stays high).",
            {**POST, "layers": "10x8"}, 3000, compare_with="lazy"),
