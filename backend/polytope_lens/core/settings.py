@@ -92,6 +92,7 @@ class ViewSettings(_Settings):
     render: Literal["server", "client"] = Field(
         "server", description="who draws the live view: the server sends pictures, or the page draws from the weights"
     )
+    t: float = Field(0.0, ge=-1.0, le=1.0, description="the moment of a clip shown, from -1 (first frame) to 1 (last); pictures ignore it")
 
 
 class RunConfig(NetworkSettings, TrainingSettings):
@@ -109,9 +110,9 @@ class RunConfig(NetworkSettings, TrainingSettings):
     def effective_batch_size(self) -> int:
         return min(self.batch_size, self.train_points)
 
-    def architecture_label(self) -> str:
+    def architecture_label(self, in_dim: int = 2) -> str:
         act = "ReLU" if self.activation == "relu" else f"leaky ReLU {self.negative_slope:g}"
-        return f"2-{self.layers}-{self.out_dim} {act}"
+        return f"{in_dim}-{self.layers}-{self.out_dim} {act}"
 
     def training(self) -> TrainingSettings:
         return TrainingSettings(**{name: getattr(self, name) for name in TrainingSettings.model_fields})

@@ -18,6 +18,7 @@ from ..core.settings import ViewSettings
 from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
 from ..geometry.grid import GridPartition, compute_partition
+from .moments import MomentCache
 from .render import FrameInfo, render_frame, target_rgb
 
 
@@ -27,6 +28,7 @@ class Frame:
     losses: Losses
     partition: GridPartition
     geometry: dict  # header fields from LiveGeometry: exact counts, per-layer counts, edge density
+    t: float = 0.0  # the moment of a clip it shows (output/moments.py); 0 for a picture
 
 
 class FrameProducer:
@@ -36,18 +38,23 @@ class FrameProducer:
         self.geometry = geometry or LiveGeometry()
         self._target_panel: np.ndarray | None = None
         self._target_of: tuple | None = None
+        self.moments = MomentCache()
 
-    def frame(self, trainer: Trainer, resolution: int, live: bool) -> Frame:
-        """Losses, partition and geometry of the trainer now. Raises TrainingDiverged (from
-        ``trainer.losses``) when the network is no longer finite."""
+    def frame(self, trainer: Trainer, resolution: int, live: bool, t: float = 0.0) -> Frame:
+        """Losses, partition and geometry of the trainer now (of a clip's network: of its slice at
+        ``t``). Raises TrainingDiverged (from ``trainer.losses``) when the network is no longer finite."""
         losses = trainer.losses()
-        partition = compute_partition(trainer.model, resolution)
-        return Frame(int(trainer.step_count), losses, partition, self.geometry.frame_fields(trainer, partition, live))
+        seen = self.moments.at(trainer, t)
+        partition = compute_partition(seen.model, resolution)
+        return Frame(int(trainer.step_count), losses, partition, self.geometry.frame_fields(seen, partition, live),
+                     t=float(t) if seen is not trainer else 0.0)
 
     def picture(self, trainer: Trainer, frame: Frame, view: ViewSettings, caption: bool = True,
                 partition: GridPartition | None = None) -> Image.Image:
         """The three panels of ``frame`` (or of ``partition``, e.g. a smaller copy for a movie)."""
         partition = partition or frame.partition
+        clip = trainer.target.frame_count > 1
+        trainer = self.moments.at(trainer, frame.t)  # a clip's target panel: the frame at t
         info = None
         if caption:
             info = FrameInfo(
@@ -55,7 +62,8 @@ class FrameProducer:
                 train_loss=frame.losses.train if frame.losses else math.nan,
                 val_loss=frame.losses.val if frame.losses else math.nan,
                 regions=frame.partition.region_count,
-                architecture=trainer.config.architecture_label(),
+                architecture=trainer.config.architecture_label(in_dim=3 if clip else 2)
+                + (f"   t = {frame.t:+.2f}" if clip else ""),
             )
         return render_frame(partition, self._target(trainer, partition.resolution), info,
                             fill_regions=view.fill_regions, show_boundaries=view.boundaries)

@@ -193,11 +193,11 @@ class LiveSession:
                 return None
             if step is None or step == trainer.step_count:
                 return WeightsSnapshot(trainer.model), int(trainer.step_count)
-            config, slope = trainer.config, float(trainer.model.negative_slope)
+            config, slope, in_dim = trainer.config, float(trainer.model.negative_slope), trainer.model.in_dim
         data = self.history.get(step)
         if data is None:
             return None
-        return WeightsSnapshot.from_flat(data, config.widths, config.out_dim, slope), step
+        return WeightsSnapshot.from_flat(data, config.widths, config.out_dim, slope, in_dim=in_dim), step
 
     def config(self) -> RunConfig | None:
         trainer = self.trainer
@@ -301,9 +301,10 @@ class LiveSession:
         self.outbox.discard_frame()
         self._status(message="new network")
         sample = trainer.sample
-        self.outbox.put_message(
-            PointsMessage(size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist())
-        )
+        clip = {} if sample.train_frames is None else {
+            "train_frames": sample.train_frames.tolist(), "val_frames": sample.val_frames.tolist()}
+        self.outbox.put_message(PointsMessage(
+            size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist(), **clip))
         self._send_frame()
 
     def _train_and_draw(self) -> None:
@@ -356,8 +357,9 @@ class LiveSession:
             with self._lock:
                 weights = flat_weights(trainer.model)
                 step = int(trainer.step_count)
-                if not client or not live or self._frame is None or start >= self._next_measure_at:
-                    self._frame = self.frames.frame(trainer, self.view.resolution, live=live)
+                if (not client or not live or self._frame is None or start >= self._next_measure_at
+                        or self._frame.t != self.view.t and trainer.target.frame_count > 1):
+                    self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
                 frame = self._frame
         except TrainingDiverged as exc:
@@ -374,9 +376,12 @@ class LiveSession:
             "elapsed_s": round(self._train_time, 3),
             **frame.geometry,
         }
+        if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
+            header.update(t=frame.t, frames=trainer.target.frame_count)
         if client:
             config = trainer.config
-            update = weights_frame(header, weights, config.widths, config.out_dim, float(trainer.model.negative_slope))
+            update = weights_frame(header, weights, config.widths, config.out_dim, float(trainer.model.negative_slope),
+                                   in_dim=trainer.model.in_dim)
         else:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
@@ -404,6 +409,8 @@ class LiveSession:
             view=self.view,
             image_url=f"/api/images/{self.image_id}" if self.image_id else None,
             message=message,
+            frames=trainer.target.frame_count if trainer else 1,
+            duration_s=trainer.target.duration_s if trainer else 0.0,
         ))
 
     def _error(self, message: str, field: str | None = None) -> None:

@@ -26,6 +26,7 @@ from ...geometry import tasks
 from ...geometry.documents import parse_fields
 from ...geometry.exact import PartitionTooLarge
 from ...geometry.inspection import inspect_point
+from ...geometry.slices import slice_weights
 from ...geometry.weights import ArrayWeights
 from ..jobs import Busy, GeometryPool, Overrun
 from ..registry import RegistryDep
@@ -57,18 +58,27 @@ class _Snapshot:
     step: int
     widths: list[int]
     box: tuple[float, float, float, float]
+    t: float | None = None  # the moment of a clip's network (geometry/slices.py); None for a picture's
 
 
 def _take_snapshot(session, step: int | None) -> tuple | None:
     return None if session is None else session.weights_snapshot(step)
 
 
+def _moment_fields(snap: "_Snapshot") -> dict:
+    """``t`` in every answer about a clip's network: the moment it describes."""
+    return {} if snap.t is None else {"t": snap.t}
+
+
 async def snapshot(token: str, registry: RegistryDep,
                    step: int | None = Query(None, ge=0, description="a step kept in the session's history "
                                             "(default: the network now)"),
-                   box: str | None = Query(None, description="view box x0,x1,y0,y1 (default: -1,1,-1,1)")) -> _Snapshot:
+                   box: str | None = Query(None, description="view box x0,x1,y0,y1 (default: -1,1,-1,1)"),
+                   t: float | None = Query(None, ge=-1.0, le=1.0, description="a clip's moment, -1..1 (default: "
+                                           "the session's view t); pictures ignore it")) -> _Snapshot:
     """Frozen weights (as numpy arrays, for a worker process) of the session's network now or at a
-    kept ``step``, and the view box (taken on a worker thread: it waits for the session's lock)."""
+    kept ``step``, and the view box (taken on a worker thread: it waits for the session's lock). A
+    clip's (x, y, t) network is sliced at ``t`` into the 2-D network every tool below reads."""
     area = _parse_box(box)
     session = registry.get(token)
     taken = await asyncio.to_thread(_take_snapshot, session, step)
@@ -77,7 +87,12 @@ async def snapshot(token: str, registry: RegistryDep,
             raise HTTPException(404, f"step {step} is not kept in this session's history")
         raise HTTPException(404, "no such session, or it has no network yet")
     weights, at = taken
-    return _Snapshot(weights.arrays(), at, weights.widths, area)
+    arrays = weights.arrays()
+    moment = None
+    if arrays.affine_layers()[0][0].shape[1] == 3:
+        moment = float(session.view.t if t is None else t)
+        arrays = slice_weights(arrays, moment)
+    return _Snapshot(arrays, at, weights.widths, area, moment)
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -148,7 +163,8 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     k = _layers_param(layers, snap)
-    extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths}
+    extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths,
+             **_moment_fields(snap)}
     try:
         data = await _run_heavy(request, token, f"regions of the first {k} layers", tasks.regions_document,
                                 snap.weights, k, extra, kind=kind, fields=chosen, max_regions=REGIONS_MAX,
@@ -186,9 +202,10 @@ async def inspect(request: Request, token: str, snap: SnapshotDep,
     if snap.weights.hidden <= INSPECT_IN_PROCESS_MAX:
         data = await asyncio.to_thread(inspect_point, snap.weights, (x, y), snap.box)
         data["step"] = snap.step
+        data.update(_moment_fields(snap))
         return JSONResponse(data, headers=headers)
     body = await _run_heavy(request, token, "inspection", tasks.inspect, snap.weights, (x, y),
-                            {"step": snap.step}, budget_s=REGIONS_BUDGET_S, box=snap.box)
+                            {"step": snap.step, **_moment_fields(snap)}, budget_s=REGIONS_BUDGET_S, box=snap.box)
     return Response(body, media_type="application/json", headers=headers)
 
 
@@ -224,7 +241,7 @@ async def layer_counts(request: Request, token: str, snap: SnapshotDep):
                               max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
     return JSONResponse({
         "step": snap.step, "widths": snap.widths, "counts": result["counts"], "complete": result["reason"] is None,
-        "reason": result["reason"], "seconds": result["seconds"],
+        "reason": result["reason"], "seconds": result["seconds"], **_moment_fields(snap),
     }, headers={"Cache-Control": "no-store"})
 
 
@@ -238,7 +255,8 @@ async def neuron_line(request: Request, token: str, snap: SnapshotDep,
         raise HTTPException(422, f"no neuron {neuron} in layer {layer}: the hidden widths are {snap.widths}")
     try:
         body = await _run_heavy(request, token, f"zero set of layer {layer} neuron {neuron}", tasks.neuron_line,
-                                snap.weights, layer, neuron, {"step": snap.step, "layer": layer, "neuron": neuron},
+                                snap.weights, layer, neuron,
+                                {"step": snap.step, "layer": layer, "neuron": neuron, **_moment_fields(snap)},
                                 max_regions=REGIONS_MAX, budget_s=REGIONS_BUDGET_S, box=snap.box)
     except PartitionTooLarge as exc:
         raise _too_large(exc, f"partition of the first {layer - 1} layers", REGIONS_BUDGET_S, REGIONS_MAX) from None
