@@ -79,6 +79,7 @@ export function atParams(at) {
   const params = {};
   if (at && Number.isInteger(at.step)) params.step = at.step;
   if (at && at.box) params.box = [at.box.x0, at.box.x1, at.box.y0, at.box.y1].join(",");
+  if (at && Number.isFinite(at.t)) params.t = at.t; // a clip's moment on screen (cliptime.js)
   return params;
 }
 

@@ -14,6 +14,7 @@ import { ErrorBanner, Notice } from "./feedback.js";
 import { Gallery, wireUpload } from "./gallery.js";
 import { Geometry } from "./geometry.js";
 import { GpuPanels } from "./gpupanels.js";
+import { ClipTime } from "./cliptime.js";
 import { Inspector } from "./inspector.js";
 import { Overlay } from "./overlay.js";
 import { Panels } from "./panels.js";
@@ -104,6 +105,10 @@ class App {
       { bar: $("timeline-bar"), slider: $("timeline"), play: $("timeline-play"), speed: $("timeline-speed"),
         live: $("timeline-live"), readout: $("timeline-step"), note: $("timeline-note") },
       { onShow: (net, replay) => this.showNet(net, replay) },
+    );
+    this.clip = new ClipTime(
+      { bar: $("clip-bar"), slider: $("time-slider"), play: $("time-play"), readout: $("time-readout") },
+      { onTime: (t) => this.update({ t }) },
     );
     const geometryError = (message) => this.banner.set("geometry", message);
     const at = () => this.at();
@@ -210,6 +215,7 @@ class App {
       this.sendView();
       this.dispatch("viewChanged");
     }
+    if (changed.includes("t")) this.showMoment();
     if (changed.includes("image")) this.gallery.setSelected(this.state.image);
     if (changed.includes("color") && this.panels.targetUrl) this.panels.setTarget(this.panels.targetUrl, this.state.color);
   }
@@ -307,6 +313,7 @@ class App {
       resolution: this.state.resolution,
       render,
       max_fps: MAX_FPS,
+      t: this.state.t,
     });
     if (sent) this.renderSent = render;
   }
@@ -325,6 +332,7 @@ class App {
       try {
         if (this.gpuFailed) throw new Error(this.gpuFailed);
         this.gpu = new GpuPanels({ onLost: () => this.gpuLost() });
+        this.gpu.setTime(this.clip.isClip ? this.state.t : 0);
         this.gpu.setView(this.zoom.box);
       } catch (err) {
         this.gpuFailed = err.message;
@@ -369,6 +377,7 @@ class App {
     return {
       step: this.timeline.replaying ? this.timeline.replayStep : null,
       box: isSquare(this.zoom.box) ? null : this.zoom.box,
+      t: this.clip.isClip ? this.state.t : null,
     };
   }
 
@@ -382,6 +391,19 @@ class App {
     this.wasReplay = replay;
     this.inspector.onStep(net.step, chosen);
     if (chosen) this.geometry.refresh();
+  }
+
+  /** The moment t of a clip changed (slider, play, a link): the target frame and its points, and the
+   *  page's renderer at the new t; server frames follow from the `view` message. */
+  showMoment() {
+    this.clip.setTime(this.state.t);
+    if (this.clip.isClip) this.panels.setTarget(this.clip.targetUrl(), this.panels.targetColor);
+    this.panels.setPoints(this.clip.pointsNow());
+    if (this.gpu) {
+      this.gpu.setTime(this.clip.isClip ? this.state.t : 0);
+      this.panels.repaint();
+    }
+    this.geometry.refresh();
   }
 
   /** The panels say when they show a past step (null: live). */
@@ -514,7 +536,8 @@ class App {
 
   /** Points come once per network the server built: the configure was accepted. */
   onPoints(msg) {
-    this.panels.setPoints(msg);
+    this.clip.setPoints(msg);
+    this.panels.setPoints(this.clip.pointsNow());
     this.dispatch("built");
     this.syncRenderer();
     this.banner.clearPrefix("field:");
@@ -531,9 +554,10 @@ class App {
       this.runConfig = msg.config;
       this.showRunConfig(msg.config, msg.image_url);
     }
+    if (hasRun && this.clip.setRun(msg)) this.showMoment();
     if (typeof msg.image_url === "string") {
       const color = hasRun && typeof msg.config.color === "boolean" ? msg.config.color : this.state.color;
-      this.panels.setTarget(msg.image_url, color);
+      this.panels.setTarget(this.clip.targetUrl(msg.image_url), color);
     }
     if (SERVER_EVENTS[msg.state]) this.dispatch(SERVER_EVENTS[msg.state]);
     if (hasRun) this.syncRenderer();
