@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install Polytope Lens into it (editable).
 #   bash scripts/setup.sh          the app
-#   bash scripts/setup.sh --test   the app and everything the tests need (Python side)
+#   bash scripts/setup.sh --test   the app and everything the tests need (Python side; the ray extra too)
 # PyTorch: the CPU build. Where the machine keeps a local wheel folder (/opt/wheels),
 # pip takes torch from there; a plain `pip install torch` could pull a multi-GB CUDA build.
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 extras=""
-[[ "${1:-}" == "--test" ]] && extras="[test]"
+[[ "${1:-}" == "--test" ]] && extras="[test,ray]"
 
 if [[ ! -x .venv/bin/python ]]; then
     "$PYTHON" -m venv .venv

@@ -1,7 +1,8 @@
 """The ``polytope-lens`` console script: argument parsing and exit codes only.
 
 Subcommands: ``serve`` (the web app), ``train`` (headless frames, metrics,
-checkpoint, movie) and ``regions`` (export a checkpoint's exact partition).
+checkpoint, movie), ``regions`` (export a checkpoint's exact partition) and
+``sweep`` (a grid of runs: sweeps/command.py).
 Exit codes: 0 done, 2 bad input (options, picture, checkpoint, device),
 3 training diverged, 130 interrupted by Ctrl-C (checkpoint saved).
 """
@@ -27,6 +28,7 @@ from .output.recording import RunRecorder, train_and_record
 from .geometry.export import export_regions
 from .geometry.exact import PartitionTooLarge
 from .core.training import Trainer, TrainingDiverged, trainer_from_checkpoint
+from .sweeps.command import add_sweep_parser
 
 PROG = "polytope-lens"
 VIEW_FILE = "view.json"  # how a headless run's frames are drawn, so a resumed run draws them alike
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(subparsers)
     add_train_parser(subparsers)
     add_regions_parser(subparsers)
+    add_sweep_parser(subparsers, _HelpFormatter)
     return parser
 
 
@@ -382,7 +385,7 @@ def cmd_serve(args) -> int:
         geometry_queue=args.geometry_queue,
         geometry_wait_s=args.geometry_wait,
     )
-    shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
+    shown = "127.0.0.1" if args.host in ("127.0.0.1", "0.0.0.0") else args.host  # the README's address
     print(f"{PROG}: open http://{shown}:{args.port}/ in a browser (Ctrl-C stops the server)", flush=True)
     serve(settings, log_level=args.log_level)
     return 0

@@ -16,6 +16,7 @@ import { Geometry } from "./geometry.js";
 import { GpuPanels } from "./gpupanels.js";
 import { ClipTime } from "./cliptime.js";
 import { Inspector } from "./inspector.js";
+import { LossGuard } from "./lossguard.js";
 import { Overlay } from "./overlay.js";
 import { Panels } from "./panels.js";
 import { Readouts } from "./readouts.js";
@@ -61,6 +62,14 @@ function withTimeout(promise, ms) {
   return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
 }
 
+/** Whether a key typed at `el` is text (a field, a list, editable content), not a command. */
+function typesText(el) {
+  if (!el || !el.closest) return false;
+  if (el.closest("textarea, select, [contenteditable=''], [contenteditable='true']")) return true;
+  const NOT_TEXT = ["checkbox", "radio", "range", "button", "submit", "reset", "file", "color", "image"];
+  return el.tagName === "INPUT" && !NOT_TEXT.includes(el.type);
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 class App {
@@ -92,6 +101,9 @@ class App {
 
     this.banner = new ErrorBanner($("error-bar"), $("error-banner"));
     this.notice = new Notice($("restart-notice"));
+    this.lossGuard = new LossGuard({
+      onChange: (message) => (message ? this.banner.set("exploding", message) : this.banner.clear("exploding")),
+    });
     this.readouts = new Readouts();
     this.panels = new Panels({
       partition: $("panel-partition"),
@@ -269,7 +281,10 @@ class App {
         this.send({ type: "step", n });
         break;
       case "reset":
-        if (this.send({ type: "reset" })) this.charts.clear();
+        if (this.send({ type: "reset" })) {
+          this.charts.clear();
+          this.lossGuard.reset();
+        }
         break;
       default: // start, pause
         this.send({ type: command });
@@ -489,15 +504,19 @@ class App {
       dropTargets: [$("drop-zone"), $("target-box")],
       onFile: (file) => this.upload(file),
     });
+    // Space starts and stops training from anywhere but a text field: a focused button,
+    // thumbnail or checkbox does not take the key (it would press or untick itself).
+    const isSpace = (event) => event.code === "Space" || event.key === " ";
     document.addEventListener("keydown", (event) => {
-      if (event.code !== "Space" && event.key !== " ") return;
-      if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
-      const t = event.target;
-      if (t && t.closest && t.closest("input, select, textarea, button, a, [contenteditable=''], [contenteditable='true']")) return;
+      if (!isSpace(event) || event.ctrlKey || event.metaKey || event.altKey || typesText(event.target)) return;
       event.preventDefault();
+      if (event.repeat) return;
       if (wantsToRun(this.run.state)) this.pauseTraining();
       else this.startTraining();
-    });
+    }, true);
+    document.addEventListener("keyup", (event) => {
+      if (isSpace(event) && !typesText(event.target)) event.preventDefault(); // a button clicks on key-up
+    }, true);
     document.addEventListener("visibilitychange", () => this.sendView());
     window.addEventListener("online", () => this.connection.retryNow());
   }
@@ -538,6 +557,7 @@ class App {
   onPoints(msg) {
     this.clip.setPoints(msg);
     this.panels.setPoints(this.clip.pointsNow());
+    this.lossGuard.reset();
     this.dispatch("built");
     this.syncRenderer();
     this.banner.clearPrefix("field:");
@@ -599,7 +619,7 @@ class App {
     this.banner.set(kind ? `field:${field}` : "server", text);
     this.errorSeq = this.commandSeq;
     if (!kind) return;
-    this.controls.markInvalid(field);
+    this.controls.markInvalid(field, text);
     this.dispatch(kind === "view" ? "viewRefused" : "settingRefused");
     if (this.run.state === "refused") this.pendingNotice = null;
   }
@@ -613,6 +633,7 @@ class App {
       this.timeline.add(frame.net); // kept; on screen unless an earlier step is replayed
     } // else: weights of a network handed over to server frames, on their way: nothing to draw
     this.charts.addFrame(h);
+    this.lossGuard.observe(h.train_loss, h.step, this.runConfig ? this.runConfig.lr : this.state.lr);
     this.geometry.onFrame(h);
     this.readouts.showFrame(h);
   }

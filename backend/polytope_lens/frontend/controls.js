@@ -44,6 +44,36 @@ function labelText(input) {
   return text && text[0].toLowerCase() + text.slice(1);
 }
 
+/** What values `row` accepts, in words: "a whole number from 1 to 262,144". */
+export function describeBounds(row) {
+  const n = (v) => (typeof v === "number" ? v.toLocaleString("en") : String(v));
+  const what = row.type === "int" ? "a whole number" : "a number";
+  const low = row.min !== undefined ? n(row.min) : row.min_exclusive !== undefined ? `above ${n(row.min_exclusive)}` : null;
+  const high = row.max !== undefined ? n(row.max) : row.max_exclusive !== undefined ? `below ${n(row.max_exclusive)}` : null;
+  if (row.min !== undefined && row.max !== undefined) return `${what} from ${low} to ${high}`;
+  return [what, low && (row.min !== undefined ? `of at least ${low}` : low), high && (row.max !== undefined ? `of at most ${high}` : high)]
+    .filter(Boolean)
+    .join(" ");
+}
+
+/** The short sentence beside a field (the server's, or the page's own about bounds); null removes it. */
+function showFieldNote(input, name, message) {
+  const box = input.closest(".field") || input.parentElement;
+  if (!box) return;
+  let note = box.querySelector(":scope > .field-error");
+  if (!message) {
+    if (note) note.remove();
+    return;
+  }
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "field-error";
+    box.append(note);
+  }
+  note.dataset.testid = `field-error-${name}`;
+  note.textContent = message;
+}
+
 export class Controls {
   /**
    * onChange(patch) is called with {name: value} for every accepted edit.
@@ -137,9 +167,14 @@ export class Controls {
       const value = this.settings.coerce(prop.name, raw);
       if (value === undefined) {
         input.classList.add("invalid");
+        if (!isCheck && input.tagName !== "SELECT") {
+          const label = labelText(input) || prop.name;
+          showFieldNote(input, prop.name, `${label[0].toUpperCase()}${label.slice(1)} must be ${describeBounds(prop)}.`);
+        }
         return;
       }
       input.classList.remove("invalid");
+      if (!input.classList.contains("server-invalid")) showFieldNote(input, prop.name, null);
       this._afterEdit(prop.name, value);
       this.onChange({ [prop.name]: value });
     });
@@ -147,6 +182,8 @@ export class Controls {
       // Show the accepted value again when the person leaves a field they left invalid.
       input.addEventListener("blur", () => {
         if (input.classList.contains("invalid") && this.state && this.settings.coerce(prop.name, input.value) === undefined) {
+          const note = (input.closest(".field") || input).querySelector(".field-error");
+          if (note && !/kept /.test(note.textContent)) note.textContent += ` (kept ${this.state[prop.name]})`;
           input.value = String(this.state[prop.name]);
           input.classList.remove("invalid");
         }
@@ -203,9 +240,14 @@ export class Controls {
       out.textContent = "";
       return;
     }
+    if (widths.some((w) => !(w >= 1))) {
+      out.textContent = "Every hidden layer needs at least one neuron.";
+      return;
+    }
     const n = countParameters(widths, this.state.color ? 3 : 1);
     const neurons = widths.reduce((a, b) => a + b, 0);
-    out.textContent = `${widths.length} hidden layer${widths.length === 1 ? "" : "s"}, ${neurons.toLocaleString("en")} neurons, ${n.toLocaleString("en")} parameters`;
+    const count = (k, word) => `${k.toLocaleString("en")} ${word}${k === 1 ? "" : "s"}`;
+    out.textContent = `${count(widths.length, "hidden layer")}, ${count(neurons, "neuron")}, ${count(n, "parameter")}`;
   }
 
   /** Write the state into every control, except the one the person is typing in. */
@@ -235,10 +277,18 @@ export class Controls {
     this._paramCount();
   }
 
-  /** Mark the control of a config field the server rejected (null clears all marks). */
-  markInvalid(field) {
+  /** Mark the control of a config field the server rejected (null clears all marks), with
+   * the server's sentence beside it: a red border alone does not say what is wrong. */
+  markInvalid(field, message = "") {
     for (const input of this.inputs) {
-      input.classList.toggle("server-invalid", field !== null && input.dataset.prop === field);
+      const refused = field !== null && input.dataset.prop === field;
+      input.classList.toggle("server-invalid", refused);
+      if (!refused) {
+        if (!input.classList.contains("invalid")) showFieldNote(input, input.dataset.prop, null);
+      } else if (message) {
+        showFieldNote(input, field, message);
+      }
     }
   }
+
 }

@@ -2,13 +2,11 @@
 // each clears on its own when its cause is resolved) and the fading notice.
 
 export class ErrorBanner {
-  /** bar: the visible strip (with its dismiss button); text: the element holding only the words. */
+  /** bar: the visible strip; text: the list that holds one row per message, newest first. */
   constructor(bar, text) {
     this.bar = bar;
     this.text = text;
-    this.entries = new Map(); // source -> message, in insertion order
-    const close = bar.querySelector(".error-close");
-    if (close) close.addEventListener("click", () => this.clearAll());
+    this.entries = new Map(); // source -> message, in insertion order (the last one is the newest)
     this._render();
   }
 
@@ -36,12 +34,44 @@ export class ErrorBanner {
     this._render();
   }
 
+  /** The newest message (what the person just caused), or null. */
+  latest() {
+    const all = [...this.entries.values()];
+    return all.length ? all[all.length - 1] : null;
+  }
+
   _render() {
-    // The newest first (the one the person just caused); the same words only once.
-    const messages = [...new Set([...this.entries.values()].reverse())];
-    this.text.textContent = messages.join(" · ");
-    this.text.hidden = messages.length === 0;
-    this.bar.hidden = messages.length === 0;
+    // One row per message, the newest on top, each with its own dismiss button: an old
+    // message never runs into a new one. The same words are shown once.
+    const rows = [];
+    const seen = new Set();
+    for (const [source, message] of [...this.entries].reverse()) {
+      if (seen.has(message)) continue;
+      seen.add(message);
+      const row = document.createElement("div");
+      row.className = "error-entry";
+      row.dataset.testid = "error-entry";
+      row.dataset.source = source;
+      const words = document.createElement("span");
+      words.className = "error-text";
+      words.textContent = message;
+      const close = document.createElement("button");
+      close.type = "button";
+      close.className = "error-close";
+      close.dataset.testid = "error-dismiss";
+      close.setAttribute("aria-label", "Dismiss this message");
+      close.title = "Dismiss";
+      close.textContent = "×";
+      close.addEventListener("click", () => {
+        for (const [s, m] of [...this.entries]) if (m === message) this.entries.delete(s);
+        this._render();
+      });
+      row.append(words, close);
+      rows.push(row);
+    }
+    this.text.replaceChildren(...rows);
+    this.text.hidden = rows.length === 0;
+    this.bar.hidden = rows.length === 0;
   }
 }
 

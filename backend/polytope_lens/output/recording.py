@@ -77,13 +77,15 @@ class RunRecorder:
         fill_regions: bool = False,
         show_boundaries: bool = True,
         fresh: bool = True,
+        pictures: bool = True,
     ):
         self.out_dir = Path(out_dir)
+        self.pictures = pictures  # False: metrics only, no frame PNGs (a sweep's default)
         self.frames_dir = self.out_dir / "frames"
         self.metrics_path = self.out_dir / "metrics.jsonl"
         self.resolution = resolution
         self.view = ViewSettings(resolution=resolution, fill_regions=fill_regions, boundaries=show_boundaries)
-        self.frames_dir.mkdir(parents=True, exist_ok=True)
+        (self.frames_dir if pictures else self.out_dir).mkdir(parents=True, exist_ok=True)
         if fresh:  # a new run replaces our own outputs of an earlier one in the same folder
             for old in self.frame_paths():
                 old.unlink()
@@ -97,6 +99,8 @@ class RunRecorder:
 
     def frame_paths(self) -> list[Path]:
         """All frames in the folder, in step order (names sort wrongly past 999,999 steps)."""
+        if not self.frames_dir.is_dir():
+            return []
         found = [(int(m.group(1)), p) for p in self.frames_dir.iterdir() if (m := _FRAME_RE.match(p.name))]
         return [p for _, p in sorted(found)]
 
@@ -136,9 +140,11 @@ class RunRecorder:
     def _draw(self, run: _FrozenRun, elapsed_s: float) -> dict:
         t0 = time.perf_counter()
         frame = self.frames.frame(run, self.resolution, live=False)
-        img = self.frames.picture(run, frame, self.view)
-        path = self.frame_path(run.step_count)
-        img.save(path, format="PNG", compress_level=1)  # fast; the movie is the compact output
+        path = None
+        if self.pictures:
+            path = self.frame_path(run.step_count)
+            img = self.frames.picture(run, frame, self.view)
+            img.save(path, format="PNG", compress_level=1)  # fast; the movie is the compact output
         record = {
             "step": run.step_count,
             "train_loss": frame.losses.train,
@@ -146,7 +152,7 @@ class RunRecorder:
             "regions": frame.partition.region_count,
             "elapsed_s": round(elapsed_s, 4),
             "frame_s": round(time.perf_counter() - t0, 4),
-            "frame": path.name,
+            "frame": path.name if path else None,
         }
         record.update(frame.geometry)
         with self.metrics_path.open("a") as fh:
