@@ -115,3 +115,27 @@ def test_slice_changes_with_t():
     outputs = [slice_model(model, t)(torch.zeros(1, 2)).item() for t in (-1.0, 1.0)]
     assert outputs[0] != outputs[1]
     assert all(c >= 1 for c in counts.values())
+
+
+def test_regions_export_and_clip_movie_take_t(tmp_path):
+    """`polytope-lens regions CHECKPOINT --t` (export_regions) exports the slice at t; the clip movie
+    (output/clipmovie.py) gives one exact count per frame, those of the slices."""
+    from polytope_lens.cli import main
+    from polytope_lens.core.clips import frame_times
+    from polytope_lens.output.clipmovie import counts_over_time, write_clip_movie
+    from polytope_lens.core.settings import ViewSettings
+    import json
+
+    config = RunConfig(image="unused", layers="6x3", train_points=400, val_points=100, lr=3e-3)
+    trainer = Trainer(config, tiny_clip(), device="cpu")
+    trainer.step(20)
+    ckpt = trainer.save(tmp_path / "checkpoint.pt")
+    for t in (-0.6, 0.25):
+        assert main(["regions", str(ckpt), "--out", str(tmp_path / "r.json"), "--t", str(t)]) == 0
+        doc = json.loads((tmp_path / "r.json").read_text())
+        assert doc["t"] == t
+        assert doc["region_count"] == exact_partition(slice_weights(WeightsSnapshot(trainer.model).arrays(), t)).region_count
+    assert main(["regions", str(ckpt), "--out", str(tmp_path / "r.json"), "--t", "3"]) == 2
+    path, rows = write_clip_movie(trainer, tmp_path / "clip.gif", ViewSettings(resolution=32))
+    assert path.exists() and len(rows) == 4
+    assert [r["exact_regions"] for r in rows] == counts_over_time(trainer.model, frame_times(4))
