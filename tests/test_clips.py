@@ -184,3 +184,17 @@ def test_sample_clip_is_served(http):
     samples = {s["id"]: s for s in http.get("/api/samples").json()}
     assert samples["moving-disk"]["frames"] == 16
     assert http.get("/api/images/moving-disk", params={"frame": 15, "size": 32}).status_code == 200
+
+
+def test_sample_clip_is_learnt():
+    """The learning check (README "Moving pictures"): 14x6 with the defaults on the moving-disk
+    sample reaches a validation MSE below 0.01 in 1000 steps (measured: about 0.003)."""
+    from polytope_lens.core.settings import RunConfig
+    from polytope_lens.core.training import Trainer
+
+    torch_target = load_clip_or_picture(sample_path("moving-disk"))
+    trainer = Trainer(RunConfig(image="moving-disk", layers="14x6"), torch_target, device="cpu")
+    start = trainer.losses().val
+    trainer.step(1000)
+    val = trainer.losses().val
+    assert val < 0.01 and val < start / 4, (start, val)
