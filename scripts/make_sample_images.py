@@ -140,6 +140,70 @@ def colour() -> Image.Image:
     return supersample(draw, mode="RGB")
 
 
+# Classification pictures (task "classify"): pure palette colours are the classes, white is
+# unlabelled (core/classes.py). Their anti-aliased edges blend into white, never into another class.
+RED, GREEN, BLUE, WHITE = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 1.0, 1.0)
+
+
+def paint(masks_and_colours, shape) -> np.ndarray:
+    """White canvas with each boolean mask painted in its colour (later masks on top)."""
+    out = np.ones(shape + (3,), dtype=np.float32)
+    for mask, colour in masks_and_colours:
+        out[np.broadcast_to(mask, shape)] = colour
+    return out
+
+
+def classes_circle() -> Image.Image:
+    """Two classes: a red inner disk (r <= 0.4) and a blue ring (0.55 <= r <= 0.9), white between."""
+
+    def draw(x, y):
+        r = np.hypot(x, y)
+        return paint([(r <= 0.4, RED), ((r >= 0.55) & (r <= 0.9), BLUE)], r.shape)
+
+    return supersample(draw, mode="RGB")
+
+
+def classes_xor() -> Image.Image:
+    """Two classes in quadrants: red where x*y > 0, blue where x*y < 0, a thin white cross between."""
+
+    def draw(x, y):
+        xx, yy = np.broadcast_arrays(x, y)
+        gap = (np.abs(xx) < 0.03) | (np.abs(yy) < 0.03)
+        return paint([((xx * yy > 0) & ~gap, RED), ((xx * yy < 0) & ~gap, BLUE)], xx.shape)
+
+    return supersample(draw, mode="RGB")
+
+
+def classes_spiral() -> Image.Image:
+    """Two interleaved spiral arms, red and blue (r = b * theta, the arms half a turn apart)."""
+    b = 0.3 / np.pi  # radial distance between neighbouring arms (one red, one blue): 0.3
+
+    def draw(x, y):
+        r, phi = np.hypot(x, y), np.arctan2(y, x)
+        u = r / b - phi
+        k = np.round(u / np.pi)  # nearest arm turn; its parity says which arm
+        s = u - np.pi * k
+        centre = r - b * s
+        arm = (b * np.abs(s) <= 0.08) & (centre <= 0.9) & (centre >= 0.05)
+        red = arm & (k % 2 == 0)
+        return paint([(red, RED), (arm & ~red, BLUE)], r.shape)
+
+    return supersample(draw, mode="RGB")
+
+
+def classes_three() -> Image.Image:
+    """Three classes in the original tool's pure red, green and blue: three disks around the centre."""
+
+    def draw(x, y):
+        masks = []
+        for k, colour in enumerate((RED, GREEN, BLUE)):
+            a = np.pi / 2 + 2 * np.pi * k / 3
+            masks.append((np.hypot(x - 0.5 * np.cos(a), y - 0.5 * np.sin(a)) <= 0.38, colour))
+        return paint(masks, np.broadcast_shapes(x.shape, y.shape))
+
+    return supersample(draw, mode="RGB")
+
+
 PICTURES = {
     "ring": ring,
     "disk": disk,
@@ -149,6 +213,10 @@ PICTURES = {
     "text": text,
     "gradient": gradient,
     "colour": colour,
+    "classes-circle": classes_circle,
+    "classes-xor": classes_xor,
+    "classes-spiral": classes_spiral,
+    "classes-three": classes_three,
 }
 
 

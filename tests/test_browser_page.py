@@ -170,3 +170,30 @@ def test_small_words_are_right(open_app, server):
     expect(by(page, "param-count")).not_to_contain_text("1 parameters")
     expect(by(page, "param-count")).to_contain_text("at least one neuron")
     assert f"http://127.0.0.1:{server.port}/" in server.log(tail=10**7), server.log()
+
+
+# -- rough edge 1: the exact count when paused -----------------------------------------------------
+def test_paused_count_is_exact_even_past_the_live_budget(open_app):
+    # 64x4 at initialisation: ~1 s for its exact partition here, more than the live budget (0.3 s).
+    page = open_app(f"{QUERY}&layers=64x4")
+    exact = by(page, "exact-count")
+    expect(exact).to_have_attribute("data-status", "exact", timeout=60_000)
+    expect(exact).to_have_attribute("data-step", "0")
+    first = int(text_of(page, "exact-count").replace(",", ""))
+    assert first > 1000
+    by(page, "step-n-input").fill("5")
+    by(page, "step-button").click()
+    wait_number(page, "step-counter", "==", 5)
+    expect(exact).to_have_attribute("data-step", "5", timeout=60_000)
+    expect(exact).to_have_attribute("data-status", "exact")
+
+
+def test_a_layer_count_of_an_earlier_step_says_so(open_app):
+    page = open_app()
+    by(page, "start-button").click()
+    status = by(page, "layer-status")
+    expect(status).to_have_attribute("data-stale", "true")
+    expect(status).to_contain_text(re.compile(r"counted at step \d+; the network is now at step \d+"))
+    by(page, "pause-button").click()
+    expect_state(page, "paused")
+    expect(status).to_have_attribute("data-stale", "false")

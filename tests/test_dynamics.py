@@ -171,3 +171,84 @@ def test_live_geometry_drops_answers_for_a_replaced_network():
     jobs[0].join(5)
     f = geo.frame_fields(new, part, live=False)
     assert f["exact_step"] == 0 and f["exact_regions"] == exact_partition(new.model).region_count
+
+
+def test_paused_count_past_the_live_budget_goes_on_and_reports(monkeypatch):
+    """Paused, a count that overruns the live budget is finished on a thread of its own (issue 12:
+    "too large" was shown for a network whose count took 1.1 s)."""
+    model = _net(7)
+    part = compute_partition(model, 32)
+    updates = threading.Semaphore(0)
+    geo = LiveGeometry(max_regions=10, pause_budget_s=20.0, on_update=updates.release)
+    trainer = _trainer(model, step=711)
+    f = geo.frame_fields(trainer, part, live=False)
+    assert f["exact_status"] in (dynamics.STATUS_COUNTING, STATUS_EXACT)
+    assert updates.acquire(timeout=20), "the owner is told when the count is done"
+    while geo.exact_fields()["exact_status"] == dynamics.STATUS_COUNTING:
+        assert updates.acquire(timeout=20)
+    f = geo.exact_fields()
+    assert f["exact_status"] == STATUS_EXACT and f["exact_step"] == 711
+    assert f["exact_regions"] == exact_partition(model).region_count
+    # the same step again is answered from the result, not counted again
+    assert geo.frame_fields(trainer, part, live=False)["exact_regions"] == f["exact_regions"]
+
+
+def test_paused_count_is_cancelled_by_the_next_command(monkeypatch):
+    started, stopped = threading.Event(), threading.Event()
+
+    def endless(model, max_regions=None, deadline=None, progress=None):
+        if max_regions == 10:  # the inline attempt within the live budget
+            raise dynamics.PartitionTooLarge("more than 10 regions")
+        started.set()
+        try:
+            while time.monotonic() < deadline:
+                progress(0.5, 100)
+                time.sleep(0.01)
+        finally:
+            stopped.set()
+        raise dynamics.PartitionTooLarge("deadline")
+
+    monkeypatch.setattr(dynamics, "region_counts_per_layer", endless)
+    model = _net(8)
+    part = compute_partition(model, 32)
+    geo = LiveGeometry(max_regions=10, pause_budget_s=30.0)
+    trainer = _trainer(model, step=3)
+    assert geo.frame_fields(trainer, part, live=False)["exact_status"] == dynamics.STATUS_COUNTING
+    assert started.wait(5)
+    assert geo.exact_fields()["exact_progress"] == 0.5
+    geo.cancel()
+    assert stopped.wait(2), "a cancelled count stops at its next progress report"
+    assert geo.exact_fields()["exact_status"] == STATUS_TOO_LARGE
+
+
+def test_running_count_that_overran_is_retried_with_back_off(monkeypatch):
+    calls = []
+    real = dynamics.region_counts_per_layer
+    monkeypatch.setattr(dynamics, "region_counts_per_layer", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+
+    class Now:
+        def submit(self, fn, *args):
+            fn(*args)
+
+    clock = [0.0]
+    model = _net(9)
+    part = compute_partition(model, 32)
+    geo = LiveGeometry(executor=Now(), clock=lambda: clock[0], max_regions=10)
+    trainer = _trainer(model, step=1000)
+    assert geo.frame_fields(trainer, part, live=True)["exact_status"] in (STATUS_PENDING, STATUS_TOO_LARGE)
+    assert geo.exact_fields()["exact_status"] == STATUS_TOO_LARGE and len(calls) == 1
+    clock[0] += dynamics.RETRY_FIRST_S / 2
+    geo.frame_fields(trainer, part, live=True)
+    assert len(calls) == 1  # waits for the back-off
+    clock[0] += dynamics.RETRY_FIRST_S
+    geo.frame_fields(trainer, part, live=True)
+    assert len(calls) == 2  # ... then tries again (and waits twice as long after another miss)
+    clock[0] += dynamics.RETRY_FIRST_S * 1.5
+    geo.frame_fields(trainer, part, live=True)
+    assert len(calls) == 2
+    geo.max_regions = None  # the network now fits the budget
+    clock[0] += dynamics.RETRY_FIRST_S * 2
+    trainer.step_count = 1100
+    geo.frame_fields(trainer, part, live=True)
+    f = geo.exact_fields()
+    assert len(calls) == 3 and f["exact_status"] == STATUS_EXACT and f["exact_step"] == 1100

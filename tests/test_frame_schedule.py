@@ -32,10 +32,10 @@ def live(ring_target, monkeypatch):
     drawn = {"s": 0.0, "n": 0}
     original = LiveSession._send_frame
 
-    def timed(self):
+    def timed(self, *args, **kwargs):
         t0 = time.perf_counter()
         try:
-            return original(self)
+            return original(self, *args, **kwargs)
         finally:
             drawn["s"] += time.perf_counter() - t0
             drawn["n"] += 1

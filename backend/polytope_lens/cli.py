@@ -22,6 +22,7 @@ from .core.samples import sample_path
 from .core.settings import (
     TRAINING_FIELDS, RunConfig, ViewSettings, describe_validation_error, settings_table,
 )
+from .core.classes import ClassError
 from .core.clips import load_clip_or_picture
 from .core.images import ImageError
 from .output.clipmovie import count_range, write_clip_movie
@@ -158,6 +159,8 @@ def cmd_regions(args) -> int:
           f"(first {summary['layers']} of {summary['hidden_layers']} hidden layers, step {summary['step']}, "
           + (f"t = {summary['t']:g}, " if summary.get("t") is not None else "") +
           f"{summary['seconds']:.2f} s)")
+    if "boundary_length" in summary:
+        print(f"decision boundary: length {summary['boundary_length']:.4f}, crossing {summary['boundary_regions']:,} regions")
     return 0
 
 
@@ -215,12 +218,14 @@ def _make_trainer(args) -> Trainer:
         path = _resolve_image(args.image)
         if not Path(path).is_file():
             raise UsageError(f"no such picture file or sample id: {args.image}")
-        target = load_clip_or_picture(path, color=config.color)  # a clip: the network takes (x, y, t)
+        target = load_clip_or_picture(path, color=config.target_color)  # a clip: the network takes (x, y, t)
         return Trainer(config, target, device=args.device)
     except ValidationError as exc:  # also a ValueError: keep this clause first
         raise UsageError(describe_validation_error(exc)) from None
     except ImageError as exc:
         raise UsageError(f"{args.image}: {exc}") from None
+    except ClassError as exc:  # --task classify: too few classes or labelled pixels
+        raise UsageError(f"{args.image if exc.field == 'image' else '--' + exc.field.replace('_', '-')}: {exc}") from None
 
 
 class _StopOnCtrlC:
@@ -366,6 +371,7 @@ def add_serve_parser(subparsers) -> None:
     heavy.add_argument("--geometry-wait", type=_positive_float, default=10.0, help="longest wait (seconds) for a worker before 503 with Retry-After")
     p.add_argument("--device", default=None, help="torch device for training (default: cuda if available, else cpu)")
     p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads, shared by all sessions (small nets train fastest on one each)")
+    p.add_argument("--runs", type=Path, default=None, metavar="DIR", help="a sweep folder (polytope-lens sweep --out) to browse and compare at /compare")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="server log level")
     p.set_defaults(func=cmd_serve)
 
@@ -397,9 +403,14 @@ def cmd_serve(args) -> int:
         geometry_workers=args.geometry_workers,
         geometry_queue=args.geometry_queue,
         geometry_wait_s=args.geometry_wait,
+        runs_dir=args.runs,
     )
+    if args.runs is not None and not args.runs.is_dir():
+        raise UsageError(f"--runs: no such folder: {args.runs}")
     shown = "127.0.0.1" if args.host in ("127.0.0.1", "0.0.0.0") else args.host  # the README's address
     print(f"{PROG}: open http://{shown}:{args.port}/ in a browser (Ctrl-C stops the server)", flush=True)
+    if args.runs is not None:
+        print(f"{PROG}: the runs of {args.runs} side by side: http://{shown}:{args.port}/compare", flush=True)
     serve(settings, log_level=args.log_level)
     return 0
 

@@ -31,6 +31,8 @@ MIN_RESOLUTION = 16
 
 Activation = Literal["relu", "leaky_relu"]
 Optimizer = Literal["adam", "sgd", "sgd_momentum", "rmsprop"]
+Task = Literal["regress", "classify"]
+MAX_CLASSES = 8  # core/classes.py PALETTE: a classifier has one output per class found, at most this many
 Kind = Literal["network", "training", "view"]
 
 
@@ -43,6 +45,8 @@ class NetworkSettings(_Settings):
 
     image: str = Field("ring", min_length=1, max_length=200, description="sample id, image id or file path")
     color: bool = Field(False, description="fit RGB (3 outputs) instead of grayscale")
+    task: Task = Field("regress", description="regress brightness, or classify: saturated colours are classes, "
+                                              "one output per class, softmax cross-entropy")
     layers: str = Field("14x6", max_length=200, validate_default=True,  # its check uses color
                         description="hidden widths, e.g. 14x6 or 10x10,2,10x3")
     activation: Activation = Field("relu", description="hidden activation")
@@ -51,6 +55,7 @@ class NetworkSettings(_Settings):
     val_points: int = Field(1000, ge=1, le=MAX_POINTS, validate_default=True,  # its check uses train_points
                             description="validation pixels (disjoint from training)")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of sampling, initialisation and batches")
+    label_noise: float = Field(0.0, ge=0.0, le=0.5, description="classify: fraction of training labels flipped to another class (seeded)")
 
     # Checks across fields sit on the later field, so the error names a field a person can change.
     @field_validator("layers")
@@ -58,7 +63,8 @@ class NetworkSettings(_Settings):
     def _layers_parse(cls, value: str, info: ValidationInfo) -> str:
         try:
             widths = parse_layers(value)
-            check_parameter_budget(widths, out_dim=3 if info.data.get("color") else 1)
+            classify = info.data.get("task") == "classify"
+            check_parameter_budget(widths, out_dim=MAX_CLASSES if classify else 3 if info.data.get("color") else 1)
         except LayerSpecError as exc:
             raise ValueError(str(exc)) from None
         return format_layers(widths)
@@ -104,15 +110,24 @@ class RunConfig(NetworkSettings, TrainingSettings):
 
     @property
     def out_dim(self) -> int:
+        """Outputs of the network; for ``classify`` the most it may have (the picture's classes decide,
+        see ``Trainer.out_dim``), which is what budgets and limits count."""
+        if self.task == "classify":
+            return MAX_CLASSES
         return 3 if self.color else 1
+
+    @property
+    def target_color(self) -> bool:
+        """Read the picture in colour: asked for, or needed to find the classes."""
+        return self.color or self.task == "classify"
 
     @property
     def effective_batch_size(self) -> int:
         return min(self.batch_size, self.train_points)
 
-    def architecture_label(self, in_dim: int = 2) -> str:
+    def architecture_label(self, out_dim: int | None = None, in_dim: int = 2) -> str:
         act = "ReLU" if self.activation == "relu" else f"leaky ReLU {self.negative_slope:g}"
-        return f"{in_dim}-{self.layers}-{self.out_dim} {act}"
+        return f"{in_dim}-{self.layers}-{out_dim or self.out_dim} {act}"
 
     def training(self) -> TrainingSettings:
         return TrainingSettings(**{name: getattr(self, name) for name in TrainingSettings.model_fields})

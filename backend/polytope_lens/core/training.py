@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from .settings import VIEW_FIELDS, RunConfig
+from .classes import ClassLabels, find_classes, sample_labelled_points
 from .images import PointSample, Target, sample_points
 from .model import MLP, build_mlp
 
@@ -49,18 +50,29 @@ def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch
 class Losses:
     train: float
     val: float
+    # classify: the fraction of points whose argmax is their (training: possibly noisy) label
+    train_accuracy: float | None = None
+    val_accuracy: float | None = None
 
 
 class Trainer:
     """One network learning one target. Not thread-safe: one owner drives it."""
 
     def __init__(self, config: RunConfig, target: Target, device: str | torch.device | None = None):
-        if target.channels != config.out_dim:
-            raise ValueError("target channels do not match config.color")
         self.config = config
         self.target = target
         self.device = pick_device(str(device) if device else None)
-        self.sample: PointSample = sample_points(target, config.train_points, config.val_points, config.seed)
+        self.classes: ClassLabels | None = None
+        if config.task == "classify":
+            if target.channels != 3:
+                raise ValueError("a classification target must be read in colour (RGB)")
+            self.classes = find_classes(target)  # ClassError (a ValueError) names the field
+            self.sample: PointSample = sample_labelled_points(
+                self.classes, config.train_points, config.val_points, config.seed, config.label_noise)
+        else:
+            if target.channels != config.out_dim:
+                raise ValueError("target channels do not match config.color")
+            self.sample = sample_points(target, config.train_points, config.val_points, config.seed)
         self.train_x = torch.from_numpy(self.sample.train_x).to(self.device)
         self.train_y = torch.from_numpy(self.sample.train_y).to(self.device)
         self.val_x = torch.from_numpy(self.sample.val_x).to(self.device)
@@ -70,6 +82,27 @@ class Trainer:
         self._snapshot: dict[str, torch.Tensor] | None = None
         self.reset()
 
+    @property
+    def classify(self) -> bool:
+        return self.classes is not None
+
+    @property
+    def out_dim(self) -> int:
+        """Outputs of the network: one per class found when classifying, else the config's."""
+        return self.classes.count if self.classes is not None else self.config.out_dim
+
+    def _output_bias(self) -> torch.Tensor:
+        if self.classes is None:
+            return self.train_y.mean(dim=0).cpu()
+        # log class frequencies: the first prediction is the prior, not a random class
+        counts = torch.bincount(self.train_y.cpu(), minlength=self.out_dim).double()
+        return torch.log((counts + 1.0) / (counts.sum() + self.out_dim)).float()
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.classes is not None:
+            return torch.nn.functional.cross_entropy(out, y)
+        return torch.mean((out - y) ** 2)
+
     # -- set-up -------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
         """Fresh initialisation; ``seed`` defaults to the config's (same start again)."""
@@ -77,11 +110,11 @@ class Trainer:
         init_gen = torch.Generator().manual_seed(seed)
         self.model: MLP = build_mlp(
             self.config.widths,
-            out_dim=self.config.out_dim,
+            out_dim=self.out_dim,
             activation=self.config.activation,
             negative_slope=self.config.negative_slope,
             generator=init_gen,
-            output_bias=self.train_y.mean(dim=0).cpu(),
+            output_bias=self._output_bias(),
             in_dim=self.target.in_dim,  # (x, y, t) for a clip
         ).to(self.device)
         self.batch_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
@@ -121,7 +154,7 @@ class Trainer:
             else:
                 idx = torch.randint(0, self.train_x.shape[0], (batch,), generator=self.batch_gen, device=self.device)
                 xb, yb = self.train_x[idx], self.train_y[idx]
-            loss = torch.mean((self.model(xb) - yb) ** 2)
+            loss = self._loss(self.model(xb), yb)
             loss_value = float(loss.item())
             if not math.isfinite(loss_value):
                 failed_step = self.step_count + 1
@@ -140,9 +173,10 @@ class Trainer:
 
     @torch.no_grad()
     def losses(self) -> Losses:
-        """Mean squared error on all training and validation points."""
-        train = float(torch.mean((self.model(self.train_x) - self.train_y) ** 2).item())
-        val = float(torch.mean((self.model(self.val_x) - self.val_y) ** 2).item())
+        """Mean squared error (classify: cross-entropy, and accuracy) on all training and validation points."""
+        train_out, val_out = self.model(self.train_x), self.model(self.val_x)
+        train = float(self._loss(train_out, self.train_y).item())
+        val = float(self._loss(val_out, self.val_y).item())
         if not (math.isfinite(train) and math.isfinite(val)):
             self._restore_snapshot()
             raise TrainingDiverged(
@@ -150,7 +184,9 @@ class Trainer:
                 f"{self._snapshot_step}. Try a smaller learning rate."
             )
         self._take_snapshot()
-        return Losses(train, val)
+        if self.classes is None:
+            return Losses(train, val)
+        return Losses(train, val, _accuracy(train_out, self.train_y), _accuracy(val_out, self.val_y))
 
     def _take_snapshot(self) -> None:
         self._snapshot = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -194,6 +230,10 @@ class Trainer:
         buf = io.BytesIO()
         torch.save(self.checkpoint(), buf)
         return buf.getvalue()
+
+
+def _accuracy(out: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((out.argmax(dim=1) == labels).double().mean().item())
 
 
 def read_checkpoint(source: str | Path | bytes) -> dict:
@@ -253,7 +293,8 @@ def load_checkpoint_model(checkpoint_path: str | Path):
     """(model, config, step) from a checkpoint file; the model on CPU, in eval mode."""
     ckpt = read_checkpoint(Path(checkpoint_path))
     config = RunConfig.model_validate(ckpt["config"])
-    model = build_mlp(config.widths, out_dim=config.out_dim, activation=config.activation,
+    out_dim = int(ckpt["model"][f"linears.{len(config.widths)}.bias"].shape[0])  # a classifier's: its classes
+    model = build_mlp(config.widths, out_dim=out_dim, activation=config.activation,
                       negative_slope=config.negative_slope, in_dim=int(ckpt["model"]["linears.0.weight"].shape[1]))
     model.load_state_dict(ckpt["model"])
     model.eval()

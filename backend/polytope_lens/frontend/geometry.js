@@ -125,15 +125,16 @@ export class Geometry {
       regions: h.exact_regions,
       step: h.exact_step,
       ms: h.exact_ms,
+      progress: h.exact_progress,
     };
     if (Array.isArray(h.exact_layer_counts) && h.exact_status === "exact") {
       const fresh = !this.counts || this.counts.step !== h.exact_step;
       if (fresh) {
         this.counts = { counts: h.exact_layer_counts, step: h.exact_step, complete: true };
         this._renderChart();
-        if (this.k === this.widths.length) this._renderSlider();
       }
     }
+    if (this.k === this.widths.length) this._renderSlider(); // says when its count is of an earlier step
     this._renderExact();
     // Live, the first-k partition follows the run; a replayed step is fetched by refresh().
     const live = this.at().step === null;
@@ -176,6 +177,10 @@ export class Geometry {
       button.hidden = false;
     } else if (live && live.status === "pending") {
       words = "computing the exact partition…";
+    } else if (live && live.status === "counting") {
+      text = "counting…";
+      const done = typeof live.progress === "number" ? ` ${Math.round(100 * live.progress)}% done;` : "";
+      words = `paused: counting the exact partition of step ${this.step} (longer than the live budget) —${done} the next command cancels it`;
     } else if (live && live.status === "unavailable") {
       text = "—";
       words = "the exact count is unavailable for this network";
@@ -306,7 +311,13 @@ export class Geometry {
       const n = this.counts && this.counts.counts.length === L ? this.counts.counts[L - 1] : null;
       if (n !== null) status.dataset.count = String(n);
       else delete status.dataset.count;
-      status.textContent = `All ${L} hidden layers: the live view${n !== null ? ` (${count(n)} exact regions at step ${this.counts.step})` : ""}. Slide left to see the partition of the first layers only.`;
+      // A count of an earlier step says so: the network on screen has moved on since.
+      const stale = n !== null && this.counts.step !== this.step;
+      status.dataset.stale = String(stale);
+      const at = n === null ? "" : stale
+        ? ` (${count(n)} exact regions counted at step ${this.counts.step}; the network is now at step ${this.step})`
+        : ` (${count(n)} exact regions at step ${this.counts.step})`;
+      status.textContent = `All ${L} hidden layers: the live view${at}. Slide left to see the partition of the first layers only.`;
     } else if (status.dataset.k !== String(this.k) || status.dataset.state === "live") {
       const n = this.counts && this.counts.counts.length >= this.k ? this.counts.counts[this.k - 1] : null;
       delete status.dataset.count;

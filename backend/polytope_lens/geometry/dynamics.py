@@ -11,11 +11,18 @@ Exact count (``LiveGeometry``)
     one core), with a deadline of ``LIVE_BUDGET_S``; frames carry the latest
     result with the step it belongs to. Frames drawn while paused (after
     ``step``, ``pause``, ``configure``, ``reset``) compute it inline, so a
-    paused view always shows the count of the network on screen. Once one
-    attempt runs past the budget, the session stops trying ("too large for
-    live view") until the network is replaced (``configure``/``reset``, or a
-    step count that goes backwards); the exact partition stays available on
-    demand through the REST endpoints (geometry_routes.py).
+    paused view always shows the count of the network on screen. An attempt
+    that runs past the budget says "too large for live view"; while running,
+    the next attempt waits, with back-off (``RETRY_FIRST_S`` doubling up to
+    ``RETRY_MAX_S``), because a trained network may need only a little more
+    than the budget. When a pause count runs past the budget and the owner gave
+    ``pause_budget_s`` (the live session does), the count goes on on a thread
+    of its own up to that longer budget ("counting", with ``exact_progress``),
+    is cancelled by the next command that changes the network or by training,
+    and ``on_update`` tells the owner when to send the new fields. Without it
+    (the headless recorder) a paused "too large" stands until the network is
+    replaced (``configure``/``reset``, or a step count that goes backwards).
+    The exact partition stays available on demand through the REST endpoints.
 
 Edge density (``edge_mask``, ``region_density``)
     Regions per unit area near the target's edges versus far from them, from the
@@ -40,6 +47,7 @@ from typing import Callable
 
 import numpy as np
 
+from .decision import decision_regions, partition_and_layer_counts
 from .exact import PartitionTooLarge, region_counts_per_layer
 from .weights import WeightsSnapshot
 
@@ -58,6 +66,15 @@ STATUS_EXACT = "exact"
 STATUS_PENDING = "pending"
 STATUS_TOO_LARGE = "too large for live view"
 STATUS_UNAVAILABLE = "unavailable"
+STATUS_COUNTING = "counting"  # paused: a count past the live budget is running on its own thread
+
+RETRY_FIRST_S = 2.0  # running: the first retry after a count that overran the live budget ...
+RETRY_MAX_S = 60.0  # ... doubling up to this
+PAUSE_PROGRESS_S = 0.5  # a paused count's progress is reported at most this often
+
+
+class _Cancelled(Exception):
+    """A paused count that the next command made pointless."""
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -155,11 +172,23 @@ class LiveGeometry:
     """
 
     def __init__(self, executor=None, clock: Callable[[], float] = time.monotonic,
-                 budget_s: float = LIVE_BUDGET_S, max_regions: int = LIVE_MAX_REGIONS):
+                 budget_s: float = LIVE_BUDGET_S, max_regions: int = LIVE_MAX_REGIONS,
+                 pause_budget_s: float | None = None, pause_max_regions: int | None = None,
+                 on_update: Callable[[], None] | None = None):
         self._executor = executor
         self._clock = clock
         self.budget_s = budget_s
         self.max_regions = max_regions
+        self.pause_budget_s = pause_budget_s  # None: no count past the live budget when paused
+        self.pause_max_regions = pause_max_regions
+        self.on_update = on_update  # called (from the counting thread) when new fields are ready
+        self._retry_at = 0.0
+        self._retry_s = RETRY_FIRST_S
+        # the paused count in progress: (generation, step, cancel event), its progress, and the
+        # (generation, step) a paused count already failed for (not retried at that step)
+        self._pause_job: tuple[int, int, threading.Event] | None = None
+        self._pause_progress = 0.0
+        self._pause_failed: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._model_ref: weakref.ref | None = None
         self._generation = 0
@@ -169,6 +198,7 @@ class LiveGeometry:
         self._too_large = False
         self._failed = False
         self._result: tuple[int, list[int], float] | None = None  # (step, layer counts, seconds)
+        self._decision: tuple[int, dict | None] | None = None  # a classifier's (step, boundary length and regions crossed)
         self._next_density_at = 0.0
         self._mask_key: tuple | None = None
         self._mask: np.ndarray | None = None
@@ -181,21 +211,32 @@ class LiveGeometry:
         goes to the background; otherwise it is done now, within the budget.
         """
         model, step = trainer.model, int(trainer.step_count)
+        classify = getattr(trainer, "classes", None) is not None
         now = self._clock()
         with self._lock:
             # a frozen copy of a run (output/recording.py) names the live model it was copied from
             generation = self._track(getattr(trainer, "source_model", model), step)
+            job = self._pause_job
+            if job is not None and (live or job[:2] != (generation, step)):
+                job[2].set()  # training goes on, or another step is shown: that count is moot
+                self._pause_job = None
             fresh = self._result is not None and self._result[0] == step
-            want = not (self._too_large or self._failed or fresh)
+            # running, a count that overran the budget is tried again after the back-off
+            blocked = self._too_large and (not live or now < self._retry_at)
+            want = not (blocked or self._failed or fresh)
             background = want and live and not self._in_flight and now >= self._next_exact_at
             if background:
                 self._in_flight = True
         if background:
             snapshot = WeightsSnapshot(model)
-            (self._executor or _shared_executor()).submit(self._compute, snapshot, step, generation, True)
+            (self._executor or _shared_executor()).submit(self._compute, snapshot, step, generation, True, classify)
         elif want and not live:
-            self._compute(model, step, generation, False)
-        fields = self._exact_fields()
+            self._compute(model, step, generation, False, classify)
+        if not live:
+            self._maybe_count_paused(model, step, generation)
+        fields = self.exact_fields()
+        if classify:
+            fields.update(self._decision_fields())
         if not live or now >= self._next_density_at:
             self._next_density_at = now + DENSITY_INTERVAL_S
             fields.update(self._density_fields(trainer.target, partition))
@@ -209,16 +250,27 @@ class LiveGeometry:
             self._model_ref = weakref.ref(model)
             self._too_large = self._failed = False
             self._result = None
+            self._decision = None
             self._next_exact_at = 0.0
+            self._retry_at, self._retry_s = 0.0, RETRY_FIRST_S
+            if self._pause_job is not None:
+                self._pause_job[2].set()
+                self._pause_job = None
         self._last_step = step
         return self._generation
 
-    def _compute(self, model, step: int, generation: int, background: bool) -> None:
+    def _compute(self, model, step: int, generation: int, background: bool, classify: bool = False) -> None:
         start = time.perf_counter()
-        counts, status = None, STATUS_EXACT
+        counts, status, decision = None, STATUS_EXACT, None
         try:
-            counts = region_counts_per_layer(model, max_regions=self.max_regions,
-                                             deadline=time.monotonic() + self.budget_s)
+            deadline = time.monotonic() + self.budget_s
+            if classify:  # the same pass gives the regions; their decision boundary is cheap next to it
+                part, counts = partition_and_layer_counts(model, max_regions=self.max_regions, deadline=deadline)
+                regions = decision_regions(part)
+                decision = {"boundary_length": round(regions.boundary_length, 4),
+                            "boundary_regions": regions.regions_crossed}
+            else:
+                counts = region_counts_per_layer(model, max_regions=self.max_regions, deadline=deadline)
         except PartitionTooLarge:
             status = STATUS_TOO_LARGE
         except Exception:  # never let the count break a frame; say so instead
@@ -233,15 +285,94 @@ class LiveGeometry:
             self._next_exact_at = self._clock() + max(LIVE_INTERVAL_S, seconds / LIVE_DUTY)
             if status == STATUS_TOO_LARGE:
                 self._too_large = True
+                self._retry_at = self._clock() + self._retry_s
+                self._retry_s = min(RETRY_MAX_S, 2 * self._retry_s)
             elif status == STATUS_UNAVAILABLE:
                 self._failed = True
-            elif self._result is None or step >= self._result[0]:
-                self._result = (step, counts, seconds)
+            else:
+                if background:  # the live budget was enough again
+                    self._too_large = False
+                    self._retry_s = RETRY_FIRST_S
+                if self._result is None or step >= self._result[0]:
+                    self._result = (step, counts, seconds)
+                    self._decision = (step, decision)
 
-    def _exact_fields(self) -> dict:
+    # -- the paused count past the live budget -----------------------------------------
+    def cancel(self) -> None:
+        """Stop a paused count in progress (a command that changes the network or its step)."""
+        with self._lock:
+            if self._pause_job is not None:
+                self._pause_job[2].set()
+                self._pause_job = None
+
+    def _maybe_count_paused(self, model, step: int, generation: int) -> None:
+        if self.pause_budget_s is None:
+            return
+        with self._lock:
+            fresh = self._result is not None and self._result[0] == step
+            start = (self._too_large and not fresh and not self._failed and self._pause_job is None
+                     and self._pause_failed != (generation, step))
+            if not start:
+                return
+            cancel = threading.Event()
+            self._pause_job = (generation, step, cancel)
+            self._pause_progress = 0.0
+        snapshot = WeightsSnapshot(model)
+        threading.Thread(target=self._count_paused, args=(snapshot, step, generation, cancel),
+                         name="exact-pause", daemon=True).start()
+
+    def _count_paused(self, snapshot, step: int, generation: int, cancel: threading.Event) -> None:
+        start = time.perf_counter()
+        told = [time.monotonic()]
+
+        def progress(fraction: float, regions: int) -> None:
+            if cancel.is_set():
+                raise _Cancelled()
+            self._pause_progress = float(fraction)
+            if time.monotonic() - told[0] >= PAUSE_PROGRESS_S:
+                told[0] = time.monotonic()
+                self._notify()
+
+        counts = None
+        try:
+            counts = region_counts_per_layer(snapshot, max_regions=self.pause_max_regions,
+                                             deadline=time.monotonic() + self.pause_budget_s, progress=progress)
+        except _Cancelled:
+            return
+        except PartitionTooLarge:
+            pass
+        except Exception:
+            log.exception("paused exact region count failed")
+        seconds = time.perf_counter() - start
+        with self._lock:
+            if self._pause_job is None or self._pause_job[2] is not cancel:
+                return  # cancelled meanwhile
+            self._pause_job = None
+            if counts is None:
+                self._pause_failed = (generation, step)
+            elif generation == self._generation and (self._result is None or step >= self._result[0]):
+                self._result = (step, counts, seconds)
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.on_update is not None:
+            try:
+                self.on_update()
+            except Exception:  # the owner's trouble must not end the count
+                log.exception("on_update failed")
+
+    def exact_fields(self) -> dict:
+        """The exact-count header fields as they stand now."""
         with self._lock:
             result = self._result
-            if self._too_large:
+            fresh = result is not None and result[0] == self._last_step
+            counting = self._pause_job is not None
+            progress = self._pause_progress if counting else None
+            if fresh and self._too_large:
+                status = STATUS_EXACT  # counted past the live budget while paused
+            elif counting:
+                status = STATUS_COUNTING
+            elif self._too_large:
                 status = STATUS_TOO_LARGE
             elif self._failed:
                 status = STATUS_UNAVAILABLE
@@ -255,7 +386,17 @@ class LiveGeometry:
             "exact_status": status,
             "exact_layer_counts": list(result[1]) if result else None,
             "exact_ms": round(result[2] * 1000, 1) if result else None,
+            "exact_progress": None if progress is None else round(progress, 3),
         }
+
+    def _decision_fields(self) -> dict:
+        """A classifier's exact decision boundary at ``exact_step``: its length and the linear regions
+        it crosses (geometry/decision.py); null until the first exact result."""
+        with self._lock:
+            result, kept = self._result, self._decision
+            decision = kept[1] if kept is not None and result is not None and kept[0] == result[0] else None
+        return {"boundary_length": decision["boundary_length"] if decision else None,
+                "boundary_regions": decision["boundary_regions"] if decision else None}
 
     def _density_fields(self, target, partition) -> dict:
         R = partition.resolution

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core.training import load_checkpoint_model
+from .decision import decision_json, decision_regions, decision_svg, with_decision_overlay
 from .documents import partition_document
 from .exact import ExactPartition, exact_partition
 from .patterns import bit_pattern_colors
@@ -96,6 +97,7 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
     if fmt is None:
         raise ValueError(f"{out}: the output must end in .json or .svg")
     model, config, step = load_checkpoint_model(checkpoint_path)
+    classes = _checkpoint_class_colors(checkpoint_path) if config.task == "classify" else None
     L = len(config.widths)
     k = L if layers is None else int(layers)
     if not 1 <= k <= L:
@@ -109,12 +111,17 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
             raise ValueError(f"t must be within -1..1 (the clip runs from t = -1 to t = 1), got {t}")
         model = slice_model(model, moment)
     part = exact_partition(model, max_layers=k, max_regions=max_regions, deadline=deadline)
+    decision = decision_regions(part) if classes and part.complete else None  # a classifier's exact decision regions
     if fmt == "json":  # the compact document the server sends (documents.py), with the run's config
         extra = {"format": DOCUMENT_FORMAT, "step": step, "config": config.model_dump(), "layers": k,
                  "hidden_layers": L, **({} if moment is None else {"t": moment})}
+        if decision is not None:
+            extra.update(classes=classes, decision=decision_json(decision, classes))
         text = partition_document(part, extra).decode()
     else:
         text = partition_svg(part, size=size)
+        if decision is not None:
+            text = with_decision_overlay(text, decision_svg(decision, part.box, size, classes))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return {
@@ -128,4 +135,14 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
         "area_sum": float(part.areas().sum()),
         "seconds": round(time.perf_counter() - start, 3),
         "bytes": len(text.encode()),
+        **({"boundary_length": round(decision.boundary_length, 6), "boundary_regions": decision.regions_crossed}
+           if decision is not None else {}),
     }
+
+
+def _checkpoint_class_colors(checkpoint_path) -> list[str]:
+    """The class colours of a classifier's checkpoint, found again from the picture it keeps."""
+    from ..core.classes import find_classes
+    from ..core.training import checkpoint_target, read_checkpoint
+
+    return find_classes(checkpoint_target(read_checkpoint(Path(checkpoint_path)))).css_colors()

@@ -20,6 +20,7 @@ import struct
 import time
 from typing import Sequence
 
+from .decision import decision_json, decision_regions, region_classes, decision_svg, with_decision_overlay
 from .documents import FIELDS, partition_document, partition_svg_bytes
 from .exact import DEFAULT_BOX, exact_partition, neuron_zero_set, region_counts_partial
 from .weights import ArrayWeights
@@ -84,8 +85,14 @@ def regions_document(weights: ArrayWeights, layers: int, extra: dict, *, kind: s
     try:
         part = exact_partition(weights, box=box, max_layers=layers, max_regions=max_regions, deadline=deadline,
                                progress=progress)
+        # a classifier's complete partition carries its exact decision regions (decision.py)
+        classes = extra.get("classes") if part.complete else None
+        decision = decision_regions(part) if classes else None
         if kind == "svg":
-            return partition_svg_bytes(part, max_bytes=max_bytes, deadline=deadline)
+            svg = partition_svg_bytes(part, max_bytes=max_bytes, deadline=deadline)
+            return svg if decision is None else with_decision_overlay(svg, decision_svg(decision, part.box, 1024, classes))
+        if decision is not None:
+            extra = {**extra, "decision": decision_json(decision, classes)}
         return partition_document(part, extra, fields=fields, max_bytes=max_bytes, deadline=deadline)
     finally:
         progress.close()
@@ -125,4 +132,6 @@ def inspect(weights: ArrayWeights, point: tuple[float, float], extra: dict, *, b
 
     data = inspect_point(weights, point, box)
     data.update(extra)
+    if extra.get("classes"):
+        data["classify"] = region_classes(data, extra["classes"])
     return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()

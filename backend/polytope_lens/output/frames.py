@@ -18,6 +18,7 @@ from ..core.settings import ViewSettings
 from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
 from ..geometry.grid import GridPartition, compute_partition
+from .classmap import labelled_target_rgb
 from .moments import MomentCache
 from .render import FrameInfo, render_frame, target_rgb
 
@@ -62,16 +63,22 @@ class FrameProducer:
                 train_loss=frame.losses.train if frame.losses else math.nan,
                 val_loss=frame.losses.val if frame.losses else math.nan,
                 regions=frame.partition.region_count,
-                architecture=trainer.config.architecture_label(in_dim=3 if clip else 2)
+                architecture=trainer.config.architecture_label(trainer.out_dim, in_dim=3 if clip else 2)
                 + (f"   t = {frame.t:+.2f}" if clip else ""),
+                train_accuracy=frame.losses.train_accuracy if frame.losses else None,
+                val_accuracy=frame.losses.val_accuracy if frame.losses else None,
             )
+        classes = getattr(trainer, "classes", None)
         return render_frame(partition, self._target(trainer, partition.resolution), info,
-                            fill_regions=view.fill_regions, show_boundaries=view.boundaries)
+                            fill_regions=view.fill_regions, show_boundaries=view.boundaries,
+                            class_colors=list(classes.colors) if classes is not None else None)
 
     def _target(self, trainer: Trainer, size: int) -> np.ndarray:
         # The target panel never changes during a run: draw it once per target, points and size.
         key = (trainer.target, trainer.sample, size)
         if self._target_of is None or any(a is not b for a, b in zip(key[:2], self._target_of[:2])) or key[2] != self._target_of[2]:
-            self._target_panel = target_rgb(trainer.target, trainer.sample, size)
+            classes = getattr(trainer, "classes", None)
+            self._target_panel = (target_rgb(trainer.target, trainer.sample, size) if classes is None
+                                  else labelled_target_rgb(trainer.target, classes, trainer.sample, size))
             self._target_of = key
         return self._target_panel

@@ -40,6 +40,10 @@ class Moment:
     def losses(self):
         return self.trainer.losses()
 
+    def __getattr__(self, name):
+        # anything else (out_dim, classes, ...) is the trainer's own
+        return getattr(self.trainer, name)
+
 
 def nearby_points(sample: PointSample, frame: int, reach: int = NEARBY_FRAMES) -> PointSample:
     """The points of ``sample`` whose frame is within ``reach`` of ``frame``."""

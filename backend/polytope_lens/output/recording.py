@@ -61,6 +61,8 @@ class _FrozenRun:
     target: Target
     sample: PointSample
     measured: Losses
+    classes: object = None  # a classifier's ClassLabels (core/classes.py)
+    out_dim: int = 1
 
     def losses(self) -> Losses:
         return self.measured
@@ -124,7 +126,7 @@ class RunRecorder:
         (appended to metrics.jsonl in step order). Raises TrainingDiverged (from trainer.losses)
         here, at once, when the network is no longer finite."""
         frozen = _FrozenRun(copy.deepcopy(trainer.model), trainer.model, int(trainer.step_count), trainer.config,
-                            trainer.target, trainer.sample, trainer.losses())
+                            trainer.target, trainer.sample, trainer.losses(), trainer.classes, trainer.out_dim)
         while len(self._pending) >= MAX_PENDING_FRAMES:
             self._pending.popleft().result()  # drawing is behind: let it catch up
         future = self._drawer.submit(self._draw, frozen, elapsed_s)
@@ -151,6 +153,8 @@ class RunRecorder:
             "step": run.step_count,
             "train_loss": frame.losses.train,
             "val_loss": frame.losses.val,
+            **({"train_accuracy": frame.losses.train_accuracy, "val_accuracy": frame.losses.val_accuracy}
+               if frame.losses.val_accuracy is not None else {}),
             "regions": frame.partition.region_count,
             "elapsed_s": round(elapsed_s, 4),
             "frame_s": round(time.perf_counter() - t0, 4),

@@ -32,8 +32,16 @@ class FrameInfo:
     val_loss: float
     regions: int
     architecture: str
+    train_accuracy: float | None = None  # classify
+    val_accuracy: float | None = None
 
     def caption(self) -> str:
+        if self.val_accuracy is not None:
+            return (
+                f"step {self.step}   train CE {self.train_loss:.4f}   val CE {self.val_loss:.4f}   "
+                f"train acc {self.train_accuracy:.3f}   val acc {self.val_accuracy:.3f}   "
+                f"regions {self.regions}   {self.architecture}"
+            )
         return (
             f"step {self.step}   train MSE {self.train_loss:.5f}   val MSE {self.val_loss:.5f}   "
             f"regions {self.regions}   {self.architecture}"
@@ -114,8 +122,19 @@ def render_frame(
     info: FrameInfo | None = None,
     fill_regions: bool = False,
     show_boundaries: bool = True,
+    class_colors: list[tuple[int, int, int]] | None = None,
 ) -> Image.Image:
-    """The full three-panel frame; ``target_panel`` comes from target_rgb (computed once per run)."""
+    """The full three-panel frame; ``target_panel`` comes from target_rgb (computed once per run).
+    With ``class_colors`` the prediction is a classifier's scores: drawn as the class map."""
+    if class_colors is not None:
+        from .classmap import class_partition_rgb, class_map_rgb
+
+        panels = [
+            class_partition_rgb(partition, class_colors, fill_regions=fill_regions, show_boundaries=show_boundaries),
+            class_map_rgb(partition.prediction, class_colors),
+            target_panel,
+        ]
+        return compose(panels, info.caption() if info else None)
     panels = [
         partition_rgb(partition, fill_regions=fill_regions, show_boundaries=show_boundaries),
         prediction_rgb(partition.prediction),

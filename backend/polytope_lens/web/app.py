@@ -28,6 +28,7 @@ from .middleware import MULTIPART_OVERHEAD, HostCheck, SecurityHeaders, UploadLi
 from .registry import Jobs, SessionRegistry
 from .responses import describe_request_errors
 from .routers import downloads, geometry, images, live, meta, pages
+from .routers import runs as runs_routes
 from .store import ImageStore
 
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for area in (meta, images, downloads, live, pages):
         app.include_router(area.router)
     geometry.install(app, settings.max_parallel_jobs)  # inspect, regions.json/.svg, layer-counts, neuron-line
+    runs_routes.install(app, settings.runs_dir)  # a sweep folder's runs and the Compare page
     app.mount("/static", StaticFiles(directory=settings.frontend_dir, check_dir=False), name="static")
     return app
 

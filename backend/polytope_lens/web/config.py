@@ -46,6 +46,7 @@ class Settings:
     geometry_workers: int = 2  # worker processes for heavy exact geometry (regions, counts, lines)
     geometry_queue: int = 8  # geometry requests that may wait for a worker; more get 503 at once
     geometry_wait_s: float = 10.0  # longest wait for a worker before 503 (Retry-After)
+    runs_dir: Path | None = None  # a sweep folder to browse and compare (GET /api/runs, /compare)
 
     def resolved_uploads_dir(self) -> Path | None:
         if self.uploads_dir is not None:

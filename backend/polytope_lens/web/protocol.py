@@ -154,7 +154,29 @@ class PointsMessage(_ServerMessage):
     # a clip's points: the frame (0-based) of each training and validation point, in the same order
     train_frames: list[int] | None = None
     val_frames: list[int] | None = None
-    _omit_when_none = ("train_frames", "val_frames")
+    # classify only: the classes found (colour, name, pixel count) and each point's label (training
+    # labels after label noise); left out for regression
+    classes: list[ClassInfo] | None = None
+    train_labels: list[int] | None = None
+    val_labels: list[int] | None = None
+    _omit_when_none = ("classes", "train_labels", "val_labels", "train_frames", "val_frames")
+
+
+class ClassInfo(BaseModel):
+    color: str
+    name: str
+    pixels: int
+
+
+PointsMessage.model_rebuild()
+
+
+def points_classes(trainer) -> dict:
+    """The classification fields of a PointsMessage for ``trainer`` (none for regression)."""
+    if trainer.classes is None:
+        return {}
+    return {"classes": trainer.classes.summary(), "train_labels": trainer.sample.train_y.tolist(),
+            "val_labels": trainer.sample.val_y.tolist()}
 
 
 ServerMessage = Union[StatusMessage, ErrorMessage, PointsMessage]

@@ -25,16 +25,18 @@ from typing import Callable
 from PIL import Image
 from pydantic import BaseModel
 
+from ..core.classes import ClassError
 from ..core.images import Target
 from ..core.settings import RunConfig, ViewSettings
 from ..core.training import Trainer, TrainingDiverged
 from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
+from ..geometry.dynamics import LiveGeometry
 from ..geometry.weights import WeightsSnapshot, flat_weights
 from ..output.frames import Frame, FrameProducer
 from ..output.movie import MovieRecorder, movie_bytes, movie_partition
 from ..output.render import png_bytes
 from .protocol import (
-    Configure, ErrorMessage, Pause, PointsMessage, ProtocolError, Reset, Set, Start,
+    Configure, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError, Reset, Set, Start,
     StatusMessage, Step, View, changes,
 )
 from .wire import partition_frame, weights_frame
@@ -51,6 +53,15 @@ DEFAULT_MAX_FPS = 30.0
 # the display rate; losses, the grid count and the geometry fields are measured at most this often
 # while running (always when paused), and each update says which step they belong to.
 MEASURE_INTERVAL_S = 0.4
+# Paused, the exact count of the network on screen is always computed: past the live budget on a
+# thread of its own, with progress, for up to this long; the next command that changes the
+# network or its step cancels it.
+PAUSE_COUNT_BUDGET_S = 20.0
+PAUSE_COUNT_MAX_REGIONS = 1_000_000
+
+
+class _GeometryReady:
+    """Internal command: a paused exact count progressed or finished; send its fields."""
 
 
 class Outbox:
@@ -120,7 +131,7 @@ class LiveSession:
         self.visible = True  # false while the page's tab is hidden: nothing is drawn
         self.max_fps = DEFAULT_MAX_FPS
         self.movie = MovieRecorder()
-        self.frames = FrameProducer()
+        self.frames = self._frame_producer()
         self._frame: Frame | None = None  # the last measured state: losses, grid partition, geometry
         self._next_measure_at = 0.0
         self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
@@ -197,7 +208,7 @@ class LiveSession:
         data = self.history.get(step)
         if data is None:
             return None
-        return WeightsSnapshot.from_flat(data, config.widths, config.out_dim, slope, in_dim=in_dim), step
+        return WeightsSnapshot.from_flat(data, config.widths, trainer.out_dim, slope, in_dim=in_dim), step
 
     def config(self) -> RunConfig | None:
         trainer = self.trainer
@@ -220,7 +231,33 @@ class LiveSession:
             if busy and self.trainer is not None:
                 self._train_and_draw()
 
+    def _frame_producer(self) -> FrameProducer:
+        return FrameProducer(LiveGeometry(pause_budget_s=PAUSE_COUNT_BUDGET_S, pause_max_regions=PAUSE_COUNT_MAX_REGIONS,
+                                          on_update=self._geometry_ready))
+
+    def _geometry_ready(self) -> None:
+        """From the counting thread: wake the worker to send the new exact fields."""
+        try:
+            self._commands.put_nowait(_GeometryReady())
+        except queue.Full:
+            pass  # commands are waiting: a frame follows them anyway
+
+    def _send_geometry(self) -> None:
+        """While paused: the last frame again with the paused count's new fields (no redrawing)."""
+        if self.state == "running" or self._pending_steps or self._frame is None or self.trainer is None:
+            return
+        with self._lock:
+            if self._frame.step != self.trainer.step_count:
+                return
+            self._frame.geometry.update(self.frames.geometry.exact_fields())
+        self._send_frame(remeasure=False)
+
     def _handle_safely(self, command) -> None:
+        if isinstance(command, _GeometryReady):
+            self._send_geometry()
+            return
+        if isinstance(command, (Configure, Start, Step, Reset)):
+            self.frames.geometry.cancel()  # a paused count of the network on screen is moot now
         try:
             self._handle(command)
         except ProtocolError as exc:
@@ -283,15 +320,18 @@ class LiveSession:
 
     def _configure(self, config: RunConfig) -> None:
         try:
-            target = self._resolve(config.image, config.color)
+            target = self._resolve(config.image, config.target_color)
         except (KeyError, ValueError) as exc:
             raise ProtocolError(f"image: {exc}", field="image") from None
-        trainer = Trainer(config, target, device=self._device)
+        try:
+            trainer = Trainer(config, target, device=self._device)
+        except ClassError as exc:  # classify: too few classes or labelled pixels
+            raise ProtocolError(f"{exc.field}: {exc}", field=exc.field) from None
         with self._lock:
             self.trainer = trainer
             self.image_id = config.image
             self._frame = None
-            self.frames = FrameProducer()
+            self.frames = self._frame_producer()
         self.history.clear()
         self.state = "paused"
         self._pending_steps = 0
@@ -303,8 +343,10 @@ class LiveSession:
         sample = trainer.sample
         clip = {} if sample.train_frames is None else {
             "train_frames": sample.train_frames.tolist(), "val_frames": sample.val_frames.tolist()}
-        self.outbox.put_message(PointsMessage(
-            size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist(), **clip))
+        self.outbox.put_message(
+            PointsMessage(size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist(),
+                          **points_classes(trainer), **clip)
+        )
         self._send_frame()
 
     def _train_and_draw(self) -> None:
@@ -344,7 +386,7 @@ class LiveSession:
         (t0, s0), (t1, s1) = self._rate_window[0], self._rate_window[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
-    def _send_frame(self) -> None:
+    def _send_frame(self, remeasure: bool = True) -> None:
         """Send the network's state to the page (pictures, or the weights for the page to draw),
         keep it in the history and the movie; schedule the next one."""
         if self.trainer is None or not self.visible:
@@ -357,8 +399,9 @@ class LiveSession:
             with self._lock:
                 weights = flat_weights(trainer.model)
                 step = int(trainer.step_count)
-                if (not client or not live or self._frame is None or start >= self._next_measure_at
-                        or self._frame.t != self.view.t and trainer.target.frame_count > 1):
+                moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
+                if remeasure and (not client or not live or self._frame is None or start >= self._next_measure_at
+                                  or moved):
                     self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
                 frame = self._frame
@@ -376,11 +419,14 @@ class LiveSession:
             "elapsed_s": round(self._train_time, 3),
             **frame.geometry,
         }
+        if frame.losses.train_accuracy is not None:
+            header["train_accuracy"] = frame.losses.train_accuracy
+            header["val_accuracy"] = frame.losses.val_accuracy
         if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
             header.update(t=frame.t, frames=trainer.target.frame_count)
         if client:
             config = trainer.config
-            update = weights_frame(header, weights, config.widths, config.out_dim, float(trainer.model.negative_slope),
+            update = weights_frame(header, weights, config.widths, trainer.out_dim, float(trainer.model.negative_slope),
                                    in_dim=trainer.model.in_dim)
         else:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)

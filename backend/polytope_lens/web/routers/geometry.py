@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from ...geometry import tasks
 from ...geometry.documents import parse_fields
 from ...geometry.exact import PartitionTooLarge
+from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
 from ...geometry.slices import slice_weights
 from ...geometry.weights import ArrayWeights
@@ -58,6 +59,7 @@ class _Snapshot:
     step: int
     widths: list[int]
     box: tuple[float, float, float, float]
+    classes: list[str] | None = None  # a classifier's class colours: its documents carry decision regions
     t: float | None = None  # the moment of a clip's network (geometry/slices.py); None for a picture's
 
 
@@ -87,12 +89,14 @@ async def snapshot(token: str, registry: RegistryDep,
             raise HTTPException(404, f"step {step} is not kept in this session's history")
         raise HTTPException(404, "no such session, or it has no network yet")
     weights, at = taken
+    trainer = session.trainer
+    classes = trainer.classes.css_colors() if trainer is not None and trainer.classes is not None else None
     arrays = weights.arrays()
     moment = None
     if arrays.affine_layers()[0][0].shape[1] == 3:
         moment = float(session.view.t if t is None else t)
         arrays = slice_weights(arrays, moment)
-    return _Snapshot(arrays, at, weights.widths, area, moment)
+    return _Snapshot(arrays, at, weights.widths, area, classes, moment)
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -165,6 +169,8 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
     k = _layers_param(layers, snap)
     extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths,
              **_moment_fields(snap)}
+    if snap.classes:
+        extra["classes"] = snap.classes
     try:
         data = await _run_heavy(request, token, f"regions of the first {k} layers", tasks.regions_document,
                                 snap.weights, k, extra, kind=kind, fields=chosen, max_regions=REGIONS_MAX,
@@ -203,9 +209,12 @@ async def inspect(request: Request, token: str, snap: SnapshotDep,
         data = await asyncio.to_thread(inspect_point, snap.weights, (x, y), snap.box)
         data["step"] = snap.step
         data.update(_moment_fields(snap))
+        if snap.classes:
+            data["classify"] = region_classes(data, snap.classes)
         return JSONResponse(data, headers=headers)
     body = await _run_heavy(request, token, "inspection", tasks.inspect, snap.weights, (x, y),
-                            {"step": snap.step, **_moment_fields(snap)}, budget_s=REGIONS_BUDGET_S, box=snap.box)
+                            {"step": snap.step, **_moment_fields(snap), **({"classes": snap.classes} if snap.classes else {})},
+                            budget_s=REGIONS_BUDGET_S, box=snap.box)
     return Response(body, media_type="application/json", headers=headers)
 
 

@@ -34,6 +34,7 @@ async def options(settings: SettingsDep):
         "settings": settings_table(),
         "defaults": {**RunConfig().model_dump(), **ViewSettings().model_dump()},
         "point_colors": {"train": _hex(TRAIN_COLOR), "val": _hex(VAL_COLOR)},
+        "runs": {"available": settings.runs_dir is not None},  # serve --runs DIR: /api/runs and /compare
         "limits": {
             "max_depth": MAX_DEPTH,
             "max_width": MAX_WIDTH,

@@ -1,0 +1,45 @@
+"""Region churn from a weight history: how much of the square changed linear region between
+two recorded steps.
+
+At every recorded step each point of a grid over [-1, 1]² gets its activation pattern
+(pre-activation > 0 per hidden neuron, as everywhere else); churn at a step is the fraction
+of grid points whose pattern differs from the previous recorded step's: 0 when the partition
+stood still, 1 when every point moved to another region. The first step has none (None).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..geometry.grid import grid_points
+from ..geometry.weights import WeightsSnapshot
+
+CHURN_RESOLUTION = 64  # 4,096 points: ~1/4000 of the square per point
+
+
+def patterns(layers, negative_slope: float, points: np.ndarray) -> np.ndarray:
+    """(points, hidden neurons) bool: which neurons are on at each point."""
+    h = points.astype(np.float64)
+    bits = []
+    for W, b in layers[:-1]:
+        z = h @ np.asarray(W, np.float64).T + np.asarray(b, np.float64)
+        bits.append(z > 0)
+        h = np.where(z > 0, z, negative_slope * z)
+    return np.concatenate(bits, axis=1)
+
+
+def churn_series(history: bytes, meta: dict, resolution: int = CHURN_RESOLUTION) -> list[float | None]:
+    """Churn at each step of ``meta["steps"]`` of a run's weights.bin (runner.py layout)."""
+    size = int(meta["bytes_per_step"])
+    points = grid_points(resolution)
+    series: list[float | None] = []
+    previous = None
+    for i in range(len(meta["steps"])):
+        chunk = history[i * size:(i + 1) * size]
+        if len(chunk) < size:
+            break  # a run cut off mid-write
+        net = WeightsSnapshot.from_flat(chunk, meta["widths"], meta["out_dim"], meta["negative_slope"]).arrays()
+        current = patterns(net.affine_layers(), net.negative_slope, points)
+        series.append(None if previous is None else round(float(np.mean(np.any(current != previous, axis=1))), 6))
+        previous = current
+    return series

@@ -1,0 +1,134 @@
+"""Finished runs of a sweep folder (``polytope-lens serve --runs DIR``): the index, and per run its
+metrics, region churn, weight history and checkpoint; and the Compare page that plays them.
+
+Reading is done by sweeps/catalog.py (no numerics here); file reads and the churn (a small
+numpy pass over the weight history, cached) run on a thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from ...sweeps.catalog import MissingFile, RunCatalog, UnknownRun
+from ..registry import SettingsDep
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+page_router = APIRouter(include_in_schema=False)
+
+
+class RunEntry(BaseModel):
+    id: str
+    config: dict[str, Any]
+    length: dict[str, Any] | None = None
+    status: str
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class RunList(BaseModel):
+    folder: str  # the sweep folder's name (not its path on the server)
+    runs: list[RunEntry]
+
+
+class RunMetrics(BaseModel):
+    id: str
+    records: list[dict[str, Any]]
+
+
+class RunChurn(BaseModel):
+    id: str
+    steps: list[int]
+    churn: list[float | None]
+
+
+class WeightsIndex(BaseModel):
+    id: str
+    steps: list[int]
+    widths: list[int]
+    out_dim: int
+    negative_slope: float
+    bytes_per_step: int
+
+
+def get_catalog(request: Request) -> RunCatalog:
+    catalog = getattr(request.app.state, "run_catalog", None)
+    if catalog is None:
+        raise HTTPException(404, "this server shows no runs: start it with polytope-lens serve --runs DIR")
+    return catalog
+
+
+CatalogDep = Annotated[RunCatalog, Depends(get_catalog)]
+
+
+async def _read(call, *args):
+    try:
+        return await asyncio.to_thread(call, *args)
+    except UnknownRun as exc:
+        raise HTTPException(404, f"no run {exc.args[0]!r} in this sweep folder") from None
+    except MissingFile as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ValueError as exc:  # a damaged sweep.json or weights index
+        raise HTTPException(500, str(exc)) from None
+
+
+@router.get("", response_model=RunList)
+async def list_runs(catalog: CatalogDep):
+    """Every run of the sweep folder with its settings, status and summary (sweep.json)."""
+    return {"folder": catalog.dir.resolve().name, "runs": await _read(catalog.runs)}
+
+
+@router.get("/{run_id}", response_model=RunEntry)
+async def run_entry(run_id: str, catalog: CatalogDep):
+    return await _read(catalog.run, run_id)
+
+
+@router.get("/{run_id}/metrics", response_model=RunMetrics)
+async def run_metrics(run_id: str, catalog: CatalogDep):
+    """metrics.jsonl: one record per recorded step (losses, grid and exact region counts, ...)."""
+    return {"id": run_id, "records": await _read(catalog.metrics, run_id)}
+
+
+@router.get("/{run_id}/churn", response_model=RunChurn)
+async def run_churn(run_id: str, catalog: CatalogDep):
+    """The fraction of the square whose linear region changed since the previous recorded step."""
+    return {"id": run_id, **await _read(catalog.churn, run_id)}
+
+
+@router.get("/{run_id}/weights", response_model=WeightsIndex)
+async def run_weights_index(run_id: str, catalog: CatalogDep):
+    """What weights.bin holds: the recorded steps and the network's shape."""
+    return {"id": run_id, **await _read(catalog.weights_index, run_id)}
+
+
+@router.get("/{run_id}/weights.bin")
+async def run_weights(run_id: str, catalog: CatalogDep):
+    """The weight history: float32 little-endian, bytes_per_step per recorded step, in step order."""
+    path = await _read(catalog.weights_path, run_id)
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+@router.get("/{run_id}/checkpoint.pt")
+async def run_checkpoint(run_id: str, catalog: CatalogDep):
+    path = await _read(catalog.file, run_id, "checkpoint.pt")
+    return FileResponse(path, media_type="application/octet-stream", filename=f"{run_id}.pt")
+
+
+@page_router.get("/compare")
+async def compare_page(settings: SettingsDep):
+    page = Path(settings.frontend_dir) / "compare.html"
+    if not page.is_file():
+        raise HTTPException(404, "the frontend is not installed next to this server")
+    return FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+def install(app, runs_dir: Path | None) -> None:
+    """The runs routes, answering 404 with the reason when the server was started without --runs."""
+    app.state.run_catalog = RunCatalog(runs_dir) if runs_dir is not None else None
+    app.include_router(router)
+    app.include_router(page_router)
