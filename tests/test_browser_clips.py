@@ -62,6 +62,13 @@ def test_upload_a_clip_train_and_move_through_time(open_app, server, tmp_path, r
         counts = httpx.get(f"{base}/layer-counts", params={"t": t}, timeout=30).json()
         wait_number(page, "exact-count", "==", counts["counts"][-1])
 
+    # the chart over t: the exact count of the slice at 17 moments, those the server computes
+    page.wait_for_function("() => document.querySelector('[data-testid=time-chart-note]').dataset.step === '200'")
+    shown_counts = by(page, "time-chart-note").get_attribute("data-counts")
+    over_t = httpx.get(f"{base}/counts-over-t", params={"n": 17}, timeout=30).json()
+    assert shown_counts == ",".join(str(c) for c in over_t["counts"])
+    expect(by(page, "time-chart")).to_be_visible()
+
     # play runs t forward by itself
     by(page, "time-play").click()
     page.wait_for_function("() => Number(document.querySelector('[data-testid=time-readout]').dataset.t) > -0.9")

@@ -120,3 +120,27 @@ def test_view_t_out_of_range_is_refused(clip_run):
     client.send("view", t=1.5)
     error = client.expect("error", timeout=10)
     assert error["field"] == "t"
+
+
+def test_counts_over_t(clip_run, server):
+    base, model = clip_run["base"], clip_run["model"]
+    body = httpx.get(f"{base}/counts-over-t", params={"n": 5}, timeout=60).json()
+    assert body["complete"] and body["t"] == [-1.0, -0.5, 0.0, 0.5, 1.0] and body["step"] == STEPS
+    for t, count in zip(body["t"], body["counts"]):
+        assert count == exact_partition(WeightsSnapshot(slice_model(model, t)).arrays()).region_count
+    assert httpx.get(f"{base}/counts-over-t", params={"n": 1}, timeout=10).status_code == 422
+    picture = LiveClient(server)
+    picture.configure(layers="4x2", resolution=32, train_points=100, val_points=10)
+    refused = httpx.get(f"{server}/api/sessions/{picture.token}/counts-over-t", timeout=10)
+    assert refused.status_code == 422 and "picture" in refused.json()["detail"]
+    picture.close()
+
+
+def test_clip_movie_download(clip_run, server):
+    movie = httpx.get(f"{clip_run['base']}/clip-movie", timeout=120)
+    assert movie.status_code == 200 and movie.headers["content-type"] in ("video/mp4", "image/gif")
+    assert len(movie.content) > 1000
+    picture = LiveClient(server)
+    picture.configure(layers="4x2", resolution=32, train_points=100, val_points=10)
+    assert httpx.get(f"{server}/api/sessions/{picture.token}/clip-movie", timeout=10).status_code == 404
+    picture.close()

@@ -116,3 +116,9 @@ export async function fetchSessionBlob(token, what, params, label) {
   if (!response.ok) throw await failure(response, label);
   return response.blob();
 }
+
+/** A clip's network: exact region counts of the slice at n moments t from -1 to 1 (the chart over t). */
+export function fetchCountsOverT(token, n = 17, at = null) {
+  const params = { n, ...(at && Number.isInteger(at.step) ? { step: at.step } : {}) };
+  return getJson(sessionPath(token, "counts-over-t", params), "Regions over t");
+}

@@ -15,6 +15,7 @@ import { Gallery, wireUpload } from "./gallery.js";
 import { Geometry } from "./geometry.js";
 import { GpuPanels } from "./gpupanels.js";
 import { ClipTime } from "./cliptime.js";
+import { TimeChart } from "./timechart.js";
 import { Inspector } from "./inspector.js";
 import { LossGuard } from "./lossguard.js";
 import { Overlay } from "./overlay.js";
@@ -122,6 +123,7 @@ class App {
       { bar: $("clip-bar"), slider: $("time-slider"), play: $("time-play"), readout: $("time-readout") },
       { onTime: (t) => this.update({ t }) },
     );
+    this.timeChart = new TimeChart($("time-chart"), $("time-chart-note"));
     const geometryError = (message) => this.banner.set("geometry", message);
     const at = () => this.at();
     this.inspector = new Inspector({
@@ -406,12 +408,14 @@ class App {
     this.wasReplay = replay;
     this.inspector.onStep(net.step, chosen);
     if (chosen) this.geometry.refresh();
+    if (replay && this.clip.isClip) this.timeChart.onStep(net.step, false, this.at());
   }
 
   /** The moment t of a clip changed (slider, play, a link): the target frame and its points, and the
    *  page's renderer at the new t; server frames follow from the `view` message. */
   showMoment() {
     this.clip.setTime(this.state.t);
+    this.timeChart.setTime(this.state.t);
     if (this.clip.isClip) this.panels.setTarget(this.clip.targetUrl(), this.panels.targetColor);
     this.panels.setPoints(this.clip.pointsNow());
     if (this.gpu) {
@@ -575,6 +579,8 @@ class App {
       this.showRunConfig(msg.config, msg.image_url);
     }
     if (hasRun && this.clip.setRun(msg)) this.showMoment();
+    this.timeChart.setToken(hasRun && this.clip.isClip ? this.token : null);
+    if (hasRun) $("download-clip").hidden = !this.clip.isClip;
     if (typeof msg.image_url === "string") {
       const color = hasRun && typeof msg.config.color === "boolean" ? msg.config.color : this.state.color;
       this.panels.setTarget(this.clip.targetUrl(msg.image_url), color);
@@ -636,6 +642,7 @@ class App {
     this.lossGuard.observe(h.train_loss, h.step, this.runConfig ? this.runConfig.lr : this.state.lr);
     this.geometry.onFrame(h);
     this.readouts.showFrame(h);
+    if (this.clip.isClip && !this.timeline.replaying) this.timeChart.onStep(h.step, this.run.state === "running", this.at());
   }
 
   setToken(token) {
@@ -646,6 +653,7 @@ class App {
     const links = {
       "download-frame": "frame.png",
       "download-movie": "movie",
+      "download-clip": "clip-movie",
       "download-checkpoint": "checkpoint",
       "download-config": "config",
     };

@@ -63,3 +63,45 @@ def slice_model(model, t: float):
 
 def _own(array):
     return array.clone() if isinstance(array, torch.Tensor) else np.array(array, copy=True)
+
+
+def counts_over_time(weights, times, max_regions: int | None = None, deadline: float | None = None,
+                     progress_path: str | None = None) -> dict:
+    """Exact region count of the slice at each t of ``times`` (frozen weights of a 3-input network;
+    a 2-input one gives the same count at every t): ``{"t": [...], "counts": [...], "reason"}``.
+    Stops at ``deadline`` (time.monotonic) or past ``max_regions`` with the moments done so far and
+    ``reason`` saying why; ``progress_path`` gets the fraction of moments done (geometry/tasks.py)."""
+    import time as _time
+
+    from .exact import PartitionTooLarge, region_counts_per_layer
+    from .tasks import ProgressFile
+
+    done_t, counts, reason = [], [], None
+    progress = ProgressFile(progress_path)
+    try:
+        for i, t in enumerate(times):
+            if deadline is not None and _time.monotonic() > deadline:
+                reason = f"time budget used up after {len(counts)} of {len(times)} moments"
+                break
+            try:
+                n = region_counts_per_layer(slice_weights(weights, float(t)), max_regions=max_regions,
+                                            deadline=deadline)[-1]
+            except PartitionTooLarge as exc:
+                reason = f"stopped at t = {float(t):g}: {exc}"
+                break
+            done_t.append(round(float(t), 6))
+            counts.append(int(n))
+            progress((i + 1) / len(times), int(n))
+    finally:
+        progress.close()
+    return {"t": done_t, "counts": counts, "reason": reason}
+
+
+def counts_over_time_job(weights, times, *, max_regions: int, budget_s: float, progress_path: str | None = None) -> dict:
+    """``counts_over_time`` as a worker-process job (web/jobs.GeometryPool): the budget starts now."""
+    import time as _time
+
+    started = _time.monotonic()
+    result = counts_over_time(weights, times, max_regions=max_regions, deadline=started + budget_s,
+                              progress_path=progress_path)
+    return {**result, "seconds": round(_time.monotonic() - started, 3)}

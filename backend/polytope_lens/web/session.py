@@ -32,6 +32,7 @@ from ..core.training import Trainer, TrainingDiverged
 from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ..geometry.dynamics import LiveGeometry
 from ..geometry.weights import WeightsSnapshot, flat_weights
+from ..output.clipmovie import clip_movie_bytes, frozen_copy
 from ..output.frames import Frame, FrameProducer
 from ..output.movie import MovieRecorder, movie_bytes, movie_partition
 from ..output.render import png_bytes
@@ -53,6 +54,7 @@ DEFAULT_MAX_FPS = 30.0
 # the display rate; losses, the grid count and the geometry fields are measured at most this often
 # while running (always when paused), and each update says which step they belong to.
 MEASURE_INTERVAL_S = 0.4
+CLIP_MOVIE_RESOLUTION = 256  # grid side of a clip movie's panels (the download of the learnt clip)
 # Paused, the exact count of the network on screen is always computed: past the live budget on a
 # thread of its own, with progress, for up to this long; the next command that changes the
 # network or its step cancels it.
@@ -193,6 +195,17 @@ class LiveSession:
         if not frames:
             return None
         return movie_bytes([Image.open(io.BytesIO(f)) for f in frames], fps=12)
+
+    def clip_movie_file(self) -> tuple[bytes, str, str] | None:
+        """A clip's run: the learnt clip now (every frame's moment: partition, prediction, the
+        original frame) as a movie; None for a picture's run or before configure."""
+        with self._lock:
+            trainer = self.trainer
+            if trainer is None or trainer.target.frame_count < 2:
+                return None
+            frozen, losses = frozen_copy(trainer), trainer.losses()
+        view = self.view.model_copy(update={"resolution": min(self.view.resolution, CLIP_MOVIE_RESOLUTION)})
+        return clip_movie_bytes(frozen, losses, view)
 
     def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
         """A frozen copy of the network's weights and its step, for exact geometry computed on

@@ -27,7 +27,7 @@ from ...geometry.documents import parse_fields
 from ...geometry.exact import PartitionTooLarge
 from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
-from ...geometry.slices import slice_weights
+from ...geometry.slices import counts_over_time_job, slice_weights
 from ...geometry.weights import ArrayWeights
 from ..jobs import Busy, GeometryPool, Overrun
 from ..registry import RegistryDep
@@ -270,6 +270,28 @@ async def neuron_line(request: Request, token: str, snap: SnapshotDep,
     except PartitionTooLarge as exc:
         raise _too_large(exc, f"partition of the first {layer - 1} layers", REGIONS_BUDGET_S, REGIONS_MAX) from None
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/counts-over-t", responses=_PROBLEMS)
+async def counts_over_t(request: Request, token: str, registry: RegistryDep,
+                        step: int | None = Query(None, ge=0, description="a step kept in the session's history "
+                                                 "(default: the network now)"),
+                        n: int = Query(17, ge=2, le=65, description="moments, evenly from t = -1 to t = 1")):
+    """A clip's network: the exact region count of the slice at n moments t from -1 to 1 (the chart
+    over t). ``complete`` is false when the budget ran out; ``counts`` then holds the moments done."""
+    session = registry.get(token)
+    taken = await asyncio.to_thread(_take_snapshot, session, step)
+    if taken is None:
+        raise HTTPException(404, "no such session, or it has no network yet (or that step is not kept)")
+    weights, at = taken
+    arrays = weights.arrays()
+    if arrays.affine_layers()[0][0].shape[1] != 3:
+        raise HTTPException(422, "this session's network learns a picture, not a clip: it has no time t")
+    times = [-1.0 + 2.0 * i / (n - 1) for i in range(n)]
+    result = await _run_heavy(request, token, f"region counts at {n} moments", counts_over_time_job, arrays, times,
+                              max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
+    return JSONResponse({"step": at, "t": result["t"], "counts": result["counts"], "complete": result["reason"] is None,
+                         "reason": result["reason"], "seconds": result["seconds"]}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/exact-progress", responses=_PROBLEMS)
