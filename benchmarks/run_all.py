@@ -15,6 +15,7 @@ Rows (each measured in this one run, the two sides of a ratio close together in 
      classic run, updates/s and bytes per update, configure -> first update on a fresh server,
      four sessions against four bare loops at once
   7. the headless CLI: wall time of the README's command against its training time
+  8. sweeps: runs per hour of a mini grid, local engine vs Ray-local, and Ray's cost per run (sweeps.py)
 Progress goes to stderr; the table to stdout (--json FILE also writes every figure).
 """
 
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import exact_partition  # noqa: E402
 import frames  # noqa: E402
 import live  # noqa: E402
+import sweeps  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -109,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     log("7. headless CLI (frames drawn alongside training)")
     results["cli"] = live.cli_run(steps=1000 if quick else 6000, threads=args.threads, log=log)
 
+    log("8. sweeps: local engine vs Ray-local")
+    try:
+        results["sweeps"] = sweeps.run(steps=200 if quick else 600, log=log)
+    except ModuleNotFoundError:
+        log("  skipped: Ray is not installed (pip install 'polytope-lens[ray]')")
+        results["sweeps"] = None
+
     log("5. exact partition")
     cases = exact_partition.CASES[:1] if quick else exact_partition.CASES
     results["exact"] = exact_partition.run(cases, runs=3 if quick else 5, log=log)
@@ -156,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                  yes(four["ratio"] >= 0.8)))
     rows.append(("7", f"CLI: train ring {cli['steps']} steps, {cli['frames']} frames at 1024^2 + movie: wall vs training",
                  fmt_s(cli["wall_s"]), fmt_s(cli["training_s"]), f"{cli['ratio']:.2f}x", "<= 1.3x", yes(cli["ratio"] <= 1.3)))
+
+    if results["sweeps"]:
+        rows.extend(sweeps.rows(results["sweeps"], fmt_s))
 
     for e in results["exact"]:
         trained = f"trained {e['trained_steps']} steps" if e["trained_steps"] else "at initialisation"

@@ -21,7 +21,7 @@ from polytope_lens.sweeps.plan import PlanError, build_plan, read_toml
 
 SCRIPT = Path(sys.executable).with_name("polytope-lens")
 # The mini sweep of the issue: 2 architectures x 2 seeds x 200 steps (small grid, few points).
-MINI = ["ring", "--layers", "4x2", "6x3", "--seed", "0", "1", "--steps", "200", "--frame-every", "100",
+MINI = ["ring", "--layers", "4x2", "6x3", "--seeds", "0", "1", "--steps", "200", "--frame-every", "100",
         "--resolution", "32", "--train-points", "800", "--val-points", "200"]
 MINI_IDS = {"4x2_seed0", "4x2_seed1", "6x3_seed0", "6x3_seed1"}
 ENTRY_KEYS = {"id", "config", "length", "status", "summary", "error"}

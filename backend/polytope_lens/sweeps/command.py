@@ -40,7 +40,8 @@ def add_sweep_parser(subparsers, formatter_class) -> None:
                               help=row["description"] + " (all runs)")
             continue
         kw: dict = {"choices": row["choices"]} if row["type"] == "choice" else {"type": _TYPES[row["type"]]}
-        grid.add_argument(flag, dest=row["name"], nargs="+", default=None, metavar=row["name"].upper(),
+        flags = [flag, "--seeds"] if row["name"] == "seed" else [flag]  # --seeds reads better with a list
+        grid.add_argument(*flags, dest=row["name"], nargs="+", default=None, metavar=row["name"].upper(),
                           help=f"{row['description']} (default: {row['default']})", **kw)
     length = p.add_argument_group("run length and recording (the same for every run)")
     length.add_argument("--steps", type=int, default=None, help=f"optimiser steps per run (default: {LENGTH_DEFAULTS['steps']})")
