@@ -17,6 +17,7 @@ import { GpuPanels } from "./gpupanels.js";
 import { ClipTime } from "./cliptime.js";
 import { TimeChart } from "./timechart.js";
 import { Inspector } from "./inspector.js";
+import { SettingsSheet } from "./layout.js";
 import { LossGuard } from "./lossguard.js";
 import { Overlay } from "./overlay.js";
 import { Panels } from "./panels.js";
@@ -100,6 +101,7 @@ class App {
     this.wasReplay = false;
     this.zoomTimer = null;
 
+    this.sheet = new SettingsSheet({ body: document.body, toggle: $("settings-toggle"), close: $("settings-close"), sheet: $("settings") });
     this.banner = new ErrorBanner($("error-bar"), $("error-banner"));
     this.notice = new Notice($("restart-notice"));
     this.lossGuard = new LossGuard({

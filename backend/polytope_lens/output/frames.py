@@ -18,6 +18,7 @@ from ..core.settings import ViewSettings
 from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
 from ..geometry.grid import GridPartition, compute_partition
+from ..geometry.pattern_dynamics import PatternDynamics
 from .classmap import labelled_target_rgb
 from .moments import MomentCache
 from .render import FrameInfo, render_frame, target_rgb
@@ -28,7 +29,7 @@ class Frame:
     step: int
     losses: Losses
     partition: GridPartition
-    geometry: dict  # header fields from LiveGeometry: exact counts, per-layer counts, edge density
+    geometry: dict  # header fields: exact counts, per-layer counts, edge density (LiveGeometry); churn, births, deaths, dead neurons (PatternDynamics)
     t: float = 0.0  # the moment of a clip it shows (output/moments.py); 0 for a picture
 
 
@@ -37,6 +38,7 @@ class FrameProducer:
 
     def __init__(self, geometry: LiveGeometry | None = None):
         self.geometry = geometry or LiveGeometry()
+        self.dynamics = PatternDynamics()
         self._target_panel: np.ndarray | None = None
         self._target_of: tuple | None = None
         self.moments = MomentCache()
@@ -45,10 +47,12 @@ class FrameProducer:
         """Losses, partition and geometry of the trainer now (of a clip's network: of its slice at
         ``t``). Raises TrainingDiverged (from ``trainer.losses``) when the network is no longer finite."""
         losses = trainer.losses()
-        seen = self.moments.at(trainer, t)
+        seen = self.moments.at(trainer, t)  # a clip's network: its slice at t
         partition = compute_partition(seen.model, resolution)
-        return Frame(int(trainer.step_count), losses, partition, self.geometry.frame_fields(seen, partition, live),
-                     t=float(t) if seen is not trainer else 0.0)
+        fields = self.geometry.frame_fields(seen, partition, live)
+        step = int(trainer.step_count)
+        fields.update(self.dynamics.fields(seen, partition, self.geometry.exact_patterns(step)))
+        return Frame(step, losses, partition, fields, t=float(t) if seen is not trainer else 0.0)
 
     def picture(self, trainer: Trainer, frame: Frame, view: ViewSettings, caption: bool = True,
                 partition: GridPartition | None = None) -> Image.Image:

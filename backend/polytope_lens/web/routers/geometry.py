@@ -22,15 +22,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from ...core.settings import RunConfig
 from ...geometry import tasks
 from ...geometry.documents import parse_fields
 from ...geometry.exact import PartitionTooLarge
+from ...geometry.export import DOCUMENT_FORMAT
 from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
 from ...geometry.slices import counts_over_time_job, slice_weights
 from ...geometry.weights import ArrayWeights
 from ..jobs import Busy, GeometryPool, Overrun
 from ..registry import RegistryDep
+from ..names import download_name
 from ..responses import attachment
 
 REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line: computing and encoding
@@ -59,6 +62,7 @@ class _Snapshot:
     step: int
     widths: list[int]
     box: tuple[float, float, float, float]
+    config: RunConfig | None = None  # the session's run: named in downloads, carried by the JSON
     classes: list[str] | None = None  # a classifier's class colours: its documents carry decision regions
     t: float | None = None  # the moment of a clip's network (geometry/slices.py); None for a picture's
 
@@ -96,7 +100,7 @@ async def snapshot(token: str, registry: RegistryDep,
     if arrays.affine_layers()[0][0].shape[1] == 3:
         moment = float(session.view.t if t is None else t)
         arrays = slice_weights(arrays, moment)
-    return _Snapshot(arrays, at, weights.widths, area, classes, moment)
+    return _Snapshot(arrays, at, weights.widths, area, session.config(), classes, moment)
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -169,6 +173,8 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
     k = _layers_param(layers, snap)
     extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths,
              **_moment_fields(snap)}
+    if kind == "json" and snap.config is not None:  # the document the command line writes: same keys
+        extra = {"format": DOCUMENT_FORMAT, **extra, "config": snap.config.model_dump()}
     if snap.classes:
         extra["classes"] = snap.classes
     try:
@@ -227,7 +233,7 @@ async def regions_json(request: Request, token: str, snap: SnapshotDep,
     patterns, areas, colours, affine maps."""
     data, snap, k = await _document(request, token, snap, layers, "json", fields)
     return Response(data, media_type="application/json",
-                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
+                    headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "json")))
 
 
 @router.get("/regions.svg", responses={200: {"content": {"image/svg+xml": {}}}, **_PROBLEMS})
@@ -235,7 +241,7 @@ async def regions_svg(request: Request, token: str, snap: SnapshotDep, layers: i
     """The exact partition as SVG: regions filled by pattern colour, boundaries as lines."""
     svg, snap, k = await _document(request, token, snap, layers, "svg")
     return Response(svg, media_type="image/svg+xml",
-                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.svg"))
+                    headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "svg")))
 
 
 @router.get("/layer-counts", responses=_PROBLEMS)
