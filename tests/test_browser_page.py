@@ -51,7 +51,8 @@ def open_app(browser, server):
     opened = []
 
     def open_(query: str = QUERY, viewport=(1400, 1000), **context_args):
-        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, **context_args)
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True,
+                                      **context_args)
         context.set_default_timeout(WAIT)
         page = context.new_page()
         page.log = PageLog().attach(page)
@@ -197,3 +198,112 @@ def test_a_layer_count_of_an_earlier_step_says_so(open_app):
     by(page, "pause-button").click()
     expect_state(page, "paused")
     expect(status).to_have_attribute("data-stale", "false")
+
+
+# -- rough edge 5: downloads ------------------------------------------------------------------------
+NAME = re.compile(r"^polytope-lens-disk-8x3-step(\d+)(?:-\d+)?-(frame|movie|checkpoint|config|regions-k3)\.(png|mp4|gif|pt|json)$")
+
+
+def _served_name(response) -> str:
+    return re.search(r'filename="([^"]+)"', response.headers["content-disposition"]).group(1)
+
+
+def test_downloads_share_one_naming_scheme_one_caption_and_one_json_format(open_app, server, tmp_path):
+    import io
+    import json
+
+    import av
+    from PIL import Image
+
+    page = open_app(f"{QUERY}&img=disk&layers=8x3")
+    for _ in range(3):  # a few movie frames, each at least 10 steps and 0.2 s apart
+        by(page, "step-n-input").fill("20")
+        by(page, "step-button").click()
+        page.wait_for_timeout(400)
+    wait_number(page, "step-counter", "==", 60)
+    page.wait_for_timeout(500)
+    names, bodies = {}, {}
+    for what in ("frame", "movie", "checkpoint", "config"):
+        link = by(page, f"download-{what}")
+        expect(link).not_to_have_class(re.compile(r"\bdisabled\b"))
+        response = page.request.get(server.url + link.get_attribute("href"))
+        assert response.ok, (what, response.status)
+        names[what] = _served_name(response)
+        bodies[what] = response.body()
+        assert link.get_attribute("download") == "", "the server's name is the one the browser keeps"
+    for what, name in names.items():
+        m = NAME.match(name)
+        assert m and m.group(2) == what, names
+    assert names["frame"].startswith("polytope-lens-disk-8x3-step60-")
+    assert json.loads(bodies["config"])["layers"] == "8x3"
+    # The movie's frames are the frame PNG made smaller: same proportions, caption included.
+    frame = Image.open(io.BytesIO(bodies["frame"])).convert("RGB")
+    path = tmp_path / ("movie.gif" if names["movie"].endswith(".gif") else "movie.mp4")
+    path.write_bytes(bodies["movie"])
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0)).to_image().convert("RGB")
+    assert abs(first.width / first.height - frame.width / frame.height) < 0.03, (first.size, frame.size)
+    strip = first.crop((0, int(first.height * 0.93), first.width // 2, first.height)).convert("L")
+    assert min(strip.getdata()) < 100, "the caption's words are in the movie's frames"
+    # The exact partition's JSON: the same name scheme and the keys the command line writes.
+    with page.expect_download() as info:
+        by(page, "download-json").click()
+    download = info.value
+    assert NAME.match(download.suggested_filename), download.suggested_filename
+    doc = json.loads(open(download.path()).read())
+    assert doc["format"] == "polytope-lens-regions/1" and doc["config"]["layers"] == "8x3" and doc["step"] == 60
+
+
+# -- one screen, and phones --------------------------------------------------------------------------
+ESSENTIAL = ["panel-partition", "panel-prediction", "panel-target", "loss-chart", "regions-chart",
+             "start-button", "step-button", "reset-button", "run-state", "network-diagram"]
+
+BOXES = """(ids) => Object.fromEntries(ids.map((id) => {
+  const r = document.querySelector(`[data-testid="${id}"]`).getBoundingClientRect();
+  return [id, [r.left, r.top, r.right, r.bottom]];
+}))"""
+
+OVERFLOW = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_one_screen_holds_the_panels_the_charts_and_the_run_controls(open_app, size):
+    width, height = size
+    page = open_app(viewport=size)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    boxes = page.evaluate(BOXES, ESSENTIAL)
+    outside = {k: v for k, v in boxes.items() if v[0] < 0 or v[1] < 0 or v[2] > width + 0.5 or v[3] > height + 0.5}
+    assert not outside, f"below the fold or off to the side at {width}x{height}: {outside}"
+    scroll, client = page.evaluate(OVERFLOW)
+    assert scroll <= client
+    # The settings fold away and come back; the panels take the room.
+    before = boxes["panel-partition"][2] - boxes["panel-partition"][0]
+    by(page, "settings-toggle").click()
+    expect(by(page, "settings")).to_be_hidden()
+    expect(by(page, "settings-toggle")).to_have_attribute("aria-expanded", "false")
+    page.wait_for_function("(w) => document.querySelector('[data-testid=panel-partition]').getBoundingClientRect().width > w + 5", arg=before)
+    by(page, "settings-toggle").click()
+    expect(by(page, "layers-input")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_a_phone_gets_the_panels_first_and_no_sideways_scrolling(open_app, width):
+    page = open_app(viewport=(width, 844), is_mobile=True, has_touch=True, device_scale_factor=2)
+    scroll, client = page.evaluate(OVERFLOW)
+    assert scroll <= client, f"the page is {scroll} px wide on a {client} px screen"
+    boxes = page.evaluate(BOXES, ["panel-partition", "run-state", "start-button"])
+    left, top, right, bottom = boxes["panel-partition"]
+    assert top >= 0 and bottom <= 844, f"the partition panel is not in the first screen: {boxes['panel-partition']}"
+    for testid in ("run-state", "start-button"):
+        assert boxes[testid][2] <= width and boxes[testid][0] >= 0, (testid, boxes[testid])
+    touch = page.evaluate("() => document.querySelector('[data-testid=start-button]').getBoundingClientRect().height")
+    assert touch >= 40, f"the Train button is {touch} px tall: too small to tap"
+    # The settings are a sheet: closed at first, opened by the menu button, usable, closed again.
+    expect(by(page, "layers-input")).to_be_hidden()
+    by(page, "settings-toggle").tap()
+    expect(by(page, "layers-input")).to_be_visible()
+    by(page, "layers-input").fill("8x3")
+    expect(by(page, "param-count")).to_contain_text("3 hidden layers")
+    by(page, "settings-close").tap()
+    expect(by(page, "layers-input")).to_be_hidden()
+    assert page.evaluate(OVERFLOW)[0] <= width

@@ -97,13 +97,13 @@ def test_live_geometry_inline_count_and_density():
 
 def test_live_geometry_too_large_stops_trying_until_a_new_network(monkeypatch):
     calls = []
-    real = dynamics.region_counts_per_layer
+    real = dynamics.region_counts_and_patterns
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dynamics, "region_counts_per_layer", counting)
+    monkeypatch.setattr(dynamics, "region_counts_and_patterns", counting)
     model = _net(2)
     part = compute_partition(model, 32)
     geo = LiveGeometry(max_regions=10)
@@ -223,8 +223,8 @@ def test_paused_count_is_cancelled_by_the_next_command(monkeypatch):
 
 def test_running_count_that_overran_is_retried_with_back_off(monkeypatch):
     calls = []
-    real = dynamics.region_counts_per_layer
-    monkeypatch.setattr(dynamics, "region_counts_per_layer", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    real = dynamics.region_counts_and_patterns
+    monkeypatch.setattr(dynamics, "region_counts_and_patterns", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
 
     class Now:
         def submit(self, fn, *args):

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from pydantic import ValidationError
 
+from .core.presets import PRESETS_BY_ID, get_preset
 from .core.samples import sample_path
 from .core.settings import (
     TRAINING_FIELDS, RunConfig, ViewSettings, describe_validation_error, settings_table,
@@ -35,6 +36,8 @@ PROG = "polytope-lens"
 VIEW_FILE = "view.json"  # how a headless run's frames are drawn, so a resumed run draws them alike
 FRAME_RESOLUTION = 1024  # headless frames default to the full picture size (the live view's default is 512)
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+DEFAULT_STEPS = 6000
+CHECKPOINTS_DIR = "checkpoints"  # --checkpoint-every writes checkpoint_STEP.pt here
 
 # Every RunConfig field but the picture (a positional argument) is an option; a resumed run may
 # change the training settings only (core.settings: the kinds are declared there, once).
@@ -109,7 +112,9 @@ def add_train_parser(subparsers) -> None:
     view.add_argument("--no-boundaries", action="store_true", help="do not draw region boundaries")
 
     run = p.add_argument_group("run length and output")
-    run.add_argument("--steps", type=_non_negative_int, default=6000, help="optimiser steps (with --resume: additional steps)")
+    run.add_argument("--preset", default=None, metavar="ID", help=f"start from a ready experiment (its settings and steps; options given win): {', '.join(PRESETS_BY_ID)}")
+    run.add_argument("--steps", type=_non_negative_int, default=None, help=f"optimiser steps (with --resume: additional steps; with --preset: the preset's unless given) (default: {DEFAULT_STEPS})")
+    run.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N", help="also keep checkpoints/checkpoint_STEP.pt at every multiple of N steps (polytope-lens regions reads any of them)")
     run.add_argument("--frame-every", type=_positive_int, default=100, help="record a frame at every multiple of this step")
     run.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<image stem>; with --resume the checkpoint's folder)")
     run.add_argument("--movie", action="store_true", help="also write movie.mp4 from all frames (movie.gif if no MP4 encoder)")
@@ -193,6 +198,8 @@ def _make_trainer(args) -> Trainer:
         if args.resume is not None:
             if args.image is not None:
                 raise UsageError("give either IMAGE or --resume, not both (the checkpoint holds its picture)")
+            if args.preset is not None:
+                raise UsageError("give either --preset or --resume, not both (the checkpoint holds its settings)")
             fixed = sorted(set(given) - set(RESUME_OVERRIDES))
             if fixed:
                 flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
@@ -206,9 +213,13 @@ def _make_trainer(args) -> Trainer:
                 raise
             except ValueError as exc:  # read_checkpoint: its "(...)" part is torch's multi-line unpickling story
                 raise UsageError(f"{args.resume}: {str(exc).split(' (')[0]}") from None
-        if args.image is None:
-            raise UsageError("IMAGE is required (or --resume CHECKPOINT)")
-        config = RunConfig(image=args.image, **given)
+        preset = _preset_settings(args)
+        if args.image is None and "image" not in preset:
+            raise UsageError("IMAGE is required (or --resume CHECKPOINT, or --preset ID)")
+        if args.image is not None:
+            preset["image"] = args.image
+        config = RunConfig(**{**preset, **given})
+        args.image = config.image
         path = _resolve_image(args.image)
         if not Path(path).is_file():
             raise UsageError(f"no such picture file or sample id: {args.image}")
@@ -220,6 +231,24 @@ def _make_trainer(args) -> Trainer:
         raise UsageError(f"{args.image}: {exc}") from None
     except ClassError as exc:  # --task classify: too few classes or labelled pixels
         raise UsageError(f"{args.image if exc.field == 'image' else '--' + exc.field.replace('_', '-')}: {exc}") from None
+
+
+def _preset_settings(args) -> dict:
+    """The chosen preset's settings (a copy), or none; sets the run's steps from it when not given."""
+    if args.preset is None:
+        if args.steps is None:
+            args.steps = DEFAULT_STEPS
+        return {}
+    try:
+        preset = get_preset(args.preset)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    if args.steps is None:
+        args.steps = preset.steps
+    for name, value in preset.view.items():  # the view it suggests, unless the options say otherwise
+        if name == "fill_regions" and value:
+            args.fill_regions = True
+    return dict(preset.settings)
 
 
 class _StopOnCtrlC:
@@ -252,6 +281,8 @@ def cmd_train(args) -> int:
 
     torch.set_num_threads(args.threads)
     trainer = _make_trainer(args)
+    if args.steps is None:  # resumed: no preset
+        args.steps = DEFAULT_STEPS
     out = args.out or (args.resume.parent if args.resume else Path("runs") / Path(args.image).stem)
     # Resuming into the checkpoint's own folder continues its frames and metrics; anywhere else starts afresh.
     continuing = args.resume is not None and out.resolve() == args.resume.resolve().parent
@@ -281,6 +312,8 @@ def cmd_train(args) -> int:
                 elapsed_s=recorder.last_elapsed(start) if continuing else 0.0,
                 record_start=not recorder.frame_path(start).exists(),
                 on_progress=on_progress, should_stop=lambda: stop.requested,
+                checkpoint_every=args.checkpoint_every,
+                save_checkpoint=lambda t: t.save(out / CHECKPOINTS_DIR / f"checkpoint_{t.step_count:06d}.pt"),
             )  # fmt: skip
         except TrainingDiverged as exc:
             diverged = str(exc)

@@ -34,6 +34,7 @@ Optimizer = Literal["adam", "sgd", "sgd_momentum", "rmsprop"]
 Task = Literal["regress", "classify"]
 MAX_CLASSES = 8  # core/classes.py PALETTE: a classifier has one output per class found, at most this many
 Kind = Literal["network", "training", "view"]
+Init = Literal["random", "sawtooth"]
 
 
 class _Settings(BaseModel):
@@ -56,6 +57,7 @@ class NetworkSettings(_Settings):
                             description="validation pixels (disjoint from training)")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of sampling, initialisation and batches")
     label_noise: float = Field(0.0, ge=0.0, le=0.5, description="classify: fraction of training labels flipped to another class (seeded)")
+    init: Init = Field("random", description="initial weights: random (He), or sawtooth (hand-set tent maps, layers 2xL or one layer)")
 
     # Checks across fields sit on the later field, so the error names a field a person can change.
     @field_validator("layers")
@@ -79,6 +81,18 @@ class NetworkSettings(_Settings):
             )
         return value
 
+    @field_validator("init")
+    @classmethod
+    def _init_fits(cls, value: str, info: ValidationInfo) -> str:
+        if value == "sawtooth":
+            from .sawtooth import sawtooth_problem  # the one place that knows which nets it can build
+
+            problem = sawtooth_problem(parse_layers(info.data["layers"]) if "layers" in info.data else None,
+                                       info.data.get("activation"))
+            if problem:
+                raise ValueError(problem)
+        return value
+
 
 class TrainingSettings(_Settings):
     """Kind ``training``: applied to the running network."""
@@ -87,6 +101,8 @@ class TrainingSettings(_Settings):
     lr: float = Field(1e-3, gt=0.0, le=10.0, description="learning rate")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="momentum of sgd_momentum")
     batch_size: int = Field(1024, ge=1, le=MAX_POINTS, description="points per step; >= train_points is full batch")
+    l1: float = Field(0.0, ge=0.0, le=1.0, description="L1 penalty: adds l1 * sum |w| over all weights to the loss")
+    l2: float = Field(0.0, ge=0.0, le=1.0, description="L2 penalty (weight decay): adds l2/2 * sum w^2 over all weights to the loss")
 
 
 class ViewSettings(_Settings):

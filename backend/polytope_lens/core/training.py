@@ -20,6 +20,7 @@ from .settings import VIEW_FIELDS, RunConfig
 from .classes import ClassLabels, find_classes, sample_labelled_points
 from .images import PointSample, Target, sample_points
 from .model import MLP, build_mlp
+from .sawtooth import set_sawtooth
 
 CHECKPOINT_FORMAT = 1
 
@@ -115,7 +116,10 @@ class Trainer:
             negative_slope=self.config.negative_slope,
             generator=init_gen,
             output_bias=self._output_bias(),
-        ).to(self.device)
+        )
+        if self.config.init == "sawtooth":
+            set_sawtooth(self.model)
+        self.model = self.model.to(self.device)
         self.batch_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.optimizer = make_optimizer(
             self.config.optimizer, self.model.parameters(), self.config.lr, self.config.momentum
@@ -164,11 +168,25 @@ class Trainer:
                     "Try a smaller learning rate."
                 )
             self.optimizer.zero_grad(set_to_none=True)
+            if self.config.l1 or self.config.l2:
+                loss = loss + self.penalty()
             loss.backward()
             self.optimizer.step()
             self.step_count += 1
         self.last_batch_loss = loss_value
         return loss_value
+
+    def penalty(self) -> torch.Tensor:
+        """l1 * sum |w| + l2/2 * sum w^2 over every weight matrix (biases are not penalised, as in
+        TensorFlow Playground). Added to the loss that is minimised; reported losses stay the MSE."""
+        total = torch.zeros((), device=self.device)
+        for linear in self.model.linears:
+            w = linear.weight
+            if self.config.l1:
+                total = total + self.config.l1 * w.abs().sum()
+            if self.config.l2:
+                total = total + 0.5 * self.config.l2 * (w * w).sum()
+        return total
 
     @torch.no_grad()
     def losses(self) -> Losses:

@@ -109,6 +109,14 @@ export function fetchExactProgress(token) {
   return getJson(sessionPath(token, "exact-progress"), "Progress");
 }
 
+/** {blob, name}: a file from the session and the name the server gives it (Content-Disposition). */
+export async function fetchSessionFile(token, what, params, label) {
+  const response = await fetch(sessionPath(token, what, params), { cache: "no-store" });
+  if (!response.ok) throw await failure(response, label);
+  const match = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  return { blob: await response.blob(), name: match ? match[1] : null };
+}
+
 /** A file from the session as a Blob (rejects with the server's detail). */
 export async function fetchSessionBlob(token, what, params, label) {
   const response = await fetch(sessionPath(token, what, params), { cache: "no-store" });

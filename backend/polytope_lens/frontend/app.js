@@ -15,6 +15,7 @@ import { Gallery, wireUpload } from "./gallery.js";
 import { Geometry } from "./geometry.js";
 import { GpuPanels } from "./gpupanels.js";
 import { Inspector } from "./inspector.js";
+import { SettingsSheet } from "./layout.js";
 import { LossGuard } from "./lossguard.js";
 import { Overlay } from "./overlay.js";
 import { Panels } from "./panels.js";
@@ -98,6 +99,7 @@ class App {
     this.wasReplay = false;
     this.zoomTimer = null;
 
+    this.sheet = new SettingsSheet({ body: document.body, toggle: $("settings-toggle"), close: $("settings-close"), sheet: $("settings") });
     this.banner = new ErrorBanner($("error-bar"), $("error-banner"));
     this.notice = new Notice($("restart-notice"));
     this.lossGuard = new LossGuard({

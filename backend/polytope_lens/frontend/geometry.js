@@ -4,7 +4,7 @@
 // computations that take a while. REST: /regions.json, /regions.svg,
 // /layer-counts, /exact-progress (docs/protocol.md, "Exact geometry").
 
-import { atParams, fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionBlob } from "./api.js";
+import { atParams, fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionFile } from "./api.js";
 import { CHART_CONFIG, CHART_FONT } from "./charts.js";
 
 const FOLD_DEBOUNCE_MS = 150;
@@ -378,13 +378,16 @@ export class Geometry {
     button.disabled = true;
     status.dataset.state = "loading";
     try {
-      const blob = await withProgress(
+      const file = await withProgress(
         token,
-        fetchSessionBlob(token, `regions.${kind}`, { ...(k ? { layers: k } : {}), ...atParams(at) }, "Export"),
+        fetchSessionFile(token, `regions.${kind}`, { ...(k ? { layers: k } : {}), ...atParams(at) }, "Export"),
         (t) => { status.textContent = t; },
         `Computing the exact partition${k ? ` of the first ${k} layers` : ""}`,
       );
-      const name = `polytope-lens-regions-step${step}${k ? `-k${k}` : ""}${at.box ? "-zoomed" : ""}.${kind}`;
+      const blob = file.blob;
+      // The server's name (the one scheme of every download); a zoomed view says so.
+      const served = file.name || `polytope-lens-step${step}-regions${k ? `-k${k}` : ""}.${kind}`;
+      const name = at.box ? served.replace(/\.(json|svg)$/, "-zoomed.$1") : served;
       const url = URL.createObjectURL(blob);
       const a = document.createElement("a");
       a.href = url;

@@ -48,7 +48,8 @@ from typing import Callable
 import numpy as np
 
 from .decision import decision_regions, partition_and_layer_counts
-from .exact import PartitionTooLarge, region_counts_per_layer
+from .exact import PartitionTooLarge, region_counts_and_patterns, region_counts_per_layer
+from .patterns import pack_patterns
 from .weights import WeightsSnapshot
 
 log = logging.getLogger("polytope_lens.dynamics")
@@ -198,6 +199,7 @@ class LiveGeometry:
         self._too_large = False
         self._failed = False
         self._result: tuple[int, list[int], float] | None = None  # (step, layer counts, seconds)
+        self._patterns: np.ndarray | None = None  # packed patterns (regions, K) of the exact partition at _result's step
         self._decision: tuple[int, dict | None] | None = None  # a classifier's (step, boundary length and regions crossed)
         self._next_density_at = 0.0
         self._mask_key: tuple | None = None
@@ -250,6 +252,7 @@ class LiveGeometry:
             self._model_ref = weakref.ref(model)
             self._too_large = self._failed = False
             self._result = None
+            self._patterns = None
             self._decision = None
             self._next_exact_at = 0.0
             self._retry_at, self._retry_s = 0.0, RETRY_FIRST_S
@@ -261,7 +264,7 @@ class LiveGeometry:
 
     def _compute(self, model, step: int, generation: int, background: bool, classify: bool = False) -> None:
         start = time.perf_counter()
-        counts, status, decision = None, STATUS_EXACT, None
+        counts, status, decision, patterns = None, STATUS_EXACT, None, None
         try:
             deadline = time.monotonic() + self.budget_s
             if classify:  # the same pass gives the regions; their decision boundary is cheap next to it
@@ -269,8 +272,10 @@ class LiveGeometry:
                 regions = decision_regions(part)
                 decision = {"boundary_length": round(regions.boundary_length, 4),
                             "boundary_regions": regions.regions_crossed}
+                patterns = pack_patterns(part.patterns)
             else:
-                counts = region_counts_per_layer(model, max_regions=self.max_regions, deadline=deadline)
+                counts, bits = region_counts_and_patterns(model, max_regions=self.max_regions, deadline=deadline)
+                patterns = pack_patterns(bits)
         except PartitionTooLarge:
             status = STATUS_TOO_LARGE
         except Exception:  # never let the count break a frame; say so instead
@@ -296,6 +301,13 @@ class LiveGeometry:
                 if self._result is None or step >= self._result[0]:
                     self._result = (step, counts, seconds)
                     self._decision = (step, decision)
+                    self._patterns = patterns
+
+    def exact_patterns(self, step: int) -> np.ndarray | None:
+        """Packed patterns (regions, K) of the exact partition when it is the one at ``step``, else None."""
+        with self._lock:
+            current = self._result is not None and self._result[0] == step and self._patterns is not None
+            return self._patterns if current else None
 
     # -- the paused count past the live budget -----------------------------------------
     def cancel(self) -> None:
@@ -352,6 +364,7 @@ class LiveGeometry:
                 self._pause_failed = (generation, step)
             elif generation == self._generation and (self._result is None or step >= self._result[0]):
                 self._result = (step, counts, seconds)
+                self._patterns = None  # counted without patterns (the paused pass past the live budget)
         self._notify()
 
     def _notify(self) -> None:

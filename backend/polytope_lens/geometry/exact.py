@@ -200,6 +200,19 @@ def region_counts_per_layer(model, box: Sequence[float] = DEFAULT_BOX, max_regio
     return [s.n.shape[0] for s in states][1:]
 
 
+def region_counts_and_patterns(model, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
+                               deadline: float | None = None) -> tuple[list[int], np.ndarray]:
+    """:func:`region_counts_per_layer` and the activation patterns (regions, H) bool of the full partition
+    (what the live dynamics compare between updates: births, deaths, dead neurons)."""
+    layers, slope = numpy_layers(model)
+    counts: list[int] = []
+    state = None
+    for i, state in enumerate(_layer_states(layers[:-1], slope, check_box(box), max_regions, deadline)):
+        if i:
+            counts.append(int(state.n.shape[0]))
+    return counts, state.patterns
+
+
 def region_counts_partial(model, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
                           deadline: float | None = None, progress: Progress | None = None
                           ) -> tuple[list[int], str | None]:

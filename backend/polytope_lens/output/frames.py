@@ -18,6 +18,7 @@ from ..core.settings import ViewSettings
 from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
 from ..geometry.grid import GridPartition, compute_partition
+from ..geometry.pattern_dynamics import PatternDynamics
 from .classmap import labelled_target_rgb
 from .render import FrameInfo, render_frame, target_rgb
 
@@ -27,7 +28,7 @@ class Frame:
     step: int
     losses: Losses
     partition: GridPartition
-    geometry: dict  # header fields from LiveGeometry: exact counts, per-layer counts, edge density
+    geometry: dict  # header fields: exact counts, per-layer counts, edge density (LiveGeometry); churn, births, deaths, dead neurons (PatternDynamics)
 
 
 class FrameProducer:
@@ -35,6 +36,7 @@ class FrameProducer:
 
     def __init__(self, geometry: LiveGeometry | None = None):
         self.geometry = geometry or LiveGeometry()
+        self.dynamics = PatternDynamics()
         self._target_panel: np.ndarray | None = None
         self._target_of: tuple | None = None
 
@@ -43,7 +45,10 @@ class FrameProducer:
         ``trainer.losses``) when the network is no longer finite."""
         losses = trainer.losses()
         partition = compute_partition(trainer.model, resolution)
-        return Frame(int(trainer.step_count), losses, partition, self.geometry.frame_fields(trainer, partition, live))
+        fields = self.geometry.frame_fields(trainer, partition, live)
+        step = int(trainer.step_count)
+        fields.update(self.dynamics.fields(trainer, partition, self.geometry.exact_patterns(step)))
+        return Frame(step, losses, partition, fields)
 
     def picture(self, trainer: Trainer, frame: Frame, view: ViewSettings, caption: bool = True,
                 partition: GridPartition | None = None) -> Image.Image:

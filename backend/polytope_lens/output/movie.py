@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..geometry.grid import GridPartition
-from .render import GAP
+from .render import GAP, caption_height_for
 
 # Tried in order; the first one whose encoder opens is used.
 MP4_CODECS = ("libx264", "mpeg4")
@@ -172,26 +172,36 @@ class MovieRecorder:
     last_step: int = -(10**9)
     min_interval_s: float = 0.2
     last_time: float = -math.inf
+    steps: list[int] = field(default_factory=list)  # the step of each frame kept
 
     def due(self, step: int) -> bool:
         return step - self.last_step >= self.interval_steps and time.monotonic() - self.last_time >= self.min_interval_s
 
+    def first_step(self) -> int | None:
+        return self.steps[0] if self.steps else None
+
     def add(self, step: int, image: Image.Image) -> None:
         small = image
-        if image.height > MOVIE_PANEL + 2 * GAP:  # frames drawn from movie_partition are small already
-            small = image.resize((image.width * MOVIE_PANEL // max(1, image.height), MOVIE_PANEL))
+        # frames drawn from movie_partition are small already; a full-size one (with its caption,
+        # as the frame PNG has it) is scaled down whole, caption included
+        small_height = MOVIE_PANEL + 2 * GAP + caption_height_for(MOVIE_PANEL)
+        if image.height > small_height:
+            small = image.resize((image.width * small_height // image.height, small_height))
         # JPEG: ~6x faster to encode than PNG here, and the movie itself is lossy (H.264/GIF).
         buf = io.BytesIO()
         small.save(buf, format="JPEG", quality=92)
         self.frames.append(buf.getvalue())
+        self.steps.append(step)
         self.last_step = step
         self.last_time = time.monotonic()
         if len(self.frames) > MOVIE_MAX_FRAMES:
             self.frames = self.frames[::2]
+            self.steps = self.steps[::2]
             self.interval_steps *= 2
 
     def clear(self) -> None:
         self.frames.clear()
+        self.steps.clear()
         self.last_step = -(10**9)
         self.last_time = -math.inf
         self.interval_steps = 10

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..core.images import PointSample, Target
 from ..core.settings import RunConfig, ViewSettings
+from ..core.smoothing import DEFAULT_SIGMA_PX, smoothing_baseline
 from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
 from .frames import FrameProducer
@@ -95,6 +96,7 @@ class RunRecorder:
         self.frames = FrameProducer(LiveGeometry(budget_s=EXACT_BUDGET_S, max_regions=EXACT_MAX_REGIONS))
         self._drawer = ThreadPoolExecutor(1, thread_name_prefix="frames")  # one thread: records stay in order
         self._pending: deque[Future] = deque()
+        self._baseline_val: float | None = None  # the smoothing baseline's validation MSE, once per run
 
     def frame_path(self, step: int) -> Path:
         return self.frames_dir / FRAME_NAME.format(step=step)
@@ -159,6 +161,9 @@ class RunRecorder:
             "frame": path.name if path else None,
         }
         record.update(frame.geometry)
+        if self._baseline_val is None:
+            self._baseline_val = smoothing_baseline(run.target, run.sample, DEFAULT_SIGMA_PX).val_loss
+        record["smoothing_val_loss"] = self._baseline_val
         with self.metrics_path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
         return record
@@ -173,13 +178,16 @@ def train_and_record(
     record_start: bool = True,
     on_progress: Callable[[int, dict | None], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    checkpoint_every: int | None = None,
+    save_checkpoint: Callable[[Trainer], None] | None = None,
 ) -> bool:
     """Train ``steps`` more steps with a frame at the start, at every multiple of ``frame_every`` and at the end.
 
     ``on_progress(steps_done, record_or_None)`` is called after every chunk of
     steps and for every frame drawn (in step order). Returns False if
     ``should_stop()`` ended it early (the state is then between frames, not
-    recorded). TrainingDiverged propagates with the trainer put back to its last
+    recorded). ``save_checkpoint(trainer)`` is called at every multiple of
+    ``checkpoint_every`` steps passed on the way. TrainingDiverged propagates with the trainer put back to its last
     recorded frame. Frames queued before an early end or a divergence are still
     drawn and written.
     """
@@ -200,9 +208,13 @@ def train_and_record(
                 if should_stop():
                     return False
                 n = min(STEP_CHUNK, next_frame - trainer.step_count)
+                if checkpoint_every:
+                    n = min(n, (trainer.step_count // checkpoint_every + 1) * checkpoint_every - trainer.step_count)
                 t0 = time.perf_counter()
                 trainer.step(n)
                 elapsed_s += time.perf_counter() - t0
+                if checkpoint_every and save_checkpoint and trainer.step_count % checkpoint_every == 0:
+                    save_checkpoint(trainer)
                 progress(n, None)
                 report()
             queued.append(recorder.record(trainer, elapsed_s))

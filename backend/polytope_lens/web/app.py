@@ -27,7 +27,7 @@ from .jobs import IdleThreadPool
 from .middleware import MULTIPART_OVERHEAD, HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts
 from .registry import Jobs, SessionRegistry
 from .responses import describe_request_errors
-from .routers import downloads, geometry, images, live, meta, pages
+from .routers import baseline, downloads, geometry, images, live, meta, pages, presets
 from .routers import runs as runs_routes
 from .store import ImageStore
 
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        allowed_origins=settings.allowed_origins)  # 403 for other sites (DNS rebinding, POST)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413s and errors
     app.add_exception_handler(RequestValidationError, _readable_validation_error)
-    for area in (meta, images, downloads, live, pages):
+    for area in (meta, images, downloads, live, pages, presets, baseline):
         app.include_router(area.router)
     geometry.install(app, settings.max_parallel_jobs)  # inspect, regions.json/.svg, layer-counts, neuron-line
     runs_routes.install(app, settings.runs_dir)  # a sweep folder's runs and the Compare page

@@ -254,12 +254,13 @@ def _named(exc: ValidationError) -> ProtocolError:
     """The first problem's field (the message type and 'config' dropped from its path) and every
     problem in words."""
     problems = []
-    for field, msg in validation_problems(exc):
-        parts = field.split(".")
-        if parts[0] in TYPES:
+    for err, (_, msg) in zip(exc.errors(), validation_problems(exc)):
+        parts = [str(p) for p in err.get("loc", ())]  # the path itself: a key may contain a dot
+        if parts[:1] and parts[0] in TYPES:
             parts = parts[1:]
         if parts[:1] == ["config"] and len(parts) > 1:
             parts = parts[1:]
-        problems.append((".".join(parts) or None, msg))
-    field = _clip(problems[0][0].split(".")[-1], 80) if problems and problems[0][0] else None
+        problems.append((".".join(parts) or None, parts[-1] if parts else None, msg))
+    field = _clip(problems[0][1], 80) if problems and problems[0][1] else None
+    problems = [(f, m) for f, _, m in problems]
     return ProtocolError(_clip("; ".join(f"{f}: {m}" if f else m for f, m in problems)), field=field)

@@ -246,6 +246,8 @@ class LiveSession:
         """While paused: the last frame again with the paused count's new fields (no redrawing)."""
         if self.state == "running" or self._pending_steps or self._frame is None or self.trainer is None:
             return
+        if not self._commands.empty():
+            return  # a command is waiting: its own frame (or status) comes next; this one would come behind it
         with self._lock:
             if self._frame.step != self.trainer.step_count:
                 return

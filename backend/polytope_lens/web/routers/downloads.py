@@ -5,10 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, Response
 
+from ..names import download_name
 from ..registry import JobsDep, SessionDep
 from ..responses import attachment, problems
 
 router = APIRouter(prefix="/api/sessions/{token}", tags=["downloads"], responses=problems(404, 422))
+
+
+def _step(session) -> int | None:
+    trainer = session.trainer
+    return None if trainer is None else int(trainer.step_count)
 
 
 def _download(data: bytes | None, media_type: str, name: str, missing: str) -> Response:
@@ -19,7 +25,8 @@ def _download(data: bytes | None, media_type: str, name: str, missing: str) -> R
 
 @router.get("/frame.png", responses={200: {"content": {"image/png": {}}}})
 async def session_frame(session: SessionDep, jobs: JobsDep):
-    return _download(await jobs.run(session.frame_png), "image/png", "polytope-lens-frame.png", "no frame drawn yet")
+    data = await jobs.run(session.frame_png)
+    return _download(data, "image/png", download_name(session.config(), _step(session), "frame", "png"), "no frame drawn yet")
 
 
 @router.get("/movie", responses={200: {"content": {"video/mp4": {}, "image/gif": {}}}})
@@ -28,13 +35,16 @@ async def session_movie(session: SessionDep, jobs: JobsDep):
     if movie is None:
         raise HTTPException(404, "no frames recorded yet: train a little first")
     data, mime, ext = movie
-    return _download(data, mime, f"polytope-lens-run{ext}", "")
+    first, last = session.movie.first_step(), session.movie.last_step
+    steps = f"{first}-{last}" if first is not None and first != last else last
+    return _download(data, mime, download_name(session.config(), steps, "movie", ext), "")
 
 
 @router.get("/checkpoint", responses={200: {"content": {"application/octet-stream": {}}}})
 async def session_checkpoint(session: SessionDep, jobs: JobsDep):
     data = await jobs.run(session.checkpoint_bytes)
-    return _download(data, "application/octet-stream", "checkpoint.pt", "no such session, or it has no network yet")
+    name = download_name(session.config(), _step(session), "checkpoint", "pt")
+    return _download(data, "application/octet-stream", name, "no such session, or it has no network yet")
 
 
 @router.get("/config")
@@ -42,4 +52,4 @@ async def session_config(session: SessionDep):
     config = session.config()
     if config is None:
         raise HTTPException(404, "no such session, or it has no network yet")
-    return JSONResponse(config.model_dump(), headers=attachment("config.json"))
+    return JSONResponse(config.model_dump(), headers=attachment(download_name(config, _step(session), "config", "json")))

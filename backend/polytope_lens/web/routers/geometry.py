@@ -22,14 +22,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from ...core.settings import RunConfig
 from ...geometry import tasks
 from ...geometry.documents import parse_fields
 from ...geometry.exact import PartitionTooLarge
+from ...geometry.export import DOCUMENT_FORMAT
 from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
 from ...geometry.weights import ArrayWeights
 from ..jobs import Busy, GeometryPool, Overrun
 from ..registry import RegistryDep
+from ..names import download_name
 from ..responses import attachment
 
 REGIONS_BUDGET_S = 8.0  # regions.json / regions.svg / neuron-line: computing and encoding
@@ -58,6 +61,7 @@ class _Snapshot:
     step: int
     widths: list[int]
     box: tuple[float, float, float, float]
+    config: RunConfig | None = None  # the session's run: named in downloads, carried by the JSON
     classes: list[str] | None = None  # a classifier's class colours: its documents carry decision regions
 
 
@@ -81,7 +85,7 @@ async def snapshot(token: str, registry: RegistryDep,
     weights, at = taken
     trainer = session.trainer
     classes = trainer.classes.css_colors() if trainer is not None and trainer.classes is not None else None
-    return _Snapshot(weights.arrays(), at, weights.widths, area, classes)
+    return _Snapshot(weights.arrays(), at, weights.widths, area, session.config(), classes)
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -153,6 +157,8 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
         raise HTTPException(422, str(exc)) from None
     k = _layers_param(layers, snap)
     extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths}
+    if kind == "json" and snap.config is not None:  # the document the command line writes: same keys
+        extra = {"format": DOCUMENT_FORMAT, **extra, "config": snap.config.model_dump()}
     if snap.classes:
         extra["classes"] = snap.classes
     try:
@@ -210,7 +216,7 @@ async def regions_json(request: Request, token: str, snap: SnapshotDep,
     patterns, areas, colours, affine maps."""
     data, snap, k = await _document(request, token, snap, layers, "json", fields)
     return Response(data, media_type="application/json",
-                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.json"))
+                    headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "json")))
 
 
 @router.get("/regions.svg", responses={200: {"content": {"image/svg+xml": {}}}, **_PROBLEMS})
@@ -218,7 +224,7 @@ async def regions_svg(request: Request, token: str, snap: SnapshotDep, layers: i
     """The exact partition as SVG: regions filled by pattern colour, boundaries as lines."""
     svg, snap, k = await _document(request, token, snap, layers, "svg")
     return Response(svg, media_type="image/svg+xml",
-                    headers=attachment(f"polytope-lens-regions-step{snap.step}-k{k}.svg"))
+                    headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "svg")))
 
 
 @router.get("/layer-counts", responses=_PROBLEMS)
