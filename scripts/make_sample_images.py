@@ -220,6 +220,25 @@ PICTURES = {
 }
 
 
+CLIP_FRAMES = 16
+
+
+def moving_disk() -> list[Image.Image]:
+    """A clip of 16 frames: a black disk travels along an arc from lower left to upper right,
+    its radius growing from 0.2 to 0.4 (the moving-picture sample, issue 14)."""
+    frames = []
+    for k in range(CLIP_FRAMES):
+        s = k / (CLIP_FRAMES - 1)
+        angle = np.pi * (1.25 - 1.0 * s)  # from the lower left over the top to the upper right
+        cx, cy = 0.45 * np.cos(angle), 0.45 * np.sin(angle) + 0.1 * s
+        radius = 0.2 + 0.2 * s
+        frames.append(supersample(lambda x, y: np.hypot(x - cx, y - cy) <= radius))
+    return frames
+
+
+CLIPS = {"moving-disk": moving_disk}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -232,6 +251,11 @@ def main() -> None:
         assert img.size == (SIZE, SIZE), (name, img.size)
         img.save(path, optimize=True)
         print(f"{path}  {img.mode}  {path.stat().st_size / 1024:.1f} KB")
+    for name, make in CLIPS.items():  # clips: animated PNG, 100 ms a frame
+        path = args.out / f"{name}.png"
+        frames = make()
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0, optimize=True)
+        print(f"{path}  {len(frames)} frames  {path.stat().st_size / 1024:.1f} KB")
 
 
 if __name__ == "__main__":

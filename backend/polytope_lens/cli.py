@@ -24,7 +24,9 @@ from .core.settings import (
     TRAINING_FIELDS, RunConfig, ViewSettings, describe_validation_error, settings_table,
 )
 from .core.classes import ClassError
-from .core.images import ImageError, load_target
+from .core.clips import load_clip_or_picture
+from .core.images import ImageError
+from .output.clipmovie import count_range, write_clip_movie
 from .output.movie import write_movie
 from .output.recording import RunRecorder, train_and_record
 from .geometry.export import export_regions
@@ -110,6 +112,7 @@ def add_train_parser(subparsers) -> None:
     view.add_argument("--resolution", type=_positive_int, default=None, help=f"side of the frame grid on which regions are found (default: {FRAME_RESOLUTION}; resuming: the run's)")
     view.add_argument("--fill-regions", action="store_true", help="fill regions with their pattern colours in the first panel")
     view.add_argument("--no-boundaries", action="store_true", help="do not draw region boundaries")
+    view.add_argument("--t", type=float, default=None, help="a clip's moment the frames show, -1 (first frame) to 1 (last) (default: 0); the learnt clip over all t is written at the end")
 
     run = p.add_argument_group("run length and output")
     run.add_argument("--preset", default=None, metavar="ID", help=f"start from a ready experiment (its settings and steps; options given win): {', '.join(PRESETS_BY_ID)}")
@@ -140,6 +143,7 @@ def add_regions_parser(subparsers) -> None:
     p.add_argument("--layers", type=int, default=None, metavar="K", help="only the partition of the first K hidden layers (default: all)")
     p.add_argument("--size", type=int, default=1024, help="SVG side in pixels (default: 1024)")
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="give up after S seconds (default: no limit)")
+    p.add_argument("--t", type=float, default=None, help="a clip's network: the moment to export, -1..1 (default: 0)")
     p.set_defaults(func=cmd_regions)
 
 
@@ -148,7 +152,8 @@ def cmd_regions(args) -> int:
         print(f"polytope-lens regions: error: no such checkpoint: {args.checkpoint}", file=sys.stderr)
         return 2
     try:
-        summary = export_regions(args.checkpoint, args.out, args.layers, size=args.size, time_limit_s=args.time_limit)
+        summary = export_regions(args.checkpoint, args.out, args.layers, size=args.size, time_limit_s=args.time_limit,
+                                 t=args.t)
     except (ValueError, PartitionTooLarge) as exc:
         message = str(exc)
         if message.startswith("not a Polytope Lens checkpoint"):
@@ -157,6 +162,7 @@ def cmd_regions(args) -> int:
         return 2
     print(f"wrote {summary['path']}: {summary['regions']:,} regions "
           f"(first {summary['layers']} of {summary['hidden_layers']} hidden layers, step {summary['step']}, "
+          + (f"t = {summary['t']:g}, " if summary.get("t") is not None else "") +
           f"{summary['seconds']:.2f} s)")
     if "boundary_length" in summary:
         print(f"decision boundary: length {summary['boundary_length']:.4f}, crossing {summary['boundary_regions']:,} regions")
@@ -251,7 +257,7 @@ def _make_trainer(args) -> Trainer:
         path = _resolve_image(args.image)
         if not Path(path).is_file():
             raise UsageError(f"no such picture file or sample id: {args.image}")
-        target = load_target(path, color=config.target_color)
+        target = load_clip_or_picture(path, color=config.target_color)  # a clip: the network takes (x, y, t)
         return Trainer(config, target, device=args.device)
     except ValidationError as exc:  # also a ValueError: keep this clause first
         raise UsageError(describe_validation_error(exc)) from None
@@ -317,7 +323,7 @@ def cmd_train(args) -> int:
     view = _frame_view(args)
     recorder = RunRecorder(
         out, trainer, view.resolution,
-        fill_regions=view.fill_regions, show_boundaries=view.boundaries, fresh=not continuing,
+        fill_regions=view.fill_regions, show_boundaries=view.boundaries, fresh=not continuing, t=view.t,
     )  # fmt: skip
     (out / "config.json").write_text(trainer.config.model_dump_json(indent=2) + "\n")
     (out / VIEW_FILE).write_text(view.model_dump_json(indent=2) + "\n")
@@ -356,12 +362,19 @@ def cmd_train(args) -> int:
         print(f"{PROG}: interrupted at step {trainer.step_count}; saving the checkpoint", file=sys.stderr)
     trainer.save(out / "checkpoint.pt")
     movie = write_movie(recorder.frame_paths(), out / "movie.mp4", fps=args.fps) if args.movie else None
+    clip_note = ""
+    if trainer.target.frame_count > 1:  # the learnt clip beside the original, the partition over t
+        clip_path, rows = write_clip_movie(trainer, out / "clip.mp4", view)
+        (out / "clip_counts.json").write_text(json.dumps({"step": trainer.step_count, "moments": rows}, indent=1) + "\n")
+        low, high = count_range(rows)
+        clip_note = f", {clip_path.name} and clip_counts.json ({low}-{high} exact regions over t)"
     if not args.quiet and last:
         print(
             f"step {last['step']}: train MSE {last['train_loss']:.5f}, val MSE {last['val_loss']:.5f}, "
             f"{last['regions']} regions, {last['elapsed_s']:.1f} s training"
         )
-        print(f"wrote {out}/: frames/, metrics.jsonl, checkpoint.pt, config.json, view.json" + (f", {movie.name}" if movie else ""))
+        print(f"wrote {out}/: frames/, metrics.jsonl, checkpoint.pt, config.json, view.json" + (f", {movie.name}" if movie else "")
+              + clip_note)
     if diverged:
         return EXIT_DIVERGED
     return 0 if finished else EXIT_INTERRUPTED
@@ -370,7 +383,7 @@ def cmd_train(args) -> int:
 def _frame_view(args) -> ViewSettings:
     """How frames are drawn: the options given, else (resuming) the run's own view.json, else the defaults."""
     given = {"resolution": args.resolution, "fill_regions": args.fill_regions or None,
-             "boundaries": False if args.no_boundaries else None}
+             "boundaries": False if args.no_boundaries else None, "t": args.t}
     saved = args.resume.parent / VIEW_FILE if args.resume is not None else None
     base = {"resolution": FRAME_RESOLUTION}
     if saved is not None and saved.is_file():

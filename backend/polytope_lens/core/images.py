@@ -34,15 +34,40 @@ class UnsupportedImage(ImageError):
     """Not a picture at all, or a kind of file that is not supported (HTTP 415)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Target:
-    """A normalised target: values in [0, 1], shape (1024, 1024, channels)."""
+    """A normalised target: values in [0, 1], shape (1024, 1024, channels).
+
+    A clip (core/clips.py) also holds all its frames as uint8 (F, H, W, C) in ``frames``;
+    ``values`` is then its first frame, and the network takes (x, y, t) instead of (x, y).
+    """
 
     values: np.ndarray  # float32 (H, W, C), C = 1 or 3
+    frames: np.ndarray | None = None  # uint8 (F, H, W, C) of a clip, F >= 2; None for a picture
+    duration_s: float = 0.0  # a clip's length in seconds
 
     @property
     def channels(self) -> int:
         return self.values.shape[2]
+
+    @property
+    def frame_count(self) -> int:
+        return 1 if self.frames is None else int(self.frames.shape[0])
+
+    @property
+    def in_dim(self) -> int:
+        """Inputs of a network learning this target: (x, y), or (x, y, t) for a clip."""
+        return 2 if self.frames is None else 3
+
+    def frame_arrays(self) -> list[np.ndarray]:
+        """Every frame as uint8 (H, W, C)."""
+        return [self.to_uint8()] if self.frames is None else list(self.frames)
+
+    def frame(self, k: int) -> "Target":
+        """Frame k as a still target (a picture is its own only frame)."""
+        if self.frames is None:
+            return self
+        return Target(np.ascontiguousarray(self.frames[k].astype(np.float32) / 255.0))
 
     def to_uint8(self) -> np.ndarray:
         return np.clip(np.rint(self.values * 255.0), 0, 255).astype(np.uint8)
@@ -230,14 +255,19 @@ class PointSample:
 
     train_pixels: np.ndarray  # int64 (N, 2): row, col
     val_pixels: np.ndarray  # int64 (M, 2)
-    train_x: np.ndarray  # float32 (N, 2)
+    train_x: np.ndarray  # float32 (N, 2), or (N, 3) = (x, y, t) for a clip
     train_y: np.ndarray  # float32 (N, C)
     val_x: np.ndarray
     val_y: np.ndarray
+    train_frames: np.ndarray | None = None  # int64 (N,): each point's frame of a clip; None for a picture
+    val_frames: np.ndarray | None = None
 
 
 def sample_points(target: Target, train_points: int, val_points: int, seed: int) -> PointSample:
-    """Draw N + M distinct pixels without replacement, reproducibly from ``seed``."""
+    """Draw N + M distinct pixels without replacement, reproducibly from ``seed``. For a clip the
+    pixels are drawn across all its frames, (frame, row, col) distinct, and each point is (x, y, t)."""
+    if target.frames is not None:
+        return _sample_clip_points(target, train_points, val_points, seed)
     size = target.values.shape[0]
     total = size * size
     if train_points + val_points > total:
@@ -250,3 +280,23 @@ def sample_points(target: Target, train_points: int, val_points: int, seed: int)
     values = target.values[rows, cols]
     n = train_points
     return PointSample(pixels[:n], pixels[n:], points[:n], values[:n], points[n:], values[n:])
+
+
+def _sample_clip_points(target: Target, train_points: int, val_points: int, seed: int) -> PointSample:
+    from .clips import frame_times  # clips imports this module
+
+    count, size = target.frame_count, target.values.shape[0]
+    total = count * size * size
+    if train_points + val_points > total:
+        raise ValueError(f"cannot draw {train_points + val_points} distinct points from {total} pixels")
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(total, size=train_points + val_points, replace=False)
+    frames, rest = np.divmod(flat, size * size)
+    rows, cols = np.divmod(rest, size)
+    pixels = np.stack([rows, cols], axis=1).astype(np.int64)
+    t = frame_times(count)[frames].astype(np.float32)
+    points = np.concatenate([pixel_to_point(rows, cols, size), t[:, None]], axis=1)
+    values = target.frames[frames, rows, cols].astype(np.float32) / 255.0
+    n = train_points
+    frames = frames.astype(np.int64)
+    return PointSample(pixels[:n], pixels[n:], points[:n], values[:n], points[n:], values[n:], frames[:n], frames[n:])

@@ -101,6 +101,11 @@ class MLP(nn.Module):
     def hidden_count(self) -> int:
         return sum(self.widths)
 
+    @property
+    def in_dim(self) -> int:
+        """2 for a picture's (x, y), 3 for a clip's (x, y, t)."""
+        return int(self.linears[0].in_features)
+
     def activate(self, z: torch.Tensor) -> torch.Tensor:
         if self.negative_slope == 0.0:
             return torch.relu(z)
@@ -132,6 +137,7 @@ def build_mlp(
     negative_slope: float = 0.01,
     generator: torch.Generator | None = None,
     output_bias: torch.Tensor | float = 0.0,
+    in_dim: int = 2,
 ) -> MLP:
     """He-initialised MLP; ``generator`` makes initialisation reproducible.
 
@@ -140,7 +146,7 @@ def build_mlp(
     prediction is a flat guess instead of clipped noise.
     """
     slope = 0.0 if activation == "relu" else float(negative_slope)
-    model = MLP(widths, out_dim=out_dim, negative_slope=slope)
+    model = MLP(widths, out_dim=out_dim, negative_slope=slope, in_dim=in_dim)
     with torch.no_grad():
         for i, lin in enumerate(model.linears):
             is_output = i == len(model.linears) - 1

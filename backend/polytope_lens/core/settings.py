@@ -114,6 +114,7 @@ class ViewSettings(_Settings):
     render: Literal["server", "client"] = Field(
         "server", description="who draws the live view: the server sends pictures, or the page draws from the weights"
     )
+    t: float = Field(0.0, ge=-1.0, le=1.0, description="the moment of a clip shown, from -1 (first frame) to 1 (last); pictures ignore it")
 
 
 class RunConfig(NetworkSettings, TrainingSettings):
@@ -140,9 +141,9 @@ class RunConfig(NetworkSettings, TrainingSettings):
     def effective_batch_size(self) -> int:
         return min(self.batch_size, self.train_points)
 
-    def architecture_label(self, out_dim: int | None = None) -> str:
+    def architecture_label(self, out_dim: int | None = None, in_dim: int = 2) -> str:
         act = "ReLU" if self.activation == "relu" else f"leaky ReLU {self.negative_slope:g}"
-        return f"2-{self.layers}-{out_dim or self.out_dim} {act}"
+        return f"{in_dim}-{self.layers}-{out_dim or self.out_dim} {act}"
 
     def training(self) -> TrainingSettings:
         return TrainingSettings(**{name: getattr(self, name) for name in TrainingSettings.model_fields})

@@ -116,6 +116,7 @@ class Trainer:
             negative_slope=self.config.negative_slope,
             generator=init_gen,
             output_bias=self._output_bias(),
+            in_dim=self.target.in_dim,  # (x, y, t) for a clip
         )
         if self.config.init == "sawtooth":
             set_sawtooth(self.model)
@@ -222,6 +223,10 @@ class Trainer:
     def checkpoint(self) -> dict:
         buf = io.BytesIO()
         self.target.to_pil().save(buf, format="PNG")
+        clip = {}
+        if self.target.frames is not None:  # a clip keeps every frame, and the model takes (x, y, t)
+            clip = {"target_frames_png": [_png(frame) for frame in self.target.frames],
+                    "clip_duration_s": float(self.target.duration_s)}
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.model_dump(),
@@ -230,6 +235,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "batch_generator": self.batch_gen.get_state().cpu(),
             "target_png": buf.getvalue(),
+            **clip,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -261,11 +267,22 @@ def read_checkpoint(source: str | Path | bytes) -> dict:
     return ckpt
 
 
+def _png(frame: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(frame[:, :, 0] if frame.shape[2] == 1 else frame).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _unpng(data: bytes) -> np.ndarray:
+    arr = np.asarray(Image.open(io.BytesIO(data)), dtype=np.uint8)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
 def checkpoint_target(ckpt: dict) -> Target:
-    img = Image.open(io.BytesIO(ckpt["target_png"]))
-    arr = np.asarray(img, dtype=np.float32) / 255.0
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
+    arr = _unpng(ckpt["target_png"]).astype(np.float32) / 255.0
+    if ckpt.get("target_frames_png"):
+        frames = np.stack([_unpng(data) for data in ckpt["target_frames_png"]])
+        return Target(np.ascontiguousarray(arr), frames=frames, duration_s=float(ckpt.get("clip_duration_s", 0.0)))
     return Target(np.ascontiguousarray(arr))
 
 
@@ -296,7 +313,7 @@ def load_checkpoint_model(checkpoint_path: str | Path):
     config = RunConfig.model_validate(ckpt["config"])
     out_dim = int(ckpt["model"][f"linears.{len(config.widths)}.bias"].shape[0])  # a classifier's: its classes
     model = build_mlp(config.widths, out_dim=out_dim, activation=config.activation,
-                      negative_slope=config.negative_slope)
+                      negative_slope=config.negative_slope, in_dim=int(ckpt["model"]["linears.0.weight"].shape[1]))
     model.load_state_dict(ckpt["model"])
     model.eval()
     return model, config, int(ckpt["step"])

@@ -79,6 +79,7 @@ export function atParams(at) {
   const params = {};
   if (at && Number.isInteger(at.step)) params.step = at.step;
   if (at && at.box) params.box = [at.box.x0, at.box.x1, at.box.y0, at.box.y1].join(",");
+  if (at && Number.isFinite(at.t)) params.t = at.t; // a clip's moment on screen (cliptime.js)
   return params;
 }
 
@@ -122,4 +123,10 @@ export async function fetchSessionBlob(token, what, params, label) {
   const response = await fetch(sessionPath(token, what, params), { cache: "no-store" });
   if (!response.ok) throw await failure(response, label);
   return response.blob();
+}
+
+/** A clip's network: exact region counts of the slice at n moments t from -1 to 1 (the chart over t). */
+export function fetchCountsOverT(token, n = 17, at = null) {
+  const params = { n, ...(at && Number.isInteger(at.step) ? { step: at.step } : {}) };
+  return getJson(sessionPath(token, "counts-over-t", params), "Regions over t");
 }

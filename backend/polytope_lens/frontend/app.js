@@ -17,6 +17,8 @@ import { ErrorBanner, Notice } from "./feedback.js";
 import { Gallery, wireUpload } from "./gallery.js";
 import { Geometry } from "./geometry.js";
 import { GpuPanels } from "./gpupanels.js";
+import { ClipTime } from "./cliptime.js";
+import { TimeChart } from "./timechart.js";
 import { Inspector } from "./inspector.js";
 import { SettingsSheet } from "./layout.js";
 import { LossGuard } from "./lossguard.js";
@@ -125,6 +127,11 @@ class App {
         live: $("timeline-live"), readout: $("timeline-step"), note: $("timeline-note") },
       { onShow: (net, replay) => this.showNet(net, replay) },
     );
+    this.clip = new ClipTime(
+      { bar: $("clip-bar"), slider: $("time-slider"), play: $("time-play"), readout: $("time-readout") },
+      { onTime: (t) => this.update({ t }) },
+    );
+    this.timeChart = new TimeChart($("time-chart"), $("time-chart-note"));
     const geometryError = (message) => this.banner.set("geometry", message);
     const at = () => this.at();
     this.inspector = new Inspector({
@@ -231,6 +238,7 @@ class App {
       this.sendView();
       this.dispatch("viewChanged");
     }
+    if (changed.includes("t")) this.showMoment();
     if (changed.includes("image")) this.gallery.setSelected(this.state.image);
     if (changed.includes("color") && this.panels.targetUrl) this.panels.setTarget(this.panels.targetUrl, this.state.color);
   }
@@ -333,6 +341,7 @@ class App {
       resolution: this.state.resolution,
       render,
       max_fps: MAX_FPS,
+      t: this.state.t,
     });
     if (sent) this.renderSent = render;
   }
@@ -351,6 +360,7 @@ class App {
       try {
         if (this.gpuFailed) throw new Error(this.gpuFailed);
         this.gpu = new GpuPanels({ onLost: () => this.gpuLost() });
+        this.gpu.setTime(this.clip.isClip ? this.state.t : 0);
         this.gpu.setView(this.zoom.box);
       } catch (err) {
         this.gpuFailed = err.message;
@@ -395,6 +405,7 @@ class App {
     return {
       step: this.timeline.replaying ? this.timeline.replayStep : null,
       box: isSquare(this.zoom.box) ? null : this.zoom.box,
+      t: this.clip.isClip ? this.state.t : null,
     };
   }
 
@@ -408,6 +419,21 @@ class App {
     this.wasReplay = replay;
     this.inspector.onStep(net.step, chosen);
     if (chosen) this.geometry.refresh();
+    if (replay && this.clip.isClip) this.timeChart.onStep(net.step, false, this.at());
+  }
+
+  /** The moment t of a clip changed (slider, play, a link): the target frame and its points, and the
+   *  page's renderer at the new t; server frames follow from the `view` message. */
+  showMoment() {
+    this.clip.setTime(this.state.t);
+    this.timeChart.setTime(this.state.t);
+    if (this.clip.isClip) this.panels.setTarget(this.clip.targetUrl(), this.panels.targetColor);
+    this.panels.setPoints(this.clip.pointsNow());
+    if (this.gpu) {
+      this.gpu.setTime(this.clip.isClip ? this.state.t : 0);
+      this.panels.repaint();
+    }
+    this.geometry.refresh();
   }
 
   /** The panels say when they show a past step (null: live). */
@@ -544,7 +570,8 @@ class App {
 
   /** Points come once per network the server built: the configure was accepted. */
   onPoints(msg) {
-    this.panels.setPoints(msg);
+    this.clip.setPoints(msg);
+    this.panels.setPoints(this.clip.pointsNow());
     this.lossGuard.reset();
     this.dispatch("built");
     this.syncRenderer();
@@ -562,9 +589,12 @@ class App {
       this.runConfig = msg.config;
       this.showRunConfig(msg.config, msg.image_url);
     }
+    if (hasRun && this.clip.setRun(msg)) this.showMoment();
+    this.timeChart.setToken(hasRun && this.clip.isClip ? this.token : null);
+    if (hasRun) $("download-clip").hidden = !this.clip.isClip;
     if (typeof msg.image_url === "string") {
       const color = hasRun && typeof msg.config.color === "boolean" ? msg.config.color : this.state.color;
-      this.panels.setTarget(msg.image_url, color);
+      this.panels.setTarget(this.clip.targetUrl(msg.image_url), color);
     }
     if (SERVER_EVENTS[msg.state]) this.dispatch(SERVER_EVENTS[msg.state]);
     if (hasRun) this.syncRenderer();
@@ -625,6 +655,7 @@ class App {
     this.lossGuard.observe(h.train_loss, h.step, this.runConfig ? this.runConfig.lr : this.state.lr);
     this.geometry.onFrame(h);
     this.readouts.showFrame(h);
+    if (this.clip.isClip && !this.timeline.replaying) this.timeChart.onStep(h.step, this.run.state === "running", this.at());
   }
 
   setToken(token) {
@@ -636,6 +667,7 @@ class App {
     const links = {
       "download-frame": "frame.png",
       "download-movie": "movie",
+      "download-clip": "clip-movie",
       "download-checkpoint": "checkpoint",
       "download-config": "config",
     };

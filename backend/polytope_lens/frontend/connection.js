@@ -52,7 +52,8 @@ function networkOf(header, bytes) {
     throw new FrameError("weights update without valid widths");
   }
   if (!Number.isInteger(outDim) || outDim < 1) throw new FrameError(`bad out_dim ${outDim}`);
-  const sizes = [2, ...widths, outDim];
+  const inDim = header.in_dim === 3 ? 3 : 2; // 3: a clip's (x, y, t) network
+  const sizes = [inDim, ...widths, outDim];
   let params = 0;
   for (let i = 0; i + 1 < sizes.length; i++) params += sizes[i + 1] * (sizes[i] + 1);
   if (!bytes || bytes.length !== 4 * params) {
@@ -68,7 +69,7 @@ function networkOf(header, bytes) {
     for (let i = 0; i < params; i++) weights[i] = view.getFloat32(4 * i, true);
   }
   const slope = Number(header.negative_slope) || 0;
-  return { step: header.step, widths, outDim, negativeSlope: slope, weights };
+  return { step: header.step, widths, outDim, negativeSlope: slope, weights, inDim };
 }
 
 function checkSections(header, sections) {

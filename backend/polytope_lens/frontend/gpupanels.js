@@ -3,6 +3,7 @@
 // device-pixel size, then composes each panel and copies it onto the panel's 2-D canvas.
 // panels.js decides when (one animation frame per change: new weights, view, size).
 
+import { sliceAt } from "./cliptime.js";
 import { MLPRenderer } from "./renderer.js";
 import { SQUARE } from "./viewbox.js";
 
@@ -17,6 +18,13 @@ export class GpuPanels {
     this.netDirty = false;
     this.box = SQUARE;
     this.display = { fillRegions: false, boundaries: true };
+    this.t = 0; // the moment of a clip's (x, y, t) network that is drawn (cliptime.js)
+  }
+
+  setTime(t) {
+    if (t === this.t) return;
+    this.t = t;
+    this.netDirty = true;
   }
 
   fits(net) {
@@ -44,7 +52,7 @@ export class GpuPanels {
     if (this.netDirty) {
       this.netDirty = false;
       try {
-        r.setWeights(this.net);
+        r.setWeights(sliceAt(this.net, this.t));
       } catch (err) {
         console.warn("the page's renderer cannot draw this network:", err.message);
         this.net = null;

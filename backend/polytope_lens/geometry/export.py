@@ -18,6 +18,7 @@ from .decision import decision_json, decision_regions, decision_svg, with_decisi
 from .documents import partition_document
 from .exact import ExactPartition, exact_partition
 from .patterns import bit_pattern_colors
+from .slices import slice_model
 
 FORMATS = {".json": "json", ".svg": "svg"}
 DOCUMENT_FORMAT = "polytope-lens-regions/1"
@@ -79,12 +80,13 @@ def _css_color(col) -> str:
 
 def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: int | None = None,
                    *, size: int = 1024, max_regions: int | None = None,
-                   time_limit_s: float | None = None) -> dict:
+                   time_limit_s: float | None = None, t: float | None = None) -> dict:
     """Write the exact partition of the checkpoint's network to ``out_path`` (.json or .svg).
 
     ``layers=k`` exports the partition induced by the first k hidden layers
     (default: all). ``size`` is the SVG's side in pixels. ``max_regions`` and
-    ``time_limit_s`` stop the computation with ``PartitionTooLarge``.
+    ``time_limit_s`` stop the computation with ``PartitionTooLarge``. A clip's (x, y, t) network is
+    exported at the moment ``t`` (default 0; geometry/slices.py); a picture's ignores it.
 
     Returns a summary: ``{"path", "format", "regions", "layers", "hidden_layers",
     "step", "area_sum", "seconds", "bytes"}``. Raises ``ValueError`` for an
@@ -102,11 +104,17 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
         raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
     start = time.perf_counter()
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    moment = None
+    if model.in_dim == 3:
+        moment = 0.0 if t is None else float(t)
+        if not -1.0 <= moment <= 1.0:
+            raise ValueError(f"t must be within -1..1 (the clip runs from t = -1 to t = 1), got {t}")
+        model = slice_model(model, moment)
     part = exact_partition(model, max_layers=k, max_regions=max_regions, deadline=deadline)
     decision = decision_regions(part) if classes and part.complete else None  # a classifier's exact decision regions
     if fmt == "json":  # the compact document the server sends (documents.py), with the run's config
         extra = {"format": DOCUMENT_FORMAT, "step": step, "config": config.model_dump(), "layers": k,
-                 "hidden_layers": L}
+                 "hidden_layers": L, **({} if moment is None else {"t": moment})}
         if decision is not None:
             extra.update(classes=classes, decision=decision_json(decision, classes))
         text = partition_document(part, extra).decode()
@@ -123,6 +131,7 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
         "layers": k,
         "hidden_layers": L,
         "step": step,
+        "t": moment,
         "area_sum": float(part.areas().sum()),
         "seconds": round(time.perf_counter() - start, 3),
         "bytes": len(text.encode()),

@@ -33,13 +33,14 @@ class WeightsSnapshot:
         self.negative_slope = float(model.negative_slope)
 
     @classmethod
-    def from_flat(cls, data: bytes, widths: list[int], out_dim: int, negative_slope: float) -> "WeightsSnapshot":
-        """The inverse of ``flat_weights``."""
-        if len(data) != flat_size(widths, out_dim):
-            raise ValueError(f"{len(data)} bytes do not hold the weights of a 2-{widths}-{out_dim} network")
+    def from_flat(cls, data: bytes, widths: list[int], out_dim: int, negative_slope: float,
+                  in_dim: int = 2) -> "WeightsSnapshot":
+        """The inverse of ``flat_weights`` (``in_dim`` 3 for a clip's (x, y, t) network)."""
+        if len(data) != flat_size(widths, out_dim, in_dim):
+            raise ValueError(f"{len(data)} bytes do not hold the weights of a {in_dim}-{widths}-{out_dim} network")
         values = np.frombuffer(data, dtype="<f4")
         layers, at = [], 0
-        sizes = [2, *widths, out_dim]
+        sizes = [in_dim, *widths, out_dim]
         for i, o in zip(sizes[:-1], sizes[1:]):
             W = torch.from_numpy(values[at : at + o * i].reshape(o, i).copy())
             at += o * i

@@ -20,6 +20,7 @@ from ..geometry.dynamics import LiveGeometry
 from ..geometry.grid import GridPartition, compute_partition
 from ..geometry.pattern_dynamics import PatternDynamics
 from .classmap import labelled_target_rgb
+from .moments import MomentCache
 from .render import FrameInfo, render_frame, target_rgb
 
 
@@ -29,6 +30,7 @@ class Frame:
     losses: Losses
     partition: GridPartition
     geometry: dict  # header fields: exact counts, per-layer counts, edge density (LiveGeometry); churn, births, deaths, dead neurons (PatternDynamics)
+    t: float = 0.0  # the moment of a clip it shows (output/moments.py); 0 for a picture
 
 
 class FrameProducer:
@@ -39,21 +41,25 @@ class FrameProducer:
         self.dynamics = PatternDynamics()
         self._target_panel: np.ndarray | None = None
         self._target_of: tuple | None = None
+        self.moments = MomentCache()
 
-    def frame(self, trainer: Trainer, resolution: int, live: bool) -> Frame:
-        """Losses, partition and geometry of the trainer now. Raises TrainingDiverged (from
-        ``trainer.losses``) when the network is no longer finite."""
+    def frame(self, trainer: Trainer, resolution: int, live: bool, t: float = 0.0) -> Frame:
+        """Losses, partition and geometry of the trainer now (of a clip's network: of its slice at
+        ``t``). Raises TrainingDiverged (from ``trainer.losses``) when the network is no longer finite."""
         losses = trainer.losses()
-        partition = compute_partition(trainer.model, resolution)
-        fields = self.geometry.frame_fields(trainer, partition, live)
+        seen = self.moments.at(trainer, t)  # a clip's network: its slice at t
+        partition = compute_partition(seen.model, resolution)
+        fields = self.geometry.frame_fields(seen, partition, live)
         step = int(trainer.step_count)
-        fields.update(self.dynamics.fields(trainer, partition, self.geometry.exact_patterns(step)))
-        return Frame(step, losses, partition, fields)
+        fields.update(self.dynamics.fields(seen, partition, self.geometry.exact_patterns(step)))
+        return Frame(step, losses, partition, fields, t=float(t) if seen is not trainer else 0.0)
 
     def picture(self, trainer: Trainer, frame: Frame, view: ViewSettings, caption: bool = True,
                 partition: GridPartition | None = None) -> Image.Image:
         """The three panels of ``frame`` (or of ``partition``, e.g. a smaller copy for a movie)."""
         partition = partition or frame.partition
+        clip = trainer.target.frame_count > 1
+        trainer = self.moments.at(trainer, frame.t)  # a clip's target panel: the frame at t
         info = None
         if caption:
             info = FrameInfo(
@@ -61,7 +67,8 @@ class FrameProducer:
                 train_loss=frame.losses.train if frame.losses else math.nan,
                 val_loss=frame.losses.val if frame.losses else math.nan,
                 regions=frame.partition.region_count,
-                architecture=trainer.config.architecture_label(trainer.out_dim),
+                architecture=trainer.config.architecture_label(trainer.out_dim, in_dim=3 if clip else 2)
+                + (f"   t = {frame.t:+.2f}" if clip else ""),
                 train_accuracy=frame.losses.train_accuracy if frame.losses else None,
                 val_accuracy=frame.losses.val_accuracy if frame.losses else None,
             )

@@ -81,13 +81,15 @@ class RunRecorder:
         show_boundaries: bool = True,
         fresh: bool = True,
         pictures: bool = True,
+        t: float = 0.0,
     ):
         self.out_dir = Path(out_dir)
         self.pictures = pictures  # False: metrics only, no frame PNGs (a sweep's default)
         self.frames_dir = self.out_dir / "frames"
         self.metrics_path = self.out_dir / "metrics.jsonl"
         self.resolution = resolution
-        self.view = ViewSettings(resolution=resolution, fill_regions=fill_regions, boundaries=show_boundaries)
+        # t: the moment of a clip's network the frames show (output/moments.py); pictures ignore it
+        self.view = ViewSettings(resolution=resolution, fill_regions=fill_regions, boundaries=show_boundaries, t=t)
         (self.frames_dir if pictures else self.out_dir).mkdir(parents=True, exist_ok=True)
         if fresh:  # a new run replaces our own outputs of an earlier one in the same folder
             for old in self.frame_paths():
@@ -143,7 +145,7 @@ class RunRecorder:
 
     def _draw(self, run: _FrozenRun, elapsed_s: float) -> dict:
         t0 = time.perf_counter()
-        frame = self.frames.frame(run, self.resolution, live=False)
+        frame = self.frames.frame(run, self.resolution, live=False, t=self.view.t)
         path = None
         if self.pictures:
             path = self.frame_path(run.step_count)
@@ -161,9 +163,12 @@ class RunRecorder:
             "frame": path.name if path else None,
         }
         record.update(frame.geometry)
-        if self._baseline_val is None:
-            self._baseline_val = smoothing_baseline(run.target, run.sample, DEFAULT_SIGMA_PX).val_loss
-        record["smoothing_val_loss"] = self._baseline_val
+        if run.target.frame_count > 1:
+            record["t"] = frame.t  # a clip: the moment the grid and exact counts describe
+        if run.target.frame_count == 1:  # a spatial baseline: it says nothing about a clip's time
+            if self._baseline_val is None:
+                self._baseline_val = smoothing_baseline(run.target, run.sample, DEFAULT_SIGMA_PX).val_loss
+            record["smoothing_val_loss"] = self._baseline_val
         with self.metrics_path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
         return record

@@ -8,6 +8,8 @@
   a tar archive, unpacked by the driver into its own ``--out``: no shared disk assumed.
 
 Both take ``RunTask``s and yield ``(run id, result)`` as runs finish, in any order.
+The local engine spawns its workers (a fresh interpreter each), so a script that drives
+``run_sweep`` itself needs the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations

@@ -130,6 +130,8 @@ class StatusMessage(_ServerMessage):
     view: ViewSettings
     image_url: str | None = None
     message: str | None = None
+    frames: int = 1  # frames of the target: 1 for a picture; a clip's network takes (x, y, t)
+    duration_s: float = 0.0  # a clip's length in seconds
     _omit_when_none = ("message",)
 
 
@@ -149,12 +151,15 @@ class PointsMessage(_ServerMessage):
     size: int
     train: list[tuple[int, int]]
     val: list[tuple[int, int]]
+    # a clip's points: the frame (0-based) of each training and validation point, in the same order
+    train_frames: list[int] | None = None
+    val_frames: list[int] | None = None
     # classify only: the classes found (colour, name, pixel count) and each point's label (training
     # labels after label noise); left out for regression
     classes: list[ClassInfo] | None = None
     train_labels: list[int] | None = None
     val_labels: list[int] | None = None
-    _omit_when_none = ("classes", "train_labels", "val_labels")
+    _omit_when_none = ("classes", "train_labels", "val_labels", "train_frames", "val_frames")
 
 
 class ClassInfo(BaseModel):

@@ -32,6 +32,7 @@ from ..core.training import Trainer, TrainingDiverged
 from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ..geometry.dynamics import LiveGeometry
 from ..geometry.weights import WeightsSnapshot, flat_weights
+from ..output.clipmovie import clip_movie_bytes, frozen_copy
 from ..output.frames import Frame, FrameProducer
 from ..output.movie import MovieRecorder, movie_bytes, movie_partition
 from ..output.render import png_bytes
@@ -53,6 +54,7 @@ DEFAULT_MAX_FPS = 30.0
 # the display rate; losses, the grid count and the geometry fields are measured at most this often
 # while running (always when paused), and each update says which step they belong to.
 MEASURE_INTERVAL_S = 0.4
+CLIP_MOVIE_RESOLUTION = 256  # grid side of a clip movie's panels (the download of the learnt clip)
 # Paused, the exact count of the network on screen is always computed: past the live budget on a
 # thread of its own, with progress, for up to this long; the next command that changes the
 # network or its step cancels it.
@@ -194,6 +196,17 @@ class LiveSession:
             return None
         return movie_bytes([Image.open(io.BytesIO(f)) for f in frames], fps=12)
 
+    def clip_movie_file(self) -> tuple[bytes, str, str] | None:
+        """A clip's run: the learnt clip now (every frame's moment: partition, prediction, the
+        original frame) as a movie; None for a picture's run or before configure."""
+        with self._lock:
+            trainer = self.trainer
+            if trainer is None or trainer.target.frame_count < 2:
+                return None
+            frozen, losses = frozen_copy(trainer), trainer.losses()
+        view = self.view.model_copy(update={"resolution": min(self.view.resolution, CLIP_MOVIE_RESOLUTION)})
+        return clip_movie_bytes(frozen, losses, view)
+
     def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
         """A frozen copy of the network's weights and its step, for exact geometry computed on
         another thread while training goes on: now, or at a kept ``step`` of the history. None
@@ -204,11 +217,11 @@ class LiveSession:
                 return None
             if step is None or step == trainer.step_count:
                 return WeightsSnapshot(trainer.model), int(trainer.step_count)
-            config, slope = trainer.config, float(trainer.model.negative_slope)
+            config, slope, in_dim = trainer.config, float(trainer.model.negative_slope), trainer.model.in_dim
         data = self.history.get(step)
         if data is None:
             return None
-        return WeightsSnapshot.from_flat(data, config.widths, trainer.out_dim, slope), step
+        return WeightsSnapshot.from_flat(data, config.widths, trainer.out_dim, slope, in_dim=in_dim), step
 
     def config(self) -> RunConfig | None:
         trainer = self.trainer
@@ -343,9 +356,11 @@ class LiveSession:
         self.outbox.discard_frame()
         self._status(message="new network")
         sample = trainer.sample
+        clip = {} if sample.train_frames is None else {
+            "train_frames": sample.train_frames.tolist(), "val_frames": sample.val_frames.tolist()}
         self.outbox.put_message(
             PointsMessage(size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist(),
-                          **points_classes(trainer))
+                          **points_classes(trainer), **clip)
         )
         self._send_frame()
 
@@ -399,8 +414,10 @@ class LiveSession:
             with self._lock:
                 weights = flat_weights(trainer.model)
                 step = int(trainer.step_count)
-                if remeasure and (not client or not live or self._frame is None or start >= self._next_measure_at):
-                    self._frame = self.frames.frame(trainer, self.view.resolution, live=live)
+                moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
+                if remeasure and (not client or not live or self._frame is None or start >= self._next_measure_at
+                                  or moved):
+                    self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
                 frame = self._frame
         except TrainingDiverged as exc:
@@ -420,9 +437,12 @@ class LiveSession:
         if frame.losses.train_accuracy is not None:
             header["train_accuracy"] = frame.losses.train_accuracy
             header["val_accuracy"] = frame.losses.val_accuracy
+        if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
+            header.update(t=frame.t, frames=trainer.target.frame_count)
         if client:
             config = trainer.config
-            update = weights_frame(header, weights, config.widths, trainer.out_dim, float(trainer.model.negative_slope))
+            update = weights_frame(header, weights, config.widths, trainer.out_dim, float(trainer.model.negative_slope),
+                                   in_dim=trainer.model.in_dim)
         else:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
@@ -450,6 +470,8 @@ class LiveSession:
             view=self.view,
             image_url=f"/api/images/{self.image_id}" if self.image_id else None,
             message=message,
+            frames=trainer.target.frame_count if trainer else 1,
+            duration_s=trainer.target.duration_s if trainer else 0.0,
         ))
 
     def _error(self, message: str, field: str | None = None) -> None:

@@ -22,7 +22,8 @@ from pathlib import Path
 from PIL import Image
 
 from ..core.samples import SAMPLES_DIR, sample_ids, sample_path
-from ..core.images import ImageError, Target, load_target, normalise, open_image, to_rgb
+from ..core.clips import clip_png, clip_target, load_clip_or_picture, open_clip
+from ..core.images import ImageError, Target, normalise, open_image, to_rgb
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 log = logging.getLogger("polytope_lens.server")
@@ -88,7 +89,8 @@ class ImageStore:
         items = []
         for sample_id in sample_ids(self.samples_dir):
             name = sample_id.replace("_", " ").replace("-", " ").capitalize()
-            items.append({"id": sample_id, "name": name, "url": f"/api/images/{sample_id}"})
+            items.append({"id": sample_id, "name": name, "url": f"/api/images/{sample_id}",
+                          "frames": self.describe(sample_id)["frames"]})
         return items
 
     def _sample_path(self, image_id: str) -> Path | None:
@@ -96,12 +98,17 @@ class ImageStore:
 
     # -- uploads ------------------------------------------------------------
     def add_upload(self, data: bytes) -> str:
-        """Validate and normalise a picture; returns its new id. Raises images.ImageError."""
-        rgb = normalise(open_image(data), color=True).to_pil()
-        buf = io.BytesIO()
-        rgb.save(buf, format="PNG", compress_level=3)
+        """Validate and normalise a picture or a clip; returns its new id. Raises images.ImageError.
+        A clip is kept as an animated PNG of its (sampled, 1024x1024) frames."""
+        clip = open_clip(data)
+        if clip is not None:
+            data = clip_png(clip_target(*clip, color=True))
+        else:
+            rgb = normalise(open_image(data), color=True).to_pil()
+            buf = io.BytesIO()
+            rgb.save(buf, format="PNG", compress_level=3)
+            data = buf.getvalue()
         image_id = secrets.token_urlsafe(18)  # 144 random bits: unguessable, and the only name used
-        data = buf.getvalue()
         if len(data) > self.limits.max_upload_store_bytes:
             raise ImageError("the picture does not fit in the upload store")
         final = self.uploads_dir / f"{image_id}.png"
@@ -151,7 +158,7 @@ class ImageStore:
                 return self._targets[key]
         path = self.path(image_id)
         try:
-            target = load_target(path, color=color)
+            target = load_clip_or_picture(path, color=color)
         except ImageError:  # evicted between lookup and read, or a damaged file
             self._forget_damaged(image_id, path)
             raise UnknownImage(f"the picture '{image_id[:80]}' is no longer available; upload it again") from None
@@ -161,11 +168,37 @@ class ImageStore:
                 self._targets.popitem(last=False)
         return target
 
-    def png(self, image_id: str, size: int = 1024) -> bytes:
-        """The normalised picture as PNG (as colourful as it is), optionally scaled down."""
+    def describe(self, image_id: str) -> dict:
+        """``frames`` (1 for a still picture) and ``duration_s`` (0 for a picture) of a stored target,
+        from the file's chunk headers (the pixels are not decoded)."""
         path = self.path(image_id)
         try:
-            img = to_rgb(open_image(path))
+            with Image.open(path) as img:
+                frames = int(getattr(img, "n_frames", 1) or 1)
+                duration_ms = 0.0
+                if frames > 1:
+                    for k in range(frames):
+                        img.seek(k)
+                        duration_ms += float(img.info.get("duration") or 0)
+        except Exception:  # noqa: BLE001 - an unreadable file is reported by png()/target()
+            return {"frames": 1, "duration_s": 0.0}
+        return {"frames": frames, "duration_s": round(duration_ms / 1000.0, 3)}
+
+    def png(self, image_id: str, size: int = 1024, frame: int = 0) -> bytes:
+        """The normalised picture (or frame ``frame`` of a clip) as PNG (as colourful as it is),
+        optionally scaled down. ValueError for a frame the clip does not have."""
+        path = self.path(image_id)
+        if frame:
+            count = self.describe(image_id)["frames"]
+            if not 0 <= frame < count:
+                raise ValueError(f"frame must be 0..{count - 1} (this {'clip' if count > 1 else 'picture'} "
+                                 f"has {count} frame{'s' if count > 1 else ''}), got {frame}")
+        try:
+            img = open_image(path)
+            if frame:
+                img.seek(frame)
+                img.load()
+            img = to_rgb(img)
         except ImageError:
             self._forget_damaged(image_id, path)
             raise UnknownImage(f"the picture '{image_id[:80]}' is no longer available; upload it again") from None

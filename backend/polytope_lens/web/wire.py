@@ -69,8 +69,11 @@ def partition_frame(partition: GridPartition, header: dict, fill_regions: bool =
     return encode_frame({**header, **meta}, sections)
 
 
-def weights_frame(header: dict, weights: bytes, widths: list[int], out_dim: int, negative_slope: float) -> bytes:
+def weights_frame(header: dict, weights: bytes, widths: list[int], out_dim: int, negative_slope: float,
+                  in_dim: int = 2) -> bytes:
     """The websocket update of the client renderer: the network itself (geometry.weights.flat_weights)
-    instead of pictures, with what the page needs to read it."""
-    meta = {"render": "client", "widths": list(widths), "out_dim": out_dim, "negative_slope": negative_slope}
+    instead of pictures, with what the page needs to read it (``in_dim`` 3: a clip's (x, y, t) network,
+    which the page slices at its t itself)."""
+    meta = {"render": "client", "widths": list(widths), "out_dim": out_dim, "negative_slope": negative_slope,
+            "in_dim": in_dim}
     return encode_frame({**header, **meta}, [("weights", weights)])

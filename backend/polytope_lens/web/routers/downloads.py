@@ -40,6 +40,16 @@ async def session_movie(session: SessionDep, jobs: JobsDep):
     return _download(data, mime, download_name(session.config(), steps, "movie", ext), "")
 
 
+@router.get("/clip-movie", responses={200: {"content": {"video/mp4": {}, "image/gif": {}}}})
+async def session_clip_movie(session: SessionDep, jobs: JobsDep):
+    """A clip's run: the learnt clip beside the original, with the partition of each moment."""
+    movie = await jobs.run(session.clip_movie_file)
+    if movie is None:
+        raise HTTPException(404, "this session's network learns a picture, not a clip (or has no network yet)")
+    data, mime, ext = movie
+    return _download(data, mime, f"polytope-lens-clip{ext}", "")
+
+
 @router.get("/checkpoint", responses={200: {"content": {"application/octet-stream": {}}}})
 async def session_checkpoint(session: SessionDep, jobs: JobsDep):
     data = await jobs.run(session.checkpoint_bytes)

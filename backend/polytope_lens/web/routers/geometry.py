@@ -29,6 +29,7 @@ from ...geometry.exact import PartitionTooLarge
 from ...geometry.export import DOCUMENT_FORMAT
 from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
+from ...geometry.slices import counts_over_time_job, slice_weights
 from ...geometry.weights import ArrayWeights
 from ..jobs import Busy, GeometryPool, Overrun
 from ..registry import RegistryDep
@@ -63,18 +64,27 @@ class _Snapshot:
     box: tuple[float, float, float, float]
     config: RunConfig | None = None  # the session's run: named in downloads, carried by the JSON
     classes: list[str] | None = None  # a classifier's class colours: its documents carry decision regions
+    t: float | None = None  # the moment of a clip's network (geometry/slices.py); None for a picture's
 
 
 def _take_snapshot(session, step: int | None) -> tuple | None:
     return None if session is None else session.weights_snapshot(step)
 
 
+def _moment_fields(snap: "_Snapshot") -> dict:
+    """``t`` in every answer about a clip's network: the moment it describes."""
+    return {} if snap.t is None else {"t": snap.t}
+
+
 async def snapshot(token: str, registry: RegistryDep,
                    step: int | None = Query(None, ge=0, description="a step kept in the session's history "
                                             "(default: the network now)"),
-                   box: str | None = Query(None, description="view box x0,x1,y0,y1 (default: -1,1,-1,1)")) -> _Snapshot:
+                   box: str | None = Query(None, description="view box x0,x1,y0,y1 (default: -1,1,-1,1)"),
+                   t: float | None = Query(None, ge=-1.0, le=1.0, description="a clip's moment, -1..1 (default: "
+                                           "the session's view t); pictures ignore it")) -> _Snapshot:
     """Frozen weights (as numpy arrays, for a worker process) of the session's network now or at a
-    kept ``step``, and the view box (taken on a worker thread: it waits for the session's lock)."""
+    kept ``step``, and the view box (taken on a worker thread: it waits for the session's lock). A
+    clip's (x, y, t) network is sliced at ``t`` into the 2-D network every tool below reads."""
     area = _parse_box(box)
     session = registry.get(token)
     taken = await asyncio.to_thread(_take_snapshot, session, step)
@@ -85,7 +95,12 @@ async def snapshot(token: str, registry: RegistryDep,
     weights, at = taken
     trainer = session.trainer
     classes = trainer.classes.css_colors() if trainer is not None and trainer.classes is not None else None
-    return _Snapshot(weights.arrays(), at, weights.widths, area, session.config(), classes)
+    arrays = weights.arrays()
+    moment = None
+    if arrays.affine_layers()[0][0].shape[1] == 3:
+        moment = float(session.view.t if t is None else t)
+        arrays = slice_weights(arrays, moment)
+    return _Snapshot(arrays, at, weights.widths, area, session.config(), classes, moment)
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -156,7 +171,8 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     k = _layers_param(layers, snap)
-    extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths}
+    extra = {"step": snap.step, "layers": k, "hidden_layers": len(snap.widths), "all_widths": snap.widths,
+             **_moment_fields(snap)}
     if kind == "json" and snap.config is not None:  # the document the command line writes: same keys
         extra = {"format": DOCUMENT_FORMAT, **extra, "config": snap.config.model_dump()}
     if snap.classes:
@@ -198,11 +214,12 @@ async def inspect(request: Request, token: str, snap: SnapshotDep,
     if snap.weights.hidden <= INSPECT_IN_PROCESS_MAX:
         data = await asyncio.to_thread(inspect_point, snap.weights, (x, y), snap.box)
         data["step"] = snap.step
+        data.update(_moment_fields(snap))
         if snap.classes:
             data["classify"] = region_classes(data, snap.classes)
         return JSONResponse(data, headers=headers)
     body = await _run_heavy(request, token, "inspection", tasks.inspect, snap.weights, (x, y),
-                            {"step": snap.step, **({"classes": snap.classes} if snap.classes else {})},
+                            {"step": snap.step, **_moment_fields(snap), **({"classes": snap.classes} if snap.classes else {})},
                             budget_s=REGIONS_BUDGET_S, box=snap.box)
     return Response(body, media_type="application/json", headers=headers)
 
@@ -239,7 +256,7 @@ async def layer_counts(request: Request, token: str, snap: SnapshotDep):
                               max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
     return JSONResponse({
         "step": snap.step, "widths": snap.widths, "counts": result["counts"], "complete": result["reason"] is None,
-        "reason": result["reason"], "seconds": result["seconds"],
+        "reason": result["reason"], "seconds": result["seconds"], **_moment_fields(snap),
     }, headers={"Cache-Control": "no-store"})
 
 
@@ -253,11 +270,34 @@ async def neuron_line(request: Request, token: str, snap: SnapshotDep,
         raise HTTPException(422, f"no neuron {neuron} in layer {layer}: the hidden widths are {snap.widths}")
     try:
         body = await _run_heavy(request, token, f"zero set of layer {layer} neuron {neuron}", tasks.neuron_line,
-                                snap.weights, layer, neuron, {"step": snap.step, "layer": layer, "neuron": neuron},
+                                snap.weights, layer, neuron,
+                                {"step": snap.step, "layer": layer, "neuron": neuron, **_moment_fields(snap)},
                                 max_regions=REGIONS_MAX, budget_s=REGIONS_BUDGET_S, box=snap.box)
     except PartitionTooLarge as exc:
         raise _too_large(exc, f"partition of the first {layer - 1} layers", REGIONS_BUDGET_S, REGIONS_MAX) from None
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/counts-over-t", responses=_PROBLEMS)
+async def counts_over_t(request: Request, token: str, registry: RegistryDep,
+                        step: int | None = Query(None, ge=0, description="a step kept in the session's history "
+                                                 "(default: the network now)"),
+                        n: int = Query(17, ge=2, le=65, description="moments, evenly from t = -1 to t = 1")):
+    """A clip's network: the exact region count of the slice at n moments t from -1 to 1 (the chart
+    over t). ``complete`` is false when the budget ran out; ``counts`` then holds the moments done."""
+    session = registry.get(token)
+    taken = await asyncio.to_thread(_take_snapshot, session, step)
+    if taken is None:
+        raise HTTPException(404, "no such session, or it has no network yet (or that step is not kept)")
+    weights, at = taken
+    arrays = weights.arrays()
+    if arrays.affine_layers()[0][0].shape[1] != 3:
+        raise HTTPException(422, "this session's network learns a picture, not a clip: it has no time t")
+    times = [-1.0 + 2.0 * i / (n - 1) for i in range(n)]
+    result = await _run_heavy(request, token, f"region counts at {n} moments", counts_over_time_job, arrays, times,
+                              max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
+    return JSONResponse({"step": at, "t": result["t"], "counts": result["counts"], "complete": result["reason"] is None,
+                         "reason": result["reason"], "seconds": result["seconds"]}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/exact-progress", responses=_PROBLEMS)

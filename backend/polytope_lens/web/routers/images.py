@@ -21,6 +21,7 @@ class Sample(BaseModel):
     id: str
     name: str
     url: str
+    frames: int = 1  # a clip's frames (1 for a picture)
 
 
 class UploadResult(BaseModel):
@@ -28,6 +29,8 @@ class UploadResult(BaseModel):
     width: int
     height: int
     url: str
+    frames: int = 1  # 1 for a still picture; a clip's kept frames (core/clips.py)
+    duration_s: float = 0.0  # a clip's length in seconds; 0 for a picture
 
 
 @router.get("/samples", response_model=list[Sample])
@@ -47,15 +50,19 @@ async def upload_image(store: StoreDep, settings: SettingsDep, jobs: JobsDep,
         raise HTTPException(415, str(exc))
     except ImageError as exc:
         raise HTTPException(422, str(exc))
-    return {"image_id": image_id, "width": 1024, "height": 1024, "url": f"/api/images/{image_id}"}
+    info = await jobs.run(store.describe, image_id)
+    return {"image_id": image_id, "width": 1024, "height": 1024, "url": f"/api/images/{image_id}", **info}
 
 
 @router.get("/images/{image_id}", responses={200: {"content": {"image/png": {}}}, **problems(404, 422)})
-async def image(image_id: str, store: StoreDep, jobs: JobsDep, size: int = Query(1024, ge=16, le=1024)):
+async def image(image_id: str, store: StoreDep, jobs: JobsDep, size: int = Query(1024, ge=16, le=1024),
+                frame: int = Query(0, ge=0, description="frame k of a clip (0-based)")):
     try:
-        data = await jobs.run(store.png, image_id, size)
+        data = await jobs.run(store.png, image_id, size, frame)
     except UnknownImage as exc:
         raise HTTPException(404, str(exc))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc))
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
