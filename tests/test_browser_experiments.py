@@ -50,6 +50,9 @@ def test_experiments_menu_loads_the_sawtooth_and_its_comparison(page):
     expect(page.get_by_test_id("exact-count")).to_have_text("64")  # 2^6, no training
     q = query(page)
     assert q["layers"] == "2x6" and q["init"] == "sawtooth" and q["img"] == "gradient"  # the URL holds the config
+    page.get_by_test_id("depth-slider").fill("8")  # the depth control: the count doubles per layer
+    expect(page.get_by_test_id("exact-count")).to_have_text("256")
+    assert query(page)["layers"] == "2x8"
     select.select_option("sawtooth-shallow")
     expect(page.get_by_test_id("exact-count")).to_have_text("13")  # one layer of 12: 12 + 1 strips
     assert query(page)["layers"] == "12"
