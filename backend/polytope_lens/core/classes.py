@@ -165,4 +165,4 @@ def sample_labelled_points(classes: ClassLabels, train_points: int, val_points: 
         offset = rng.integers(1, classes.count, size=n)
         train_y[flip] = (train_y[flip] + offset[flip]) % classes.count
         noisy = int(flip.sum())
-    return LabelledSample(pixels[:n], pixels[n:], points[:n], train_y, points[n:], y[n:].copy(), noisy)
+    return LabelledSample(pixels[:n], pixels[n:], points[:n], train_y, points[n:], y[n:].copy(), noisy=noisy)
