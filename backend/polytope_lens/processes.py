@@ -20,19 +20,33 @@ import types
 PRELOAD = ["polytope_lens.geometry.tasks", "polytope_lens.output.recording"]
 
 _CONTEXT = None
+_preload = list(PRELOAD)
 
 
-def context():
-    """The forkserver context (spawn where there is none), preloading the numerics once."""
+def context(preload: list[str] | tuple[str, ...] = ()):
+    """The forkserver context (spawn where there is none), preloading the numerics (and ``preload``)
+    once: modules named after the fork server has started are imported by each worker instead."""
     global _CONTEXT
     if _CONTEXT is None:
         try:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(PRELOAD)
+            _CONTEXT = multiprocessing.get_context("forkserver")
         except ValueError:  # pragma: no cover - no forkserver on this platform
-            ctx = multiprocessing.get_context("spawn")
-        _CONTEXT = ctx
+            _CONTEXT = multiprocessing.get_context("spawn")
+    _preload.extend(m for m in preload if m not in _preload)
+    if _CONTEXT.get_start_method() == "forkserver":
+        _CONTEXT.set_forkserver_preload(_preload)  # takes effect if the fork server has not started yet
     return _CONTEXT
+
+
+def start(preload: list[str] | tuple[str, ...] = ()) -> None:
+    """Start the fork server now (it imports the numerics and ``preload``), so that the first
+    worker asked for later starts at once. A server calls this at start-up."""
+    ctx = context(preload)
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        with plain_main():
+            forkserver.ensure_running()
 
 
 @contextlib.contextmanager

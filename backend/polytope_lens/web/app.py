@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.formparsers import MultiPartParser
 
-from .. import __version__
+from .. import __version__, processes
 from ..core.settings import RunConfig
 from ..core.training import warm_up
 from .budget import MemoryBudget
@@ -30,6 +30,8 @@ from .responses import describe_request_errors
 from .routers import baseline, downloads, geometry, images, live, meta, pages, presets
 from .routers import runs as runs_routes
 from .store import ImageStore
+
+FORK_PRELOAD = "polytope_lens.web.fork_preload"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # before the first request: torch's one-time start-up and the default sample decoded, so the
         # first configure after a start answers as fast as any other
         await asyncio.to_thread(warm_up)
+        if settings.session_processes:  # the fork server imports and warms up what each session needs, once
+            await asyncio.to_thread(processes.start, [FORK_PRELOAD])
         with contextlib.suppress(KeyError, ValueError):
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
         yield

@@ -22,12 +22,14 @@ import time
 from collections import deque
 from typing import Callable
 
+import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
 from ..core.classes import ClassError
 from ..core.images import Target
 from ..core.settings import RunConfig, ViewSettings
+from ..core.smoothing import Baseline, smoothing_baseline
 from ..core.training import Trainer, TrainingDiverged
 from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ..geometry.dynamics import LiveGeometry
@@ -54,6 +56,7 @@ DEFAULT_MAX_FPS = 30.0
 # the display rate; losses, the grid count and the geometry fields are measured at most this often
 # while running (always when paused), and each update says which step they belong to.
 MEASURE_INTERVAL_S = 0.4
+BASELINES_KEPT = 4  # smoothing baselines kept per session (one per sigma asked for)
 CLIP_MOVIE_RESOLUTION = 256  # grid side of a clip movie's panels (the download of the learnt clip)
 # Paused, the exact count of the network on screen is always computed: past the live budget on a
 # thread of its own, with progress, for up to this long; the next command that changes the
@@ -80,6 +83,7 @@ class Outbox:
         self.high_water = max(1, max_messages)
         self._frame: bytes | None = None
         self._notify = notify
+        self.on_frame_taken: Callable[[], None] = lambda: None  # session_process.py: the child may draw again
 
     def backlog(self) -> int:
         """JSON messages waiting to be sent."""
@@ -111,15 +115,19 @@ class Outbox:
             messages, frame = list(self._messages), self._frame
             self._messages.clear()
             self._frame = None
+        if frame is not None:
+            self.on_frame_taken()
         return messages, frame
 
 
 class LiveSession:
     def __init__(
         self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None, max_queued: int = 16,
-        history_bytes: int = DEFAULT_HISTORY_BYTES,
+        history_bytes: int = DEFAULT_HISTORY_BYTES, token: str | None = None,
+        on_command_taken: Callable[[], None] = lambda: None,
     ):
-        self.token = secrets.token_urlsafe(18)
+        self.token = token or secrets.token_urlsafe(18)
+        self._on_command_taken = on_command_taken  # a client's command left the queue (session_process.py counts them)
         self._resolve = resolve_target
         self.outbox = outbox
         self._device = device
@@ -136,7 +144,8 @@ class LiveSession:
         self.frames = self._frame_producer()
         self._frame: Frame | None = None  # the last measured state: losses, grid partition, geometry
         self._next_measure_at = 0.0
-        self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
+        self.history = WeightHistory(history_bytes)
+        self._baselines: dict = {}  # smoothing baselines of this network by sigma  # the network at every step sent, for replay and geometry
         self._pending_steps = 0
         self._next_frame_at = 0.0
         self._train_time = 0.0
@@ -178,6 +187,67 @@ class LiveSession:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def has_network(self) -> bool:
+        return self.trainer is not None
+
+    def step_count(self) -> int | None:
+        trainer = self.trainer
+        return None if trainer is None else int(trainer.step_count)
+
+    def class_colors(self) -> list[str] | None:
+        """A classifier's class colours (CSS), None for a regression or before configure."""
+        trainer = self.trainer
+        return None if trainer is None or trainer.classes is None else trainer.classes.css_colors()
+
+    def movie_steps(self) -> tuple[int | None, int]:
+        """The first and last step of the movie recorded so far."""
+        return self.movie.first_step(), self.movie.last_step
+
+    def smoothing_baseline(self, sigma: float) -> tuple[Baseline, int, float | None] | None:
+        """The Gaussian-kernel regression of this run's training points (kept per sigma), the step,
+        and the network's validation loss at its last measured step; None before configure."""
+        with self._lock:
+            trainer, frame = self.trainer, self._frame
+        if trainer is None:
+            return None
+        key = (id(trainer), round(sigma, 6))
+        baseline = self._baselines.get(key)
+        if baseline is None:
+            baseline = smoothing_baseline(trainer.target, trainer.sample, sigma)
+            self._baselines = {k: v for k, v in self._baselines.items() if k[0] == id(trainer)}
+            while len(self._baselines) >= BASELINES_KEPT:
+                self._baselines.pop(next(iter(self._baselines)))
+            self._baselines[key] = baseline
+        return baseline, int(trainer.step_count), None if frame is None else float(frame.losses.val)
+
+    def smoothing_png(self, sigma: float, size: int) -> bytes | None:
+        """The baseline's picture (clipped to [0, 1]), ``size`` pixels square."""
+        found = self.smoothing_baseline(sigma)
+        if found is None:
+            return None
+        pixels = np.rint(np.clip(found[0].values, 0.0, 1.0) * 255).astype(np.uint8)
+        img = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+        if size != img.width:
+            img = img.resize((size, size), Image.BILINEAR)
+        return png_bytes(img)
+
+    def weights_flat(self, step: int | None = None) -> tuple[bytes, int, list[int], int, float, int] | None:
+        """The network now, or at a kept ``step``, as ``flat_weights`` bytes with what rebuilds it
+        (step, widths, outputs, slope, inputs): plain bytes, to hand to another process."""
+        with self._lock:
+            trainer = self.trainer
+            if trainer is None:
+                return None
+            now = int(trainer.step_count)
+            shape = (trainer.config.widths, trainer.out_dim, float(trainer.model.negative_slope), trainer.model.in_dim)
+            data = flat_weights(trainer.model) if step is None or step == now else None
+        if data is None:
+            data = self.history.get(step)
+            if data is None:
+                return None
+        return data, now if step is None else step, *shape
 
     def frame_png(self) -> bytes | None:
         with self._lock:
@@ -239,6 +309,8 @@ class LiveSession:
             else:
                 if command is None:
                     break
+                if not isinstance(command, _GeometryReady):
+                    self._on_command_taken()
                 self._handle_safely(command)
                 continue  # drain all commands before training again
             if busy and self.trainer is not None:
