@@ -16,6 +16,9 @@ import { Connection, websocketUrl } from "./connection.js";
 import { Controls } from "./controls.js";
 import { ErrorBanner, Notice } from "./feedback.js";
 import { Gallery, wireUpload } from "./gallery.js";
+import { NetworkDiagram } from "./diagram.js";
+import { ServerWeights } from "./diagramfeed.js";
+import { DiagramLine } from "./neuronline.js";
 import { Geometry } from "./geometry.js";
 import { GpuPanels } from "./gpupanels.js";
 import { ClipTime } from "./cliptime.js";
@@ -145,6 +148,12 @@ class App {
       canvas: $("panel-partition"), overlay: this.overlay, root: $("inspector"), onError: geometryError, at, busy: () => this.zoom.busy,
     });
     this.geometry = new Geometry({ overlay: this.overlay, at });
+    this.diagramLine = new DiagramLine({ overlay: this.overlay, at, onError: geometryError });
+    this.diagram = new NetworkDiagram($("network-diagram"), $("diagram-summary"), {
+      onHover: (node) => this.diagramLine.hover(node),
+      onPin: (node) => this.diagramLine.pin(node),
+    });
+    this.serverWeights = new ServerWeights({ onNet: (net) => this.diagram.setNet(net), at, onError: (m) => this.diagram.say(m) });
     this.gallery = new Gallery($("gallery"), { onSelect: (id) => this.selectImage(id) });
     this.connection = new Connection(websocketUrl("/ws"), {
       onOpen: (isReconnect) => this.onOpen(isReconnect),
@@ -429,6 +438,8 @@ class App {
     const chosen = replay || this.wasReplay; // the person moved the timeline: answer at once
     this.wasReplay = replay;
     this.inspector.onStep(net.step, chosen);
+    this.diagram.setNet(net, this.clip.isClip ? this.state.t : 0);
+    this.diagramLine.refresh();
     if (chosen) this.geometry.refresh();
     if (replay && this.clip.isClip) this.timeChart.onStep(net.step, false, this.at());
   }
@@ -444,6 +455,8 @@ class App {
       this.gpu.setTime(this.clip.isClip ? this.state.t : 0);
       this.panels.repaint();
     }
+    this.diagram.setTime(this.clip.isClip ? this.state.t : 0);
+    this.diagramLine.refresh();
     this.geometry.refresh();
   }
 
@@ -467,6 +480,7 @@ class App {
     this.zoomTimer = setTimeout(() => {
       this.inspector.refresh();
       this.geometry.refresh();
+      this.diagramLine.refresh();
     }, ZOOM_SETTLE_MS);
   }
 
@@ -633,6 +647,8 @@ class App {
     if (config.layers !== this.runLayers) {
       this.runLayers = config.layers;
       this.inspector.clear(); // a new architecture: the inspected neurons no longer exist
+      this.serverWeights.reset();
+      this.diagramLine.pin(null);
       this.geometry.setWidths(this.settings.widths(config.layers) || []);
     }
     // A picture named in the URL that is not a sample (an earlier upload): list it once the server knows it.
@@ -672,6 +688,8 @@ class App {
     if (!frame.net) {
       this.panels.setFrame(frame);
       this.inspector.onStep(h.step);
+      this.serverWeights.onFrame(h.step); // the diagram's network: the weights are fetched
+      this.diagramLine.refresh();
     } else if (this.choice.mode === "client" && this.gpu && this.gpu.fits(frame.net)) {
       this.timeline.add(frame.net); // kept; on screen unless an earlier step is replayed
     } // else: weights of a network handed over to server frames, on their way: nothing to draw
@@ -689,6 +707,8 @@ class App {
     this.baseline.setToken(token);
     this.inspector.setToken(token);
     this.geometry.setToken(token);
+    this.diagramLine.setToken(token);
+    this.serverWeights.setToken(token);
     this.banner.clear("geometry");
     const links = {
       "download-frame": "frame.png",

@@ -18,7 +18,7 @@ export class Overlay {
     this.reference = reference; // the partition canvas it covers
     this.folding = null; // {polygons, colors}
     this.highlight = null; // {polygon, point, boundary: a classifier's decision segments in it}
-    this.segments = null; // [[[x0, y0], [x1, y1]], ...]
+    this.lines = {}; // neuron lines by who asked (the inspector, the network diagram): [[[x0, y0], [x1, y1]], ...]
     this.box = SQUARE; // the input box the panel shows
     this.rafPending = false;
     if (typeof ResizeObserver === "function") new ResizeObserver(() => this.render()).observe(reference);
@@ -46,8 +46,10 @@ export class Overlay {
     this.schedule();
   }
 
-  setSegments(segments) {
-    this.segments = segments;
+  /** A neuron's zero line, kept under `key` so the inspector's and the diagram's do not clear each other. */
+  setSegments(segments, key = "inspector") {
+    if (segments && segments.length) this.lines[key] = segments;
+    else delete this.lines[key];
     this.schedule();
   }
 
@@ -74,7 +76,7 @@ export class Overlay {
     ctx.clearRect(0, 0, S, S);
     if (this.folding) this._drawFolding(ctx, S, dpr);
     if (this.highlight) this._drawHighlight(ctx, S, dpr);
-    if (this.segments && this.segments.length) this._drawSegments(ctx, S, dpr);
+    for (const segments of Object.values(this.lines)) this._drawSegments(ctx, segments, S, dpr);
   }
 
   _path(ctx, polygon, S) {
@@ -150,13 +152,13 @@ export class Overlay {
     }
   }
 
-  _drawSegments(ctx, S, dpr) {
+  _drawSegments(ctx, segments, S, dpr) {
     ctx.lineCap = "round";
     for (const [width, color] of [[4.5 * dpr, "rgba(255, 255, 255, 0.85)"], [2.2 * dpr, NEURON_LINE]]) {
       ctx.lineWidth = width;
       ctx.strokeStyle = color;
       ctx.beginPath();
-      for (const [a, b] of this.segments) {
+      for (const [a, b] of segments) {
         const [x0, y0] = this._px(a, S);
         const [x1, y1] = this._px(b, S);
         ctx.moveTo(x0, y0);
