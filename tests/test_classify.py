@@ -204,8 +204,10 @@ def test_decision_regions_of_a_trained_network_are_exact_and_match_its_accuracy(
 def test_cli_trains_a_classifier_and_exports_its_decision_regions(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "classes-xor", "--task", "classify", "--layers", "8x3", "--steps", "40", "--frame-every", "20",
-                 "--train-points", "1000", "--val-points", "200", "--resolution", "64", "--out", str(out), "--quiet"])
+                 "--train-points", "1000", "--val-points", "200", "--resolution", "64", "--out", str(out)])
     assert code == 0
+    summary = capsys.readouterr().out  # a classifier's summary says cross-entropy and accuracy, not MSE
+    assert "val CE" in summary and "accuracy" in summary and "decision boundary" in summary and "MSE" not in summary
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 20, 40]
     assert all(0 <= r["train_accuracy"] <= 1 and 0 <= r["val_accuracy"] <= 1 for r in records)
