@@ -12,7 +12,8 @@ import os
 import re
 
 import pytest
-from browser import PageLog, ServeProcess, blur, chromium_path, launch_chromium, text_of, wait_number, wait_ready
+from browser import (CANVAS_STATS, PageLog, ServeProcess, blur, canvas_stats, chromium_path, launch_chromium, text_of,
+                     wait_canvas_change, wait_number, wait_ready)
 
 pytestmark = pytest.mark.browser
 
@@ -307,3 +308,75 @@ def test_a_phone_gets_the_panels_first_and_no_sideways_scrolling(open_app, width
     by(page, "settings-close").tap()
     expect(by(page, "layers-input")).to_be_hidden()
     assert page.evaluate(OVERFLOW)[0] <= width
+
+
+# -- the network diagram ----------------------------------------------------------------------
+NODES = "[data-testid=network-diagram] .diagram-node"
+
+
+def _switching_neuron(page) -> int:
+    """A first-layer neuron whose zero line crosses the square (asked of /neuron-line)."""
+    return page.evaluate("""async () => {
+      const token = window.polytopeLens.token;
+      for (let j = 0; j < 14; j++) {
+        const r = await fetch(`/api/sessions/${token}/neuron-line?layer=1&neuron=${j}`);
+        if ((await r.json()).segments.length) return j;
+      }
+      return -1;
+    }""")
+
+
+@pytest.mark.parametrize("render", ["server", "client"])
+def test_the_network_diagram_has_a_live_node_per_neuron_and_draws_its_line(open_app, render):
+    page = open_app(f"{QUERY}&layers=14x6&render={render}")
+    expect(page.locator(NODES)).to_have_count(84)
+    expect(by(page, "diagram-summary")).to_have_text("84 neurons")
+    page.wait_for_function("() => document.querySelector('[data-testid=diagram-canvas]').dataset.step === '0'")
+    before = canvas_stats(page, "diagram-canvas")
+    assert before["lit"] > 0
+    # Training moves the thumbnails: the diagram is redrawn from the network at the new step.
+    by(page, "step-n-input").fill("200")
+    by(page, "step-button").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=diagram-canvas]').dataset.step === '200'",
+                           timeout=60_000)
+    assert canvas_stats(page, "diagram-canvas")["hash"] != before["hash"]
+    # Hovering a node draws where that neuron switches on the partition's overlay; leaving clears it.
+    j = _switching_neuron(page)
+    assert j >= 0
+    empty = canvas_stats(page, "partition-overlay")
+    node = page.locator(f"{NODES}[data-layer='1'][data-neuron='{j}']")
+    node.hover()
+    drawn = wait_canvas_change(page, "partition-overlay", empty)
+    by(page, "run-state").hover()
+    page.wait_for_function(f"(h) => ({CANVAS_STATS})('partition-overlay').hash !== h", arg=drawn["hash"])
+    assert canvas_stats(page, "partition-overlay")["lit"] == 0
+    # Clicking pins it: the line stays when the pointer leaves, a second click lets it go.
+    node.click()
+    expect(node).to_have_attribute("aria-pressed", "true")
+    by(page, "run-state").hover()
+    page.wait_for_function(f"() => ({CANVAS_STATS})('partition-overlay').lit > 0")
+    page.wait_for_timeout(300)
+    assert canvas_stats(page, "partition-overlay")["lit"] > 0
+    node.click()
+    expect(node).to_have_attribute("aria-pressed", "false")
+    by(page, "run-state").hover()
+    page.wait_for_function(f"() => ({CANVAS_STATS})('partition-overlay').lit === 0")
+
+
+def test_a_wide_deep_network_diagram_stays_in_its_box(open_app):
+    page = open_app(f"{QUERY}&layers=20x40", viewport=(1440, 900))
+    expect(page.locator(NODES)).to_have_count(16 * 40)  # 16 of each layer's 20
+    expect(by(page, "diagram-summary")).to_have_text("640 of 800 neurons shown")
+    page.wait_for_function("() => document.querySelector('[data-testid=diagram-canvas]').dataset.step === '0'")
+    box = page.evaluate(BOXES, ["network-diagram", "panel-partition"])
+    left, top, right, bottom = box["network-diagram"]
+    assert right <= 1440 and bottom <= 900, box
+    # as tall as the panels beside it; the rest scrolls inside
+    assert abs((bottom - top) - (box["panel-partition"][3] - box["panel-partition"][1])) < 40, box
+    sizes = page.evaluate("() => { const b = document.querySelector('[data-testid=network-diagram]');"
+                          " return [b.scrollWidth, b.clientWidth]; }")
+    assert sizes[0] > sizes[1]
+    assert page.evaluate(OVERFLOW)[0] <= 1440
+    # the nodes keep a readable size
+    side = page.evaluate("() => document.querySelector('.diagram-node rect').getBBox().width")
+    assert side >= 12

@@ -226,6 +226,20 @@ def test_neuron_line_route(trained):
     assert seen >= 2
 
 
+def test_weights_route_is_the_checkpoints_network(trained, monkeypatch):
+    """/weights (the network diagram's source in server-render mode): the checkpoint's weights in the
+    websocket's flat layout; refused with a sentence past its parameter limit."""
+    data = _get(f"{trained['base']}/weights").json()
+    assert data["widths"] == [14] * 6 and data["in_dim"] == 2 and data["out_dim"] == 1 and data["step"] == STEPS
+    expected = np.concatenate([t.detach().numpy().ravel() for W, b in trained["model"].affine_layers() for t in (W, b)])
+    got = np.array(data["weights"])
+    assert got.shape == expected.shape == (1107,)
+    assert np.abs(got - expected).max() < 1e-6
+    monkeypatch.setattr(geometry_routes, "WEIGHTS_JSON_MAX", 1000)  # the route reads it at request time
+    r = _get(f"{trained['base']}/weights")
+    assert r.status_code == 413 and "1,107 parameters" in r.json()["detail"]
+
+
 def test_errors_and_progress(trained, server):
     base = trained["base"]
     assert _get(f"{server}/api/sessions/nope/inspect", x=0, y=0).status_code == 404

@@ -105,6 +105,12 @@ export function fetchNeuronLine(token, layer, neuron, at = null) {
   return getJson(sessionPath(token, "neuron-line", { layer, neuron, ...atParams(at) }), "Neuron line");
 }
 
+/** The network's weights for the diagram where the server draws: {step, widths, in_dim (2: a clip's
+ *  network comes sliced at t), out_dim, negative_slope, weights: [...]}, at `at` (step, t). */
+export function fetchWeights(token, at = null) {
+  return getJson(sessionPath(token, "weights", atParams(at && { step: at.step, t: at.t })), "Network weights");
+}
+
 /** {active, task, fraction, regions, elapsed_s} of the session's running exact computation. */
 export function fetchExactProgress(token) {
   return getJson(sessionPath(token, "exact-progress"), "Progress");

@@ -9,12 +9,16 @@
 import { fetchOptions, fetchSamples, sessionUrl, uploadImage } from "./api.js";
 import { Baseline } from "./baseline.js";
 import { Charts } from "./charts.js";
+import { ClassList } from "./classes.js";
 import { DynamicsCharts } from "./dynamicscharts.js";
 import { Experiments } from "./experiments.js";
 import { Connection, websocketUrl } from "./connection.js";
 import { Controls } from "./controls.js";
 import { ErrorBanner, Notice } from "./feedback.js";
 import { Gallery, wireUpload } from "./gallery.js";
+import { NetworkDiagram } from "./diagram.js";
+import { ServerWeights } from "./diagramfeed.js";
+import { DiagramLine } from "./neuronline.js";
 import { Geometry } from "./geometry.js";
 import { GpuPanels } from "./gpupanels.js";
 import { ClipTime } from "./cliptime.js";
@@ -47,7 +51,10 @@ const REASONS = {
   train_points: "training points changed",
   val_points: "validation points changed",
   seed: "seed changed",
+  task: "task changed",
+  label_noise: "label noise changed",
 };
+const MAX_CLASSES = 8; // core/classes.py PALETTE: a classifier has at most this many outputs
 
 const PILL_WORDS = {
   offline: "Offline",
@@ -116,7 +123,10 @@ class App {
       prediction: $("panel-prediction"),
       target: $("panel-target"),
     });
-    this.charts = new Charts($("loss-chart"), $("regions-chart"), $("density-chart"));
+    this.charts = new Charts($("loss-chart"), $("regions-chart"), $("density-chart"),
+      { accuracy: $("accuracy-chart"), boundary: $("boundary-chart") });
+    this.classList = new ClassList({ box: $("classes-box"), list: $("classes-list"), note: $("classes-note") });
+    this.runTask = null; // the task of the network on screen ("regress" | "classify")
     this.dynamics = new DynamicsCharts({ churn: $("churn-chart"), births: $("births-chart"), dead: $("dead-chart"), deadSource: $("dead-source") });
     this.baseline = new Baseline({ sigma: $("baseline-sigma"), button: $("baseline-show"), result: $("baseline-result"), image: $("baseline-image") });
     this.experiments = new Experiments({ select: $("experiment-select"), note: $("experiment-note") }, { onLoad: (patch) => this.update(patch) });
@@ -138,6 +148,12 @@ class App {
       canvas: $("panel-partition"), overlay: this.overlay, root: $("inspector"), onError: geometryError, at, busy: () => this.zoom.busy,
     });
     this.geometry = new Geometry({ overlay: this.overlay, at });
+    this.diagramLine = new DiagramLine({ overlay: this.overlay, at, onError: geometryError });
+    this.diagram = new NetworkDiagram($("network-diagram"), $("diagram-summary"), {
+      onHover: (node) => this.diagramLine.hover(node),
+      onPin: (node) => this.diagramLine.pin(node),
+    });
+    this.serverWeights = new ServerWeights({ onNet: (net) => this.diagram.setNet(net), at, onError: (m) => this.diagram.say(m) });
     this.gallery = new Gallery($("gallery"), { onSelect: (id) => this.selectImage(id) });
     this.connection = new Connection(websocketUrl("/ws"), {
       onOpen: (isReconnect) => this.onOpen(isReconnect),
@@ -157,6 +173,7 @@ class App {
     this.showPointColors(this.settings.pointColors);
     this.controls = new Controls(document, this.settings, { onChange: (patch) => this.update(patch) });
     this.controls.render(this.state);
+    this.classList.setVisible(this.state.task === "classify");
     $("step-n-input").max = String(this.settings.limits.max_step_n);
     this.panels.setOptions({ fillRegions: this.state.fill_regions, boundaries: this.state.boundaries });
     this.gallery.setSelected(this.state.image);
@@ -240,6 +257,7 @@ class App {
     }
     if (changed.includes("t")) this.showMoment();
     if (changed.includes("image")) this.gallery.setSelected(this.state.image);
+    if (changed.includes("task")) this.classList.setVisible(this.state.task === "classify");
     if (changed.includes("color") && this.panels.targetUrl) this.panels.setTarget(this.panels.targetUrl, this.state.color);
   }
 
@@ -350,7 +368,9 @@ class App {
 
   /** {widths, outDim} of a config (the page's state or the server's run). */
   netOf(config) {
-    return { widths: this.settings.widths(config.layers), outDim: config.color ? 3 : 1 };
+    // A classifier has one output per class of its picture: at most MAX_CLASSES before it is built.
+    const outDim = config.task === "classify" ? MAX_CLASSES : config.color ? 3 : 1;
+    return { widths: this.settings.widths(config.layers), outDim };
   }
 
   /** Decide who draws `net` and set the page up for it; returns the mode. */
@@ -418,6 +438,8 @@ class App {
     const chosen = replay || this.wasReplay; // the person moved the timeline: answer at once
     this.wasReplay = replay;
     this.inspector.onStep(net.step, chosen);
+    this.diagram.setNet(net, this.clip.isClip ? this.state.t : 0);
+    this.diagramLine.refresh();
     if (chosen) this.geometry.refresh();
     if (replay && this.clip.isClip) this.timeChart.onStep(net.step, false, this.at());
   }
@@ -433,6 +455,8 @@ class App {
       this.gpu.setTime(this.clip.isClip ? this.state.t : 0);
       this.panels.repaint();
     }
+    this.diagram.setTime(this.clip.isClip ? this.state.t : 0);
+    this.diagramLine.refresh();
     this.geometry.refresh();
   }
 
@@ -456,6 +480,7 @@ class App {
     this.zoomTimer = setTimeout(() => {
       this.inspector.refresh();
       this.geometry.refresh();
+      this.diagramLine.refresh();
     }, ZOOM_SETTLE_MS);
   }
 
@@ -571,6 +596,8 @@ class App {
   /** Points come once per network the server built: the configure was accepted. */
   onPoints(msg) {
     this.clip.setPoints(msg);
+    this.classList.setClasses(msg.classes || null);
+    this.controls.setClassCount(Array.isArray(msg.classes) ? msg.classes.length : null);
     this.panels.setPoints(this.clip.pointsNow());
     this.lossGuard.reset();
     this.dispatch("built");
@@ -588,6 +615,7 @@ class App {
     if (hasRun) {
       this.runConfig = msg.config;
       this.showRunConfig(msg.config, msg.image_url);
+      this.showTask(msg.config.task === "classify" ? "classify" : "regress");
     }
     if (hasRun && this.clip.setRun(msg)) this.showMoment();
     this.timeChart.setToken(hasRun && this.clip.isClip ? this.token : null);
@@ -619,6 +647,8 @@ class App {
     if (config.layers !== this.runLayers) {
       this.runLayers = config.layers;
       this.inspector.clear(); // a new architecture: the inspected neurons no longer exist
+      this.serverWeights.reset();
+      this.diagramLine.pin(null);
       this.geometry.setWidths(this.settings.widths(config.layers) || []);
     }
     // A picture named in the URL that is not a sample (an earlier upload): list it once the server knows it.
@@ -628,9 +658,21 @@ class App {
     }
   }
 
+  /** The readouts and charts of the network's task: accuracy and the decision boundary for a classifier. */
+  showTask(task) {
+    if (task === this.runTask) return;
+    this.runTask = task;
+    const classify = task === "classify";
+    for (const el of document.querySelectorAll(".classify-only")) el.hidden = !classify;
+    $("loss-hint").textContent = classify ? "softmax cross-entropy, log scale" : "mean squared error, log scale";
+    this.charts.setTask(task);
+  }
+
   onError(msg) {
     const text = typeof msg.message === "string" && msg.message ? msg.message : "The server reported an error";
     const field = typeof msg.field === "string" ? msg.field : null;
+    // The picture has no input of its own: a classifier's refusal of it is said under the classes.
+    if (field === "image" && this.state.task === "classify") this.classList.setRefusal(text);
     const kind = field === null ? undefined : this.settings.kindOf(field);
     // One entry per setting, so "no network yet" after a refused configure does not hide why.
     this.banner.set(kind ? `field:${field}` : "server", text);
@@ -646,6 +688,8 @@ class App {
     if (!frame.net) {
       this.panels.setFrame(frame);
       this.inspector.onStep(h.step);
+      this.serverWeights.onFrame(h.step); // the diagram's network: the weights are fetched
+      this.diagramLine.refresh();
     } else if (this.choice.mode === "client" && this.gpu && this.gpu.fits(frame.net)) {
       this.timeline.add(frame.net); // kept; on screen unless an earlier step is replayed
     } // else: weights of a network handed over to server frames, on their way: nothing to draw
@@ -663,6 +707,8 @@ class App {
     this.baseline.setToken(token);
     this.inspector.setToken(token);
     this.geometry.setToken(token);
+    this.diagramLine.setToken(token);
+    this.serverWeights.setToken(token);
     this.banner.clear("geometry");
     const links = {
       "download-frame": "frame.png",

@@ -42,6 +42,7 @@ REGIONS_MAX_BYTES = 64 * 1024 * 1024  # bytes of one regions.json / .svg answer 
 COUNTS_BUDGET_S = 8.0
 COUNTS_MAX = 1_000_000
 INSPECT_IN_PROCESS_MAX = 4096  # hidden neurons up to which /inspect runs on a thread here (<= ~60 ms)
+WEIGHTS_JSON_MAX = 250_000  # parameters sent by /weights (about 10 bytes each in JSON)
 MAX_BOX = 1000.0  # a view box reaches at most this far from the origin
 MIN_BOX_SIDE = 1e-6  # ... and is at least this wide (float64 geometry stays exact far below a pixel)
 
@@ -275,6 +276,23 @@ async def neuron_line(request: Request, token: str, snap: SnapshotDep,
     except PartitionTooLarge as exc:
         raise _too_large(exc, f"partition of the first {layer - 1} layers", REGIONS_BUDGET_S, REGIONS_MAX) from None
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/weights", responses=_PROBLEMS)
+async def weights(snap: SnapshotDep):
+    """The network's weights as JSON, for the page's network diagram where the server draws the
+    panels (in client mode every update carries them). A clip's network comes sliced at ``t``: a
+    2-D network like a picture's. Refused past ``WEIGHTS_JSON_MAX`` parameters (megabytes of JSON)."""
+    layers = snap.weights.affine_layers()
+    count = sum(W.size + b.size for W, b in layers)
+    if count > WEIGHTS_JSON_MAX:
+        raise HTTPException(413, f"this network has {count:,} parameters; the weights are sent as JSON up to "
+                                 f"{WEIGHTS_JSON_MAX:,} only (the checkpoint download holds them all)")
+    flat = [v for W, b in layers for v in (*W.astype("float32").ravel().tolist(), *b.astype("float32").ravel().tolist())]
+    return JSONResponse({
+        "step": snap.step, "widths": snap.widths, "in_dim": 2, "out_dim": int(layers[-1][0].shape[0]),
+        "negative_slope": snap.weights.negative_slope, "weights": flat, **_moment_fields(snap),
+    }, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/counts-over-t", responses=_PROBLEMS)
