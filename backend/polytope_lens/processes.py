@@ -39,14 +39,17 @@ def context(preload: list[str] | tuple[str, ...] = ()):
 
 
 def start(preload: list[str] | tuple[str, ...] = ()) -> None:
-    """Start the fork server now (it imports the numerics and ``preload``), so that the first
-    worker asked for later starts at once. A server calls this at start-up."""
+    """Start the fork server now and wait until it has imported the numerics and ``preload``, so
+    that the first worker asked for later starts at once. A server calls this at start-up."""
     ctx = context(preload)
-    if ctx.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+    with plain_main():
+        first = ctx.Process(target=_ready, name="fork-server-ready")
+        first.start()  # answered once the fork server has done its imports
+    first.join()
 
-        with plain_main():
-            forkserver.ensure_running()
+
+def _ready() -> None:
+    """The first worker: it does nothing; that it started says the fork server is ready."""
 
 
 @contextlib.contextmanager

@@ -78,6 +78,12 @@ class FrozenRun:
     def losses(self) -> Losses:
         return self.measured
 
+    @classmethod
+    def of(cls, trainer: Trainer) -> "FrozenRun":
+        """The trainer now. Raises TrainingDiverged (from trainer.losses) when it is no longer finite."""
+        return cls(copy.deepcopy(trainer.model), trainer.model, int(trainer.step_count), trainer.config, trainer.target,
+                   trainer.sample, trainer.losses(), trainer.classes, trainer.out_dim)
+
 
 class _NetworkToken:
     """Stands for the trainer's network in the drawing process (its dynamics are tracked by identity)."""
@@ -234,18 +240,15 @@ class RunRecorder:
         """Queue the frame of the trainer's current state; the future gives its metrics record
         (appended to metrics.jsonl in step order). Raises TrainingDiverged (from trainer.losses)
         here, at once, when the network is no longer finite."""
-        losses = trainer.losses()
-        step = int(trainer.step_count)
         while len(self._pending) >= MAX_PENDING_FRAMES:
             self._pending.popleft().result()  # drawing is behind: let it catch up
         if self.drawer == "process":
+            losses, step = trainer.losses(), int(trainer.step_count)
             state = {k: v.detach().to("cpu").numpy().copy() for k, v in trainer.model.state_dict().items()}
             with plain_main():  # the first submit starts the process: it must not re-run our __main__
                 future = self._drawer.submit(_draw_in_process, state, step, losses, elapsed_s)
         else:
-            frozen = FrozenRun(copy.deepcopy(trainer.model), trainer.model, step, trainer.config, trainer.target,
-                               trainer.sample, losses, trainer.classes, trainer.out_dim)
-            future = self._drawer.submit(self._writer.draw, frozen, elapsed_s)
+            future = self._drawer.submit(self._writer.draw, FrozenRun.of(trainer), elapsed_s)
         self._pending.append(future)
         return future
 

@@ -45,9 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_threads
         # before the first request: torch's one-time start-up and the default sample decoded, so the
         # first configure after a start answers as fast as any other
-        await asyncio.to_thread(warm_up)
         if settings.session_processes:  # the fork server imports and warms up what each session needs, once
             await asyncio.to_thread(processes.start, [FORK_PRELOAD])
+        else:
+            await asyncio.to_thread(warm_up)
         with contextlib.suppress(KeyError, ValueError):
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
         yield
