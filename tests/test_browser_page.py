@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
+
 import pytest
 from browser import (CANVAS_STATS, PageLog, ServeProcess, blur, canvas_stats, chromium_path, launch_chromium, text_of,
                      wait_canvas_change, wait_number, wait_ready)
@@ -380,3 +382,55 @@ def test_a_wide_deep_network_diagram_stays_in_its_box(open_app):
     # the nodes keep a readable size
     side = page.evaluate("() => document.querySelector('.diagram-node rect').getBBox().width")
     assert side >= 12
+
+
+# -- rough edge 6: big networks ------------------------------------------------------------------
+PIXELS = """(testid) => {
+  const c = document.querySelector(`[data-testid="${testid}"]`);
+  return {size: c.width, data: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)};
+}"""
+ORANGE = (255, 120, 0)  # output/render.py BOUNDARY_COLOR
+
+
+def _rgb(page, testid: str) -> np.ndarray:
+    got = page.evaluate(PIXELS, testid)
+    return np.array(got["data"], dtype=np.uint8).reshape(got["size"], got["size"], 4)[:, :, :3]
+
+
+def _drawn_at_step_0(page) -> None:
+    expect(by(page, "renderer")).to_have_attribute("data-mode", "client")
+    expect(by(page, "panel-partition")).to_have_attribute("data-step", "0", timeout=60_000)
+
+
+def test_boundaries_are_one_device_pixel_wide_and_fade_where_regions_crowd(open_app):
+    # 14x6 at two device pixels per CSS pixel: each edge is painted on one side only.
+    page = open_app(f"{QUERY}&layers=14x6&render=client", viewport=(1200, 800), device_scale_factor=2)
+    _drawn_at_step_0(page)
+    partition, prediction = _rgb(page, "panel-partition"), _rgb(page, "panel-prediction")
+    size = partition.shape[0]
+    css = page.evaluate("() => document.querySelector('[data-testid=panel-partition]').clientWidth")
+    assert size == round(2 * css)  # drawn at device pixels
+    painted = (partition != prediction).any(axis=2)
+    boundary = np.array(page.evaluate("() => Array.from(window.polytopeLens.gpu.renderer.readBoundary())"),
+                        dtype=bool).reshape(size, size)
+    assert boundary.any() and not (painted & ~boundary).any()
+    # both sides of every edge were painted before (ratio 1); one side: 1/2 on straight edges, more at crossings
+    assert 0.4 < painted.sum() / boundary.sum() < 0.75, "an edge is painted on both of its sides"
+    # 20x40: regions denser than pixels; the panel is not a solid block of boundary colour.
+    page = open_app(f"{QUERY}&layers=20x40&render=client", viewport=(1200, 800))
+    _drawn_at_step_0(page)
+    partition, prediction = _rgb(page, "panel-partition"), _rgb(page, "panel-prediction")
+    painted = (partition != prediction).any(axis=2)
+    solid = (partition == ORANGE).all(axis=2)
+    assert painted.mean() > 0.3, painted.mean()  # crowded: most pixels carry a line...
+    assert solid.mean() < 0.5 * painted.mean(), (solid.mean(), painted.mean())  # ... faded, not solid
+    # The layer chart's 40 layers: a few tick labels, the chosen layer's count only.
+    page.wait_for_selector("[data-testid=layer-count-chart] .xtick text")
+    ticks = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=layer-count-chart] .xtick text'),"
+                          " (t) => t.getBoundingClientRect()).map((r) => [r.left, r.right])")
+    assert 2 <= len(ticks) <= 11, ticks
+    ticks.sort()
+    assert all(a[1] <= b[0] for a, b in zip(ticks, ticks[1:])), f"tick labels overlap: {ticks}"
+    texts = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=layer-count-chart] .bars text'),"
+                          " (t) => t.textContent).filter((s) => s)")
+    assert len(texts) <= 1, texts
