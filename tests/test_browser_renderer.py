@@ -26,8 +26,9 @@ from polytope_lens.core.model import build_mlp
 from polytope_lens.core.samples import SAMPLES_DIR
 from polytope_lens.core.settings import RunConfig
 from polytope_lens.core.training import Trainer
-from polytope_lens.geometry.grid import GridPartition, boundary_mask, compute_partition, exact_unique
+from polytope_lens.geometry.grid import GridPartition, boundary_mask, compute_partition, exact_unique, grid_points
 from polytope_lens.geometry.patterns import pack_patterns, pattern_colors, pattern_hash, words_per_pattern
+from polytope_lens.output.classmap import class_map_rgb, class_partition_rgb, softmax_confidence
 from polytope_lens.output.render import partition_rgb, prediction_rgb
 from polytope_lens.web.middleware import CSP
 
@@ -122,8 +123,9 @@ def unb64(s: str, dtype) -> np.ndarray:
     return np.frombuffer(base64.b64decode(s), dtype=dtype)
 
 
-def render(page, model, size: int, options: dict | None = None, images=()) -> dict:
-    net = {"widths": model.widths, "outDim": model.linears[-1].out_features, "negativeSlope": model.negative_slope}
+def render(page, model, size: int, options: dict | None = None, images=(), classes=None) -> dict:
+    net = {"widths": model.widths, "outDim": model.linears[-1].out_features, "negativeSlope": model.negative_slope,
+           "classColors": [list(c) for c in classes] if classes else None}
     arg = {"net": net, "weights": b64(wire_weights(model)), "size": size, "options": options or {}, "images": {k: DISPLAYS[k] for k in images}}
     out = page.evaluate(JS_RENDER, arg)
     k = words_per_pattern(model.hidden_count)
@@ -207,6 +209,82 @@ CASES = {
 def test_renderer_matches_the_server_partition(page, case, size, options):
     model = trained(**CASES[case])
     check(page, model, size, case, options, form="looped" if options else "unrolled")
+
+
+# -- a classifier: class map, decision boundary -------------------------------------------------
+def check_classifier(page, model, colors, size: int, label: str, options: dict | None = None) -> None:
+    """The classifier's panels against classmap.py's: exact winners and decision pixels from the
+    GPU's own scores; the colours shaded by the softmax within 1 of float64's (float32 exp on the
+    GPU) on every pixel and equal on >= 99.9%; against the server's own partition >= 99.9% equal."""
+    gpu = render(page, model, size, options, images=DISPLAYS, classes=colors)
+    ref = compute_partition(model, size)
+    got = agreement(gpu, ref)
+    gpu_winner, _ = softmax_confidence(gpu["prediction"])
+    ref_winner, _ = softmax_confidence(ref.prediction)
+    winners = float((gpu_winner == ref_winner).mean())
+    mine = gpu_partition(gpu, model.hidden_count)
+    shown = {}
+    for name, display in DISPLAYS.items():
+        if display["panel"] == "prediction":
+            want, server = class_map_rgb(mine.prediction, colors), class_map_rgb(ref.prediction, colors)
+        else:
+            kw = {"fill_regions": display["fillRegions"], "show_boundaries": display["boundaries"]}
+            want, server = class_partition_rgb(mine, colors, **kw), class_partition_rgb(ref, colors, **kw)
+        img = gpu["images"][name]
+        diff = np.abs(img.astype(int) - want.astype(int)).max(axis=2)
+        assert diff.max() <= 1, (name, int(diff.max()))
+        shown[name] = (float((diff == 0).mean()), float((img == server).all(axis=2).mean()))
+        assert shown[name][0] >= AGREE and shown[name][1] >= AGREE, (name, shown[name])
+    # the heavier line is there: the decision mask's pixels are black on the partition panel
+    decision = (gpu["images"]["partition"] == 0).all(axis=2)
+    print(f"\n{label} {size}^2 ({gpu['form']}): patterns {got['patterns']:.6f}  winners {winners:.6f}  "
+          f"decision pixels {decision.mean():.4f}  panels {shown}")
+    assert got["patterns"] >= AGREE and got["boundary"] >= AGREE and winners >= AGREE
+    assert 0.002 < decision.mean() < 0.3
+
+
+@functools.cache
+def trained_classifier(image: str, layers: str, steps: int):
+    torch.manual_seed(0)
+    config = RunConfig(image=image, task="classify", layers=layers, train_points=2000, val_points=200,
+                       batch_size=256, lr=3e-3, seed=1)
+    trainer = Trainer(config, load_target(SAMPLES_DIR / f"{image}.png", color=True), device="cpu")
+    trainer.step(steps)
+    return trainer.model, trainer.classes.colors
+
+
+@pytest.mark.parametrize(("size", "options"), [(256, {}), (256, {"unroll": False})], ids=["256", "256-looped"])
+def test_classifier_panels_match_the_server(page, size, options):
+    """classes-three (red, green, blue) after 300 steps of a 14x6: the class map shaded by
+    confidence, the region boundaries gray and the decision boundary black, as the server draws."""
+    model, colors = trained_classifier("classes-three", "14x6", 300)
+    check_classifier(page, model, colors, size, "classes-three 14x6", options)
+
+
+def test_classifier_of_eight_classes_uses_a_second_prediction_target(page):
+    """Past four outputs the scores take a second target (in the same pass as the first): a random
+    net with 6 and one with 8 outputs, in the unrolled, looped and two-pass forms."""
+    palette = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255), (255, 128, 0), (128, 0, 255)]
+    for k, seed in ((6, 11), (8, 12)):
+        model = spread_classes(build_mlp([12, 12, 12], out_dim=k, generator=torch.Generator().manual_seed(seed)), seed)
+        check_classifier(page, model, palette[:k], 160, f"{k} classes")
+        check_classifier(page, model, palette[:k], 96, f"{k} classes, looped", {"unroll": False})
+    wide = spread_classes(build_mlp([300], out_dim=8, generator=torch.Generator().manual_seed(13)), 13)
+    check_classifier(page, wide, palette, 96, "300 neurons, 8 classes, 2 draw buffers", {"maxDrawBuffers": 2})
+
+
+def spread_classes(model, seed: int):
+    """Random output weights, each score centred and scaled over the square: every class wins somewhere."""
+    g = torch.Generator().manual_seed(seed)
+    last = model.linears[-1]
+    with torch.no_grad():
+        last.weight.copy_(torch.randn(last.weight.shape, generator=g))
+        last.bias.zero_()
+        scores = model(torch.from_numpy(grid_points(64)))
+        mean, std = scores.mean(0), scores.std(0)
+        last.weight.div_(std[:, None])
+        last.bias.copy_(-mean / std)
+    return model
 
 
 def test_runs_of_equal_layers_in_loops(page):

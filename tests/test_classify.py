@@ -249,6 +249,10 @@ def test_websocket_classifier_sends_classes_accuracy_and_decision_fields(server)
         assert len(points["train_labels"]) == 1000 and set(points["val_labels"]) == {0, 1, 2}
         frame = client.expect("frame")
         assert frame["channels"] == 3 and 0 <= frame["val_accuracy"] <= 1 and "train_accuracy" in frame
+        # server frames carry the class map in colour and the decision boundary's pixels
+        assert frame["classes"] == ["#ff0000", "#00ff00", "#0000ff"]
+        assert [s["name"] for s in frame["sections"]] == ["prediction", "boundary", "decision"]
+        assert frame["sections"][0]["length"] == 64 * 64 * 3
         client.send("step", n=200)
         frame = client.expect("frame", where=lambda f: f["step"] == 200)
         assert frame["val_accuracy"] > 0.8
@@ -267,3 +271,23 @@ def test_websocket_classifier_sends_classes_accuracy_and_decision_fields(server)
                                          "val_points": 100000})
         error = client.expect("error")
         assert error["field"] == "train_points" and "labelled pixels" in error["message"]
+
+
+def test_class_frame_carries_the_class_map_and_the_decision_pixels_of_classmap():
+    """The server-drawn frame of a classifier: the prediction section is class_map_rgb's picture and
+    the decision section the bits of decision_mask, as the frame PNG draws them."""
+    from polytope_lens.geometry.grid import compute_partition
+    from polytope_lens.output.classmap import class_map_rgb, decision_mask, softmax_confidence
+    from polytope_lens.web.wire import class_frame, decode_frame
+
+    model = build_mlp([8, 8], out_dim=3, generator=torch.Generator().manual_seed(2))
+    part = compute_partition(model, 48)
+    colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    header, sections = decode_frame(class_frame(part, colors, {"step": 0}, fill_regions=True))
+    assert header["channels"] == 3 and header["resolution"] == 48
+    picture = np.frombuffer(sections["prediction"], np.uint8).reshape(48, 48, 3)
+    assert np.array_equal(picture, class_map_rgb(part.prediction, colors))
+    winner, _ = softmax_confidence(part.prediction)
+    bits = np.unpackbits(np.frombuffer(sections["decision"], np.uint8))[: 48 * 48].reshape(48, 48).astype(bool)
+    assert bits.any() and np.array_equal(bits, decision_mask(winner))
+    assert len(sections["regions"]) == 48 * 48 * 3

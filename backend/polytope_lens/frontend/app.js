@@ -9,6 +9,7 @@
 import { fetchOptions, fetchSamples, sessionUrl, uploadImage } from "./api.js";
 import { Baseline } from "./baseline.js";
 import { Charts } from "./charts.js";
+import { ClassList } from "./classes.js";
 import { DynamicsCharts } from "./dynamicscharts.js";
 import { Experiments } from "./experiments.js";
 import { Connection, websocketUrl } from "./connection.js";
@@ -50,7 +51,10 @@ const REASONS = {
   train_points: "training points changed",
   val_points: "validation points changed",
   seed: "seed changed",
+  task: "task changed",
+  label_noise: "label noise changed",
 };
+const MAX_CLASSES = 8; // core/classes.py PALETTE: a classifier has at most this many outputs
 
 const PILL_WORDS = {
   offline: "Offline",
@@ -119,7 +123,10 @@ class App {
       prediction: $("panel-prediction"),
       target: $("panel-target"),
     });
-    this.charts = new Charts($("loss-chart"), $("regions-chart"), $("density-chart"));
+    this.charts = new Charts($("loss-chart"), $("regions-chart"), $("density-chart"),
+      { accuracy: $("accuracy-chart"), boundary: $("boundary-chart") });
+    this.classList = new ClassList({ box: $("classes-box"), list: $("classes-list"), note: $("classes-note") });
+    this.runTask = null; // the task of the network on screen ("regress" | "classify")
     this.dynamics = new DynamicsCharts({ churn: $("churn-chart"), births: $("births-chart"), dead: $("dead-chart"), deadSource: $("dead-source") });
     this.baseline = new Baseline({ sigma: $("baseline-sigma"), button: $("baseline-show"), result: $("baseline-result"), image: $("baseline-image") });
     this.experiments = new Experiments({ select: $("experiment-select"), note: $("experiment-note") }, { onLoad: (patch) => this.update(patch) });
@@ -166,6 +173,7 @@ class App {
     this.showPointColors(this.settings.pointColors);
     this.controls = new Controls(document, this.settings, { onChange: (patch) => this.update(patch) });
     this.controls.render(this.state);
+    this.classList.setVisible(this.state.task === "classify");
     $("step-n-input").max = String(this.settings.limits.max_step_n);
     this.panels.setOptions({ fillRegions: this.state.fill_regions, boundaries: this.state.boundaries });
     this.gallery.setSelected(this.state.image);
@@ -249,6 +257,7 @@ class App {
     }
     if (changed.includes("t")) this.showMoment();
     if (changed.includes("image")) this.gallery.setSelected(this.state.image);
+    if (changed.includes("task")) this.classList.setVisible(this.state.task === "classify");
     if (changed.includes("color") && this.panels.targetUrl) this.panels.setTarget(this.panels.targetUrl, this.state.color);
   }
 
@@ -359,7 +368,9 @@ class App {
 
   /** {widths, outDim} of a config (the page's state or the server's run). */
   netOf(config) {
-    return { widths: this.settings.widths(config.layers), outDim: config.color ? 3 : 1 };
+    // A classifier has one output per class of its picture: at most MAX_CLASSES before it is built.
+    const outDim = config.task === "classify" ? MAX_CLASSES : config.color ? 3 : 1;
+    return { widths: this.settings.widths(config.layers), outDim };
   }
 
   /** Decide who draws `net` and set the page up for it; returns the mode. */
@@ -585,6 +596,8 @@ class App {
   /** Points come once per network the server built: the configure was accepted. */
   onPoints(msg) {
     this.clip.setPoints(msg);
+    this.classList.setClasses(msg.classes || null);
+    this.controls.setClassCount(Array.isArray(msg.classes) ? msg.classes.length : null);
     this.panels.setPoints(this.clip.pointsNow());
     this.lossGuard.reset();
     this.dispatch("built");
@@ -602,6 +615,7 @@ class App {
     if (hasRun) {
       this.runConfig = msg.config;
       this.showRunConfig(msg.config, msg.image_url);
+      this.showTask(msg.config.task === "classify" ? "classify" : "regress");
     }
     if (hasRun && this.clip.setRun(msg)) this.showMoment();
     this.timeChart.setToken(hasRun && this.clip.isClip ? this.token : null);
@@ -644,9 +658,21 @@ class App {
     }
   }
 
+  /** The readouts and charts of the network's task: accuracy and the decision boundary for a classifier. */
+  showTask(task) {
+    if (task === this.runTask) return;
+    this.runTask = task;
+    const classify = task === "classify";
+    for (const el of document.querySelectorAll(".classify-only")) el.hidden = !classify;
+    $("loss-hint").textContent = classify ? "softmax cross-entropy, log scale" : "mean squared error, log scale";
+    this.charts.setTask(task);
+  }
+
   onError(msg) {
     const text = typeof msg.message === "string" && msg.message ? msg.message : "The server reported an error";
     const field = typeof msg.field === "string" ? msg.field : null;
+    // The picture has no input of its own: a classifier's refusal of it is said under the classes.
+    if (field === "image" && this.state.task === "classify") this.classList.setRefusal(text);
     const kind = field === null ? undefined : this.settings.kindOf(field);
     // One entry per setting, so "no network yet" after a refused configure does not hide why.
     this.banner.set(kind ? `field:${field}` : "server", text);

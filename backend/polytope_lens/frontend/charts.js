@@ -143,7 +143,8 @@ export class Chart {
 }
 
 export class Charts {
-  constructor(lossDiv, regionsDiv, densityDiv) {
+  /** classify: {accuracy, boundary} divs of a classifier's charts (optional). */
+  constructor(lossDiv, regionsDiv, densityDiv, classify = {}) {
     this.loss = new Chart(
       lossDiv,
       [
@@ -170,6 +171,32 @@ export class Charts {
           baseLayout("regions per unit area", false),
         )
       : null;
+    // A classifier's: train/validation accuracy, and its exact decision boundary's length and the
+    // linear regions it crosses (right axis), at exact_step.
+    this.accuracy = classify.accuracy
+      ? new Chart(
+          classify.accuracy,
+          [
+            { name: "train", ...LINE, line: { color: "#e11d48", width: 2 }, marker: { ...MARKER, color: "#e11d48" } },
+            { name: "validation", ...LINE, line: { color: "#2563eb", width: 2, dash: "dot" }, marker: { ...MARKER, color: "#2563eb" } },
+          ],
+          { ...baseLayout("accuracy", false), yaxis: { ...baseLayout("accuracy", false).yaxis, range: [0, 1.02], rangemode: undefined, tickformat: ".0%" } },
+        )
+      : null;
+    const boundaryLayout = baseLayout("length", false);
+    boundaryLayout.margin = { ...boundaryLayout.margin, r: 58 };
+    boundaryLayout.yaxis2 = { title: { text: "regions crossed" }, overlaying: "y", side: "right", rangemode: "tozero", zeroline: false, showgrid: false };
+    this.boundary = classify.boundary
+      ? new Chart(
+          classify.boundary,
+          [
+            { name: "length", ...LINE, line: { color: "#111827", width: 2 }, marker: { ...MARKER, color: "#111827" } },
+            { name: "regions crossed", ...LINE, yaxis: "y2", line: { color: "#4f46e5", width: 2, dash: "dot" }, marker: { ...MARKER, color: "#4f46e5" } },
+          ],
+          boundaryLayout,
+        )
+      : null;
+    this.lastBoundaryStep = -1;
     this.lastStep = -1;
     this.lastExactStep = -1;
     this.timer = null;
@@ -193,6 +220,11 @@ export class Charts {
       exact = [es, h.exact_regions];
     }
     this.regions.push([[step, finite(h.regions)], exact]);
+    if (this.accuracy && "val_accuracy" in h) this.accuracy.push([[step, finite(h.train_accuracy)], [step, finite(h.val_accuracy)]]);
+    if (this.boundary && typeof es === "number" && es > this.lastBoundaryStep && finite(h.boundary_length) !== null) {
+      this.lastBoundaryStep = es;
+      this.boundary.push([[es, h.boundary_length], [es, finite(h.boundary_regions)]]);
+    }
     if (this.density && (finite(h.edge_density_near) !== null || finite(h.edge_density_far) !== null)) {
       this.density.push([[step, finite(h.edge_density_near)], [step, finite(h.edge_density_far)]]);
     }
@@ -202,9 +234,24 @@ export class Charts {
   clear() {
     this.lastStep = -1;
     this.lastExactStep = -1;
+    this.lastBoundaryStep = -1;
     this.loss.clear();
+    for (const chart of [this.accuracy, this.boundary]) if (chart) chart.clear();
     this.regions.clear();
     if (this.density) this.density.clear();
+    this._schedule();
+  }
+
+  /** The loss axis says what the loss is; a classifier's charts, just shown, take their size. */
+  setTask(task) {
+    const title = task === "classify" ? "cross-entropy (log)" : "MSE (log)";
+    this.loss.layout = { ...this.loss.layout, yaxis: { ...this.loss.layout.yaxis, title: { text: title } } };
+    this.loss.needsRebuild = true;
+    if (task === "classify" && window.Plotly) {
+      for (const chart of [this.accuracy, this.boundary]) {
+        if (chart && chart.ready) chart.ready.then(() => window.Plotly.Plots.resize(chart.div)).catch(() => {});
+      }
+    }
     this._schedule();
   }
 
@@ -224,6 +271,7 @@ export class Charts {
       await this.loss.flush();
       await this.regions.flush();
       if (this.density) await this.density.flush();
+      for (const chart of [this.accuracy, this.boundary]) if (chart) await chart.flush();
     } catch (err) {
       console.warn("chart update failed:", err);
     } finally {

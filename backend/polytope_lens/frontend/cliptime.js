@@ -87,7 +87,9 @@ export class ClipTime {
     if (!p || !this.isClip || !Array.isArray(p.train_frames)) return p;
     const k = nearestFrame(this.t, this.frames);
     const near = (list, frames) => list.filter((_, i) => Math.abs(frames[i] - k) <= NEARBY_FRAMES);
-    return { ...p, train: near(p.train, p.train_frames), val: near(p.val, p.val_frames || []) };
+    const kept = { ...p, train: near(p.train, p.train_frames), val: near(p.val, p.val_frames || []) };
+    if (Array.isArray(p.train_labels)) kept.train_labels = near(p.train_labels, p.train_frames); // a classifier's labels
+    return kept;
   }
 
   play() {

@@ -69,7 +69,20 @@ function networkOf(header, bytes) {
     for (let i = 0; i < params; i++) weights[i] = view.getFloat32(4 * i, true);
   }
   const slope = Number(header.negative_slope) || 0;
-  return { step: header.step, widths, outDim, negativeSlope: slope, weights, inDim };
+  // A classifier's class colours ("#rrggbb", one per output): its scores are drawn as a class map.
+  const classColors = classColorsOf(header, outDim);
+  return { step: header.step, widths, outDim, negativeSlope: slope, weights, inDim, classColors };
+}
+
+/** A frame's class colours as [[r, g, b], ...] (a classifier's), or null (a regression). */
+export function classColorsOf(header, count = null) {
+  const list = header.classes;
+  if (!Array.isArray(list)) return null;
+  const colors = list.map((c) => /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(String(c)));
+  if (colors.some((m) => !m) || colors.length < 2 || (count !== null && colors.length !== count)) {
+    throw new FrameError(`bad class colours ${JSON.stringify(list)}`);
+  }
+  return colors.map((m) => [1, 2, 3].map((i) => parseInt(m[i], 16)));
 }
 
 function checkSections(header, sections) {
@@ -77,13 +90,15 @@ function checkSections(header, sections) {
   const C = header.channels;
   if (!Number.isInteger(R) || R < 1) throw new FrameError(`bad resolution ${R}`);
   if (C !== 1 && C !== 3) throw new FrameError(`bad channel count ${C}`);
-  const expected = { prediction: R * R * C, boundary: Math.ceil((R * R) / 8), regions: R * R * 3 };
+  const bits = Math.ceil((R * R) / 8);
+  const expected = { prediction: R * R * C, boundary: bits, decision: bits, regions: R * R * 3 };
   for (const [name, length] of Object.entries(expected)) {
     if (sections[name] && sections[name].length < length) {
       throw new FrameError(`section ${name} has ${sections[name].length} bytes, expected ${length}`);
     }
   }
   if (!sections.prediction) throw new FrameError("frame has no prediction section");
+  classColorsOf(header); // a classifier's frame: its colours must be readable
 }
 
 export function websocketUrl(path = "/ws") {

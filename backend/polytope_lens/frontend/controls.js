@@ -83,6 +83,7 @@ export class Controls {
     this.settings = settings;
     this.onChange = onChange;
     this.state = null;
+    this.classCount = null; // classes of the picture of the last classifier built
     this.inputs = [...root.querySelectorAll("[data-prop]")].filter((input) => settings.row(input.dataset.prop));
     this.el = (id) => root.getElementById(id);
 
@@ -230,6 +231,13 @@ export class Controls {
     if (!this.state) return;
     this.el("slope-field").hidden = this.state.activation !== "leaky_relu";
     this.el("momentum-field").hidden = this.state.optimizer !== "sgd_momentum";
+    this.el("label-noise-field").hidden = this.state.task !== "classify";
+  }
+
+  /** A classifier's output count, once the server found the picture's classes (null: unknown). */
+  setClassCount(count) {
+    this.classCount = count;
+    this._paramCount();
   }
 
   _paramCount() {
@@ -244,10 +252,15 @@ export class Controls {
       out.textContent = "Every hidden layer needs at least one neuron.";
       return;
     }
-    const n = countParameters(widths, this.state.color ? 3 : 1);
     const neurons = widths.reduce((a, b) => a + b, 0);
     const count = (k, word) => `${k.toLocaleString("en")} ${word}${k === 1 ? "" : "s"}`;
-    out.textContent = `${count(widths.length, "hidden layer")}, ${count(neurons, "neuron")}, ${count(n, "parameter")}`;
+    const head = `${count(widths.length, "hidden layer")}, ${count(neurons, "neuron")}`;
+    if (this.state.task === "classify" && !this.classCount) {
+      out.textContent = `${head}, one output per class of the picture`; // known once the server read it
+      return;
+    }
+    const n = countParameters(widths, this.state.task === "classify" ? this.classCount : this.state.color ? 3 : 1);
+    out.textContent = `${head}, ${count(n, "parameter")}`;
   }
 
   /** Write the state into every control, except the one the person is typing in. */

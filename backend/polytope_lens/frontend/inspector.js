@@ -4,9 +4,13 @@
 // linear model f(x) = A x + c with torch autograd's check, area, number of
 // edges, and the inequalities (the binding ones marked). REST: /inspect and
 // /neuron-line (docs/protocol.md, "Exact geometry"), asked for the step and the view
+// box the panels show. A classifier's region adds its per-class maps, the scores and softmax at
+// the point (autograd's softmax beside them) and where each class wins inside the region (the
+// pieces' areas; their exact boundary drawn on the overlay). Asked for the step and the view
 // box the panels show (`at`), so a replayed or zoomed picture is inspected as seen.
 
 import { fetchInspect, fetchNeuronLine } from "./api.js";
+import { swatch } from "./classes.js";
 import { eventPoint } from "./viewbox.js";
 
 const HOVER_DELAY_MS = 120;
@@ -65,6 +69,9 @@ export class Inspector {
       edges: root.querySelector("#inspector-edges"),
       output: root.querySelector("#inspector-output"),
       gradient: root.querySelector("#inspector-gradient"),
+      classify: root.querySelector("#inspector-classify"),
+      classTable: root.querySelector("#inspector-class-table"),
+      pieces: root.querySelector("#inspector-pieces"),
       pattern: root.querySelector("#inspector-pattern"),
       lineInfo: root.querySelector("#neuron-line-info"),
       inequalities: root.querySelector("#inspector-inequalities"),
@@ -152,7 +159,7 @@ export class Inspector {
       this.lastStep = data.step;
       this.asked = Number.isInteger(at.step) ? at.step : null;
       this._show(data);
-      this.overlay.setHighlight(data.polygon, data.point);
+      this.overlay.setHighlight(data.polygon, data.point, data.classify ? data.classify.boundary : null);
       // The line depends on the network and the box only: fetched again when the step moved, not per point.
       if (this.neuron && (this.neuron.step !== data.step || this.neuron.box !== at.box)) this._loadLine(this.neuron.layer, this.neuron.neuron);
     } catch (err) {
@@ -197,6 +204,7 @@ export class Inspector {
     els.edges.dataset.value = String(data.edge_count);
     els.output.textContent = data.output.map((v) => fmt(v, 4)).join(", ");
     this._showGradient(data);
+    this._showClasses(data.classify || null);
     this._showPattern(data);
     this._showInequalities(data);
   }
@@ -221,6 +229,39 @@ export class Inspector {
     const check = el("div", `autograd ${diff !== null && diff < 1e-6 ? "ok" : "off"}`);
     check.textContent = diff === null ? "" : `torch autograd at the point: ${data.autograd.gradient.map((g) => `(${fmt(g[0])}, ${fmt(g[1])})`).join(", ")} — max |difference| ${diff.toExponential(1)}`;
     box.append(check);
+  }
+
+  /** A classifier's region (the `classify` member of /inspect): one row per class. */
+  _showClasses(info) {
+    const { classify, classTable, pieces } = this.els;
+    classify.hidden = !info;
+    classTable.replaceChildren();
+    pieces.textContent = "";
+    if (!info) return;
+    classify.dataset.winner = String(info.winner);
+    const areas = new Map();
+    for (const piece of info.pieces) areas.set(piece.class, (areas.get(piece.class) || 0) + piece.area);
+    const total = [...areas.values()].reduce((a, b) => a + b, 0) || 1;
+    const head = el("tr");
+    for (const word of ["class", "score on this region s(x, y) = A (x, y) + c", "score", "softmax", "autograd", "wins on"]) head.append(el("th", "", word));
+    classTable.append(head);
+    info.maps.forEach((map, k) => {
+      const row = el("tr", k === info.winner ? "winner" : "");
+      row.dataset.testid = `class-row-${k}`;
+      const name = el("td");
+      if (map.color) name.append(swatch(map.color));
+      name.append(` ${k}${k === info.winner ? " (wins here)" : ""}`);
+      const [ax, ay] = map.A;
+      const terms = `${fmt(ax, 4)} x ${ay < 0 ? "−" : "+"} ${fmt(Math.abs(ay), 4)} y ${map.c < 0 ? "−" : "+"} ${fmt(Math.abs(map.c), 4)}`;
+      const share = (areas.get(k) || 0) / total;
+      row.append(name, el("td", "", terms), el("td", "", fmt(info.scores[k], 4)), el("td", "", fmt(info.softmax[k], 4)),
+        el("td", "", fmt(info.autograd_softmax[k], 4)), el("td", "", share > 0 ? `${(100 * share).toFixed(1)}% of the region` : "—"));
+      classTable.append(row);
+    });
+    const winners = [...areas.keys()].length;
+    pieces.textContent = winners > 1
+      ? `${winners} classes win inside this region, in ${info.pieces.length} convex pieces cut by ${info.boundary.length} straight piece${info.boundary.length === 1 ? "" : "s"} of the decision boundary (dashed on the partition); softmax checked against torch autograd: max |difference| ${info.max_softmax_diff.toExponential(1)}.`
+      : `Class ${info.winner} wins on the whole region: the decision boundary does not cross it. Softmax checked against torch autograd: max |difference| ${info.max_softmax_diff.toExponential(1)}.`;
   }
 
   /** The latest frame's dead neurons ('0010|1000', '1' = off everywhere), marked in the next pattern shown. */

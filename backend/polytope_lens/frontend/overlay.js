@@ -10,13 +10,14 @@ const HIGHLIGHT_FILL = "rgba(79, 70, 229, 0.28)";
 const HIGHLIGHT_EDGE = "#4338ca";
 const NEURON_LINE = "#e11d8f";
 const FOLD_EDGE = "rgba(20, 20, 20, 0.75)";
+const DECISION_LINE = "#111111"; // a classifier's exact decision boundary inside the inspected region
 
 export class Overlay {
   constructor(canvas, reference) {
     this.canvas = canvas;
     this.reference = reference; // the partition canvas it covers
     this.folding = null; // {polygons, colors}
-    this.highlight = null; // {polygon, point}
+    this.highlight = null; // {polygon, point, boundary: a classifier's decision segments in it}
     this.lines = {}; // neuron lines by who asked (the inspector, the network diagram): [[[x0, y0], [x1, y1]], ...]
     this.box = SQUARE; // the input box the panel shows
     this.rafPending = false;
@@ -40,8 +41,8 @@ export class Overlay {
     this.schedule();
   }
 
-  setHighlight(polygon, point) {
-    this.highlight = polygon ? { polygon, point } : null;
+  setHighlight(polygon, point, boundary = null) {
+    this.highlight = polygon ? { polygon, point, boundary } : null;
     this.schedule();
   }
 
@@ -102,7 +103,7 @@ export class Overlay {
   }
 
   _drawHighlight(ctx, S, dpr) {
-    const { polygon, point } = this.highlight;
+    const { polygon, point, boundary } = this.highlight;
     if (polygon && polygon.length >= 3) {
       this._path(ctx, polygon, S);
       ctx.fillStyle = HIGHLIGHT_FILL;
@@ -114,6 +115,24 @@ export class Overlay {
       ctx.lineWidth = 2 * dpr;
       ctx.strokeStyle = HIGHLIGHT_EDGE;
       ctx.stroke();
+    }
+    if (boundary && boundary.length) {
+      // The exact decision boundary inside the region: straight, since every score is affine here.
+      ctx.lineCap = "round";
+      ctx.setLineDash([6 * dpr, 4 * dpr]);
+      for (const [width, color] of [[4 * dpr, "rgba(255, 255, 255, 0.9)"], [2 * dpr, DECISION_LINE]]) {
+        ctx.lineWidth = width;
+        ctx.strokeStyle = color;
+        ctx.beginPath();
+        for (const [a, b] of boundary) {
+          const [x0, y0] = this._px(a, S);
+          const [x1, y1] = this._px(b, S);
+          ctx.moveTo(x0, y0);
+          ctx.lineTo(x1, y1);
+        }
+        ctx.stroke();
+      }
+      ctx.setLineDash([]);
     }
     if (point) {
       const [x, y] = this._px(point, S);

@@ -7,6 +7,12 @@
 
 const BOUNDARY_OVER_PREDICTION = [255, 120, 0];
 const BOUNDARY_OVER_REGIONS = [20, 20, 20];
+// A classifier's panels, as output/classmap.py draws them: region boundaries gray over the class
+// map, the decision boundary black over both; the target faded under its labelled points.
+export const CLASS_REGION_EDGE = [95, 95, 95];
+export const DECISION_COLOR = [0, 0, 0];
+const UNLABELLED_FADE = 0.55;
+const VAL_POINT_COLOR = [0, 0, 0];
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function packRGBA(r, g, b) {
@@ -266,12 +272,14 @@ export class Panels {
 
     const part = this.partLayer.words;
     const filled = this.options.fillRegions && sections.regions;
+    const classify = Array.isArray(header.classes); // the prediction is a class map already in colour
     if (filled) writeRGB(part, sections.regions, count, 3);
     else part.set(pred);
     if (this.options.boundaries && sections.boundary) {
-      const c = filled ? BOUNDARY_OVER_REGIONS : BOUNDARY_OVER_PREDICTION;
+      const c = classify ? CLASS_REGION_EDGE : filled ? BOUNDARY_OVER_REGIONS : BOUNDARY_OVER_PREDICTION;
       paintBits(part, sections.boundary, count, packRGBA(c[0], c[1], c[2]));
     }
+    if (classify && sections.decision) paintBits(part, sections.decision, count, packRGBA(...DECISION_COLOR));
     this.partLayer.commit();
   }
 
@@ -303,18 +311,28 @@ export class Panels {
         data[i] = data[i + 1] = data[i + 2] = y;
       }
     }
+    // A classifier's points (`points` with classes): training points in their label's colour,
+    // validation points black, over the picture faded (output/classmap.py labelled_target_rgb).
+    const labelled = this.points && Array.isArray(this.points.classes) && Array.isArray(this.points.train_labels);
+    if (labelled) {
+      for (let i = 0; i < data.length; i += 4) {
+        for (let c = 0; c < 3; c++) data[i + c] = Math.round(data[i + c] * (1 - UNLABELLED_FADE) + 255 * UNLABELLED_FADE);
+      }
+    }
     if (this.points) {
       const size = this.points.size || 1024;
       const total = (this.points.train ? this.points.train.length : 0) + (this.points.val ? this.points.val.length : 0);
       let dot = Math.max(1, Math.round(S / 320));
       if (total > 50000) dot = Math.max(1, dot - 1);
       const words = new Uint32Array(data.buffer);
+      // rgb: one colour for all, or a function of the point's index
       const plot = (list, rgb) => {
         if (!Array.isArray(list) || !rgb) return;
-        const color = packRGBA(rgb[0], rgb[1], rgb[2]);
+        const single = typeof rgb === "function" ? null : packRGBA(rgb[0], rgb[1], rgb[2]);
         const scale = S / size;
         const half = Math.floor(dot / 2);
-        for (const point of list) {
+        for (const [index, point] of list.entries()) {
+          const color = single ?? rgb(index);
           const r0 = Math.floor((point[0] + 0.5) * scale) - half;
           const c0 = Math.floor((point[1] + 0.5) * scale) - half;
           for (let r = Math.max(0, r0); r < Math.min(S, r0 + dot); r++) {
@@ -323,8 +341,15 @@ export class Panels {
           }
         }
       };
-      plot(this.points.train, this.pointColors.train);
-      plot(this.points.val, this.pointColors.val);
+      if (labelled) {
+        const palette = this.points.classes.map((c) => parseHex(c.color) || [128, 128, 128]).map((c) => packRGBA(...c));
+        const labels = this.points.train_labels;
+        plot(this.points.train, (i) => palette[labels[i]] ?? palette[0]);
+        plot(this.points.val, VAL_POINT_COLOR);
+      } else {
+        plot(this.points.train, this.pointColors.train);
+        plot(this.points.val, this.pointColors.val);
+      }
     }
     ctx.putImageData(image, 0, 0);
   }

@@ -1,4 +1,5 @@
-// The live numbers under the panels: step, steps per second, losses, grid regions.
+// The live numbers under the panels: step, steps per second, losses, grid regions; for a
+// classifier also the accuracies and its exact decision boundary (length, regions crossed).
 // Frames can arrive faster than the screen refreshes: only the latest is shown,
 // once per animation frame.
 
@@ -14,6 +15,10 @@ function formatLoss(v) {
 function formatRate(v) {
   if (typeof v !== "number" || !Number.isFinite(v)) return "—";
   return v >= 100 ? String(Math.round(v)) : v.toFixed(1);
+}
+
+function formatAccuracy(v) {
+  return typeof v === "number" && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : "—";
 }
 
 function digits(v) {
@@ -63,6 +68,16 @@ export class Readouts {
     if (this.running) $("steps-per-s").textContent = formatRate(h.steps_per_s);
     $("train-loss").textContent = formatLoss(h.train_loss);
     $("val-loss").textContent = formatLoss(h.val_loss);
+    if ("val_accuracy" in h) {
+      $("train-accuracy").textContent = formatAccuracy(h.train_accuracy);
+      $("val-accuracy").textContent = formatAccuracy(h.val_accuracy);
+      // The exact boundary belongs to exact_step (counted in the background while training runs).
+      const length = h.boundary_length;
+      const el = $("boundary-length");
+      el.textContent = typeof length === "number" && Number.isFinite(length) ? length.toFixed(3) : "—";
+      el.title = typeof h.exact_step === "number" ? `exact, at step ${h.exact_step}` : "";
+      $("boundary-regions").textContent = digits(h.boundary_regions) ?? "—";
+    }
     const regions = digits(h.regions);
     if (regions !== null) {
       const el = $("region-count");

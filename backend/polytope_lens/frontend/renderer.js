@@ -20,7 +20,12 @@
 //   2. boundary: a pixel whose pattern differs in any bit from an in-image 4-neighbour; and
 //      whether it is painted (its right or lower neighbour differs: lines one pixel wide).
 //   3. compose onto the canvas, as output/render.py's partition_rgb and prediction_rgb
-//      (painted boundary pixels faded where they crowd, render.py draw_boundaries).
+//      (painted boundary pixels faded where they crowd, render.py draw_boundaries); a
+//      classifier's (setWeights with classColors) as output/classmap.py's class_map_rgb and
+//      class_partition_rgb: the winner's colour shaded by its softmax probability, region
+//      boundaries gray, the decision boundary (the winner differs from its left or upper
+//      neighbour, widened by one pixel to each side) black over them.
+//      Up to 8 outputs: the prediction takes a second RGBA32UI target past 4.
 // Pixel centres as grid.py's grid_points: computed in float64 here, uploaded as float32.
 // Nothing redraws on a timer: changes ask for one animation frame; render() draws now.
 //
@@ -43,7 +48,7 @@ export const LIMITS = Object.freeze({
   maxWidth: 1024,
   maxParameters: 2_000_000,
   maxHidden: 1024,
-  maxOutputs: 4,
+  maxOutputs: 8, // a classifier's classes (core/classes.py PALETTE)
 });
 
 const TEX_W = 2048; // weight texture width: the WebGL2 minimum of MAX_TEXTURE_SIZE
@@ -57,6 +62,8 @@ const BOUNDARY_OVER_REGIONS = [20, 20, 20]; // output/render.py REGION_EDGE_COLO
 // output/render.py FADE_EIGHTHS: a painted boundary pixel's opacity (eighths) by the painted
 // pixels in its 3x3 neighbourhood, so lines denser than pixels fade instead of filling the panel
 const FADE_EIGHTHS = [8, 8, 8, 8, 8, 8, 6, 5, 4, 3];
+const CLASS_REGION_EDGE = [95, 95, 95]; // output/classmap.py CLASS_REGION_EDGE (DECISION_COLOR is black)
+const LIGHTEST = 0.3; // output/classmap.py: share of the class colour at the lowest confidence
 const MODE_PREDICTION = 0, MODE_PARTITION = 1, MODE_REGIONS = 2; // compose shader uMode
 
 // -- network layout ----------------------------------------------------------------------
@@ -73,7 +80,8 @@ function layout(widths, outDim) {
   const hidden = widths.reduce((a, b) => a + b, 0);
   const params = layers.reduce((a, L) => a + L.nOut * (L.nIn + 1), 0);
   const slots = Math.max(...sizes.map((n) => (n + 4) >> 2));
-  return { widths: [...widths], outDim, layers, texels: base, hidden, params, slots, targets: Math.ceil(hidden / 128) };
+  return { widths: [...widths], outDim, layers, texels: base, hidden, params, slots, targets: Math.ceil(hidden / 128),
+    predTargets: outDim > 4 ? 2 : 1 };
 }
 
 function checkLimits(widths, outDim) {
@@ -99,21 +107,23 @@ function packWeights(lay, weights) {
   return out;
 }
 
-// Passes of pass 1: targets [bits 0..T-1, prediction], at most maxTargets each; a pass
-// without the prediction stops after the last layer whose bits it writes.
+// Passes of pass 1: targets [bits 0..T-1, prediction (1 or 2 targets, kept in one pass)], at
+// most maxTargets each; a pass without the prediction stops after the last layer whose bits it writes.
 function planPasses(lay, maxTargets) {
-  const outs = [...Array(lay.targets).keys(), "pred"];
   const passes = [];
-  for (let i = 0; i < outs.length; i += maxTargets) {
-    const group = outs.slice(i, i + maxTargets);
-    const pred = group.includes("pred");
-    const bits = group.filter((t) => t !== "pred");
-    const t0 = bits.length ? bits[0] : 0, t1 = t0 + bits.length;
+  const add = (t0, t1, pred) => {
     const lo = 128 * t0, hi = Math.min(128 * t1, lay.hidden);
     let needed = lay.widths.length, seen = 0;
     if (!pred) for (needed = 0; seen < hi; needed++) seen += lay.widths[needed];
-    passes.push({ t0, t1, lo, hi, pred, layers: needed });
+    passes.push({ t0, t1, lo, hi, pred, pred2: pred && lay.predTargets > 1, layers: needed });
+  };
+  let t0 = 0;
+  while (lay.targets - t0 + lay.predTargets > maxTargets) {
+    const t1 = Math.min(lay.targets, t0 + maxTargets);
+    add(t0, t1, false);
+    t0 = t1;
   }
+  add(t0, lay.targets, true);
   return passes;
 }
 
@@ -163,6 +173,7 @@ function passOutputs(pass) {
     write.push(`o${i} = uvec4(bits[${4 * i}], bits[${4 * i + 1}], bits[${4 * i + 2}], bits[${4 * i + 3}]);`);
   }
   if (pass.pred) decl.push(`layout(location = ${decl.length}) out uvec4 oPred;`);
+  if (pass.pred2) decl.push(`layout(location = ${decl.length}) out uvec4 oPred2;  // outputs 4..7`);
   const nb = 4 * (pass.t1 - pass.t0);
   const init = nb ? `uint bits[${nb}];\n  for (int i = 0; i < ${nb}; i++) bits[i] = 0u;` : "";
   return { decl: decl.join("\n"), write: write.join("\n  "), init };
@@ -212,7 +223,11 @@ void main() {
     vec4 z = vec4(0.0);
     int t = L.x;
     for (int k = 0; k < L.y; k++) { vec4 a = buf[cur + k]; z += ${rowDots}; }
-    oPred = floatBitsToUint(z);
+    oPred = floatBitsToUint(z);${pass.pred2 ? `
+    z = vec4(0.0);
+    t = L.x + 4 * L.y;
+    for (int k = 0; k < L.y; k++) { vec4 a = buf[cur + k]; z += ${rowDots}; }
+    oPred2 = floatBitsToUint(z);` : ""}
   }` : ""}
   ${out.write}
 }`;
@@ -290,7 +305,7 @@ function unrolledSource(lay, pass, inBlock) {
   }
   if (pass.pred) {
     const L = lay.layers[lay.layers.length - 1];
-    lines.push("{", ...body(L, L.base), "oPred = floatBitsToUint(z0);", "}");
+    lines.push("{", ...body(L, L.base), "oPred = floatBitsToUint(z0);", ...(pass.pred2 ? ["oPred2 = floatBitsToUint(z1);"] : []), "}");
   }
   const weights = inBlock
     ? `layout(std140) uniform Weights { vec4 uWb[${lay.texels}]; };\nvec4 wt(int t) { return uWb[t]; }`
@@ -331,8 +346,10 @@ void main() {
 function composeSource(T) {
   return `${HEAD}
 ${bitSamplers(T)}
-uniform usampler2D uPred, uEdge, uTies;
+uniform usampler2D uPred, uPred2, uEdge, uTies;  // uPred2: outputs 4..7 of a classifier
 uniform int uMode;        // 0 prediction, 1 partition over the prediction, 2 region colours
+uniform int uClasses;     // a classifier's class count (its outputs), 0 for a regression
+uniform vec3 uClassColors[8];  // 0..255
 uniform bool uEdges;
 uniform vec3 uEdgeColor;  // 0..255
 uniform int uWords;       // 64-bit pattern words (patterns.py words_per_pattern)
@@ -391,11 +408,47 @@ uvec3 regionColor(ivec2 p) {
   return uvec3(v, p_, q);
 }
 
+// A classifier (classmap.py): scores at a pixel, the winner (the first of equal maxima, as
+// numpy's argmax), its colour shaded by the softmax probability, and the decision boundary.
+void scoresAt(ivec2 q, out float s[8]) {
+  vec4 a = uintBitsToFloat(texelFetch(uPred, q, 0)), b = uintBitsToFloat(texelFetch(uPred2, q, 0));
+  s[0] = a.x; s[1] = a.y; s[2] = a.z; s[3] = a.w; s[4] = b.x; s[5] = b.y; s[6] = b.z; s[7] = b.w;
+}
+int winnerOf(float s[8]) {
+  int w = 0;
+  for (int k = 1; k < 8; k++) if (k < uClasses && s[k] > s[w]) w = k;
+  return w;
+}
+int winnerAt(ivec2 q) { float s[8]; scoresAt(q, s); return winnerOf(s); }
+vec3 classColor(ivec2 p) {  // class_map_rgb
+  float s[8];
+  scoresAt(p, s);
+  int w = winnerOf(s);
+  float sum = 0.0;
+  for (int k = 0; k < 8; k++) if (k < uClasses) sum += exp(s[k] - s[w]);
+  float K = float(uClasses), prob = 1.0 / sum;
+  float share = ${LIGHTEST.toFixed(2)} + (1.0 - ${LIGHTEST.toFixed(2)}) * clamp((prob - 1.0 / K) / (1.0 - 1.0 / K), 0.0, 1.0);
+  return clamp(roundEven(uClassColors[w] * share + 255.0 * (1.0 - share)), 0.0, 255.0);
+}
+// decision_mask before widening: the winner differs from the left or the upper neighbour (rows
+// run bottom up here: the upper one is y + 1).
+bool changesAt(ivec2 q, ivec2 size) {
+  int w = winnerAt(q);
+  return (q.x > 0 && w != winnerAt(q - ivec2(1, 0))) || (q.y + 1 < size.y && w != winnerAt(q + ivec2(0, 1)));
+}
+bool decisionAt(ivec2 p) {  // widened by one pixel to the four sides (DECISION_WIDTH 3)
+  ivec2 size = textureSize(uPred, 0);
+  return changesAt(p, size) || (p.x > 0 && changesAt(p - ivec2(1, 0), size)) || (p.x + 1 < size.x && changesAt(p + ivec2(1, 0), size))
+    || (p.y > 0 && changesAt(p - ivec2(0, 1), size)) || (p.y + 1 < size.y && changesAt(p + ivec2(0, 1), size));
+}
+
 void main() {
   ivec2 p = ivec2(gl_FragCoord.xy);
   vec3 rgb;
   if (uMode == 2) {
     rgb = vec3(regionColor(p));
+  } else if (uClasses > 0) {
+    rgb = classColor(p);
   } else {  // render.py prediction_rgb: clip(rint(prediction * 255), 0, 255), grey repeated
     vec4 y = uintBitsToFloat(texelFetch(uPred, p, 0));
     rgb = clamp(roundEven((uChannels == 1 ? y.rrr : y.rgb) * 255.0), 0.0, 255.0);
@@ -414,6 +467,7 @@ void main() {
     uint a = FADE[crowd];
     rgb = vec3((uvec3(rgb) * (8u - a) + uvec3(uEdgeColor) * a + 4u) / 8u);
   }
+  if (uMode != 0 && uClasses > 0 && decisionAt(p)) rgb = vec3(0.0);
   oColor = vec4(rgb / 255.0, 1.0);
 }`;
 }
@@ -483,15 +537,19 @@ export class MLPRenderer {
     return fit;
   }
 
-  /** weights: Float32Array, per layer (hidden layers, then output) W (out x in, row-major) then b. */
-  setWeights({ widths, outDim = 1, negativeSlope = 0, weights }) {
+  /** weights: Float32Array, per layer (hidden layers, then output) W (out x in, row-major) then b.
+   *  classColors: a classifier's [[r, g, b], ...] (one per output), drawn as a class map; else null. */
+  setWeights({ widths, outDim = 1, negativeSlope = 0, weights, classColors = null }) {
+    if (classColors && (!Array.isArray(classColors) || classColors.length !== outDim || outDim < 2)) {
+      throw new Error(`a classifier needs one colour per output (${outDim}), got ${classColors?.length}`);
+    }
     const fit = this.fits({ widths, outDim });
     if (!fit.ok) throw new Error(`network not drawable here: ${fit.reason}`);
     const lay = layout(widths, outDim);
     if (!(weights instanceof Float32Array) || weights.length !== lay.params) {
       throw new Error(`expected a Float32Array of ${lay.params} weights, got ${weights?.length}`);
     }
-    this._setNet({ lay, passes: planPasses(lay, this.maxTargets), slope: negativeSlope, packed: packWeights(lay, weights) });
+    this._setNet({ lay, passes: planPasses(lay, this.maxTargets), slope: negativeSlope, packed: packWeights(lay, weights), classColors });
     this._request();
   }
 
@@ -575,12 +633,12 @@ export class MLPRenderer {
   }
 
   _update() {
-    const gl = this.gl, [w, h] = this.size, T = this.net.lay.targets;
-    if (!this.targets || this.targets.w !== w || this.targets.h !== h || this.targets.T !== T) {
+    const gl = this.gl, [w, h] = this.size, T = this.net.lay.targets, P = this.net.lay.predTargets;
+    if (!this.targets || this.targets.w !== w || this.targets.h !== h || this.targets.T !== T || this.targets.P !== P) {
       this._freeTargets();
       const words = () => this._texture(gl.RGBA32UI, w, h, gl.RGBA_INTEGER, gl.UNSIGNED_INT, null);
       const edge = this._texture(gl.R8UI, w, h, gl.RED_INTEGER, gl.UNSIGNED_BYTE, null);
-      this.targets = { w, h, T, bits: [...Array(T)].map(words), pred: words(), edge };
+      this.targets = { w, h, T, P, bits: [...Array(T)].map(words), pred: words(), pred2: P > 1 ? words() : null, edge };
       this.stale.eval = this.stale.edge = true;
     }
     if (this.stale.coords) this._uploadCoords();
@@ -624,6 +682,7 @@ export class MLPRenderer {
     this._bindTexture(prog, "uXY", 1, this.coords);
     const outs = this.targets.bits.slice(pass.t0, pass.t1);
     if (pass.pred) outs.push(this.targets.pred);
+    if (pass.pred2) outs.push(this.targets.pred2);
     this._draw(prog, outs, this.size);
   }
 
@@ -631,14 +690,18 @@ export class MLPRenderer {
     const gl = this.gl, T = bits.length;
     const prog = this._program(`compose${T}`, () => composeSource(T));
     const fill = display.panel !== "prediction" && display.fillRegions;
+    const classes = "classes" in extra ? extra.classes : this.net?.classColors ?? null;
     gl.useProgram(prog);
     this._bindBits(prog, bits);
     this._bindTexture(prog, "uPred", T, extra.pred);
     this._bindTexture(prog, "uEdge", T + 1, extra.edge);
     this._bindTexture(prog, "uTies", T + 2, this.ties);
+    this._bindTexture(prog, "uPred2", T + 3, extra.pred2 || extra.pred); // read only past 4 classes
+    gl.uniform1i(prog.loc("uClasses"), classes ? classes.length : 0);
+    if (classes) gl.uniform3fv(prog.loc("uClassColors[0]"), new Float32Array([...classes.flat(), ...Array(3 * (8 - classes.length)).fill(0)]));
     gl.uniform1i(prog.loc("uMode"), display.panel === "prediction" ? MODE_PREDICTION : fill ? MODE_REGIONS : MODE_PARTITION);
     gl.uniform1i(prog.loc("uEdges"), display.boundaries ? 1 : 0);
-    gl.uniform3fv(prog.loc("uEdgeColor"), fill ? BOUNDARY_OVER_REGIONS : BOUNDARY_OVER_PREDICTION);
+    gl.uniform3fv(prog.loc("uEdgeColor"), classes ? CLASS_REGION_EDGE : fill ? BOUNDARY_OVER_REGIONS : BOUNDARY_OVER_PREDICTION);
     gl.uniform1i(prog.loc("uWords"), extra.words ?? Math.max(1, Math.ceil(this.net.lay.hidden / 64)));
     gl.uniform1i(prog.loc("uChannels"), this.net ? this.net.lay.outDim : 1);
     gl.uniform1i(prog.loc("uTieCount"), this.tieCount);
@@ -674,7 +737,11 @@ export class MLPRenderer {
   readPrediction() {
     this._ready();
     const C = this.net.lay.outDim, px = new Float32Array(this._readTexture(this.targets.pred, Uint32Array, 4).buffer);
-    return Float32Array.from({ length: (px.length / 4) * C }, (_, i) => px[4 * Math.floor(i / C) + (i % C)]);
+    const px2 = this.targets.pred2 ? new Float32Array(this._readTexture(this.targets.pred2, Uint32Array, 4).buffer) : null;
+    return Float32Array.from({ length: (px.length / 4) * C }, (_, i) => {
+      const n = Math.floor(i / C), c = i % C;
+      return c < 4 ? px[4 * n + c] : px2[4 * n + c - 4];
+    });
   }
 
   /** Uint8Array (h * w * 4) RGBA of the composed panel (``display`` defaults to the current). */
@@ -707,7 +774,7 @@ export class MLPRenderer {
     gl.bindFramebuffer(gl.FRAMEBUFFER, fbo);
     gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, out, 0);
     gl.drawBuffers([gl.COLOR_ATTACHMENT0]);
-    this._compose({ panel: "partition", fillRegions: true, boundaries: false }, fbo, [w, h], bits, { pred, edge, words: wordsPerPattern });
+    this._compose({ panel: "partition", fillRegions: true, boundaries: false }, fbo, [w, h], bits, { pred, edge, words: wordsPerPattern, classes: null });
     const px = new Uint8Array(4 * w * h);
     gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
     gl.deleteFramebuffer(fbo);
@@ -738,7 +805,7 @@ export class MLPRenderer {
 
   _freeTargets() {
     if (!this.targets) return;
-    for (const t of [...this.targets.bits, this.targets.pred, this.targets.edge]) this.gl.deleteTexture(t);
+    for (const t of [...this.targets.bits, this.targets.pred, this.targets.pred2, this.targets.edge]) if (t) this.gl.deleteTexture(t);
     this.targets = null;
   }
 

@@ -40,7 +40,7 @@ from .protocol import (
     Configure, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError, Reset, Set, Start,
     StatusMessage, Step, View, changes,
 )
-from .wire import partition_frame, weights_frame
+from .wire import class_frame, partition_frame, weights_frame
 
 TargetResolver = Callable[[str, bool], Target]
 
@@ -437,12 +437,16 @@ class LiveSession:
         if frame.losses.train_accuracy is not None:
             header["train_accuracy"] = frame.losses.train_accuracy
             header["val_accuracy"] = frame.losses.val_accuracy
+        if trainer.classes is not None:  # a classifier: the page draws its scores in these colours
+            header["classes"] = trainer.classes.css_colors()
         if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
             header.update(t=frame.t, frames=trainer.target.frame_count)
         if client:
             config = trainer.config
             update = weights_frame(header, weights, config.widths, trainer.out_dim, float(trainer.model.negative_slope),
                                    in_dim=trainer.model.in_dim)
+        elif trainer.classes is not None:
+            update = class_frame(frame.partition, trainer.classes.colors, header, fill_regions=self.view.fill_regions)
         else:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)

@@ -12,6 +12,7 @@ import struct
 import numpy as np
 
 from ..geometry.grid import GridPartition
+from ..output.classmap import class_map_rgb, decision_mask, softmax_confidence
 
 MAGIC = b"PLF1"
 
@@ -66,6 +67,23 @@ def partition_frame(partition: GridPartition, header: dict, fill_regions: bool =
         "channels": int(partition.prediction.shape[2]),
         "regions": partition.region_count,
     }
+    return encode_frame({**header, **meta}, sections)
+
+
+def class_frame(partition: GridPartition, colors, header: dict, fill_regions: bool = False) -> bytes:
+    """The websocket frame of a classifier's partition: ``prediction`` is the class map already in
+    colour (output/classmap.py: the winner's colour shaded by confidence, 3 channels), ``boundary``
+    the region boundaries, ``decision`` the decision boundary's pixels (its heavier line), and the
+    optional region colours."""
+    winner, _ = softmax_confidence(partition.prediction)
+    sections = [
+        ("prediction", class_map_rgb(partition.prediction, colors).tobytes()),
+        ("boundary", boundary_bytes(partition.boundary)),
+        ("decision", boundary_bytes(decision_mask(winner))),
+    ]
+    if fill_regions:
+        sections.append(("regions", partition.color_image().tobytes()))
+    meta = {"resolution": partition.resolution, "channels": 3, "regions": partition.region_count}
     return encode_frame({**header, **meta}, sections)
 
 

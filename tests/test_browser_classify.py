@@ -1,0 +1,112 @@
+"""Classification in the page, end to end in headless Chromium: pick classes-spiral, task classify,
+train; the classes found are listed, the accuracy counter rises, the decision boundary appears as
+the heavier black line on the partition panel, the target shows labelled points, the decision
+boundary's exact length is read out, and the inspector shows the per-class maps. Both renderers:
+server frames, and the page's WebGL2 renderer drawing the class map itself. A picture without
+classes is refused in words under the classes. Fixtures: tests/test_browser.py."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from browser import text_of, wait_number
+from test_browser import browser, by, expect, open_app, server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+# A small grid and network: software GL evaluates every pixel on the CPU.
+QUERY = "res=128&img=classes-spiral&task=classify&layers=16x3&ntrain=2000&nval=400&lr=0.01"
+
+# (testid) => share of the canvas's pixels that are pure black (the decision boundary's colour,
+# or the validation points on a classifier's target panel).
+BLACK_SHARE = """(testid) => {
+  const c = document.querySelector(`[data-testid="${testid}"]`);
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let black = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] === 0 && d[i + 1] === 0 && d[i + 2] === 0 && d[i + 3] === 255) black++;
+  return black / (d.length / 4);
+}"""
+
+
+def accuracy(page, testid: str) -> float:
+    text = text_of(page, testid)
+    assert text.endswith("%"), text
+    return float(text[:-1]) / 100
+
+
+@pytest.mark.parametrize("render", ["server", "client"])
+def test_classify_the_spiral_accuracy_rises_and_the_decision_boundary_appears(open_app, server, render):
+    page = open_app(f"{QUERY}&render={render}")
+    expect(by(page, "renderer")).to_have_attribute("data-mode", render)
+    # the task and its settings: in the controls and the address
+    expect(by(page, "task-select")).to_have_value("classify")
+    expect(by(page, "label-noise-input")).to_be_visible()
+    assert "task=classify" in page.url
+    # the classes the server found: two arms, each with its pixel count
+    expect(by(page, "classes-list").locator("li")).to_have_count(2)
+    expect(by(page, "class-0")).to_contain_text(re.compile(r"\d[\d,]* px"))
+    expect(by(page, "param-count")).to_contain_text("parameters")
+    # the classifier's readouts and charts are shown, the loss is cross-entropy
+    expect(by(page, "val-accuracy")).to_be_visible()
+    expect(by(page, "accuracy-chart")).to_be_visible()
+    expect(by(page, "loss-hint")).to_contain_text("cross-entropy")
+    page.wait_for_function("() => /%$/.test(document.querySelector('[data-testid=val-accuracy]').textContent)")
+    before = accuracy(page, "val-accuracy")
+    # the target: labelled training points in their class colours, validation points black
+    page.wait_for_function(f"() => ({BLACK_SHARE})('panel-target') > 0.001")
+
+    by(page, "step-n-input").fill("600")
+    by(page, "step-button").click()
+    wait_number(page, "step-counter", "==", 600, timeout=90_000)
+    page.wait_for_function(
+        "(b) => { const t = document.querySelector('[data-testid=val-accuracy]').textContent;"
+        " return /%$/.test(t) && parseFloat(t) / 100 > b + 0.1; }", arg=before, timeout=30_000)
+    after = accuracy(page, "val-accuracy")
+    assert after > max(0.75, before + 0.1), (before, after)
+    assert accuracy(page, "train-accuracy") > 0.75
+
+    # the decision boundary: the heavier black line over the partition panel, none on the prediction
+    page.wait_for_function(f"() => ({BLACK_SHARE})('panel-partition') > 0.005")
+    assert page.evaluate(BLACK_SHARE, "panel-prediction") == 0
+    # its exact length and the linear regions it crosses, as the server computes them
+    page.wait_for_function("() => Number(document.querySelector('[data-testid=boundary-length]').textContent) > 0")
+    regions_crossed = wait_number(page, "boundary-regions", ">=", 1)
+    href = by(page, "download-checkpoint").get_attribute("href")
+    token = href.split("/api/sessions/")[1].split("/")[0]
+    doc = httpx.get(f"{server.url}/api/sessions/{token}/regions.json", timeout=60).json()
+    assert doc["step"] == 600
+    assert float(text_of(page, "boundary-length")) == pytest.approx(doc["decision"]["boundary_length"], abs=2e-3)
+    assert regions_crossed == doc["decision"]["boundary_regions"]
+
+    # the inspector: per-class maps, scores and softmax at the point, the winner
+    box = by(page, "panel-partition").bounding_box()
+    page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + 0.3 * box["height"])
+    expect(by(page, "inspector-classify")).to_be_visible()
+    rows = by(page, "inspector-class-table").locator("tr[data-testid^=class-row-]")
+    expect(rows).to_have_count(2)
+    expect(by(page, "inspector-class-table")).to_contain_text("(wins here)")
+    expect(by(page, "inspector-pieces")).to_contain_text("autograd")
+
+
+def test_a_picture_without_classes_is_refused_under_the_classes_and_task_round_trips(open_app):
+    page = open_app("res=128&layers=8x3&ntrain=2000&nval=200&render=server")
+    expect(by(page, "classes-box")).to_be_hidden()
+    expect(by(page, "accuracy-chart")).to_be_hidden()
+    by(page, "task-select").select_option("classify")
+    expect(by(page, "classes-box")).to_be_visible()
+    # the ring is gray: no classes; the server's sentence is said under the classes
+    expect(by(page, "classes-note")).to_contain_text("at least 2 classes", timeout=20_000)
+    expect(by(page, "classes-note")).to_have_class(re.compile("field-error"))
+    # a classes picture is built: the refusal goes, the classes come
+    by(page, "sample-classes-three").click()
+    expect(by(page, "classes-list").locator("li")).to_have_count(3, timeout=20_000)
+    expect(by(page, "classes-note")).to_have_text("")
+    by(page, "label-noise-input").fill("0.1")
+    page.wait_for_function("() => location.search.includes('label_noise=0.1')")
+    assert "task=classify" in page.url
+    # the address reproduces the setting: a fresh page from it shows it
+    again = open_app(page.url.split("?", 1)[1])
+    expect(by(again, "task-select")).to_have_value("classify")
+    expect(by(again, "label-noise-input")).to_have_value("0.1")
