@@ -369,10 +369,14 @@ def cmd_train(args) -> int:
         low, high = count_range(rows)
         clip_note = f", {clip_path.name} and clip_counts.json ({low}-{high} exact regions over t)"
     if not args.quiet and last:
-        print(
-            f"step {last['step']}: train MSE {last['train_loss']:.5f}, val MSE {last['val_loss']:.5f}, "
-            f"{last['regions']} regions, {last['elapsed_s']:.1f} s training"
-        )
+        if last.get("val_accuracy") is not None:  # a classifier: cross-entropy, accuracy, its decision boundary
+            boundary = (f", decision boundary {last['boundary_length']:.3f} long across {last['boundary_regions']} regions"
+                        if last.get("boundary_length") is not None else "")
+            losses = (f"train CE {last['train_loss']:.5f} (accuracy {last['train_accuracy']:.3f}), "
+                      f"val CE {last['val_loss']:.5f} (accuracy {last['val_accuracy']:.3f}){boundary}")
+        else:
+            losses = f"train MSE {last['train_loss']:.5f}, val MSE {last['val_loss']:.5f}"
+        print(f"step {last['step']}: {losses}, {last['regions']} regions, {last['elapsed_s']:.1f} s training")
         print(f"wrote {out}/: frames/, metrics.jsonl, checkpoint.pt, config.json, view.json" + (f", {movie.name}" if movie else "")
               + clip_note)
     if diverged:

@@ -39,10 +39,17 @@ class BaselineOut(BaseModel):
     network_val_loss: float | None
 
 
+class NotARegression(ValueError):
+    """The baseline regresses brightness: a classifier's points are class indices, not values."""
+
+
 def _baseline(session, sigma: float) -> tuple[Baseline, int, float | None]:
     trainer = session.trainer
     if trainer is None:
         raise LookupError
+    if getattr(trainer, "classes", None) is not None:
+        raise NotARegression("the smoothing baseline is a regression of brightness; this run classifies "
+                             "(task classify), so compare its validation accuracy instead")
     key = (id(trainer.target), id(trainer.sample), round(sigma, 6))
     with _cache_lock:
         hit = _cache.get(key)
@@ -76,6 +83,8 @@ async def _run(jobs, fn, *args):
         return await jobs.run(fn, *args)
     except LookupError:
         raise HTTPException(404, "no such session, or it has no network yet") from None
+    except NotARegression as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 @router.get("/smoothing", response_model=BaselineOut)
