@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import re
 
+import httpx
 import numpy as np
-
 import pytest
 from browser import (CANVAS_STATS, PageLog, ServeProcess, blur, canvas_stats, chromium_path, launch_chromium, text_of,
                      wait_canvas_change, wait_number, wait_ready)
+
+from polytope_lens.core.training import trainer_from_checkpoint
+from polytope_lens.geometry.grid import compute_partition
+from polytope_lens.output.render import partition_rgb, prediction_rgb
 
 pytestmark = pytest.mark.browser
 
@@ -434,3 +438,22 @@ def test_boundaries_are_one_device_pixel_wide_and_fade_where_regions_crowd(open_
     texts = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=layer-count-chart] .bars text'),"
                           " (t) => t.textContent).filter((s) => s)")
     assert len(texts) <= 1, texts
+
+
+def test_server_frames_paint_boundaries_as_render_py_does(open_app, server):
+    """Where the server draws, the page paints the frame's one-pixel lines and fades them exactly
+    as output/render.py does (R x R, before scaling to the panel)."""
+    page = open_app(f"{QUERY}&layers=14x6&render=server")
+    expect(by(page, "renderer")).to_have_attribute("data-mode", "server")
+    by(page, "step-n-input").fill("50")
+    by(page, "step-button").click()
+    expect(by(page, "panel-partition")).to_have_attribute("data-step", "50", timeout=60_000)
+    token = page.evaluate("() => window.polytopeLens.token")
+    model = trainer_from_checkpoint(httpx.get(f"{server.url}/api/sessions/{token}/checkpoint", timeout=30).content).model
+    layer = page.evaluate("() => { const l = window.polytopeLens.panels.partLayer;"
+                          " return {size: l.size, data: Array.from(l.image.data)}; }")
+    got = np.array(layer["data"], dtype=np.uint8).reshape(layer["size"], layer["size"], 4)[:, :, :3]
+    want = partition_rgb(compute_partition(model, layer["size"]))
+    assert (got == want).all(axis=2).mean() >= 0.995
+    faded = (want != ORANGE).any(axis=2) & (want != prediction_rgb(compute_partition(model, 128).prediction)).any(axis=2)
+    assert faded.any() and (got[faded] == want[faded]).all(axis=1).mean() >= 0.99  # the faded pixels too
