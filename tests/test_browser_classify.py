@@ -52,6 +52,7 @@ def test_classify_the_spiral_accuracy_rises_and_the_decision_boundary_appears(op
     expect(by(page, "val-accuracy")).to_be_visible()
     expect(by(page, "accuracy-chart")).to_be_visible()
     expect(by(page, "loss-hint")).to_contain_text("cross-entropy")
+    expect(by(page, "baseline-card")).to_be_hidden()  # a regression baseline (MSE): not a classifier's
     page.wait_for_function("() => /%$/.test(document.querySelector('[data-testid=val-accuracy]').textContent)")
     before = accuracy(page, "val-accuracy")
     # the target: labelled training points in their class colours, validation points black
@@ -103,6 +104,11 @@ def test_a_picture_without_classes_is_refused_under_the_classes_and_task_round_t
     by(page, "sample-classes-three").click()
     expect(by(page, "classes-list").locator("li")).to_have_count(3, timeout=20_000)
     expect(by(page, "classes-note")).to_have_text("")
+    # more points than labelled pixels: refused beside the training points, in the server's words
+    by(page, "train-points-input").fill("900000")
+    expect(by(page, "field-error-train_points")).to_contain_text("labelled pixels", timeout=20_000)
+    by(page, "train-points-input").fill("2000")
+    expect(by(page, "field-error-train_points")).to_be_hidden(timeout=20_000)
     by(page, "label-noise-input").fill("0.1")
     page.wait_for_function("() => location.search.includes('label_noise=0.1')")
     assert "task=classify" in page.url

@@ -212,6 +212,7 @@ def test_cli_trains_a_classifier_and_exports_its_decision_regions(tmp_path, caps
     assert [r["step"] for r in records] == [0, 20, 40]
     assert all(0 <= r["train_accuracy"] <= 1 and 0 <= r["val_accuracy"] <= 1 for r in records)
     assert records[-1]["boundary_length"] > 0 and records[-1]["boundary_regions"] >= 1
+    assert all("smoothing_val_loss" not in r for r in records)  # a regression baseline: not a classifier's
     assert json.loads((out / "config.json").read_text())["task"] == "classify"
     assert main(["regions", str(out / "checkpoint.pt"), "--out", str(tmp_path / "r.json")]) == 0
     doc = json.loads((tmp_path / "r.json").read_text())
@@ -263,6 +264,9 @@ def test_websocket_classifier_sends_classes_accuracy_and_decision_fields(server)
         doc = httpx.get(f"{server}/api/sessions/{token}/regions.json", timeout=30).json()
         assert sum(doc["decision"]["areas"]) == pytest.approx(4.0, abs=1e-6)
         assert doc["decision"]["boundary_length"] == pytest.approx(frame["boundary_length"], abs=1e-3)
+        # the smoothing baseline regresses brightness: refused in words for a classifier
+        baseline = httpx.get(f"{server}/api/sessions/{token}/smoothing", timeout=30)
+        assert baseline.status_code == 422 and "classif" in baseline.json()["detail"]
         info = httpx.get(f"{server}/api/sessions/{token}/inspect", params={"x": 0.0, "y": 0.5}, timeout=30).json()
         assert len(info["classify"]["maps"]) == 3 and info["classify"]["winner"] == 0  # the red disk is on top
         # a picture with one class: refused, naming the field; the session keeps serving

@@ -664,6 +664,7 @@ class App {
     this.runTask = task;
     const classify = task === "classify";
     for (const el of document.querySelectorAll(".classify-only")) el.hidden = !classify;
+    for (const el of document.querySelectorAll(".regress-only")) el.hidden = classify; // e.g. the smoothing baseline: an MSE
     $("loss-hint").textContent = classify ? "softmax cross-entropy, log scale" : "mean squared error, log scale";
     this.charts.setTask(task);
   }

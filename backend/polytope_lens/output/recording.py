@@ -150,7 +150,8 @@ class FrameWriter:
         record.update(frame.geometry)
         if run.target.frame_count > 1:
             record["t"] = frame.t  # a clip: the moment the grid and exact counts describe
-        if run.target.frame_count == 1:  # a spatial baseline: it says nothing about a clip's time
+        # a spatial regression baseline: it says nothing about a clip's time, nor of a classifier's classes
+        if run.target.frame_count == 1 and getattr(run, "classes", None) is None:
             if self._baseline_val is None:
                 self._baseline_val = smoothing_baseline(run.target, run.sample, DEFAULT_SIGMA_PX).val_loss
             record["smoothing_val_loss"] = self._baseline_val

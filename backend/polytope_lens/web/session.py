@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from ..core.classes import ClassError
 from ..core.images import Target
 from ..core.settings import RunConfig, ViewSettings
-from ..core.smoothing import Baseline, smoothing_baseline
+from ..core.smoothing import Baseline, NotARegression, smoothing_baseline
 from ..core.training import Trainer, TrainingDiverged
 from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ..geometry.dynamics import LiveGeometry
@@ -234,6 +234,9 @@ class LiveSession:
             trainer, frame = self.trainer, self._frame
         if trainer is None:
             return None
+        if trainer.classes is not None:
+            raise NotARegression("the smoothing baseline is a regression of brightness; this run classifies "
+                                 "(task classify), so compare its validation accuracy instead")
         key = (id(trainer), round(sigma, 6))
         baseline = self._baselines.get(key)
         if baseline is None:

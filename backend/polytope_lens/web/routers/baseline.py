@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ...core.smoothing import DEFAULT_SIGMA_PX, MAX_SIGMA_PX, MIN_SIGMA_PX
+from ...core.smoothing import DEFAULT_SIGMA_PX, MAX_SIGMA_PX, MIN_SIGMA_PX, NotARegression
 from ..registry import JobsDep, SessionDep
 from ..responses import problems
 
@@ -31,11 +31,18 @@ class BaselineOut(BaseModel):
     network_val_loss: float | None
 
 
+async def _run(jobs, fn, *args):
+    try:
+        return await jobs.run(fn, *args)
+    except NotARegression as exc:  # a classifier's run (raised in the session's process, re-raised here)
+        raise HTTPException(422, str(exc)) from None
+
+
 @router.get("/smoothing", response_model=BaselineOut)
 async def smoothing(session: SessionDep, jobs: JobsDep, sigma: Sigma = DEFAULT_SIGMA_PX):
     """Gaussian-kernel regression of the run's training points: its MSE on the validation points,
     beside the network's (at the last measured step)."""
-    found = await jobs.run(session.smoothing_baseline, sigma)
+    found = await _run(jobs, session.smoothing_baseline, sigma)
     if found is None:
         raise HTTPException(404, NO_NETWORK)
     baseline, step, network_val = found
@@ -47,7 +54,7 @@ async def smoothing(session: SessionDep, jobs: JobsDep, sigma: Sigma = DEFAULT_S
 async def smoothing_png(session: SessionDep, jobs: JobsDep, sigma: Sigma = DEFAULT_SIGMA_PX,
                         size: Annotated[int, Query(ge=16, le=1024)] = 1024):
     """The baseline's picture (clipped to [0, 1]), ``size`` pixels square."""
-    data = await jobs.run(session.smoothing_png, sigma, size)
+    data = await _run(jobs, session.smoothing_png, sigma, size)
     if data is None:
         raise HTTPException(404, NO_NETWORK)
     return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})
