@@ -278,8 +278,8 @@ def test_closing_the_socket_stops_training_and_frees_the_session():
 
 
 def test_a_session_in_the_servers_own_process_is_freed_too():
-    """With session_processes off, the session is a thread of the server: the same promise."""
-    app = create_app(Settings(session_processes=False))
+    """With session_engine "thread", the session is a thread of the server: the same promise."""
+    app = create_app(Settings(session_engine="thread"))
     with running_app(app) as url:
         before = len(_session_threads())
         client = LiveClient(url)

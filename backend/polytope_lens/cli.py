@@ -436,7 +436,11 @@ def add_serve_parser(subparsers) -> None:
     heavy.add_argument("--geometry-queue", type=_non_negative_int, default=8, help="requests that may wait for a worker; more get 503 with Retry-After")
     heavy.add_argument("--geometry-wait", type=_positive_float, default=10.0, help="longest wait (seconds) for a worker before 503 with Retry-After")
     p.add_argument("--device", default=None, help="torch device for training (default: cuda if available, else cpu)")
-    p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads, shared by all sessions (small nets train fastest on one each)")
+    p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads of each live session (small nets train fastest on one each)")
+    engine = p.add_argument_group("where live sessions train")
+    engine.add_argument("--engine", choices=["process", "thread", "ray"], default="process", help="process: each session in a process of its own on this machine (default); thread: threads of the server's process; ray: each session a Ray actor on a Ray cluster, this server only relaying (pip install 'polytope-lens[ray]')")
+    engine.add_argument("--address", default=None, metavar="HOST:PORT", help="with --engine ray: the Ray cluster to use (default: start a local Ray)")
+    engine.add_argument("--cpus-per-session", type=_positive_float, default=1.0, help="with --engine ray: CPUs each session's actor asks of the cluster")
     p.add_argument("--runs", type=Path, default=None, metavar="DIR", help="a sweep folder (polytope-lens sweep --out) to browse and compare at /compare")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="server log level")
     p.set_defaults(func=cmd_serve)
@@ -470,7 +474,19 @@ def cmd_serve(args) -> int:
         geometry_queue=args.geometry_queue,
         geometry_wait_s=args.geometry_wait,
         runs_dir=args.runs,
+        session_engine=args.engine,
+        ray_address=args.address,
+        cpus_per_session=args.cpus_per_session,
     )
+    if args.address is not None and args.engine != "ray":
+        raise UsageError("--address is for --engine ray")
+    if args.engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ModuleNotFoundError:
+            from .web.session_ray import RAY_MISSING
+
+            raise UsageError(RAY_MISSING) from None
     if args.runs is not None and not args.runs.is_dir():
         raise UsageError(f"--runs: no such folder: {args.runs}")
     shown = "127.0.0.1" if args.host in ("127.0.0.1", "0.0.0.0") else args.host  # the README's address

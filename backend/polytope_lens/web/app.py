@@ -29,6 +29,7 @@ from .registry import Jobs, SessionRegistry
 from .responses import describe_request_errors
 from .routers import baseline, downloads, geometry, images, live, meta, pages, presets
 from .routers import runs as runs_routes
+from .session_ray import RayCluster
 from .store import ImageStore
 
 FORK_PRELOAD = "polytope_lens.web.fork_preload"
@@ -45,14 +46,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_threads
         # before the first request: torch's one-time start-up and the default sample decoded, so the
         # first configure after a start answers as fast as any other
-        if settings.session_processes:  # the fork server imports and warms up what each session needs, once
+        if settings.session_engine == "process":  # the fork server imports and warms up what each session needs
             await asyncio.to_thread(processes.start, [FORK_PRELOAD])
         else:
             await asyncio.to_thread(warm_up)
+        if settings.session_engine == "ray":
+            app.state.ray = await asyncio.to_thread(RayCluster, settings.ray_address)
         with contextlib.suppress(KeyError, ValueError):
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
         yield
         await app.state.registry.close_all()
+        if getattr(app.state, "ray", None) is not None:
+            await asyncio.to_thread(app.state.ray.shutdown)
         await asyncio.to_thread(app.state.geometry_pool.shutdown)
         app.state.store.close()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from .protocol import LiveLimits
 from .store import StoreLimits
 
+SESSION_ENGINES = ("process", "thread", "ray")
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"  # package data
 
 
@@ -32,7 +33,11 @@ class Settings:
     ping_interval_s: float = 10.0  # websocket keep-alive pings ...
     ping_timeout_s: float = 10.0  # ... and how long a pong may take before the connection is dropped
     max_queued_commands: int = 16  # commands waiting per session; more get "slow down"
-    session_processes: bool = True  # each live session trains in a process of its own (False: a thread here)
+    # where each live session trains: "process" (a process of its own), "thread" (a thread of the server's
+    # process: one GIL for all), "ray" (a Ray actor, on the cluster at ray_address or a local Ray)
+    session_engine: str = "process"
+    ray_address: str | None = None
+    cpus_per_session: float = 1.0  # Ray resources each session's actor asks for
     max_parallel_jobs: int = 2  # uploads decoded and downloads rendered at once; more wait their turn
     max_connections: int = 256  # uvicorn limit_concurrency: HTTP/websocket connections before 503
     max_connections_per_client: int = 32  # connections from one address at once (web/connections.py)
@@ -48,6 +53,10 @@ class Settings:
     geometry_queue: int = 8  # geometry requests that may wait for a worker; more get 503 at once
     geometry_wait_s: float = 10.0  # longest wait for a worker before 503 (Retry-After)
     runs_dir: Path | None = None  # a sweep folder to browse and compare (GET /api/runs, /compare)
+
+    def __post_init__(self):
+        if self.session_engine not in SESSION_ENGINES:
+            raise ValueError(f"session_engine must be one of {', '.join(SESSION_ENGINES)}, not {self.session_engine!r}")
 
     def resolved_uploads_dir(self) -> Path | None:
         if self.uploads_dir is not None:

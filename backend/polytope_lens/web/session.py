@@ -16,7 +16,7 @@ are taken every MEASURE_INTERVAL_S from a frozen copy on a measuring thread.
 
 The server runs each session in a process of its own (session_process.py); this
 class is the session itself, and also runs as a thread of the server's process
-(Settings.session_processes off, and tests).
+(Settings.session_engine "thread", and tests); session_ray.py runs it in a Ray actor.
 """
 
 from __future__ import annotations

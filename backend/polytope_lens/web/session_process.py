@@ -5,6 +5,7 @@ four sessions as threads of the server trained together hardly faster than one. 
 session's ``LiveSession`` runs in a child process (forked from the fork server, which has
 the numerics imported: it starts in milliseconds), and the server keeps a ``SessionProcess``
 in its place: the same methods, answered over a pipe. The server process only relays.
+``RemoteSession`` is what such handles share; session_ray.py runs sessions as Ray actors.
 
 Over the pipe, server -> child: ``("command", command, target)`` (a ``configure`` carries
 the target the server's image store resolved; others None), ``("call", id, method, args)``,
@@ -53,37 +54,30 @@ class ChildOptions:
     threads: int
 
 
-class SessionProcess:
-    """The server's handle on a session running in a child process (see the module's notes)."""
+class RemoteSession:
+    """The server's handle on a session that runs elsewhere (a child process here, a Ray actor in
+    session_ray.py): the LiveSession methods the routes use, each answered by the session itself.
 
-    def __init__(self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None,
-                 max_queued: int = 16, history_bytes: int = DEFAULT_HISTORY_BYTES, threads: int = 1):
-        ctx = context()
+    A subclass moves things: ``_deliver`` a command (with a configure's target), ``_call`` a method,
+    ``_stop``; and feeds what the session says to ``_received``. This class keeps the rest: the
+    command slots, resolving targets off the event loop, what the session last said of itself.
+    """
+
+    def __init__(self, resolve_target: TargetResolver, outbox: Outbox, max_queued: int):
         self.token = secrets.token_urlsafe(18)
         self.outbox = outbox
         self._resolve = resolve_target
-        # What the child last said about itself (its status messages), for routes that must not wait.
+        # What the session last said about itself (its status messages), for routes that must not wait.
         self.state, self.view = "idle", ViewSettings()
         self._config: RunConfig | None = None
         self._closing = threading.Event()
-        self._frame_in_flight = ctx.Event()
-        self._slots = ctx.BoundedSemaphore(max(1, max_queued))
-        outbox.on_frame_taken = self._frame_in_flight.clear
-        self._conn, child_conn = ctx.Pipe()
-        options = ChildOptions(self.token, device, max(1, max_queued), history_bytes, max(1, int(threads)))
-        self._process = ctx.Process(target=child_main, args=(child_conn, self._slots, self._frame_in_flight, options),
-                                    name=f"session-{self.token[:6]}", daemon=True)
-        with plain_main():
-            self._process.start()
-        child_conn.close()
-        self._send_lock = threading.Lock()
-        self._calls: dict[int, concurrent.futures.Future] = {}
-        self._call_ids = itertools.count()
-        self._calls_lock = threading.Lock()
         # Commands wait here for the sender thread: resolving a configure's target may decode a picture,
-        # which must happen neither on the event loop (submit's caller) nor in the child (no image store).
+        # which must happen neither on the event loop (submit's caller) nor where the session runs (no store).
         self._outgoing: queue.SimpleQueue = queue.SimpleQueue()
-        self._reader = threading.Thread(target=self._read, name=f"session-{self.token[:6]}-in", daemon=True)
+        self._slots = threading.BoundedSemaphore(max(1, max_queued))  # a subclass may share its own
+
+    def _start_threads(self, reader) -> None:
+        self._reader = threading.Thread(target=reader, name=f"session-{self.token[:6]}-in", daemon=True)
         self._sender = threading.Thread(target=self._send_commands, name=f"session-{self.token[:6]}-out", daemon=True)
         self._reader.start()
         self._sender.start()
@@ -91,33 +85,22 @@ class SessionProcess:
     # -- the LiveSession interface --------------------------------------------
     def submit(self, command) -> bool:
         """Queue a command; False (nothing queued) when too many are waiting or the session is gone."""
-        if self._closing.is_set() or not self._process.is_alive():
+        if self._closing.is_set() or not self.alive:
             return False
-        if not self._slots.acquire(block=False):
+        if not self._slots.acquire(False):
             return False
         self._outgoing.put(command)
         return True
 
     def close(self, timeout: float = 2.0) -> bool:
-        """Stop the child (it saves nothing: a closed session's network is gone) and wait for it;
-        True when it has ended. One that does not end in time is killed."""
+        """Stop the session (a closed session's network is gone) and wait for it; True when it has ended."""
         self._closing.set()
         self._outgoing.put(None)
-        with contextlib.suppress(OSError, ValueError):
-            self._send(("close",))
-        self._process.join(timeout)
-        if self._process.is_alive():
-            log.warning("session %s did not stop within %.1f s: killed", self.token[:6], timeout)
-            self._process.kill()
-            self._process.join(1.0)
-        self._fail_calls()
-        with contextlib.suppress(OSError):
-            self._conn.close()
-        return not self._process.is_alive()
+        return self._stop(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._process.is_alive()
+        raise NotImplementedError
 
     @property
     def has_network(self) -> bool:
@@ -160,13 +143,104 @@ class SessionProcess:
         data, at, widths, out_dim, slope, in_dim = found
         return WeightsSnapshot.from_flat(data, widths, out_dim, slope, in_dim=in_dim), at
 
-    # -- the pipe -------------------------------------------------------------
+    # -- for subclasses -------------------------------------------------------
+    def _deliver(self, command, target) -> None:
+        """Hand one command (and a configure's target, else None) to the session, in order."""
+        raise NotImplementedError
+
+    def _call(self, method: str, *args):
+        """The answer of the session's ``method`` (one of CALLABLE); None once the session is gone."""
+        raise NotImplementedError
+
+    def _stop(self, timeout: float) -> bool:
+        raise NotImplementedError
+
+    def _send_commands(self) -> None:
+        while True:
+            command = self._outgoing.get()
+            if command is None or self._closing.is_set():
+                return
+            target = None
+            if isinstance(command, Configure):
+                try:
+                    target = self._resolve(command.config.image, command.config.target_color)
+                except (KeyError, ValueError) as exc:  # as the session itself answers it
+                    self._slots.release()
+                    self.outbox.put_message(ErrorMessage(message=f"image: {exc}", field="image"))
+                    continue
+            try:
+                self._deliver(command, target)
+            except Exception:  # noqa: BLE001 - the session is gone; the reader says so
+                return
+
+    def _received(self, kind: str, value=None) -> None:
+        """One thing the session's outbox did: a message, a frame, or discarding its frame."""
+        if kind == "message":
+            if isinstance(value, StatusMessage):
+                self.state, self.view = value.state, value.view
+                if value.config is not None:
+                    self._config = value.config
+            self.outbox.put_message(value)
+        elif kind == "frame":
+            self.outbox.put_frame(value)
+        elif kind == "discard":
+            self.outbox.discard_frame()
+
+    def _ended(self, how: str) -> None:
+        """The session stopped answering: said in words unless the server closed it."""
+        if not self._closing.is_set():
+            log.error("session %s ended unexpectedly: %s", self.token[:6], how)
+            self.outbox.put_message(ErrorMessage(message=CRASHED, field="session"))
+
+
+class SessionProcess(RemoteSession):
+    """A session in a child process of this machine (see the module's notes)."""
+
+    def __init__(self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None,
+                 max_queued: int = 16, history_bytes: int = DEFAULT_HISTORY_BYTES, threads: int = 1):
+        super().__init__(resolve_target, outbox, max_queued)
+        ctx = context()
+        self._frame_in_flight = ctx.Event()
+        self._slots = ctx.BoundedSemaphore(max(1, max_queued))  # the child gives slots back itself
+        outbox.on_frame_taken = self._frame_in_flight.clear
+        self._conn, child_conn = ctx.Pipe()
+        options = ChildOptions(self.token, device, max(1, max_queued), history_bytes, max(1, int(threads)))
+        self._process = ctx.Process(target=child_main, args=(child_conn, self._slots, self._frame_in_flight, options),
+                                    name=f"session-{self.token[:6]}", daemon=True)
+        with plain_main():
+            self._process.start()
+        child_conn.close()
+        self._send_lock = threading.Lock()
+        self._calls: dict[int, concurrent.futures.Future] = {}
+        self._call_ids = itertools.count()
+        self._calls_lock = threading.Lock()
+        self._start_threads(self._read)
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def _stop(self, timeout: float) -> bool:
+        with contextlib.suppress(OSError, ValueError):
+            self._send(("close",))
+        self._process.join(timeout)
+        if self._process.is_alive():
+            log.warning("session %s did not stop within %.1f s: killed", self.token[:6], timeout)
+            self._process.kill()
+            self._process.join(1.0)
+        self._fail_calls()
+        with contextlib.suppress(OSError):
+            self._conn.close()
+        return not self._process.is_alive()
+
     def _send(self, message) -> None:
         with self._send_lock:
             self._conn.send(message)
 
+    def _deliver(self, command, target) -> None:
+        self._send(("command", command, target))
+
     def _call(self, method: str, *args):
-        """Run ``method`` of the child's session and return its answer (None once the session is gone)."""
         if self._closing.is_set():
             return None
         future: concurrent.futures.Future = concurrent.futures.Future()
@@ -188,55 +262,22 @@ class SessionProcess:
         for future in calls:
             future.cancel()
 
-    def _send_commands(self) -> None:
-        while True:
-            command = self._outgoing.get()
-            if command is None or self._closing.is_set():
-                return
-            target = None
-            if isinstance(command, Configure):
-                try:
-                    target = self._resolve(command.config.image, command.config.target_color)
-                except (KeyError, ValueError) as exc:  # as the session itself answers it
-                    self._slots.release()
-                    self.outbox.put_message(ErrorMessage(message=f"image: {exc}", field="image"))
-                    continue
-            try:
-                self._send(("command", command, target))
-            except (OSError, ValueError):
-                return  # the child is gone; the reader says so
-
     def _read(self) -> None:
         while True:
             try:
                 message = self._conn.recv()
             except (EOFError, OSError):
                 break
-            kind = message[0]
-            if kind == "message":
-                self._mirror(message[1])
-                self.outbox.put_message(message[1])
-            elif kind == "frame":
-                self.outbox.put_frame(message[1])
-            elif kind == "discard":
-                self.outbox.discard_frame()
-            elif kind == "reply":
+            if message[0] == "reply":
                 _, call_id, ok, value = message
                 with self._calls_lock:
                     future = self._calls.get(call_id)
                 if future is not None and not future.done():
                     future.set_result(value) if ok else future.set_exception(value)
+            else:
+                self._received(*message)
         self._fail_calls()
-        if not self._closing.is_set():
-            log.error("session %s: its process ended unexpectedly (exit code %s)", self.token[:6],
-                      self._process.exitcode)
-            self.outbox.put_message(ErrorMessage(message=CRASHED, field="session"))
-
-    def _mirror(self, message) -> None:
-        if isinstance(message, StatusMessage):
-            self.state, self.view = message.state, message.view
-            if message.config is not None:
-                self._config = message.config
+        self._ended(f"its process exited with code {self._process.exitcode}")
 
 
 # -- the child process ------------------------------------------------------------------------
@@ -271,7 +312,7 @@ class _PipeOutbox:
         return self._in_flight.is_set()
 
 
-class _Targets:
+class Targets:
     """Targets that came with configure commands, until the session has taken them."""
 
     def __init__(self):
@@ -305,7 +346,7 @@ def child_main(conn, slots, frame_in_flight, options: ChildOptions) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's; it closes us
     torch.set_num_threads(options.threads)
     send_lock = threading.Lock()
-    targets = _Targets()
+    targets = Targets()
     session = LiveSession(targets.resolve, _PipeOutbox(conn, send_lock, frame_in_flight), device=options.device,
                           # the server's semaphore bounds the commands; this queue only needs room for them
                           max_queued=options.max_queued + 8, history_bytes=options.history_bytes,

@@ -24,7 +24,8 @@ from ..protocol import Configure, ErrorMessage, LiveLimits, ProtocolError, View,
 from ..budget import MemoryBudget
 from ..registry import BudgetDep, RegistryDep, SettingsDep, StoreDep
 from ..session import LiveSession, Outbox
-from ..session_process import SessionProcess
+from ..session_process import RemoteSession, SessionProcess
+from ..session_ray import RaySession
 
 log = logging.getLogger("polytope_lens.web")
 router = APIRouter()
@@ -86,10 +87,13 @@ def _settings_after(command, config, resolution: int) -> tuple | None:
     return None
 
 
-def _new_session(settings: Settings, store, outbox: Outbox) -> LiveSession | SessionProcess:
-    if settings.session_processes:  # its own process: sessions do not share one GIL
+def _new_session(settings: Settings, store, outbox: Outbox) -> LiveSession | RemoteSession:
+    if settings.session_engine == "process":  # its own process: sessions do not share one GIL
         return SessionProcess(store.target, outbox, device=settings.device, max_queued=settings.max_queued_commands,
                               threads=torch.get_num_threads())
+    if settings.session_engine == "ray":  # an actor on the cluster; this server only relays
+        return RaySession(store.target, outbox, device=settings.device, max_queued=settings.max_queued_commands,
+                          threads=torch.get_num_threads(), cpus=settings.cpus_per_session)
     return LiveSession(store.target, outbox, device=settings.device, max_queued=settings.max_queued_commands)
 
 
