@@ -277,18 +277,20 @@ def blur(page) -> None:
 
 # -- screenshots for the README ------------------------------------------------------------
 def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client") -> list[Path]:
-    """The app after ``seconds`` of training on the ring: plain, with coloured regions, paused
-    with one region inspected, and replaying an earlier step zoomed in. ``render``: who draws
-    (the page's renderer by default, forced, as this Chromium's WebGL2 is software)."""
+    """The app after ``seconds`` of training on the ring, on a 1440x900 laptop screen: plain, with
+    coloured regions, a network-diagram node pinned (its switching line on the partition), paused
+    with one region inspected; replaying an earlier step zoomed in; and on a 390x844 phone.
+    ``render``: who draws (the page's renderer by default, forced, as this Chromium's WebGL2 is
+    software)."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
     plain, regions, inspected = out_dir / "app.png", out_dir / "app-regions.png", out_dir / "app-inspector.png"
-    replay = out_dir / "app-replay-zoom.png"
+    diagram, replay, phone = out_dir / "app-diagram.png", out_dir / "app-replay-zoom.png", out_dir / "app-phone.png"
     with ServeProcess() as server, sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(f"{server.url}/?img=ring&render={render}")
             wait_ready(page)
             page.get_by_test_id("start-button").click()
@@ -301,26 +303,51 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client
             wait_canvas_change(page, "panel-partition", before)  # now in region colours
             page.wait_for_timeout(500)
             page.screenshot(path=str(regions))
+            page.get_by_test_id("fill-regions-toggle").uncheck()
             page.get_by_test_id("pause-button").click()
             expect_paused = "() => document.querySelector('[data-testid=run-state]').dataset.state === 'paused'"
             page.wait_for_function(expect_paused)
+            # A node of the diagram pinned: where that third-layer neuron switches, on the partition.
+            before = canvas_stats(page, "partition-overlay")
+            page.locator("[data-testid=network-diagram] .diagram-node[data-layer='3'][data-neuron='4']").click()
+            wait_canvas_change(page, "partition-overlay", before)
+            page.mouse.move(5, 5)
+            page.wait_for_timeout(500)
+            panels = page.locator("#panels").bounding_box()
+            page.screenshot(path=str(diagram), clip={"x": panels["x"] - 8, "y": panels["y"] - 8,
+                                                     "width": panels["width"] + 16, "height": panels["height"] + 16})
+            page.locator("[data-testid=network-diagram] .diagram-node.pinned").click()  # unpinned
             box = page.get_by_test_id("panel-partition").bounding_box()
             page.mouse.click(box["x"] + 0.63 * box["width"], box["y"] + 0.31 * box["height"])
             page.wait_for_function("() => document.querySelector('[data-testid=inspector]').dataset.state === 'ready'")
-            page.set_viewport_size({"width": 1600, "height": 1500})  # the panel and the inspector together
-            page.evaluate("() => window.scrollTo(0, 0)")
+            page.locator(".geometry").scroll_into_view_if_needed()
             page.wait_for_timeout(500)
-            page.screenshot(path=str(inspected))
+            page.locator(".geometry").screenshot(path=str(inspected))
+            page.close()
             take_replay_screenshot(browser, server, replay, seconds)
+            take_phone_screenshot(browser, server, phone, render)
         finally:
             browser.close()
-    return [plain, regions, inspected, replay]
+    return [plain, regions, diagram, inspected, replay, phone]
+
+
+def take_phone_screenshot(browser, server, path: Path, render: str) -> None:
+    """The first screen on a 390x844 phone: the run controls, then the partition panel."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  device_scale_factor=2)
+    page = context.new_page()
+    page.goto(f"{server.url}/?img=ring&render={render}")
+    wait_ready(page)
+    page.get_by_test_id("start-button").tap()
+    wait_number(page, "step-counter", ">", 300, timeout=60_000)
+    page.screenshot(path=str(path))
+    context.close()
 
 
 def take_replay_screenshot(browser, server, path: Path, seconds: float) -> None:
     """The page drawing from the weights (forced: this Chromium's WebGL2 is software), scrubbed
     back to a third of the run and zoomed in on the ring's inner edge."""
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"{server.url}/?img=ring&fill=1&render=client")
     wait_ready(page)
     page.get_by_test_id("start-button").click()
@@ -349,7 +376,8 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--screenshots", type=Path, metavar="DIR", required=True,
-                        help="write app.png, app-regions.png, app-inspector.png and app-replay-zoom.png here")
+                        help="write app.png, app-regions.png, app-diagram.png, app-inspector.png, app-replay-zoom.png "
+                             "and app-phone.png here")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of training before the screenshot")
     parser.add_argument("--render", choices=["client", "server"], default="client", help="who draws the first three (default: the page)")
     args = parser.parse_args()

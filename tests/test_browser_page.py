@@ -11,9 +11,15 @@ from __future__ import annotations
 import os
 import re
 
+import httpx
+import numpy as np
 import pytest
 from browser import (CANVAS_STATS, PageLog, ServeProcess, blur, canvas_stats, chromium_path, launch_chromium, text_of,
                      wait_canvas_change, wait_number, wait_ready)
+
+from polytope_lens.core.training import trainer_from_checkpoint
+from polytope_lens.geometry.grid import compute_partition
+from polytope_lens.output.render import partition_rgb, prediction_rgb
 
 pytestmark = pytest.mark.browser
 
@@ -380,3 +386,74 @@ def test_a_wide_deep_network_diagram_stays_in_its_box(open_app):
     # the nodes keep a readable size
     side = page.evaluate("() => document.querySelector('.diagram-node rect').getBBox().width")
     assert side >= 12
+
+
+# -- rough edge 6: big networks ------------------------------------------------------------------
+PIXELS = """(testid) => {
+  const c = document.querySelector(`[data-testid="${testid}"]`);
+  return {size: c.width, data: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)};
+}"""
+ORANGE = (255, 120, 0)  # output/render.py BOUNDARY_COLOR
+
+
+def _rgb(page, testid: str) -> np.ndarray:
+    got = page.evaluate(PIXELS, testid)
+    return np.array(got["data"], dtype=np.uint8).reshape(got["size"], got["size"], 4)[:, :, :3]
+
+
+def _drawn_at_step_0(page) -> None:
+    expect(by(page, "renderer")).to_have_attribute("data-mode", "client")
+    expect(by(page, "panel-partition")).to_have_attribute("data-step", "0", timeout=60_000)
+
+
+def test_boundaries_are_one_device_pixel_wide_and_fade_where_regions_crowd(open_app):
+    # 14x6 at two device pixels per CSS pixel: each edge is painted on one side only.
+    page = open_app(f"{QUERY}&layers=14x6&render=client", viewport=(1200, 800), device_scale_factor=2)
+    _drawn_at_step_0(page)
+    partition, prediction = _rgb(page, "panel-partition"), _rgb(page, "panel-prediction")
+    size = partition.shape[0]
+    css = page.evaluate("() => document.querySelector('[data-testid=panel-partition]').clientWidth")
+    assert size == round(2 * css)  # drawn at device pixels
+    painted = (partition != prediction).any(axis=2)
+    boundary = np.array(page.evaluate("() => Array.from(window.polytopeLens.gpu.renderer.readBoundary())"),
+                        dtype=bool).reshape(size, size)
+    assert boundary.any() and not (painted & ~boundary).any()
+    # both sides of every edge were painted before (ratio 1); one side: 1/2 on straight edges, more at crossings
+    assert 0.4 < painted.sum() / boundary.sum() < 0.75, "an edge is painted on both of its sides"
+    # 20x40: regions denser than pixels; the panel is not a solid block of boundary colour.
+    page = open_app(f"{QUERY}&layers=20x40&render=client", viewport=(1200, 800))
+    _drawn_at_step_0(page)
+    partition, prediction = _rgb(page, "panel-partition"), _rgb(page, "panel-prediction")
+    painted = (partition != prediction).any(axis=2)
+    solid = (partition == ORANGE).all(axis=2)
+    assert painted.mean() > 0.3, painted.mean()  # crowded: most pixels carry a line...
+    assert solid.mean() < 0.5 * painted.mean(), (solid.mean(), painted.mean())  # ... faded, not solid
+    # The layer chart's 40 layers: a few tick labels, the chosen layer's count only.
+    page.wait_for_selector("[data-testid=layer-count-chart] .xtick text")
+    ticks = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=layer-count-chart] .xtick text'),"
+                          " (t) => t.getBoundingClientRect()).map((r) => [r.left, r.right])")
+    assert 2 <= len(ticks) <= 11, ticks
+    ticks.sort()
+    assert all(a[1] <= b[0] for a, b in zip(ticks, ticks[1:])), f"tick labels overlap: {ticks}"
+    texts = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=layer-count-chart] .bars text'),"
+                          " (t) => t.textContent).filter((s) => s)")
+    assert len(texts) <= 1, texts
+
+
+def test_server_frames_paint_boundaries_as_render_py_does(open_app, server):
+    """Where the server draws, the page paints the frame's one-pixel lines and fades them exactly
+    as output/render.py does (R x R, before scaling to the panel)."""
+    page = open_app(f"{QUERY}&layers=14x6&render=server")
+    expect(by(page, "renderer")).to_have_attribute("data-mode", "server")
+    by(page, "step-n-input").fill("50")
+    by(page, "step-button").click()
+    expect(by(page, "panel-partition")).to_have_attribute("data-step", "50", timeout=60_000)
+    token = page.evaluate("() => window.polytopeLens.token")
+    model = trainer_from_checkpoint(httpx.get(f"{server.url}/api/sessions/{token}/checkpoint", timeout=30).content).model
+    layer = page.evaluate("() => { const l = window.polytopeLens.panels.partLayer;"
+                          " return {size: l.size, data: Array.from(l.image.data)}; }")
+    got = np.array(layer["data"], dtype=np.uint8).reshape(layer["size"], layer["size"], 4)[:, :, :3]
+    want = partition_rgb(compute_partition(model, layer["size"]))
+    assert (got == want).all(axis=2).mean() >= 0.995
+    faded = (want != ORANGE).any(axis=2) & (want != prediction_rgb(compute_partition(model, 128).prediction)).any(axis=2)
+    assert faded.any() and (got[faded] == want[faded]).all(axis=1).mean() >= 0.99  # the faded pixels too

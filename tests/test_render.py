@@ -11,9 +11,13 @@ from PIL import Image
 
 from polytope_lens.core.images import Target, sample_points
 from polytope_lens.core.model import build_mlp
-from polytope_lens.geometry.grid import compute_partition
+from polytope_lens.geometry.grid import GridPartition, boundary_mask, compute_partition
 from polytope_lens.output.render import (
     BOUNDARY_COLOR,
+    FADE_EIGHTHS,
+    boundary_lines,
+    draw_boundaries,
+    line_opacity,
     caption_height_for,
     GAP,
     REGION_EDGE_COLOR,
@@ -50,9 +54,35 @@ def test_frame_size_and_panels(r):
     assert np.array_equal(panel(frame, 1, r), pred)
     assert np.array_equal(panel(frame, 2, r), tp)
     first = panel(frame, 0, r)
-    assert part.boundary.any()
-    assert (first[part.boundary] == BOUNDARY_COLOR).all()
-    assert np.array_equal(first[~part.boundary], pred[~part.boundary])
+    lines = boundary_lines(part)
+    assert lines.any() and not (lines & ~part.boundary).any()
+    solid = lines & (line_opacity(lines) == 8)
+    assert solid.mean() > 0.8 * lines.mean()  # a 6x6 net: almost no crowding at these sizes
+    assert (first[solid] == BOUNDARY_COLOR).all()
+    assert np.array_equal(first[~lines], pred[~lines])
+
+
+def _ids_partition(ids: np.ndarray) -> GridPartition:
+    n = ids.shape[0]
+    return GridPartition(n, 1, ids.astype(np.int32), None, boundary_mask(ids), np.zeros((n, n, 1)))
+
+
+def test_boundaries_are_one_pixel_wide_and_fade_where_regions_are_denser_than_pixels():
+    ids = np.zeros((8, 8), dtype=np.int32)
+    ids[:, 5:] = 1  # one vertical edge between columns 4 and 5
+    lines = boundary_lines(_ids_partition(ids))
+    assert lines[:, 4].all() and lines.sum() == 8  # painted on one side only
+    assert (line_opacity(lines)[lines] == 8).all()
+    # every pixel its own region (a network denser than the grid): faded, never solid
+    crowded = np.arange(64, dtype=np.int32).reshape(8, 8)
+    part = _ids_partition(crowded)
+    lines = boundary_lines(part)
+    inner = line_opacity(lines)[1:-2, 1:-2]
+    assert (inner == FADE_EIGHTHS[9]).all() and FADE_EIGHTHS[9] < 8
+    black = np.zeros((8, 8, 3), dtype=np.uint8)
+    drawn = draw_boundaries(black, part, BOUNDARY_COLOR)
+    a = FADE_EIGHTHS[9]
+    assert tuple(drawn[3, 3]) == tuple((c * a + 4) // 8 for c in BOUNDARY_COLOR)
 
 
 def test_fill_regions_uses_region_colours():
@@ -61,8 +91,10 @@ def test_fill_regions_uses_region_colours():
     tp = target_rgb(GRAY, None, r)
     filled = panel(render_frame(part, tp, fill_regions=True), 0, r)
     colours = part.color_image()
-    assert np.array_equal(filled[~part.boundary], colours[~part.boundary])
-    assert (filled[part.boundary] == REGION_EDGE_COLOR).all()
+    lines = boundary_lines(part)
+    assert np.array_equal(filled[~lines], colours[~lines])
+    solid = lines & (line_opacity(lines) == 8)
+    assert (filled[solid] == REGION_EDGE_COLOR).all()
     plain = panel(render_frame(part, tp, fill_regions=True, show_boundaries=False), 0, r)
     assert np.array_equal(plain, colours)
     assert np.array_equal(panel(render_frame(part, tp, show_boundaries=False), 0, r), prediction_rgb(part.prediction))

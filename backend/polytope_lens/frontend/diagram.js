@@ -19,10 +19,12 @@ const ROW = 1.15; // row pitch, in node sides
 const COLUMN = 1.9; // column pitch, in node sides (room for the edges)
 const SCROLLBAR = 16;
 const LABEL_H = 14; // room under the columns for layer numbers
-const EDGES_PER_GAP = 240; // the strongest edges drawn between two columns
+const EDGES_PER_GAP = 240; // the strongest edges drawn between two columns...
+const EDGES_IN_ALL = 3000; // ... and in the whole diagram
+const EDGE_LEVELS = 8; // edges are drawn in this many strengths per sign, one path each
 const MIN_INTERVAL_MS = 200; // thumbnails are refreshed at most 5x a second...
 const COST_FACTOR = 6; // ... and never take more than a sixth of the time
-const GRID_WORK = 8e6; // multiply-adds per refresh: sets the thumbnails' grid for big networks
+const GRID_WORK = 3e6; // multiply-adds per refresh: sets the thumbnails' grid for big networks
 
 const ON_LIGHT = [219, 234, 254];
 const ON_DARK = [29, 78, 216];
@@ -62,13 +64,13 @@ export function preActivations(net, G) {
     const z = new Float32Array(width * P);
     const bias = at + width * inDim;
     for (let o = 0; o < width; o++) {
-      const row = z.subarray(o * P, (o + 1) * P);
-      row.fill(w[bias + o]);
+      const zo = o * P;
+      z.fill(w[bias + o], zo, zo + P);
       for (let i = 0; i < inDim; i++) {
         const weight = w[at + o * inDim + i];
         if (weight === 0) continue;
-        const src = input.subarray(i * P, (i + 1) * P);
-        for (let p = 0; p < P; p++) row[p] += weight * src[p];
+        const src = i * P;
+        for (let p = 0; p < P; p++) z[zo + p] += weight * input[src + p];
       }
     }
     layers.push(z);
@@ -295,6 +297,8 @@ export class NetworkDiagram {
     const { s, columns } = this.layout;
     const offsets = layerOffsets(net);
     const w = net.weights;
+    const keep = Math.max(16, Math.min(EDGES_PER_GAP, Math.floor(EDGES_IN_ALL / offsets.length)));
+    const half = (i) => (i === 0 || i === columns.length - 1 ? s * 0.18 : s / 2);
     offsets.forEach((o, gap) => {
       const from = columns[gap];
       const to = columns[gap + 1];
@@ -308,18 +312,27 @@ export class NetworkDiagram {
         }
       }
       if (!max) return;
-      if (edges.length > EDGES_PER_GAP) {
+      if (edges.length > keep) {
         edges.sort((a, b) => Math.abs(b[0]) - Math.abs(a[0]));
-        edges.length = EDGES_PER_GAP;
+        edges.length = keep;
       }
-      const half = (i) => (i === 0 || i === columns.length - 1 ? s * 0.18 : s / 2);
+      // one path per sign and strength level: a few strokes instead of one per edge
+      const paths = new Map();
       for (const [value, r, c] of edges) {
-        const m = Math.abs(value) / max;
-        ctx.strokeStyle = `rgba(${value > 0 ? POSITIVE : NEGATIVE}, ${(0.05 + 0.55 * m * m).toFixed(3)})`;
+        const level = Math.min(EDGE_LEVELS - 1, Math.floor((Math.abs(value) / max) * EDGE_LEVELS));
+        const key = (value > 0 ? 0 : EDGE_LEVELS) + level;
+        if (!paths.has(key)) paths.set(key, []);
+        paths.get(key).push(from[c].x + half(gap), from[c].y, to[r].x - half(gap + 1), to[r].y);
+      }
+      for (const [key, lines] of paths) {
+        const m = ((key % EDGE_LEVELS) + 1) / EDGE_LEVELS;
+        ctx.strokeStyle = `rgba(${key < EDGE_LEVELS ? POSITIVE : NEGATIVE}, ${(0.05 + 0.55 * m * m).toFixed(3)})`;
         ctx.lineWidth = 0.25 + 1.75 * m;
         ctx.beginPath();
-        ctx.moveTo(from[c].x + half(gap), from[c].y);
-        ctx.lineTo(to[r].x - half(gap + 1), to[r].y);
+        for (let i = 0; i < lines.length; i += 4) {
+          ctx.moveTo(lines[i], lines[i + 1]);
+          ctx.lineTo(lines[i + 2], lines[i + 3]);
+        }
         ctx.stroke();
       }
     });
@@ -328,38 +341,47 @@ export class NetworkDiagram {
   _drawThumbnails(ctx, pre) {
     const { s, columns, G } = this.layout;
     const P = G * G;
-    const scratch = this.scratch || (this.scratch = document.createElement("canvas"));
-    scratch.width = G;
-    scratch.height = G;
-    const sctx = scratch.getContext("2d");
-    const image = sctx.createImageData(G, G);
+    // every thumbnail into one atlas (one putImageData), then each copied to its node
+    const nodes = pre.reduce((n, _, l) => n + columns[l + 1].length, 0);
+    const atlas = this.atlas || (this.atlas = document.createElement("canvas"));
+    atlas.width = G;
+    atlas.height = G * nodes;
+    const actx = atlas.getContext("2d");
+    const image = actx.createImageData(G, G * nodes);
     const px = image.data;
-    ctx.imageSmoothingEnabled = false;
+    let slot = 0;
     pre.forEach((z, l) => {
-      columns[l + 1].forEach((p, j) => {
+      columns[l + 1].forEach((_, j) => {
         const v = z.subarray(j * P, (j + 1) * P);
         let top = 0;
         for (let k = 0; k < P; k++) if (v[k] > top) top = v[k];
+        const scale = top > 0 ? 1 / top : 0;
+        const base = 4 * P * slot++;
         for (let k = 0; k < P; k++) {
-          const r = (k / G) | 0;
-          const c = k - r * G;
+          const c = k % G;
           const on = v[k] > 0;
           // the switching line: a cell whose right or lower neighbour is on the other side
-          const edge = (c + 1 < G && (v[k + 1] > 0) !== on) || (r + 1 < G && (v[k + G] > 0) !== on);
-          let colour = OFF;
-          if (edge) colour = LINE;
-          else if (on) {
-            const f = top > 0 ? Math.min(1, v[k] / top) : 0;
-            colour = [0, 1, 2].map((i) => ON_LIGHT[i] + f * (ON_DARK[i] - ON_LIGHT[i]));
+          const edge = (c + 1 < G && v[k + 1] > 0 !== on) || (k + G < P && v[k + G] > 0 !== on);
+          const o = base + 4 * k;
+          if (edge) {
+            px[o] = LINE[0]; px[o + 1] = LINE[1]; px[o + 2] = LINE[2];
+          } else if (on) {
+            const f = Math.min(1, v[k] * scale);
+            px[o] = ON_LIGHT[0] + f * (ON_DARK[0] - ON_LIGHT[0]);
+            px[o + 1] = ON_LIGHT[1] + f * (ON_DARK[1] - ON_LIGHT[1]);
+            px[o + 2] = ON_LIGHT[2] + f * (ON_DARK[2] - ON_LIGHT[2]);
+          } else {
+            px[o] = OFF[0]; px[o + 1] = OFF[1]; px[o + 2] = OFF[2];
           }
-          px[4 * k] = colour[0];
-          px[4 * k + 1] = colour[1];
-          px[4 * k + 2] = colour[2];
-          px[4 * k + 3] = 255;
+          px[o + 3] = 255;
         }
-        sctx.putImageData(image, 0, 0);
-        ctx.drawImage(scratch, p.x - s / 2, p.y - s / 2, s, s);
       });
+    });
+    actx.putImageData(image, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    slot = 0;
+    pre.forEach((_, l) => {
+      for (const p of columns[l + 1]) ctx.drawImage(atlas, 0, G * slot++, G, G, p.x - s / 2, p.y - s / 2, s, s);
     });
   }
 

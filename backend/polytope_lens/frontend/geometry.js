@@ -11,6 +11,7 @@ const FOLD_DEBOUNCE_MS = 150;
 const FOLD_REFRESH_MS = 600; // while training runs, the first-k partition is fetched again this often
 const PROGRESS_POLL_MS = 300;
 const CHART_MIN_INTERVAL_MS = 500;
+const MAX_LAYER_LABELS = 10; // tick labels on the layer chart's x axis
 
 const $ = (id) => document.getElementById(id);
 
@@ -341,9 +342,12 @@ export class Geometry {
     const x = Array.from({ length: L }, (_, i) => i + 1);
     const y = x.map((k) => (counts[k - 1] === undefined ? null : counts[k - 1]));
     const colors = x.map((k) => (k === this.k ? "#4f46e5" : "#c7cbf5"));
+    // deep networks: a tick every few layers and only the chosen k's count, so labels never overlap
+    const every = Math.max(1, Math.ceil(L / MAX_LAYER_LABELS));
     const data = [{
       type: "bar", x, y, marker: { color: colors }, name: "exact regions",
-      text: y.map((v) => (v === null ? "" : count(v))), textposition: "outside", cliponaxis: false,
+      text: y.map((v, i) => (v === null || (every > 1 && i + 1 !== this.k) ? "" : count(v))),
+      textposition: "outside", cliponaxis: false,
       hovertemplate: "first %{x} layers: %{y:,} regions<extra></extra>",
     }];
     const layout = {
@@ -352,7 +356,7 @@ export class Geometry {
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "#ffffff",
       showlegend: false,
-      xaxis: { title: { text: "hidden layers used (k)" }, tickmode: "linear", dtick: 1, fixedrange: true },
+      xaxis: { title: { text: "hidden layers used (k)" }, tickmode: "linear", tick0: every, dtick: every, fixedrange: true },
       yaxis: { title: { text: "regions" }, type: "log", dtick: 1, gridcolor: "#eef0f3", fixedrange: true, exponentformat: "none", separatethousands: true },
       uirevision: "keep",
     };

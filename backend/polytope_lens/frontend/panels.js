@@ -81,6 +81,35 @@ function paintBits(words, bits, count, color) {
   }
 }
 
+// output/render.py FADE_EIGHTHS: a painted boundary pixel's opacity in eighths by the painted
+// pixels in its 3x3 neighbourhood (renderer.js has the same table)
+const FADE_EIGHTHS = [8, 8, 8, 8, 8, 8, 6, 5, 4, 3];
+
+/** render.py draw_boundaries on RGBA bytes: the set bits of `bits` (the frame's `lines`) painted
+ *  in `color`, faded where they crowd: rgb = (rgb·(8 − a) + color·a + 4) / 8, integers as there. */
+function paintLines(rgba, bits, R, color) {
+  const count = R * R;
+  const on = new Uint8Array(count);
+  for (let i = 0; i < count; i++) on[i] = (bits[i >> 3] >> (7 - (i & 7))) & 1;
+  for (let r = 0; r < R; r++) {
+    for (let c = 0; c < R; c++) {
+      const i = r * R + c;
+      if (!on[i]) continue;
+      let crowd = 0;
+      for (let dr = -1; dr <= 1; dr++) {
+        const rr = r + dr;
+        if (rr < 0 || rr >= R) continue;
+        for (let dc = -1; dc <= 1; dc++) {
+          const cc = c + dc;
+          if (cc >= 0 && cc < R) crowd += on[rr * R + cc];
+        }
+      }
+      const a = FADE_EIGHTHS[crowd];
+      for (let k = 0; k < 3; k++) rgba[4 * i + k] = (rgba[4 * i + k] * (8 - a) + color[k] * a + 4) >> 3;
+    }
+  }
+}
+
 /** Size a display canvas's backing store to the CSS box of `reference` (itself by default);
  * true when it changed. */
 export function fitCanvas(canvas, reference = canvas) {
@@ -94,11 +123,11 @@ export function fitCanvas(canvas, reference = canvas) {
   return true;
 }
 
-function drawScaled(canvas, layer) {
+function drawScaled(canvas, layer, thinLines = false) {
   const ctx = canvas.getContext("2d");
-  // Nearest neighbour keeps boundaries crisp; only a strong reduction needs smoothing
-  // (boundaries are two pixels wide, so up to 2:1 no boundary pixel is lost).
-  ctx.imageSmoothingEnabled = canvas.width * 2 < layer.size;
+  // Nearest neighbour keeps pictures crisp; a strong reduction is smoothed, and any reduction
+  // of the partition, whose boundaries are one pixel wide (nearest neighbour would drop some).
+  ctx.imageSmoothingEnabled = thinLines ? canvas.width < layer.size : canvas.width * 2 < layer.size;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.drawImage(layer.canvas, 0, 0, canvas.width, canvas.height);
 }
@@ -275,9 +304,10 @@ export class Panels {
     const classify = Array.isArray(header.classes); // the prediction is a class map already in colour
     if (filled) writeRGB(part, sections.regions, count, 3);
     else part.set(pred);
-    if (this.options.boundaries && sections.boundary) {
+    if (this.options.boundaries && (sections.lines || sections.boundary)) {
       const c = classify ? CLASS_REGION_EDGE : filled ? BOUNDARY_OVER_REGIONS : BOUNDARY_OVER_PREDICTION;
-      paintBits(part, sections.boundary, count, packRGBA(c[0], c[1], c[2]));
+      if (sections.lines) paintLines(this.partLayer.image.data, sections.lines, R, c); // as render.py paints them
+      else paintBits(part, sections.boundary, count, packRGBA(c[0], c[1], c[2]));
     }
     if (classify && sections.decision) paintBits(part, sections.decision, count, packRGBA(...DECISION_COLOR));
     this.partLayer.commit();
@@ -289,7 +319,7 @@ export class Panels {
   }
 
   _drawLayers() {
-    drawScaled(this.canvases.partition, this.partLayer);
+    drawScaled(this.canvases.partition, this.partLayer, true);
     drawScaled(this.canvases.prediction, this.predLayer);
   }
 

@@ -17,8 +17,10 @@
 //      (renderer.form): "unrolled" (small nets: all code written out, weights in a uniform
 //      block), "runs" (deep narrow nets: one unrolled body per run of equal layers, in a
 //      loop) and "looped" (anything else: generic loops, activations in an array).
-//   2. boundary: a pixel whose pattern differs in any bit from an in-image 4-neighbour.
-//   3. compose onto the canvas, as output/render.py's partition_rgb and prediction_rgb; a
+//   2. boundary: a pixel whose pattern differs in any bit from an in-image 4-neighbour; and
+//      whether it is painted (its right or lower neighbour differs: lines one pixel wide).
+//   3. compose onto the canvas, as output/render.py's partition_rgb and prediction_rgb
+//      (painted boundary pixels faded where they crowd, render.py draw_boundaries); a
 //      classifier's (setWeights with classColors) as output/classmap.py's class_map_rgb and
 //      class_partition_rgb: the winner's colour shaded by its softmax probability, region
 //      boundaries gray, the decision boundary (the winner differs from its left or upper
@@ -57,6 +59,9 @@ const TEX_W = 2048; // weight texture width: the WebGL2 minimum of MAX_TEXTURE_S
 const UNROLL_TEXELS = 640;
 const BOUNDARY_OVER_PREDICTION = [255, 120, 0]; // output/render.py BOUNDARY_COLOR
 const BOUNDARY_OVER_REGIONS = [20, 20, 20]; // output/render.py REGION_EDGE_COLOR
+// output/render.py FADE_EIGHTHS: a painted boundary pixel's opacity (eighths) by the painted
+// pixels in its 3x3 neighbourhood, so lines denser than pixels fade instead of filling the panel
+const FADE_EIGHTHS = [8, 8, 8, 8, 8, 8, 6, 5, 4, 3];
 const CLASS_REGION_EDGE = [95, 95, 95]; // output/classmap.py CLASS_REGION_EDGE (DECISION_COLOR is black)
 const LIGHTEST = 0.3; // output/classmap.py: share of the class colour at the lowest confidence
 const MODE_PREDICTION = 0, MODE_PARTITION = 1, MODE_REGIONS = 2; // compose shader uMode
@@ -327,11 +332,14 @@ layout(location = 0) out uvec4 oEdge;
 void main() {
   ivec2 p = ivec2(gl_FragCoord.xy), size = textureSize(uB0, 0);
   ${[...Array(T).keys()].map((i) => `uvec4 c${i} = texelFetch(uB${i}, p, 0);`).join(" ")}
-  bool edge = (p.x > 0 && !(${fetches("p - ivec2(1, 0)")}))
-    || (p.x + 1 < size.x && !(${fetches("p + ivec2(1, 0)")}))
-    || (p.y > 0 && !(${fetches("p - ivec2(0, 1)")}))
+  // image rows run top down, GL rows bottom up: the image's lower neighbour is p - (0, 1)
+  bool right = p.x + 1 < size.x && !(${fetches("p + ivec2(1, 0)")});
+  bool below = p.y > 0 && !(${fetches("p - ivec2(0, 1)")});
+  bool edge = right || below
+    || (p.x > 0 && !(${fetches("p - ivec2(1, 0)")}))
     || (p.y + 1 < size.y && !(${fetches("p + ivec2(0, 1)")}));
-  oEdge = uvec4(edge ? 1u : 0u);
+  // bit 0: a boundary pixel (grid.py boundary_mask); bit 1: painted (render.py boundary_lines)
+  oEdge = uvec4((edge ? 1u : 0u) | (right || below ? 2u : 0u));
 }`;
 }
 
@@ -447,7 +455,20 @@ ${classify ? CLASSIFIER_GLSL : ""}void main() {
     vec4 y = uintBitsToFloat(texelFetch(uPred, p, 0));
     rgb = clamp(roundEven((uChannels == 1 ? y.rrr : y.rgb) * 255.0), 0.0, 255.0);
   }
-  if (uMode != 0 && uEdges && texelFetch(uEdge, p, 0).r != 0u) rgb = uEdgeColor;
+  if (uMode != 0 && uEdges && (texelFetch(uEdge, p, 0).r & 2u) != 0u) {
+    // render.py draw_boundaries: opacity in eighths by the painted pixels around, exact integers
+    ivec2 size = textureSize(uEdge, 0);
+    uint crowd = 0u;
+    for (int dy = -1; dy <= 1; dy++) {
+      for (int dx = -1; dx <= 1; dx++) {
+        ivec2 q = p + ivec2(dx, dy);
+        if (all(greaterThanEqual(q, ivec2(0))) && all(lessThan(q, size))) crowd += (texelFetch(uEdge, q, 0).r >> 1) & 1u;
+      }
+    }
+    const uint FADE[10] = uint[10](${FADE_EIGHTHS.map((a) => `${a}u`).join(", ")});
+    uint a = FADE[crowd];
+    rgb = vec3((uvec3(rgb) * (8u - a) + uvec3(uEdgeColor) * a + 4u) / 8u);
+  }
   ${classify ? "if (uMode != 0 && uClasses > 0 && decisionAt(p)) rgb = vec3(0.0);" : ""}
   oColor = vec4(rgb / 255.0, 1.0);
 }`;
@@ -711,7 +732,7 @@ export class MLPRenderer {
   readBoundary() {
     this._ready();
     const px = this._readTexture(this.targets.edge, Uint32Array, 4);
-    return Uint8Array.from({ length: px.length / 4 }, (_, i) => px[4 * i]);
+    return Uint8Array.from({ length: px.length / 4 }, (_, i) => px[4 * i] & 1);
   }
 
   /** Float32Array (h * w * outDim): the raw network output. */

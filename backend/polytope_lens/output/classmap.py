@@ -15,6 +15,7 @@ import numpy as np
 from ..core.classes import ClassLabels
 from ..core.images import PointSample, Target
 from ..geometry.grid import GridPartition
+from .render import draw_boundaries
 
 DECISION_COLOR = (0, 0, 0)
 DECISION_WIDTH = 3
@@ -67,7 +68,7 @@ def class_partition_rgb(partition: GridPartition, colors, fill_regions: bool = F
     the decision boundary heavy over them."""
     img = partition.color_image().copy() if fill_regions else class_map_rgb(partition.prediction, colors)
     if show_boundaries:
-        img[partition.boundary] = CLASS_REGION_EDGE
+        img = draw_boundaries(img, partition, CLASS_REGION_EDGE)
     winner, _ = softmax_confidence(partition.prediction)
     img[decision_mask(winner)] = DECISION_COLOR
     return img

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..geometry.grid import GridPartition
 from ..output.classmap import class_map_rgb, decision_mask, softmax_confidence
+from ..output.render import boundary_lines
 
 MAGIC = b"PLF1"
 
@@ -55,10 +56,12 @@ def decode_frame(message: bytes) -> tuple[dict, dict[str, bytes]]:
 
 
 def partition_frame(partition: GridPartition, header: dict, fill_regions: bool = False) -> bytes:
-    """The websocket frame for one partition: prediction, boundary bits, optional region colours."""
+    """The websocket frame for one partition: prediction, boundary bits, the boundary pixels painted
+    (render.py boundary_lines: the page fades them as render.py does), optional region colours."""
     sections = [
         ("prediction", prediction_bytes(partition.prediction)),
         ("boundary", boundary_bytes(partition.boundary)),
+        ("lines", boundary_bytes(boundary_lines(partition))),
     ]
     if fill_regions:
         sections.append(("regions", partition.color_image().tobytes()))
@@ -79,6 +82,7 @@ def class_frame(partition: GridPartition, colors, header: dict, fill_regions: bo
     sections = [
         ("prediction", class_map_rgb(partition.prediction, colors).tobytes()),
         ("boundary", boundary_bytes(partition.boundary)),
+        ("lines", boundary_bytes(boundary_lines(partition))),
         ("decision", boundary_bytes(decision_mask(winner))),
     ]
     if fill_regions:
