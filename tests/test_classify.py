@@ -254,7 +254,7 @@ def test_websocket_classifier_sends_classes_accuracy_and_decision_fields(server)
         assert frame["channels"] == 3 and 0 <= frame["val_accuracy"] <= 1 and "train_accuracy" in frame
         # server frames carry the class map in colour and the decision boundary's pixels
         assert frame["classes"] == ["#ff0000", "#00ff00", "#0000ff"]
-        assert [s["name"] for s in frame["sections"]] == ["prediction", "boundary", "decision"]
+        assert [s["name"] for s in frame["sections"]] == ["prediction", "boundary", "lines", "decision"]
         assert frame["sections"][0]["length"] == 64 * 64 * 3
         client.send("step", n=200)
         frame = client.expect("frame", where=lambda f: f["step"] == 200)
