@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -222,26 +223,67 @@ async def _sessions(url: str, count: int, seconds: float, config: dict | None, t
     return await asyncio.gather(*runs)
 
 
+class TreeMemory:
+    """Peak proportional set size (PSS) of the server and every process under it (fork server,
+    session processes, geometry workers), sampled every ``every_s`` on a thread: a session in a
+    process of its own shares most pages with its fork server, and PSS counts shared pages once."""
+
+    def __init__(self, pid: int, every_s: float = 0.25):
+        import psutil
+
+        self._root, self._every = psutil.Process(pid), every_s
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def now_mib(self) -> float:
+        import psutil
+
+        total = 0
+        for p in [self._root, *self._root.children(recursive=True)]:
+            try:
+                total += p.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return total / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mib = max(self.peak_mib, self.now_mib())
+            self._stop.wait(self._every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_mib = max(self.peak_mib, self.now_mib())
+
+
 def memory(threads: int = 1, seconds: float = 8.0, sessions: int = 4, log=print) -> dict:
-    """Peak RSS of a fresh server: idle, with one live session, then with ``sessions`` at once."""
+    """Peak memory (PSS of the server and its processes) of a fresh server: idle, with one live
+    session, then with ``sessions`` at once."""
     with Server(threads=threads, max_sessions=sessions) as server:
-        idle = server.memory()
-        log(f"  server idle: {idle['rss_mib']:.0f} MiB")
-        asyncio.run(_sessions(server.ws_url, 1, seconds, None, seconds + 120))
-        one = server.memory()
-        log(f"  one live session: peak {one['peak_mib']:.0f} MiB")
-        runs = asyncio.run(_sessions(server.ws_url, sessions, seconds, None, seconds + 120))
-        many = server.memory()
+        with TreeMemory(server.process.pid) as idle:
+            time.sleep(1.0)
+        log(f"  server idle: {idle.peak_mib:.0f} MiB")
+        with TreeMemory(server.process.pid) as one:
+            asyncio.run(_sessions(server.ws_url, 1, seconds, None, seconds + 120))
+        log(f"  one live session: peak {one.peak_mib:.0f} MiB")
+        with TreeMemory(server.process.pid) as many:
+            runs = asyncio.run(_sessions(server.ws_url, sessions, seconds, None, seconds + 120))
         log(
-            f"  {sessions} live sessions: peak {many['peak_mib']:.0f} MiB "
+            f"  {sessions} live sessions: peak {many.peak_mib:.0f} MiB "
             f"({', '.join('%.1f' % r['fps'] for r in runs)} frames/s)"
         )
     return {
-        "idle_mib": idle["rss_mib"],
-        "one_peak_mib": one["peak_mib"],
-        "many_peak_mib": many["peak_mib"],
+        "idle_mib": idle.peak_mib,
+        "one_peak_mib": one.peak_mib,
+        "many_peak_mib": many.peak_mib,
         "sessions": sessions,
-        "per_extra_mib": (many["peak_mib"] - one["peak_mib"]) / (sessions - 1),
+        "per_extra_mib": (many.peak_mib - one.peak_mib) / (sessions - 1),
     }
 
 

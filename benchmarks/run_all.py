@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("3", f"classic: {c['steps']} steps 14x6 ring, live view vs bare", fmt_s(c["live_s"]), fmt_s(c["bare_s"]),
                  f"{c['ratio']:.2f}x", "<= 2x", yes(c["ratio"] <= 2)))
     m = results["memory"]
-    rows.append(("4", "server peak RSS, one live session", f"{m['one_peak_mib']:.0f} MiB", f"idle {m['idle_mib']:.0f} MiB",
+    rows.append(("4", "server peak memory (PSS, its processes too), one live session", f"{m['one_peak_mib']:.0f} MiB", f"idle {m['idle_mib']:.0f} MiB",
                  "", "< 1024 MiB", yes(m["one_peak_mib"] < 1024)))
     rows.append(("4", f"each further session ({m['sessions']} sessions: peak {m['many_peak_mib']:.0f} MiB)",
                  f"+{m['per_extra_mib']:.0f} MiB", "", "", "< 250 MiB", yes(m["per_extra_mib"] < 250)))

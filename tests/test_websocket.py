@@ -8,6 +8,7 @@ import threading
 import time
 
 import httpx
+import psutil
 import pytest
 import torch
 from live_server import SMALL_CONFIG, LiveClient, running_app, running_server
@@ -250,7 +251,7 @@ def _session_threads() -> list[threading.Thread]:
 
 
 def test_closing_the_socket_stops_training_and_frees_the_session():
-    """In-process server, so the app state and the worker threads can be inspected."""
+    """In-process server, so the app state and the session's process can be inspected."""
     app = create_app(Settings())
     with running_app(app) as url:
         before = len(_session_threads())
@@ -260,14 +261,56 @@ def test_closing_the_socket_stops_training_and_frees_the_session():
         client.expect("frame", where=lambda f: f["step"] > 0)
         assert len(app.state.registry.sessions) == 1
         session = next(iter(app.state.registry.sessions.values()))
-        assert session.alive and len(_session_threads()) == before + 1
-        step_then = session.trainer.step_count
+        process = psutil.Process(session._process.pid)
+        assert session.alive and process.is_running() and len(_session_threads()) > before
+        assert process.cpu_times().user > 0  # it trains there, not here
+        client.close()
+        t0 = time.monotonic()
+        while (app.state.registry.sessions or session.alive) and time.monotonic() - t0 < 3.0:
+            time.sleep(0.02)
+        assert not app.state.registry.sessions, "the session is still in the app state"
+        assert not session.alive, "the session's process still runs after the socket closed"
+        assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+        t0 = time.monotonic()
+        while len(_session_threads()) > before and time.monotonic() - t0 < 1.0:
+            time.sleep(0.02)
+        assert len(_session_threads()) == before, "the session's relay threads still run"
+
+
+def test_a_session_in_the_servers_own_process_is_freed_too():
+    """With session_processes off, the session is a thread of the server: the same promise."""
+    app = create_app(Settings(session_processes=False))
+    with running_app(app) as url:
+        before = len(_session_threads())
+        client = LiveClient(url)
+        client.configure(**SMALL_CONFIG)
+        client.send("start")
+        client.expect("frame", where=lambda f: f["step"] > 0)
+        session = next(iter(app.state.registry.sessions.values()))
+        assert session.alive and len(_session_threads()) == before + 1 and session.trainer is not None
         client.close()
         t0 = time.monotonic()
         while (app.state.registry.sessions or session.alive) and time.monotonic() - t0 < 1.0:
             time.sleep(0.02)
-        assert not app.state.registry.sessions, "the session is still in the app state"
-        assert not session.alive, "the worker thread still runs a second after the socket closed"
-        assert len(_session_threads()) == before
+        assert not session.alive and len(_session_threads()) == before
         assert session.trainer is None  # the network was let go
-        assert step_then >= 0
+
+
+def test_a_crashed_session_process_is_said_in_words_and_the_server_goes_on():
+    """The session's process killed from outside: its socket gets an error naming the session,
+    and a new session trains as usual."""
+    app = create_app(Settings())
+    with running_app(app) as url:
+        with LiveClient(url) as client:
+            client.configure(**SMALL_CONFIG)
+            client.send("start")
+            client.expect("frame", where=lambda f: f["step"] > 0)
+            session = app.state.registry.get(client.token)
+            psutil.Process(session._process.pid).kill()
+            error = client.expect("error", where=lambda m: m.get("field") == "session", timeout=10)
+            assert "ended unexpectedly" in error["message"]
+            assert httpx.get(f"{url}/api/sessions/{client.token}/frame.png").status_code == 404
+        with LiveClient(url) as other:
+            other.configure(**SMALL_CONFIG)
+            other.send("step", n=5)
+            other.expect("status", where=lambda m: m["step"] == 5)

@@ -324,6 +324,7 @@ def cmd_train(args) -> int:
     recorder = RunRecorder(
         out, trainer, view.resolution,
         fill_regions=view.fill_regions, show_boundaries=view.boundaries, fresh=not continuing, t=view.t,
+        drawer="process",  # frames are drawn beside training, not in turn with it
     )  # fmt: skip
     (out / "config.json").write_text(trainer.config.model_dump_json(indent=2) + "\n")
     (out / VIEW_FILE).write_text(view.model_dump_json(indent=2) + "\n")

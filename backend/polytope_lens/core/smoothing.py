@@ -30,6 +30,10 @@ MIN_WEIGHT = 1e-3  # in units of one point's own weight at its pixel
 FALLBACK_SCALES = (4.0, 16.0)
 
 
+class NotARegression(ValueError):
+    """The baseline regresses brightness: a classifier's points are class indices, not values."""
+
+
 @dataclass
 class Baseline:
     sigma_px: float

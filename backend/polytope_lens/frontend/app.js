@@ -38,7 +38,7 @@ import { ZoomControl, describeBox, isSquare } from "./viewbox.js";
 const CONFIGURE_DEBOUNCE_MS = 300;
 const SET_DEBOUNCE_MS = 150;
 const OPTIONS_TIMEOUT_MS = 4000;
-const MAX_FPS = 30;
+const MAX_FPS = 60; // updates asked of the server: the display rate (a weights update costs it ~1 ms)
 const ZOOM_SETTLE_MS = 250; // exact geometry for a new view box once the zooming pauses
 
 // Why a new network was started, per network setting (others: "<name> changed").

@@ -8,10 +8,14 @@ Layout of a run folder::
 
 ``elapsed_s`` in the metrics is training time only (optimiser steps), so it
 compares between runs whatever the frame resolution; ``frame_s`` is what the
-partition, geometry and drawing of that frame cost. Frames are drawn on a
-worker thread from a frozen copy of the network while training goes on (at
-most ``MAX_PENDING_FRAMES`` waiting), so on two cores a run takes about as
-long as the larger of its training and its drawing, not their sum.
+partition, geometry and drawing of that frame cost. Frames are drawn from a
+frozen copy of the network while training goes on (at most
+``MAX_PENDING_FRAMES`` waiting) by a ``FrameWriter`` in a worker process of
+its own (``drawer="process"``, the CLI's default: training and drawing then
+share no GIL, so on two cores a run takes about as long as the larger of the
+two, not their sum) or on a thread (``drawer="thread"``: no process to start,
+for short runs, sweeps whose workers fill the cores already, and clips, whose
+frames are too big to hand over).
 
 ``regions`` counts the regions the frame's grid shows (what the picture
 draws); ``exact_regions`` (with ``exact_layer_counts``, ``exact_ms``) is the
@@ -28,18 +32,24 @@ from __future__ import annotations
 import copy
 import json
 import re
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from ..core.images import PointSample, Target
+from ..core.model import MLP
 from ..core.settings import RunConfig, ViewSettings
 from ..core.smoothing import DEFAULT_SIGMA_PX, smoothing_baseline
 from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
+from ..processes import context, plain_main
 from .frames import FrameProducer
 
 FRAME_NAME = "frame_{step:06d}.png"
@@ -52,7 +62,7 @@ MAX_PENDING_FRAMES = 3  # frames waiting for the drawing thread before training 
 
 
 @dataclass
-class _FrozenRun:
+class FrozenRun:
     """What drawing a frame reads of a trainer, frozen at one step (the trainer trains on meanwhile)."""
 
     model: object  # a copy, drawn from while the trainer trains on
@@ -68,6 +78,102 @@ class _FrozenRun:
     def losses(self) -> Losses:
         return self.measured
 
+    @classmethod
+    def of(cls, trainer: Trainer) -> "FrozenRun":
+        """The trainer now. Raises TrainingDiverged (from trainer.losses) when it is no longer finite."""
+        return cls(copy.deepcopy(trainer.model), trainer.model, int(trainer.step_count), trainer.config, trainer.target,
+                   trainer.sample, trainer.losses(), trainer.classes, trainer.out_dim)
+
+
+class _NetworkToken:
+    """Stands for the trainer's network in the drawing process (its dynamics are tracked by identity)."""
+
+
+class FrameWriter:
+    """Draws one run's frames and appends its metric records, in step order: on the drawing
+    thread, or pickled into the drawing process (it holds the target, the points and the view,
+    never the trainer)."""
+
+    def __init__(self, frames_dir: Path, metrics_path: Path, resolution: int, view: ViewSettings, pictures: bool,
+                 trainer: Trainer):
+        self.frames_dir, self.metrics_path, self.pictures = frames_dir, metrics_path, pictures
+        self.resolution, self.view = resolution, view
+        self.config, self.target, self.sample = trainer.config, trainer.target, trainer.sample
+        self.classes, self.out_dim = trainer.classes, trainer.out_dim
+        self.negative_slope, self.in_dim = float(trainer.model.negative_slope), trainer.model.in_dim
+        self._frames: FrameProducer | None = None
+        self._baseline_val: float | None = None  # the smoothing baseline's validation MSE, once per run
+        self._network_token = _NetworkToken()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.update(_frames=None, _network_token=None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._network_token = _NetworkToken()
+
+    def frame_path(self, step: int) -> Path:
+        return self.frames_dir / FRAME_NAME.format(step=step)
+
+    def draw_state(self, state: dict[str, np.ndarray], step: int, losses: Losses, elapsed_s: float) -> dict:
+        """Draw from a state dict sent by the training process (numpy arrays: plain bytes to pickle)."""
+        model = MLP(self.config.widths, self.out_dim, self.negative_slope, in_dim=self.in_dim)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        model.eval()
+        run = FrozenRun(model, self._network_token, step, self.config, self.target, self.sample, losses, self.classes,
+                        self.out_dim)
+        return self.draw(run, elapsed_s)
+
+    def draw(self, run: FrozenRun, elapsed_s: float) -> dict:
+        if self._frames is None:
+            self._frames = FrameProducer(LiveGeometry(budget_s=EXACT_BUDGET_S, max_regions=EXACT_MAX_REGIONS))
+        t0 = time.perf_counter()
+        frame = self._frames.frame(run, self.resolution, live=False, t=self.view.t)
+        path = None
+        if self.pictures:
+            path = self.frame_path(run.step_count)
+            img = self._frames.picture(run, frame, self.view)
+            img.save(path, format="PNG", compress_level=1)  # fast; the movie is the compact output
+        record = {
+            "step": run.step_count,
+            "train_loss": frame.losses.train,
+            "val_loss": frame.losses.val,
+            **({"train_accuracy": frame.losses.train_accuracy, "val_accuracy": frame.losses.val_accuracy}
+               if frame.losses.val_accuracy is not None else {}),
+            "regions": frame.partition.region_count,
+            "elapsed_s": round(elapsed_s, 4),
+            "frame_s": round(time.perf_counter() - t0, 4),
+            "frame": path.name if path else None,
+        }
+        record.update(frame.geometry)
+        if run.target.frame_count > 1:
+            record["t"] = frame.t  # a clip: the moment the grid and exact counts describe
+        # a spatial regression baseline: it says nothing about a clip's time, nor of a classifier's classes
+        if run.target.frame_count == 1 and getattr(run, "classes", None) is None:
+            if self._baseline_val is None:
+                self._baseline_val = smoothing_baseline(run.target, run.sample, DEFAULT_SIGMA_PX).val_loss
+            record["smoothing_val_loss"] = self._baseline_val
+        with self.metrics_path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        return record
+
+
+# The drawing process's writer (one run per process: RunRecorder starts a process per run).
+_WRITER: FrameWriter | None = None
+
+
+def _install_writer(writer: FrameWriter) -> None:
+    global _WRITER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the training process's business
+    torch.set_num_threads(1)
+    _WRITER = writer
+
+
+def _draw_in_process(state: dict, step: int, losses: Losses, elapsed_s: float) -> dict:
+    return _WRITER.draw_state(state, step, losses, elapsed_s)
+
 
 class RunRecorder:
     """Writes frames and metric records of one trainer's run into ``out_dir``."""
@@ -82,6 +188,7 @@ class RunRecorder:
         fresh: bool = True,
         pictures: bool = True,
         t: float = 0.0,
+        drawer: str = "thread",
     ):
         self.out_dir = Path(out_dir)
         self.pictures = pictures  # False: metrics only, no frame PNGs (a sweep's default)
@@ -95,13 +202,20 @@ class RunRecorder:
             for old in self.frame_paths():
                 old.unlink()
             self.metrics_path.unlink(missing_ok=True)
-        self.frames = FrameProducer(LiveGeometry(budget_s=EXACT_BUDGET_S, max_regions=EXACT_MAX_REGIONS))
-        self._drawer = ThreadPoolExecutor(1, thread_name_prefix="frames")  # one thread: records stay in order
+        self._writer = FrameWriter(self.frames_dir, self.metrics_path, resolution, self.view, pictures, trainer)
+        if drawer not in ("thread", "process"):
+            raise ValueError(f"drawer must be 'thread' or 'process', not {drawer!r}")
+        # A clip's frames (up to ~100 MB) are not worth handing to another process.
+        self.drawer = "thread" if trainer.target.frame_count > 1 else drawer
+        if self.drawer == "process":  # one process: records stay in order
+            self._drawer = ProcessPoolExecutor(1, mp_context=context(), initializer=_install_writer,
+                                               initargs=(self._writer,))
+        else:
+            self._drawer = ThreadPoolExecutor(1, thread_name_prefix="frames")
         self._pending: deque[Future] = deque()
-        self._baseline_val: float | None = None  # the smoothing baseline's validation MSE, once per run
 
     def frame_path(self, step: int) -> Path:
-        return self.frames_dir / FRAME_NAME.format(step=step)
+        return self._writer.frame_path(step)
 
     def frame_paths(self) -> list[Path]:
         """All frames in the folder, in step order (names sort wrongly past 999,999 steps)."""
@@ -127,11 +241,15 @@ class RunRecorder:
         """Queue the frame of the trainer's current state; the future gives its metrics record
         (appended to metrics.jsonl in step order). Raises TrainingDiverged (from trainer.losses)
         here, at once, when the network is no longer finite."""
-        frozen = _FrozenRun(copy.deepcopy(trainer.model), trainer.model, int(trainer.step_count), trainer.config,
-                            trainer.target, trainer.sample, trainer.losses(), trainer.classes, trainer.out_dim)
         while len(self._pending) >= MAX_PENDING_FRAMES:
             self._pending.popleft().result()  # drawing is behind: let it catch up
-        future = self._drawer.submit(self._draw, frozen, elapsed_s)
+        if self.drawer == "process":
+            losses, step = trainer.losses(), int(trainer.step_count)
+            state = {k: v.detach().to("cpu").numpy().copy() for k, v in trainer.model.state_dict().items()}
+            with plain_main():  # the first submit starts the process: it must not re-run our __main__
+                future = self._drawer.submit(_draw_in_process, state, step, losses, elapsed_s)
+        else:
+            future = self._drawer.submit(self._writer.draw, FrozenRun.of(trainer), elapsed_s)
         self._pending.append(future)
         return future
 
@@ -142,37 +260,6 @@ class RunRecorder:
 
     def close(self) -> None:
         self._drawer.shutdown(wait=True)
-
-    def _draw(self, run: _FrozenRun, elapsed_s: float) -> dict:
-        t0 = time.perf_counter()
-        frame = self.frames.frame(run, self.resolution, live=False, t=self.view.t)
-        path = None
-        if self.pictures:
-            path = self.frame_path(run.step_count)
-            img = self.frames.picture(run, frame, self.view)
-            img.save(path, format="PNG", compress_level=1)  # fast; the movie is the compact output
-        record = {
-            "step": run.step_count,
-            "train_loss": frame.losses.train,
-            "val_loss": frame.losses.val,
-            **({"train_accuracy": frame.losses.train_accuracy, "val_accuracy": frame.losses.val_accuracy}
-               if frame.losses.val_accuracy is not None else {}),
-            "regions": frame.partition.region_count,
-            "elapsed_s": round(elapsed_s, 4),
-            "frame_s": round(time.perf_counter() - t0, 4),
-            "frame": path.name if path else None,
-        }
-        record.update(frame.geometry)
-        if run.target.frame_count > 1:
-            record["t"] = frame.t  # a clip: the moment the grid and exact counts describe
-        # a spatial regression baseline: it says nothing about a clip's time, nor of a classifier's classes
-        if run.target.frame_count == 1 and getattr(run, "classes", None) is None:
-            if self._baseline_val is None:
-                self._baseline_val = smoothing_baseline(run.target, run.sample, DEFAULT_SIGMA_PX).val_loss
-            record["smoothing_val_loss"] = self._baseline_val
-        with self.metrics_path.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
-        return record
 
 
 def train_and_record(

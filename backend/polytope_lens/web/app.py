@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.formparsers import MultiPartParser
 
-from .. import __version__
+from .. import __version__, processes
 from ..core.settings import RunConfig
 from ..core.training import warm_up
 from .budget import MemoryBudget
@@ -31,6 +31,8 @@ from .routers import baseline, downloads, geometry, images, live, meta, pages, p
 from .routers import runs as runs_routes
 from .store import ImageStore
 
+FORK_PRELOAD = "polytope_lens.web.fork_preload"
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -43,7 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_threads
         # before the first request: torch's one-time start-up and the default sample decoded, so the
         # first configure after a start answers as fast as any other
-        await asyncio.to_thread(warm_up)
+        if settings.session_processes:  # the fork server imports and warms up what each session needs, once
+            await asyncio.to_thread(processes.start, [FORK_PRELOAD])
+        else:
+            await asyncio.to_thread(warm_up)
         with contextlib.suppress(KeyError, ValueError):
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
         yield

@@ -32,6 +32,7 @@ class Settings:
     ping_interval_s: float = 10.0  # websocket keep-alive pings ...
     ping_timeout_s: float = 10.0  # ... and how long a pong may take before the connection is dropped
     max_queued_commands: int = 16  # commands waiting per session; more get "slow down"
+    session_processes: bool = True  # each live session trains in a process of its own (False: a thread here)
     max_parallel_jobs: int = 2  # uploads decoded and downloads rendered at once; more wait their turn
     max_connections: int = 256  # uvicorn limit_concurrency: HTTP/websocket connections before 503
     max_connections_per_client: int = 32  # connections from one address at once (web/connections.py)

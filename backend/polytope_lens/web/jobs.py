@@ -30,21 +30,18 @@ import concurrent.futures
 import contextlib
 import logging
 import math
-import multiprocessing
 import os
 import queue
 import shutil
-import sys
 import tempfile
 import threading
 import time
-import types
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 
-log = logging.getLogger("polytope_lens.server")
+from ..processes import context as _context, plain_main as _plain_main
 
-TASKS_MODULE = "polytope_lens.geometry.tasks"
+log = logging.getLogger("polytope_lens.server")
 
 
 class Busy(Exception):
@@ -232,40 +229,6 @@ class _Call:
 
     def __call__(self):
         return self.fn(*self.args, **self.kwargs)
-
-
-@contextlib.contextmanager
-def _plain_main():
-    """Start worker processes without re-running the server's main module in them.
-
-    A forkserver or spawn child first imports the parent's ``__main__`` (the console script,
-    ``python -m polytope_lens.cli``, a test runner), which here would import torch and the
-    whole server into every worker. The tasks live in an importable module, so the workers
-    need none of it: while they are started, ``__main__`` is an empty module.
-    """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
-
-
-_CONTEXT = None
-
-
-def _context():
-    """The forkserver context (spawn where there is none), preloading the numerics once."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        try:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([TASKS_MODULE])
-        except ValueError:  # pragma: no cover - no forkserver on this platform
-            ctx = multiprocessing.get_context("spawn")
-        _CONTEXT = ctx
-    return _CONTEXT
 
 
 # -- threads that go away ----------------------------------------------------------------

@@ -31,9 +31,13 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self.sessions)
 
-    def full(self) -> bool:
+    def in_use(self) -> int:
+        """Sessions holding a place: open ones, and closed ones whose worker has not ended yet."""
         self.closing.difference_update([s for s in self.closing if not s.alive])
-        return len(self.sessions) + len(self.closing) >= self.max_sessions
+        return len(self.sessions) + len(self.closing)
+
+    def full(self) -> bool:
+        return self.in_use() >= self.max_sessions
 
     def add(self, session: LiveSession) -> None:
         self.sessions[session.token] = session
@@ -87,7 +91,7 @@ async def get_budget(conn: HTTPConnection) -> MemoryBudget:
 async def live_session(token: str, registry: Annotated[SessionRegistry, Depends(get_registry)]) -> LiveSession:
     """The session named in the path, once it has a network; 404 otherwise."""
     session = registry.get(token)
-    if session is None or session.trainer is None:
+    if session is None or not session.has_network:
         raise HTTPException(404, "no such session, or it has no network yet")
     return session
 

@@ -9,12 +9,20 @@ Scheduling: after a frame that took t seconds to draw, the session trains for
 at least max(TRAIN_PER_DRAW * t, 1/max_fps - t) before drawing again, so
 drawing never takes more time than training (at most ~36% of the time); a
 frame is not drawn while the previous one is still waiting for the client
-(latest-wins), and a hidden view draws nothing.
+(latest-wins), and a hidden view draws nothing. When the page draws (view.render
+"client"), an update is only the weights, paced by max_fps alone, and while
+running the measurements it carries (losses, grid count, geometry, movie frames)
+are taken every MEASURE_INTERVAL_S from a frozen copy on a measuring thread.
+
+The server runs each session in a process of its own (session_process.py); this
+class is the session itself, and also runs as a thread of the server's process
+(Settings.session_processes off, and tests).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import queue
 import secrets
 import threading
@@ -22,18 +30,21 @@ import time
 from collections import deque
 from typing import Callable
 
+import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
 from ..core.classes import ClassError
 from ..core.images import Target
 from ..core.settings import RunConfig, ViewSettings
+from ..core.smoothing import Baseline, NotARegression, smoothing_baseline
 from ..core.training import Trainer, TrainingDiverged
 from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ..geometry.dynamics import LiveGeometry
 from ..geometry.weights import WeightsSnapshot, flat_weights
 from ..output.clipmovie import clip_movie_bytes, frozen_copy
 from ..output.frames import Frame, FrameProducer
+from ..output.recording import FrozenRun
 from ..output.movie import MovieRecorder, movie_bytes, movie_partition
 from ..output.render import png_bytes
 from .protocol import (
@@ -42,6 +53,8 @@ from .protocol import (
 )
 from .wire import class_frame, partition_frame, weights_frame
 
+log = logging.getLogger("polytope_lens.web")
+
 TargetResolver = Callable[[str, bool], Target]
 
 TRAIN_SLICE_S = 0.02  # longest stretch of training between looks at the command queue
@@ -49,11 +62,12 @@ TRAIN_SLICE_S = 0.02  # longest stretch of training between looks at the command
 # next one: drawing takes at most 1 / (1 + TRAIN_PER_DRAW) of the time (about 36%), so a
 # live view keeps well over half of the training speed; max_fps caps the rate on top.
 TRAIN_PER_DRAW = 1.75
-DEFAULT_MAX_FPS = 30.0
+DEFAULT_MAX_FPS = 60.0
 # With the page drawing (view.render == "client") an update is the weights, cheap enough to send at
 # the display rate; losses, the grid count and the geometry fields are measured at most this often
 # while running (always when paused), and each update says which step they belong to.
 MEASURE_INTERVAL_S = 0.4
+BASELINES_KEPT = 4  # smoothing baselines kept per session (one per sigma asked for)
 CLIP_MOVIE_RESOLUTION = 256  # grid side of a clip movie's panels (the download of the learnt clip)
 # Paused, the exact count of the network on screen is always computed: past the live budget on a
 # thread of its own, with progress, for up to this long; the next command that changes the
@@ -80,6 +94,7 @@ class Outbox:
         self.high_water = max(1, max_messages)
         self._frame: bytes | None = None
         self._notify = notify
+        self.on_frame_taken: Callable[[], None] = lambda: None  # session_process.py: the child may draw again
 
     def backlog(self) -> int:
         """JSON messages waiting to be sent."""
@@ -111,15 +126,19 @@ class Outbox:
             messages, frame = list(self._messages), self._frame
             self._messages.clear()
             self._frame = None
+        if frame is not None:
+            self.on_frame_taken()
         return messages, frame
 
 
 class LiveSession:
     def __init__(
         self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None, max_queued: int = 16,
-        history_bytes: int = DEFAULT_HISTORY_BYTES,
+        history_bytes: int = DEFAULT_HISTORY_BYTES, token: str | None = None,
+        on_command_taken: Callable[[], None] = lambda: None,
     ):
-        self.token = secrets.token_urlsafe(18)
+        self.token = token or secrets.token_urlsafe(18)
+        self._on_command_taken = on_command_taken  # a client's command left the queue (session_process.py counts them)
         self._resolve = resolve_target
         self.outbox = outbox
         self._device = device
@@ -137,6 +156,13 @@ class LiveSession:
         self._frame: Frame | None = None  # the last measured state: losses, grid partition, geometry
         self._next_measure_at = 0.0
         self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
+        self._baselines: dict = {}  # smoothing baselines of this network by sigma
+        # Running with the page drawing, the measurements (losses, grid partition, geometry, movie
+        # frames) are taken from a frozen copy on a thread of their own, beside training.
+        self._network = 0  # bumped when the network is replaced or re-initialised: older measurements are moot
+        self._measure_lock = threading.Lock()  # one user of self.frames at a time; never taken before self._lock
+        self._measure_slot: tuple | None = None  # (network, frames, frozen run, view): the latest wins
+        self._measure_wake = threading.Condition()
         self._pending_steps = 0
         self._next_frame_at = 0.0
         self._train_time = 0.0
@@ -145,6 +171,8 @@ class LiveSession:
         self._status()  # the client learns its token and the idle state at once
         self._thread = threading.Thread(target=self._run, name=f"session-{self.token[:6]}", daemon=True)
         self._thread.start()
+        self._measurer = threading.Thread(target=self._measure_loop, name=f"measure-{self.token[:6]}", daemon=True)
+        self._measurer.start()
 
     # -- public, any thread ---------------------------------------------------
     def submit(self, command) -> bool:
@@ -165,6 +193,8 @@ class LiveSession:
             self._commands.put_nowait(None)  # wakes an idle worker; a full queue means it is not idle
         except queue.Full:
             pass
+        with self._measure_wake:
+            self._measure_wake.notify()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         if self._thread.is_alive():
@@ -173,17 +203,83 @@ class LiveSession:
             self.trainer = None
             self._frame = None
             self.movie.clear()
-        return True
+        self._measurer.join(timeout)  # at most one measurement of a frozen copy to finish
+        return not self._measurer.is_alive()
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread.is_alive() or self._measurer.is_alive()
+
+    @property
+    def has_network(self) -> bool:
+        return self.trainer is not None
+
+    def step_count(self) -> int | None:
+        trainer = self.trainer
+        return None if trainer is None else int(trainer.step_count)
+
+    def class_colors(self) -> list[str] | None:
+        """A classifier's class colours (CSS), None for a regression or before configure."""
+        trainer = self.trainer
+        return None if trainer is None or trainer.classes is None else trainer.classes.css_colors()
+
+    def movie_steps(self) -> tuple[int | None, int]:
+        """The first and last step of the movie recorded so far."""
+        return self.movie.first_step(), self.movie.last_step
+
+    def smoothing_baseline(self, sigma: float) -> tuple[Baseline, int, float | None] | None:
+        """The Gaussian-kernel regression of this run's training points (kept per sigma), the step,
+        and the network's validation loss at its last measured step; None before configure."""
+        with self._lock:
+            trainer, frame = self.trainer, self._frame
+        if trainer is None:
+            return None
+        if trainer.classes is not None:
+            raise NotARegression("the smoothing baseline is a regression of brightness; this run classifies "
+                                 "(task classify), so compare its validation accuracy instead")
+        key = (id(trainer), round(sigma, 6))
+        baseline = self._baselines.get(key)
+        if baseline is None:
+            baseline = smoothing_baseline(trainer.target, trainer.sample, sigma)
+            self._baselines = {k: v for k, v in self._baselines.items() if k[0] == id(trainer)}
+            while len(self._baselines) >= BASELINES_KEPT:
+                self._baselines.pop(next(iter(self._baselines)))
+            self._baselines[key] = baseline
+        return baseline, int(trainer.step_count), None if frame is None else float(frame.losses.val)
+
+    def smoothing_png(self, sigma: float, size: int) -> bytes | None:
+        """The baseline's picture (clipped to [0, 1]), ``size`` pixels square."""
+        found = self.smoothing_baseline(sigma)
+        if found is None:
+            return None
+        pixels = np.rint(np.clip(found[0].values, 0.0, 1.0) * 255).astype(np.uint8)
+        img = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+        if size != img.width:
+            img = img.resize((size, size), Image.BILINEAR)
+        return png_bytes(img)
+
+    def weights_flat(self, step: int | None = None) -> tuple[bytes, int, list[int], int, float, int] | None:
+        """The network now, or at a kept ``step``, as ``flat_weights`` bytes with what rebuilds it
+        (step, widths, outputs, slope, inputs): plain bytes, to hand to another process."""
+        with self._lock:
+            trainer = self.trainer
+            if trainer is None:
+                return None
+            now = int(trainer.step_count)
+            shape = (trainer.config.widths, trainer.out_dim, float(trainer.model.negative_slope), trainer.model.in_dim)
+            data = flat_weights(trainer.model) if step is None or step == now else None
+        if data is None:
+            data = self.history.get(step)
+            if data is None:
+                return None
+        return data, now if step is None else step, *shape
 
     def frame_png(self) -> bytes | None:
         with self._lock:
             if self.trainer is None or self._frame is None:
                 return None
-            return png_bytes(self.frames.picture(self.trainer, self._frame, self.view))
+            with self._measure_lock:
+                return png_bytes(self.frames.picture(self.trainer, self._frame, self.view))
 
     def checkpoint_bytes(self) -> bytes | None:
         with self._lock:
@@ -239,6 +335,8 @@ class LiveSession:
             else:
                 if command is None:
                     break
+                if not isinstance(command, _GeometryReady):
+                    self._on_command_taken()
                 self._handle_safely(command)
                 continue  # drain all commands before training again
             if busy and self.trainer is not None:
@@ -305,6 +403,7 @@ class LiveSession:
         elif isinstance(command, Reset):
             with self._lock:
                 self.trainer.reset()
+                self._network += 1
             self.history.clear()
             self.state = "paused"
             self._pending_steps = 0
@@ -347,6 +446,7 @@ class LiveSession:
             self.image_id = config.image
             self._frame = None
             self.frames = self._frame_producer()
+            self._network += 1
         self.history.clear()
         self.state = "paused"
         self._pending_steps = 0
@@ -415,9 +515,14 @@ class LiveSession:
                 weights = flat_weights(trainer.model)
                 step = int(trainer.step_count)
                 moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
-                if remeasure and (not client or not live or self._frame is None or start >= self._next_measure_at
-                                  or moved):
-                    self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
+                if remeasure and client and live and self._frame is not None and not moved:
+                    if start >= self._next_measure_at:  # measured beside training (_measure_loop)
+                        self._hand_to_measurer(FrozenRun.of(trainer))
+                        self._next_measure_at = start + MEASURE_INTERVAL_S
+                elif remeasure and (not client or not live or self._frame is None or start >= self._next_measure_at
+                                    or moved):
+                    with self._measure_lock:
+                        self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
                 frame = self._frame
         except TrainingDiverged as exc:
@@ -451,11 +556,42 @@ class LiveSession:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
         if frame.step == step and self.movie.due(step):
-            with self._lock:  # the movie's frames are small: draw them from a subsampled grid
+            with self._lock, self._measure_lock:  # the movie's frames are small: drawn from a subsampled grid
                 small = movie_partition(frame.partition)
                 self.movie.add(step, self.frames.picture(trainer, frame, self.view, partition=small))
         spent = time.perf_counter() - start
         self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.max_fps - spent)
+
+    def _hand_to_measurer(self, run: FrozenRun) -> None:
+        """Called under self._lock: the measuring thread takes the latest run handed to it."""
+        with self._measure_wake:
+            self._measure_slot = (self._network, self.frames, run, self.view)
+            self._measure_wake.notify()
+
+    def _measure_loop(self) -> None:
+        """Measure frozen runs while training goes on: in this process the two share one GIL, but
+        the measurement is mostly numpy and torch kernels, which let it go, so training keeps its pace."""
+        while True:
+            with self._measure_wake:
+                while self._measure_slot is None and not self._closed.is_set():
+                    self._measure_wake.wait()
+                if self._closed.is_set():
+                    return
+                (network, frames, run, view), self._measure_slot = self._measure_slot, None
+            try:
+                with self._measure_lock:
+                    frame = frames.frame(run, view.resolution, live=True, t=view.t)
+                    picture = None
+                    if self.movie.due(frame.step):  # the movie's frames are small: drawn from a subsampled grid
+                        picture = frames.picture(run, frame, view, partition=movie_partition(frame.partition))
+                with self._lock:
+                    if network != self._network or (self._frame is not None and self._frame.step > frame.step):
+                        continue  # a new network, or measured on the training thread meanwhile (paused)
+                    self._frame = frame
+                    if picture is not None:
+                        self.movie.add(frame.step, picture)
+            except Exception:  # noqa: BLE001 - a measurement lost; the next one comes 0.4 s later
+                log.exception("session %s: a measurement failed", self.token[:6])
 
     def _diverged(self, exc: TrainingDiverged) -> None:
         self.state = "diverged"

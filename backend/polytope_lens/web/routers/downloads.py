@@ -13,8 +13,7 @@ router = APIRouter(prefix="/api/sessions/{token}", tags=["downloads"], responses
 
 
 def _step(session) -> int | None:
-    trainer = session.trainer
-    return None if trainer is None else int(trainer.step_count)
+    return session.step_count()
 
 
 def _download(data: bytes | None, media_type: str, name: str, missing: str) -> Response:
@@ -26,7 +25,8 @@ def _download(data: bytes | None, media_type: str, name: str, missing: str) -> R
 @router.get("/frame.png", responses={200: {"content": {"image/png": {}}}})
 async def session_frame(session: SessionDep, jobs: JobsDep):
     data = await jobs.run(session.frame_png)
-    return _download(data, "image/png", download_name(session.config(), _step(session), "frame", "png"), "no frame drawn yet")
+    name = download_name(session.config(), await jobs.run(_step, session), "frame", "png")
+    return _download(data, "image/png", name, "no frame drawn yet")
 
 
 @router.get("/movie", responses={200: {"content": {"video/mp4": {}, "image/gif": {}}}})
@@ -35,7 +35,7 @@ async def session_movie(session: SessionDep, jobs: JobsDep):
     if movie is None:
         raise HTTPException(404, "no frames recorded yet: train a little first")
     data, mime, ext = movie
-    first, last = session.movie.first_step(), session.movie.last_step
+    first, last = await jobs.run(session.movie_steps)
     steps = f"{first}-{last}" if first is not None and first != last else last
     return _download(data, mime, download_name(session.config(), steps, "movie", ext), "")
 
@@ -53,13 +53,14 @@ async def session_clip_movie(session: SessionDep, jobs: JobsDep):
 @router.get("/checkpoint", responses={200: {"content": {"application/octet-stream": {}}}})
 async def session_checkpoint(session: SessionDep, jobs: JobsDep):
     data = await jobs.run(session.checkpoint_bytes)
-    name = download_name(session.config(), _step(session), "checkpoint", "pt")
+    name = download_name(session.config(), await jobs.run(_step, session), "checkpoint", "pt")
     return _download(data, "application/octet-stream", name, "no such session, or it has no network yet")
 
 
 @router.get("/config")
-async def session_config(session: SessionDep):
+async def session_config(session: SessionDep, jobs: JobsDep):
     config = session.config()
     if config is None:
         raise HTTPException(404, "no such session, or it has no network yet")
-    return JSONResponse(config.model_dump(), headers=attachment(download_name(config, _step(session), "config", "json")))
+    name = download_name(config, await jobs.run(_step, session), "config", "json")
+    return JSONResponse(config.model_dump(), headers=attachment(name))

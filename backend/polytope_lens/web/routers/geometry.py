@@ -90,12 +90,11 @@ async def snapshot(token: str, registry: RegistryDep,
     session = registry.get(token)
     taken = await asyncio.to_thread(_take_snapshot, session, step)
     if taken is None:
-        if session is not None and session.trainer is not None and step is not None:
+        if session is not None and session.has_network and step is not None:
             raise HTTPException(404, f"step {step} is not kept in this session's history")
         raise HTTPException(404, "no such session, or it has no network yet")
     weights, at = taken
-    trainer = session.trainer
-    classes = trainer.classes.css_colors() if trainer is not None and trainer.classes is not None else None
+    classes = await asyncio.to_thread(session.class_colors)
     arrays = weights.arrays()
     moment = None
     if arrays.affine_layers()[0][0].shape[1] == 3:

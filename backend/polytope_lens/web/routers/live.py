@@ -14,6 +14,7 @@ import contextlib
 import logging
 from urllib.parse import urlsplit
 
+import torch
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
@@ -23,6 +24,7 @@ from ..protocol import Configure, ErrorMessage, LiveLimits, ProtocolError, View,
 from ..budget import MemoryBudget
 from ..registry import BudgetDep, RegistryDep, SettingsDep, StoreDep
 from ..session import LiveSession, Outbox
+from ..session_process import SessionProcess
 
 log = logging.getLogger("polytope_lens.web")
 router = APIRouter()
@@ -57,7 +59,7 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
             loop.call_soon_threadsafe(wake.set)
 
     outbox = Outbox(notify=notify)
-    session = _new_session(settings, store, outbox)
+    session = await asyncio.to_thread(_new_session, settings, store, outbox)  # may wait for a new process
     registry.add(session)
     receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget))
     sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
@@ -84,13 +86,11 @@ def _settings_after(command, config, resolution: int) -> tuple | None:
     return None
 
 
-def _new_session(settings: Settings, store, outbox: Outbox) -> LiveSession:
-    return LiveSession(
-        store.target,
-        outbox,
-        device=settings.device,
-        max_queued=settings.max_queued_commands,
-    )
+def _new_session(settings: Settings, store, outbox: Outbox) -> LiveSession | SessionProcess:
+    if settings.session_processes:  # its own process: sessions do not share one GIL
+        return SessionProcess(store.target, outbox, device=settings.device, max_queued=settings.max_queued_commands,
+                              threads=torch.get_num_threads())
+    return LiveSession(store.target, outbox, device=settings.device, max_queued=settings.max_queued_commands)
 
 
 async def _deny(ws: WebSocket, detail: str) -> None:

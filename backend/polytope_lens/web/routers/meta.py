@@ -17,12 +17,12 @@ router = APIRouter(prefix="/api", tags=["server"])
 
 class Health(BaseModel):
     status: str
-    sessions: int
+    sessions: int  # live sessions holding one of max_sessions places (a closed one until its process ends)
 
 
 @router.get("/health", response_model=Health)
 async def health(registry: RegistryDep):
-    return {"status": "ok", "sessions": len(registry)}
+    return {"status": "ok", "sessions": registry.in_use()}
 
 
 @router.get("/options")
