@@ -52,6 +52,8 @@ def test_classify_the_spiral_accuracy_rises_and_the_decision_boundary_appears(op
     expect(by(page, "val-accuracy")).to_be_visible()
     expect(by(page, "accuracy-chart")).to_be_visible()
     expect(by(page, "loss-hint")).to_contain_text("cross-entropy")
+    expect(page.get_by_text("The class that wins at every grid point")).to_be_visible()  # the panels say what they show
+    expect(page.get_by_text("The network's output at every grid point")).to_be_hidden()
     expect(by(page, "baseline-card")).to_be_hidden()  # a regression baseline (MSE): not a classifier's
     page.wait_for_function("() => /%$/.test(document.querySelector('[data-testid=val-accuracy]').textContent)")
     before = accuracy(page, "val-accuracy")
@@ -88,6 +90,7 @@ def test_classify_the_spiral_accuracy_rises_and_the_decision_boundary_appears(op
     rows = by(page, "inspector-class-table").locator("tr[data-testid^=class-row-]")
     expect(rows).to_have_count(2)
     expect(by(page, "inspector-class-table")).to_contain_text("(wins here)")
+    expect(by(page, "inspector-class-table")).to_contain_text("red")  # the classes by name
     expect(by(page, "inspector-pieces")).to_contain_text("autograd")
 
 
