@@ -13,6 +13,12 @@ MINI_SETTINGS = {"image": "ring", "layers": ["4x2", "6x3"], "seed": [0, 1], "ste
 
 
 def make_mini_sweep(out: Path) -> Path:
-    outcome = run_sweep(build_plan(MINI_SETTINGS), out, LocalEngine(jobs=2))
-    assert outcome.done == 4, outcome
+    return run_sweep_of(out, MINI_SETTINGS)
+
+
+def run_sweep_of(out: Path, settings: dict) -> Path:
+    """Run the sweep of ``settings`` into ``out``; every run must finish."""
+    plan = build_plan(settings)
+    outcome = run_sweep(plan, out, LocalEngine(jobs=2))
+    assert outcome.done == len(plan.runs), outcome
     return out

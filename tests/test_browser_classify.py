@@ -52,6 +52,8 @@ def test_classify_the_spiral_accuracy_rises_and_the_decision_boundary_appears(op
     expect(by(page, "val-accuracy")).to_be_visible()
     expect(by(page, "accuracy-chart")).to_be_visible()
     expect(by(page, "loss-hint")).to_contain_text("cross-entropy")
+    expect(page.get_by_text("The class that wins at every grid point")).to_be_visible()  # the panels say what they show
+    expect(page.get_by_text("The network's output at every grid point")).to_be_hidden()
     expect(by(page, "baseline-card")).to_be_hidden()  # a regression baseline (MSE): not a classifier's
     page.wait_for_function("() => /%$/.test(document.querySelector('[data-testid=val-accuracy]').textContent)")
     before = accuracy(page, "val-accuracy")
@@ -88,6 +90,7 @@ def test_classify_the_spiral_accuracy_rises_and_the_decision_boundary_appears(op
     rows = by(page, "inspector-class-table").locator("tr[data-testid^=class-row-]")
     expect(rows).to_have_count(2)
     expect(by(page, "inspector-class-table")).to_contain_text("(wins here)")
+    expect(by(page, "inspector-class-table")).to_contain_text("red")  # the classes by name
     expect(by(page, "inspector-pieces")).to_contain_text("autograd")
 
 
@@ -116,3 +119,41 @@ def test_a_picture_without_classes_is_refused_under_the_classes_and_task_round_t
     again = open_app(page.url.split("?", 1)[1])
     expect(by(again, "task-select")).to_have_value("classify")
     expect(by(again, "label-noise-input")).to_have_value("0.1")
+
+
+def test_compare_page_draws_a_classifier_run_as_its_class_map(browser, tmp_path):  # noqa: F811 (fixture)
+    """A sweep of classifiers shown on /compare: weights.json gives the class colours, so the run's
+    panel is its class map (red and blue areas) with the decision boundary in black."""
+    from browser import PageLog, ServeProcess
+    from sweep_fixture import run_sweep_of
+
+    out = run_sweep_of(tmp_path / "sweep", {"image": "classes-xor", "task": "classify", "layers": ["8x3"], "seed": [0],
+                                            "steps": 300, "frame_every": 100, "resolution": 32, "train_points": 2000,
+                                            "val_points": 200, "lr": 0.01})
+    server = ServeProcess()
+    server.command += ["--runs", str(out)]
+    with server:
+        page = browser.new_page()
+        log = PageLog().attach(page)
+        try:
+            page.goto(f"{server.url}/compare")
+            expect(by(page, "compare-panels")).to_have_attribute("data-ready", "8x3_seed0")
+            by(page, "compare-scrub").fill("300")  # the last recorded step
+            page.wait_for_function("() => document.querySelector('[data-testid=compare-canvas-0]').dataset.step === '300'")
+            shares = page.evaluate("""() => {
+              const c = document.querySelector('[data-testid=compare-canvas-0]');
+              const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+              let red = 0, blue = 0, black = 0;
+              for (let i = 0; i < d.length; i += 4) {
+                if (d[i] === 255 && d[i + 1] === d[i + 2] && d[i + 1] < 200) red++;
+                else if (d[i + 2] === 255 && d[i] === d[i + 1] && d[i] < 200) blue++;
+                else if (d[i] === 0 && d[i + 1] === 0 && d[i + 2] === 0) black++;
+              }
+              const n = d.length / 4;
+              return [red / n, blue / n, black / n];
+            }""")
+        finally:
+            page.close()
+    assert not log.errors(), log.errors()
+    red, blue, black = shares
+    assert red > 0.2 and blue > 0.2 and black > 0.005, shares

@@ -254,7 +254,7 @@ def test_websocket_classifier_sends_classes_accuracy_and_decision_fields(server)
         assert frame["channels"] == 3 and 0 <= frame["val_accuracy"] <= 1 and "train_accuracy" in frame
         # server frames carry the class map in colour and the decision boundary's pixels
         assert frame["classes"] == ["#ff0000", "#00ff00", "#0000ff"]
-        assert [s["name"] for s in frame["sections"]] == ["prediction", "boundary", "decision"]
+        assert [s["name"] for s in frame["sections"]] == ["prediction", "boundary", "lines", "decision"]
         assert frame["sections"][0]["length"] == 64 * 64 * 3
         client.send("step", n=200)
         frame = client.expect("frame", where=lambda f: f["step"] == 200)
@@ -297,3 +297,26 @@ def test_class_frame_carries_the_class_map_and_the_decision_pixels_of_classmap()
     bits = np.unpackbits(np.frombuffer(sections["decision"], np.uint8))[: 48 * 48].reshape(48, 48).astype(bool)
     assert bits.any() and np.array_equal(bits, decision_mask(winner))
     assert len(sections["regions"]) == 48 * 48 * 3
+
+
+def test_a_classifier_sweep_run_records_its_class_count_and_colours(tmp_path):
+    """A sweep of classifiers: the picture is read in colour, and weights.json gives the outputs the
+    network has (its picture's class count, not the setting's most) and the class colours, so the
+    Compare page can read weights.bin and draw class maps (GET /api/runs/{id}/weights passes them on)."""
+    from polytope_lens.core.training import load_checkpoint_model
+    from polytope_lens.geometry.weights import flat_weights
+
+    out = tmp_path / "sweep"
+    assert main(["sweep", "classes-xor", "--task", "classify", "--layers", "6x2", "--steps", "40", "--frame-every", "20",
+                 "--resolution", "32", "--train-points", "800", "--val-points", "200", "--out", str(out),
+                 "--jobs", "1", "--quiet"]) == 0
+    index = json.loads((out / "sweep.json").read_text())
+    (run,) = index["runs"]
+    assert run["status"] == "done", run["error"]
+    folder = out / run["id"]
+    meta = json.loads((folder / "weights.json").read_text())
+    assert meta["out_dim"] == 2 and meta["classes"] == ["#ff0000", "#0000ff"]
+    history = (folder / "weights.bin").read_bytes()
+    assert len(history) == len(meta["steps"]) * meta["bytes_per_step"]
+    model, _, _ = load_checkpoint_model(folder / "checkpoint.pt")
+    assert history[-meta["bytes_per_step"]:] == flat_weights(model)

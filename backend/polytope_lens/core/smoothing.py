@@ -30,8 +30,9 @@ MIN_WEIGHT = 1e-3  # in units of one point's own weight at its pixel
 FALLBACK_SCALES = (4.0, 16.0)
 
 
-class NotARegression(ValueError):
-    """The baseline regresses brightness: a classifier's points are class indices, not values."""
+class NotARegression(Exception):
+    """The baseline regresses brightness: a classifier's points are class indices, not values.
+    (Not a ValueError: a session in its own process answers a call's ValueError as "gone".)"""
 
 
 @dataclass

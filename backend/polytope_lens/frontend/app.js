@@ -598,6 +598,7 @@ class App {
     this.clip.setPoints(msg);
     this.classList.setClasses(msg.classes || null);
     this.controls.setClassCount(Array.isArray(msg.classes) ? msg.classes.length : null);
+    this.inspector.setClassNames(Array.isArray(msg.classes) ? msg.classes.map((c) => c.name) : []);
     this.panels.setPoints(this.clip.pointsNow());
     this.lossGuard.reset();
     this.dispatch("built");

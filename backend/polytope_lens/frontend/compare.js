@@ -4,6 +4,7 @@
 // shared axes, and the sweep's table, sortable by any column. Routes: docs/protocol.md "Runs".
 
 import { CHART_CONFIG, CHART_FONT } from "./charts.js";
+import { classColorsOf } from "./connection.js";
 import { MLPRenderer } from "./renderer.js";
 
 const MAX_RUNS = 4;
@@ -91,6 +92,7 @@ class RunReplay {
       outDim: this.meta.out_dim,
       negativeSlope: this.meta.negative_slope,
       weights: this.weights.subarray(i * this.params, (i + 1) * this.params),
+      classColors: classColorsOf(this.meta, this.meta.out_dim), // a classifier's: drawn as its class map
     };
   }
 

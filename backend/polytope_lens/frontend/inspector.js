@@ -45,6 +45,7 @@ export class Inspector {
     this.overlay = overlay;
     this.root = root;
     this.dead = []; // per layer, '1' where the neuron is off everywhere (the frames' dead_pattern)
+    this.classNames = []; // a classifier's class names ("red", ...), from the points message
     this.onError = onError || (() => {});
     this.at = at;
     this.busy = busy;
@@ -250,7 +251,7 @@ export class Inspector {
       row.dataset.testid = `class-row-${k}`;
       const name = el("td");
       if (map.color) name.append(swatch(map.color));
-      name.append(` ${k}${k === info.winner ? " (wins here)" : ""}`);
+      name.append(` ${this.classNames[k] || k}${k === info.winner ? " (wins here)" : ""}`);
       const [ax, ay] = map.A;
       const terms = `${fmt(ax, 4)} x ${ay < 0 ? "−" : "+"} ${fmt(Math.abs(ay), 4)} y ${map.c < 0 ? "−" : "+"} ${fmt(Math.abs(map.c), 4)}`;
       const share = (areas.get(k) || 0) / total;
@@ -262,6 +263,11 @@ export class Inspector {
     pieces.textContent = winners > 1
       ? `${winners} classes win inside this region, in ${info.pieces.length} convex pieces cut by ${info.boundary.length} straight piece${info.boundary.length === 1 ? "" : "s"} of the decision boundary (dashed on the partition); softmax checked against torch autograd: max |difference| ${info.max_softmax_diff.toExponential(1)}.`
       : `Class ${info.winner} wins on the whole region: the decision boundary does not cross it. Softmax checked against torch autograd: max |difference| ${info.max_softmax_diff.toExponential(1)}.`;
+  }
+
+  /** A classifier's class names, in class order (empty for a regression). */
+  setClassNames(names) {
+    this.classNames = Array.isArray(names) ? names : [];
   }
 
   /** The latest frame's dead neurons ('0010|1000', '1' = off everywhere), marked in the next pattern shown. */

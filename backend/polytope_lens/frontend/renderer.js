@@ -343,7 +343,45 @@ void main() {
 }`;
 }
 
-function composeSource(T) {
+// The classifier's part of the compose shader: only compiled into a classifier's program, since a
+// software rasterizer (SwiftShader) pays for the code of a branch it does not take.
+const CLASSIFIER_GLSL = `// A classifier (classmap.py): scores at a pixel, the winner (the first of equal maxima, as
+// numpy's argmax), its colour shaded by the softmax probability, and the decision boundary.
+void scoresAt(ivec2 q, out float s[8]) {
+  vec4 a = uintBitsToFloat(texelFetch(uPred, q, 0)), b = uintBitsToFloat(texelFetch(uPred2, q, 0));
+  s[0] = a.x; s[1] = a.y; s[2] = a.z; s[3] = a.w; s[4] = b.x; s[5] = b.y; s[6] = b.z; s[7] = b.w;
+}
+int winnerOf(float s[8]) {
+  int w = 0;
+  for (int k = 1; k < 8; k++) if (k < uClasses && s[k] > s[w]) w = k;
+  return w;
+}
+int winnerAt(ivec2 q) { float s[8]; scoresAt(q, s); return winnerOf(s); }
+vec3 classColor(ivec2 p) {  // class_map_rgb
+  float s[8];
+  scoresAt(p, s);
+  int w = winnerOf(s);
+  float sum = 0.0;
+  for (int k = 0; k < 8; k++) if (k < uClasses) sum += exp(s[k] - s[w]);
+  float K = float(uClasses), prob = 1.0 / sum;
+  float share = ${LIGHTEST.toFixed(2)} + (1.0 - ${LIGHTEST.toFixed(2)}) * clamp((prob - 1.0 / K) / (1.0 - 1.0 / K), 0.0, 1.0);
+  return clamp(roundEven(uClassColors[w] * share + 255.0 * (1.0 - share)), 0.0, 255.0);
+}
+// decision_mask before widening: the winner differs from the left or the upper neighbour (rows
+// run bottom up here: the upper one is y + 1).
+bool changesAt(ivec2 q, ivec2 size) {
+  int w = winnerAt(q);
+  return (q.x > 0 && w != winnerAt(q - ivec2(1, 0))) || (q.y + 1 < size.y && w != winnerAt(q + ivec2(0, 1)));
+}
+bool decisionAt(ivec2 p) {  // widened by one pixel to the four sides (DECISION_WIDTH 3)
+  ivec2 size = textureSize(uPred, 0);
+  return changesAt(p, size) || (p.x > 0 && changesAt(p - ivec2(1, 0), size)) || (p.x + 1 < size.x && changesAt(p + ivec2(1, 0), size))
+    || (p.y > 0 && changesAt(p - ivec2(0, 1), size)) || (p.y + 1 < size.y && changesAt(p + ivec2(0, 1), size));
+}
+
+`;
+
+function composeSource(T, classify) {
   return `${HEAD}
 ${bitSamplers(T)}
 uniform usampler2D uPred, uPred2, uEdge, uTies;  // uPred2: outputs 4..7 of a classifier
@@ -408,48 +446,12 @@ uvec3 regionColor(ivec2 p) {
   return uvec3(v, p_, q);
 }
 
-// A classifier (classmap.py): scores at a pixel, the winner (the first of equal maxima, as
-// numpy's argmax), its colour shaded by the softmax probability, and the decision boundary.
-void scoresAt(ivec2 q, out float s[8]) {
-  vec4 a = uintBitsToFloat(texelFetch(uPred, q, 0)), b = uintBitsToFloat(texelFetch(uPred2, q, 0));
-  s[0] = a.x; s[1] = a.y; s[2] = a.z; s[3] = a.w; s[4] = b.x; s[5] = b.y; s[6] = b.z; s[7] = b.w;
-}
-int winnerOf(float s[8]) {
-  int w = 0;
-  for (int k = 1; k < 8; k++) if (k < uClasses && s[k] > s[w]) w = k;
-  return w;
-}
-int winnerAt(ivec2 q) { float s[8]; scoresAt(q, s); return winnerOf(s); }
-vec3 classColor(ivec2 p) {  // class_map_rgb
-  float s[8];
-  scoresAt(p, s);
-  int w = winnerOf(s);
-  float sum = 0.0;
-  for (int k = 0; k < 8; k++) if (k < uClasses) sum += exp(s[k] - s[w]);
-  float K = float(uClasses), prob = 1.0 / sum;
-  float share = ${LIGHTEST.toFixed(2)} + (1.0 - ${LIGHTEST.toFixed(2)}) * clamp((prob - 1.0 / K) / (1.0 - 1.0 / K), 0.0, 1.0);
-  return clamp(roundEven(uClassColors[w] * share + 255.0 * (1.0 - share)), 0.0, 255.0);
-}
-// decision_mask before widening: the winner differs from the left or the upper neighbour (rows
-// run bottom up here: the upper one is y + 1).
-bool changesAt(ivec2 q, ivec2 size) {
-  int w = winnerAt(q);
-  return (q.x > 0 && w != winnerAt(q - ivec2(1, 0))) || (q.y + 1 < size.y && w != winnerAt(q + ivec2(0, 1)));
-}
-bool decisionAt(ivec2 p) {  // widened by one pixel to the four sides (DECISION_WIDTH 3)
-  ivec2 size = textureSize(uPred, 0);
-  return changesAt(p, size) || (p.x > 0 && changesAt(p - ivec2(1, 0), size)) || (p.x + 1 < size.x && changesAt(p + ivec2(1, 0), size))
-    || (p.y > 0 && changesAt(p - ivec2(0, 1), size)) || (p.y + 1 < size.y && changesAt(p + ivec2(0, 1), size));
-}
-
-void main() {
+${classify ? CLASSIFIER_GLSL : ""}void main() {
   ivec2 p = ivec2(gl_FragCoord.xy);
   vec3 rgb;
   if (uMode == 2) {
     rgb = vec3(regionColor(p));
-  } else if (uClasses > 0) {
-    rgb = classColor(p);
-  } else {  // render.py prediction_rgb: clip(rint(prediction * 255), 0, 255), grey repeated
+  }${classify ? " else if (uClasses > 0) {\n    rgb = classColor(p);\n  }" : ""} else {  // render.py prediction_rgb: clip(rint(prediction * 255), 0, 255), grey repeated
     vec4 y = uintBitsToFloat(texelFetch(uPred, p, 0));
     rgb = clamp(roundEven((uChannels == 1 ? y.rrr : y.rgb) * 255.0), 0.0, 255.0);
   }
@@ -467,7 +469,7 @@ void main() {
     uint a = FADE[crowd];
     rgb = vec3((uvec3(rgb) * (8u - a) + uvec3(uEdgeColor) * a + 4u) / 8u);
   }
-  if (uMode != 0 && uClasses > 0 && decisionAt(p)) rgb = vec3(0.0);
+  ${classify ? "if (uMode != 0 && uClasses > 0 && decisionAt(p)) rgb = vec3(0.0);" : ""}
   oColor = vec4(rgb / 255.0, 1.0);
 }`;
 }
@@ -688,9 +690,9 @@ export class MLPRenderer {
 
   _compose(display, fbo, [w, h], bits = this.targets.bits, extra = this.targets) {
     const gl = this.gl, T = bits.length;
-    const prog = this._program(`compose${T}`, () => composeSource(T));
-    const fill = display.panel !== "prediction" && display.fillRegions;
     const classes = "classes" in extra ? extra.classes : this.net?.classColors ?? null;
+    const prog = this._program(`compose${T}${classes ? "-classify" : ""}`, () => composeSource(T, Boolean(classes)));
+    const fill = display.panel !== "prediction" && display.fillRegions;
     gl.useProgram(prog);
     this._bindBits(prog, bits);
     this._bindTexture(prog, "uPred", T, extra.pred);

@@ -76,7 +76,7 @@ def execute_run(task: RunTask, run_dir: str | Path) -> dict:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / SUMMARY).unlink(missing_ok=True)  # a redone run is unfinished until it ends again
         config = RunConfig.model_validate(task.config)
-        trainer = Trainer(config, load_target(task.picture, color=config.color), device=task.device)
+        trainer = Trainer(config, load_target(task.picture, color=config.target_color), device=task.device)
         (run_dir / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
         recorder = _HistoryRecorder(run_dir, trainer, task.resolution, pictures=task.frames or task.movie)
         last: dict = {}
@@ -90,7 +90,7 @@ def execute_run(task: RunTask, run_dir: str | Path) -> dict:
         finally:
             recorder.close()
             trainer.save(run_dir / "checkpoint.pt")
-            _write_weight_index(run_dir, config, recorder.weight_steps)
+            _write_weight_index(run_dir, trainer, recorder.weight_steps)
         if task.movie:
             write_movie(recorder.frame_paths(), run_dir / "movie.mp4")
         summary = {k: last.get(k) for k in SUMMARY_FIELDS}
@@ -109,13 +109,16 @@ def _failed(error: str, started: float) -> dict:
     return {"status": "failed", "summary": {"wall_s": round(time.perf_counter() - started, 3)}, "error": error}
 
 
-def _write_weight_index(run_dir: Path, config: RunConfig, steps: list[int]) -> None:
+def _write_weight_index(run_dir: Path, trainer, steps: list[int]) -> None:
+    config = trainer.config
     index = {
         "steps": steps,
         "widths": config.widths,
-        "out_dim": config.out_dim,
+        "out_dim": trainer.out_dim,  # a classifier's: its picture's class count (config.out_dim is the most)
         "negative_slope": config.negative_slope if config.activation == "leaky_relu" else 0.0,
-        "bytes_per_step": flat_size(config.widths, config.out_dim),
+        "bytes_per_step": flat_size(config.widths, trainer.out_dim),
+        # a classifier's class colours: the Compare page draws its scores as a class map
+        "classes": trainer.classes.css_colors() if trainer.classes is not None else None,
         "layout": "float32 little-endian; per layer (hidden layers, then output): W (out x in, row-major), then b",
     }
     (run_dir / WEIGHTS_INDEX).write_text(json.dumps(index) + "\n")

@@ -54,6 +54,7 @@ class WeightsIndex(BaseModel):
     out_dim: int
     negative_slope: float
     bytes_per_step: int
+    classes: list[str] | None = None  # a classifier's class colours ("#rrggbb", one per output)
 
 
 def get_catalog(request: Request) -> RunCatalog:
