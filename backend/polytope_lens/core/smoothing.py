@@ -31,8 +31,7 @@ FALLBACK_SCALES = (4.0, 16.0)
 
 
 class NotARegression(Exception):
-    """The baseline regresses brightness: a classifier's points are class indices, not values.
-    (Not a ValueError: a session in its own process answers a call's ValueError as "gone".)"""
+    """The baseline regresses brightness: a classifier's points are class indices, not values."""
 
 
 @dataclass

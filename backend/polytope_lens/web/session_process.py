@@ -248,10 +248,14 @@ class SessionProcess(RemoteSession):
             call_id = next(self._call_ids)
             self._calls[call_id] = future
         try:
-            self._send(("call", call_id, method, args))
-            return future.result(CALL_TIMEOUT_S)
-        except (OSError, ValueError, EOFError, concurrent.futures.CancelledError):
-            return None  # the child is gone: as for a closed session
+            try:
+                self._send(("call", call_id, method, args))
+            except (OSError, ValueError):
+                return None  # the child is gone: as for a closed session
+            try:
+                return future.result(CALL_TIMEOUT_S)  # what the method raised in the child is raised here
+            except concurrent.futures.CancelledError:
+                return None  # the child ended before it answered
         finally:
             with self._calls_lock:
                 self._calls.pop(call_id, None)
