@@ -35,14 +35,14 @@ from polytope_lens.web.wire import decode_frame
 from frames import ring_target  # noqa: E402
 
 _CHILD = """
-import socket, sys
+import json, socket, sys
 import torch
 torch.set_num_threads(int(sys.argv[2]))
 import uvicorn
 from polytope_lens.web.app import uvicorn_config
 from polytope_lens.web.config import Settings
 sock = socket.socket(fileno=int(sys.argv[1]))
-settings = Settings(max_sessions=int(sys.argv[3]))
+settings = Settings(max_sessions=int(sys.argv[3]), **json.loads(sys.argv[4]))
 uvicorn.Server(uvicorn_config(settings, log_level="warning")).run(sockets=[sock])
 """
 
@@ -65,9 +65,10 @@ def bare_training(steps: int, threads: int = 1) -> dict:
 class Server:
     """A real server in a subprocess on a free loopback port (``with Server() as srv``)."""
 
-    def __init__(self, threads: int = 1, max_sessions: int = 4, startup_timeout: float = 60.0):
+    def __init__(self, threads: int = 1, max_sessions: int = 4, startup_timeout: float = 60.0, **settings):
         self.threads = threads
         self.max_sessions = max_sessions
+        self.settings = settings  # more Settings fields, e.g. session_engine="ray"
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
 
@@ -80,7 +81,8 @@ class Server:
         self.log = tempfile.TemporaryFile()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, str(sock.fileno()), str(self.threads), str(self.max_sessions)],
+                [sys.executable, "-c", _CHILD, str(sock.fileno()), str(self.threads), str(self.max_sessions),
+                 json.dumps(self.settings)],
                 pass_fds=(sock.fileno(),),
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
@@ -405,6 +407,34 @@ def cli_run(steps: int = 6000, frame_every: int = 50, threads: int = 1, log=prin
         f"{training:.1f} s training, {len(records)} frames of {frame_s:.2f} s each (median, drawn alongside)")
     return {"steps": steps, "frames": len(records), "wall_s": wall, "training_s": training, "frame_s": frame_s,
             "ratio": wall / training, "val_loss": records[-1]["val_loss"]}
+
+
+def relay_cost(seconds: float = 8.0, threads: int = 1, log=print) -> dict:
+    """What the web server itself spends on one client-drawn live session (its own process's CPU,
+    the session training elsewhere): in a process of this machine, and as an actor of a local Ray."""
+    import psutil
+    import ray
+
+    context = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
+                       log_to_driver=False, configure_logging=False)
+    results = {}
+    try:
+        for engine, extra in (("process", {}), ("ray", {"ray_address": context.address_info["gcs_address"]})):
+            with Server(threads=threads, max_sessions=1, session_engine=engine, **extra) as server:
+                run_live(server.ws_url, view={"render": "client"}, seconds=1.0)  # warm: the first actor, imports
+                process = psutil.Process(server.process.pid)
+                before = process.cpu_times()
+                t0 = time.perf_counter()
+                run = run_live(server.ws_url, view={"render": "client"}, seconds=seconds)
+                wall = time.perf_counter() - t0
+                after = process.cpu_times()
+            cpu = (after.user + after.system - before.user - before.system) / wall
+            results[engine] = {"server_cpu": cpu, "fps": run["fps"], "steps_per_s": run["steps_per_s"]}
+            log(f"  {engine}: the web server used {cpu * 100:.0f}% of a core relaying {run['fps']:.1f} updates/s; "
+                f"the session trained {run['steps_per_s']:.0f} steps/s")
+    finally:
+        ray.shutdown()
+    return results
 
 
 if __name__ == "__main__":

@@ -118,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         log("  skipped: Ray is not installed (pip install 'polytope-lens[ray]')")
         results["sweeps"] = None
 
+    log("9. live sessions elsewhere: the web server's own cost of relaying one (process vs Ray actor)")
+    try:
+        results["relay"] = live.relay_cost(seconds=3.0 if quick else 8.0, threads=args.threads, log=log)
+    except ModuleNotFoundError:
+        log("  skipped: Ray is not installed (pip install 'polytope-lens[ray]')")
+        results["relay"] = None
+
     log("5. exact partition")
     cases = exact_partition.CASES[:1] if quick else exact_partition.CASES
     results["exact"] = exact_partition.run(cases, runs=3 if quick else 5, log=log)
@@ -168,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if results["sweeps"]:
         rows.extend(sweeps.rows(results["sweeps"], fmt_s))
+    if results["relay"]:
+        for engine, r in results["relay"].items():
+            rows.append(("9", f"web server CPU relaying one client-drawn session ({engine}; {r['fps']:.0f} updates/s)",
+                         f"{r['server_cpu'] * 100:.0f}% of a core", "", "", "", ""))
 
     for e in results["exact"]:
         trained = f"trained {e['trained_steps']} steps" if e["trained_steps"] else "at initialisation"

@@ -730,7 +730,7 @@ def test_foreign_host_is_refused_for_rest_and_websocket(server, http):
     reply = handshake(server, "evil.example:%d" % server.port, origin="http://evil.example:%d" % server.port)
     assert reply.startswith(b"HTTP/1.1 403"), reply[:200]
     assert b"host name" in reply
-    assert sessions_open(http) == before
+    assert sessions_open(http) <= before  # none opened (an earlier test's closing session may end meanwhile)
     # the names this server is reached by are answered
     for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", f"[::1]:{server.port}", "LOCALHOST"):
         assert httpx.get(f"{server}/api/health", headers={"Host": host}, timeout=10).status_code == 200, host

@@ -180,7 +180,8 @@ def test_many_sessions_and_churn(server):
         assert frames[-1][2] < frames[0][2]  # and it learned
     while_training = [s for t, _, s in health if t_start + 1.0 < t < t_start + TRAIN_SECONDS - 0.5]
     assert while_training and min(while_training) >= TRAINERS, while_training
-    assert peak_sessions <= TRAINERS + 2
+    # the trainers, one churning session, and closed ones whose process is still ending (they hold a place)
+    assert peak_sessions <= TRAINERS + 4
 
     # everything is given back
     wait_for(lambda: open_sessions(http) == 0, 3, "sessions left open after the clients went away")

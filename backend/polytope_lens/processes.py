@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import sys
+import threading
 import types
 
 # Imported once by the fork server: every worker forked from it has them already.
 PRELOAD = ["polytope_lens.geometry.tasks", "polytope_lens.output.recording"]
 
 _CONTEXT = None
+_MAIN_LOCK = threading.RLock()
 _preload = list(PRELOAD)
 
 
@@ -38,14 +40,22 @@ def context(preload: list[str] | tuple[str, ...] = ()):
     return _CONTEXT
 
 
-def start(preload: list[str] | tuple[str, ...] = ()) -> None:
-    """Start the fork server now and wait until it has imported the numerics and ``preload``, so
-    that the first worker asked for later starts at once. A server calls this at start-up."""
+def start(preload: list[str] | tuple[str, ...] = (), wait: bool = True) -> None:
+    """Start the fork server now, so that it imports the numerics and ``preload`` before the first
+    worker is asked for; with ``wait``, return once it has (a server calls this at start-up without
+    waiting: it answers at once, and a session asked for meanwhile waits for the imports)."""
     ctx = context(preload)
-    with plain_main():
-        first = ctx.Process(target=_ready, name="fork-server-ready")
-        first.start()  # answered once the fork server has done its imports
-    first.join()
+
+    def first_worker() -> None:
+        with plain_main():
+            first = ctx.Process(target=_ready, name="fork-server-ready")
+            first.start()  # answered once the fork server has done its imports
+        first.join()
+
+    if wait:
+        first_worker()
+    else:
+        threading.Thread(target=first_worker, name="fork-server-start", daemon=True).start()
 
 
 def _ready() -> None:
@@ -61,10 +71,11 @@ def plain_main():
     every worker, or run it again. The workers' code lives in importable modules, so they need
     none of it: while they are started, ``__main__`` is an empty module.
     """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
+    with _MAIN_LOCK:  # one swap at a time: threads start workers concurrently
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # before the first request: torch's one-time start-up and the default sample decoded, so the
         # first configure after a start answers as fast as any other
         if settings.session_engine == "process":  # the fork server imports and warms up what each session needs
-            await asyncio.to_thread(processes.start, [FORK_PRELOAD])
+            await asyncio.to_thread(processes.start, [FORK_PRELOAD], False)
         else:
             await asyncio.to_thread(warm_up)
         if settings.session_engine == "ray":
