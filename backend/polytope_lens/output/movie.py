@@ -24,8 +24,9 @@ from .render import GAP, caption_height_for
 
 # Tried in order; the first one whose encoder opens is used.
 MP4_CODECS = ("libx264", "mpeg4")
-# x264 defaults (CRF 23): one-pixel boundary lines stay clear; CRF 18 was 1.4x the size for no visible gain.
-_CODEC_OPTIONS = {"libx264": {"crf": "23", "preset": "fast"}}
+# x264 CRF 23: one-pixel boundary lines stay clear; CRF 18 was 1.4x the size for no visible gain. Preset
+# veryfast: a 121-frame 3072-wide movie in 11 s instead of 16 s (fast), and no larger.
+_CODEC_OPTIONS = {"libx264": {"crf": "23", "preset": "veryfast"}}
 _MPEG4_BIT_RATE = 8_000_000
 PAD_COLOR = (255, 255, 255)  # white bars where a frame is padded to even sides for H.264
 MOVIE_MAX_FRAMES = 240  # a live session keeps at most this many small frames for its movie
