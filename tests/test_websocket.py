@@ -250,24 +250,33 @@ def _session_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("session-")]
 
 
+def _training_session(app, url) -> tuple[LiveClient, object]:
+    """A client whose session trains, and the session object of the in-process app."""
+    client = LiveClient(url)
+    client.configure(**SMALL_CONFIG)
+    client.send("start")
+    client.expect("frame", where=lambda f: f["step"] > 0)
+    assert len(app.state.registry.sessions) == 1
+    return client, next(iter(app.state.registry.sessions.values()))
+
+
+def _wait_closed(app, session, within: float) -> None:
+    t0 = time.monotonic()
+    while (app.state.registry.sessions or session.alive) and time.monotonic() - t0 < within:
+        time.sleep(0.02)
+
+
 def test_closing_the_socket_stops_training_and_frees_the_session():
     """In-process server, so the app state and the session's process can be inspected."""
     app = create_app(Settings())
     with running_app(app) as url:
         before = len(_session_threads())
-        client = LiveClient(url)
-        client.configure(**SMALL_CONFIG)
-        client.send("start")
-        client.expect("frame", where=lambda f: f["step"] > 0)
-        assert len(app.state.registry.sessions) == 1
-        session = next(iter(app.state.registry.sessions.values()))
+        client, session = _training_session(app, url)
         process = psutil.Process(session._process.pid)
         assert session.alive and process.is_running() and len(_session_threads()) > before
         assert process.cpu_times().user > 0  # it trains there, not here
         client.close()
-        t0 = time.monotonic()
-        while (app.state.registry.sessions or session.alive) and time.monotonic() - t0 < 3.0:
-            time.sleep(0.02)
+        _wait_closed(app, session, 3.0)
         assert not app.state.registry.sessions, "the session is still in the app state"
         assert not session.alive, "the session's process still runs after the socket closed"
         assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
@@ -282,16 +291,10 @@ def test_a_session_in_the_servers_own_process_is_freed_too():
     app = create_app(Settings(session_engine="thread"))
     with running_app(app) as url:
         before = len(_session_threads())
-        client = LiveClient(url)
-        client.configure(**SMALL_CONFIG)
-        client.send("start")
-        client.expect("frame", where=lambda f: f["step"] > 0)
-        session = next(iter(app.state.registry.sessions.values()))
+        client, session = _training_session(app, url)
         assert session.alive and len(_session_threads()) == before + 1 and session.trainer is not None
         client.close()
-        t0 = time.monotonic()
-        while (app.state.registry.sessions or session.alive) and time.monotonic() - t0 < 1.0:
-            time.sleep(0.02)
+        _wait_closed(app, session, 1.0)
         assert not session.alive and len(_session_threads()) == before
         assert session.trainer is None  # the network was let go
 

@@ -10,7 +10,7 @@ stays reserved until the session ends or is configured again.
 The estimate, in bytes (C = colour channels, H = hidden neurons, P = parameters,
 R = resolution, N = the largest of batch_size, train_points, val_points):
 
-    32 MiB + 4 MiB·C                          thread, trainer, target
+    48 MiB + 4 MiB·C                          the session's process, trainer, target
   + 100 · (train_points + val_points)         sampled points and the points message
   + 9 · N · H                                 activations of a training step / of the losses
   + R² · (8·⌈H/64⌉ + 24 + 28·C)               grid partition and frame
@@ -20,7 +20,9 @@ Measured peaks (RSS growth of one session: configure, 3 steps, a frame; 2-core
 dev machine): default 14x6 at 512² 20 MiB (estimate 57); 14x6 at 1024² in
 colour 149 MiB (estimate 172); 256x4 with 100,000-point batches at 400² 714 MiB
 (estimate 957); 64x2 with 900,000-point batches 976 MiB (estimate 1,120); 1024x2
-with 60,000-point batches at 180² 1,001 MiB (estimate 1,122).
+with 60,000-point batches at 180² 1,001 MiB (estimate 1,122). Since each session trains in a
+process of its own (session_process.py) the base is 16 MiB more: a further default session adds
+about 72 MiB to the proportional set size of the server's processes (benchmarks row 4; estimate 73).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def estimate_parts(config: RunConfig, resolution: int) -> dict[str, int]:
     points = max(config.effective_batch_size, config.train_points, config.val_points)
     words = -(-hidden // 64)
     return {
-        "base": 32 * MIB + 4 * MIB * channels,
+        "base": 48 * MIB + 4 * MIB * channels,
         "points": 100 * (config.train_points + config.val_points),
         "activations": 9 * points * hidden,
         "grid": resolution**2 * (8 * words + 24 + 28 * channels),
