@@ -76,7 +76,8 @@ export class Overlay {
     ctx.clearRect(0, 0, S, S);
     if (this.folding) this._drawFolding(ctx, S, dpr);
     if (this.highlight) this._drawHighlight(ctx, S, dpr);
-    for (const segments of Object.values(this.lines)) this._drawSegments(ctx, segments, S, dpr);
+    const neuronPasses = [[4.5 * dpr, "rgba(255, 255, 255, 0.85)"], [2.2 * dpr, NEURON_LINE]];
+    for (const segments of Object.values(this.lines)) this._drawSegments(ctx, segments, S, neuronPasses);
   }
 
   _path(ctx, polygon, S) {
@@ -118,20 +119,8 @@ export class Overlay {
     }
     if (boundary && boundary.length) {
       // The exact decision boundary inside the region: straight, since every score is affine here.
-      ctx.lineCap = "round";
       ctx.setLineDash([6 * dpr, 4 * dpr]);
-      for (const [width, color] of [[4 * dpr, "rgba(255, 255, 255, 0.9)"], [2 * dpr, DECISION_LINE]]) {
-        ctx.lineWidth = width;
-        ctx.strokeStyle = color;
-        ctx.beginPath();
-        for (const [a, b] of boundary) {
-          const [x0, y0] = this._px(a, S);
-          const [x1, y1] = this._px(b, S);
-          ctx.moveTo(x0, y0);
-          ctx.lineTo(x1, y1);
-        }
-        ctx.stroke();
-      }
+      this._drawSegments(ctx, boundary, S, [[4 * dpr, "rgba(255, 255, 255, 0.9)"], [2 * dpr, DECISION_LINE]]);
       ctx.setLineDash([]);
     }
     if (point) {
@@ -152,9 +141,10 @@ export class Overlay {
     }
   }
 
-  _drawSegments(ctx, segments, S, dpr) {
+  // Straight segments in input coordinates, stroked once per [width, colour] pass (a light halo, then the line).
+  _drawSegments(ctx, segments, S, passes) {
     ctx.lineCap = "round";
-    for (const [width, color] of [[4.5 * dpr, "rgba(255, 255, 255, 0.85)"], [2.2 * dpr, NEURON_LINE]]) {
+    for (const [width, color] of passes) {
       ctx.lineWidth = width;
       ctx.strokeStyle = color;
       ctx.beginPath();

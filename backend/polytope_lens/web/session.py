@@ -76,6 +76,14 @@ PAUSE_COUNT_BUDGET_S = 20.0
 PAUSE_COUNT_MAX_REGIONS = 1_000_000
 
 
+def snapshot_from_flat(found: tuple | None) -> tuple[WeightsSnapshot, int] | None:
+    """``weights_flat``'s answer as (WeightsSnapshot, step), or None."""
+    if found is None:
+        return None
+    data, step, widths, out_dim, slope, in_dim = found
+    return WeightsSnapshot.from_flat(data, widths, out_dim, slope, in_dim=in_dim), step
+
+
 class _GeometryReady:
     """Internal command: a paused exact count progressed or finished; send its fields."""
 
@@ -307,17 +315,7 @@ class LiveSession:
         """A frozen copy of the network's weights and its step, for exact geometry computed on
         another thread while training goes on: now, or at a kept ``step`` of the history. None
         before configure or for a step that is not kept."""
-        with self._lock:
-            trainer = self.trainer
-            if trainer is None:
-                return None
-            if step is None or step == trainer.step_count:
-                return WeightsSnapshot(trainer.model), int(trainer.step_count)
-            config, slope, in_dim = trainer.config, float(trainer.model.negative_slope), trainer.model.in_dim
-        data = self.history.get(step)
-        if data is None:
-            return None
-        return WeightsSnapshot.from_flat(data, config.widths, trainer.out_dim, slope, in_dim=in_dim), step
+        return snapshot_from_flat(self.weights_flat(step))
 
     def config(self) -> RunConfig | None:
         trainer = self.trainer

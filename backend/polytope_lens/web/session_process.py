@@ -36,7 +36,7 @@ from ..core.settings import RunConfig, ViewSettings
 from ..geometry.weights import WeightsSnapshot
 from ..processes import context, plain_main
 from .protocol import Configure, ErrorMessage, StatusMessage
-from .session import LiveSession, Outbox, TargetResolver
+from .session import LiveSession, Outbox, TargetResolver, snapshot_from_flat
 
 log = logging.getLogger("polytope_lens.web")
 
@@ -68,7 +68,7 @@ class RemoteSession:
         self.outbox = outbox
         self._resolve = resolve_target
         # What the session last said about itself (its status messages), for routes that must not wait.
-        self.state, self.view = "idle", ViewSettings()
+        self.view = ViewSettings()
         self._config: RunConfig | None = None
         self._closing = threading.Event()
         # Commands wait here for the sender thread: resolving a configure's target may decode a picture,
@@ -137,11 +137,7 @@ class RemoteSession:
         return self._call("smoothing_png", sigma, size)
 
     def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
-        found = self._call("weights_flat", step)
-        if found is None:
-            return None
-        data, at, widths, out_dim, slope, in_dim = found
-        return WeightsSnapshot.from_flat(data, widths, out_dim, slope, in_dim=in_dim), at
+        return snapshot_from_flat(self._call("weights_flat", step))
 
     # -- for subclasses -------------------------------------------------------
     def _deliver(self, command, target) -> None:
@@ -177,7 +173,7 @@ class RemoteSession:
         """One thing the session's outbox did: a message, a frame, or discarding its frame."""
         if kind == "message":
             if isinstance(value, StatusMessage):
-                self.state, self.view = value.state, value.view
+                self.view = value.view
                 if value.config is not None:
                     self._config = value.config
             self.outbox.put_message(value)
@@ -293,7 +289,8 @@ class _PipeOutbox:
     def __init__(self, conn, lock: threading.Lock, frame_in_flight):
         self._conn, self._lock, self._in_flight = conn, lock, frame_in_flight
 
-    def _send(self, message) -> None:
+    def send(self, message) -> None:
+        """Any message to the server (replies too), whole and in order."""
         with self._lock:
             with contextlib.suppress(OSError, ValueError):  # the server is gone: the child ends soon
                 self._conn.send(message)
@@ -302,15 +299,15 @@ class _PipeOutbox:
         return 0
 
     def put_message(self, message) -> None:
-        self._send(("message", message))
+        self.send(("message", message))
 
     def put_frame(self, frame: bytes) -> None:
         self._in_flight.set()
-        self._send(("frame", frame))
+        self.send(("frame", frame))
 
     def discard_frame(self) -> None:
         self._in_flight.clear()
-        self._send(("discard",))
+        self.send(("discard",))
 
     def frame_pending(self) -> bool:
         return self._in_flight.is_set()
@@ -349,9 +346,9 @@ def child_main(conn, slots, frame_in_flight, options: ChildOptions) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's; it closes us
     torch.set_num_threads(options.threads)
-    send_lock = threading.Lock()
     targets = Targets()
-    session = LiveSession(targets.resolve, _PipeOutbox(conn, send_lock, frame_in_flight), device=options.device,
+    outbox = _PipeOutbox(conn, threading.Lock(), frame_in_flight)
+    session = LiveSession(targets.resolve, outbox, device=options.device,
                           # the server's semaphore bounds the commands; this queue only needs room for them
                           max_queued=options.max_queued + 8, history_bytes=options.history_bytes,
                           token=options.token, on_command_taken=slots.release)
@@ -364,9 +361,7 @@ def child_main(conn, slots, frame_in_flight, options: ChildOptions) -> None:
             reply = ("reply", call_id, True, getattr(session, method)(*args))
         except Exception as exc:  # noqa: BLE001 - handed to the caller
             reply = ("reply", call_id, False, exc)
-        with send_lock:
-            with contextlib.suppress(OSError, ValueError):
-                conn.send(reply)
+        outbox.send(reply)
 
     try:
         while True:
