@@ -164,7 +164,7 @@ class LiveSession:
         self._frame: Frame | None = None  # the last measured state: losses, grid partition, geometry
         self._next_measure_at = 0.0
         self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
-        self._baselines: dict = {}  # smoothing baselines of this network by sigma
+        self._baselines: dict[float, Baseline] = {}  # smoothing baselines of this network's points by sigma
         # Running with the page drawing, the measurements (losses, grid partition, geometry, movie
         # frames) are taken from a frozen copy on a thread of their own, beside training.
         self._network = 0  # bumped when the network is replaced or re-initialised: older measurements are moot
@@ -245,14 +245,15 @@ class LiveSession:
         if trainer.classes is not None:
             raise NotARegression("the smoothing baseline is a regression of brightness; this run classifies "
                                  "(task classify), so compare its validation accuracy instead")
-        key = (id(trainer), round(sigma, 6))
+        key = round(sigma, 6)
         baseline = self._baselines.get(key)
         if baseline is None:
             baseline = smoothing_baseline(trainer.target, trainer.sample, sigma)
-            self._baselines = {k: v for k, v in self._baselines.items() if k[0] == id(trainer)}
-            while len(self._baselines) >= BASELINES_KEPT:
-                self._baselines.pop(next(iter(self._baselines)))
-            self._baselines[key] = baseline
+            with self._lock:
+                if self.trainer is trainer:  # not configured anew meanwhile
+                    while len(self._baselines) >= BASELINES_KEPT:
+                        self._baselines.pop(next(iter(self._baselines)))
+                    self._baselines[key] = baseline
         return baseline, int(trainer.step_count), None if frame is None else float(frame.losses.val)
 
     def smoothing_png(self, sigma: float, size: int) -> bytes | None:
@@ -444,6 +445,7 @@ class LiveSession:
             self.image_id = config.image
             self._frame = None
             self.frames = self._frame_producer()
+            self._baselines = {}
             self._network += 1
         self.history.clear()
         self.state = "paused"
@@ -517,8 +519,7 @@ class LiveSession:
                     if start >= self._next_measure_at:  # measured beside training (_measure_loop)
                         self._hand_to_measurer(FrozenRun.of(trainer))
                         self._next_measure_at = start + MEASURE_INTERVAL_S
-                elif remeasure and (not client or not live or self._frame is None or start >= self._next_measure_at
-                                    or moved):
+                elif remeasure:  # paused, server-drawn, the first frame, or a clip's moment moved
                     with self._measure_lock:
                         self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
