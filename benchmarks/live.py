@@ -188,6 +188,7 @@ async def live_session(
         t_start = time.perf_counter()
         await ws.send(json.dumps({"type": "start"}))
         frames: list[tuple[float, int, int]] = []
+        measured: list[tuple[float, int]] = []  # (arrival, measured_step) whenever the measured step moves on
         total_bytes = 0
         while True:
             left = timeout - (time.perf_counter() - t_start)
@@ -196,6 +197,9 @@ async def live_session(
             if header["step"] > 0:
                 frames.append((now, header["step"], len(message)))
                 total_bytes += len(message)
+                step_measured = header.get("measured_step", header["step"])
+                if not measured or step_measured != measured[-1][1]:
+                    measured.append((now, step_measured))
             if until_step is not None and header["step"] >= until_step:
                 break
             if seconds is not None and now - t_start >= seconds:
@@ -203,7 +207,10 @@ async def live_session(
         await ws.send(json.dumps({"type": "pause"}))
     (t_first, s_first, _), (t_last, s_last, _) = frames[0], frames[-1]
     span = t_last - t_first
+    measured_span = measured[-1][0] - measured[0][0] if len(measured) > 1 else 0.0
     return {
+        # how often the measured fields (losses, grid count, geometry) were new, received
+        "measured_per_s": (len(measured) - 1) / measured_span if measured_span > 0 else 0.0,
         "frames": len(frames),
         "fps": (len(frames) - 1) / span if span > 0 else 0.0,
         "steps_per_s": (s_last - s_first) / span if span > 0 else 0.0,
@@ -322,6 +329,7 @@ def default_run(pairs: int = 3, seconds: float = 5.0, bare_steps: int = 2000, th
         "live_steps_per_s": med([t["live"]["steps_per_s"] for t in trials]),
         "ratio": med([t["ratio"] for t in trials]),
         "fps": med([t["live"]["fps"] for t in trials]),
+        "measured_per_s": med([t["live"]["measured_per_s"] for t in trials]),
         "first_frame_s": med([t["live"]["first_frame_s"] for t in trials]),
         "first_frame_worst_s": max(t["live"]["first_frame_s"] for t in trials),
         "configure_frame_s": med([t["live"]["configure_frame_s"] for t in trials]),
@@ -382,9 +390,10 @@ def four_sessions(count: int = 4, seconds: float = 8.0, bare_steps: int = 3000, 
         runs = asyncio.run(_sessions(server.ws_url, count, seconds, None, seconds + 120, view={"render": render}))
     live = sum(r["steps_per_s"] for r in runs)
     log(f"  {count} bare loops at once: {bare:.0f} steps/s in all; {count} live sessions ({render} draws): "
-        f"{live:.0f} steps/s in all ({', '.join('%.1f' % r['fps'] for r in runs)} updates/s each)")
+        f"{live:.0f} steps/s in all ({', '.join('%.1f' % r['fps'] for r in runs)} updates/s each, grid count new "
+        f"{', '.join('%.1f' % r['measured_per_s'] for r in runs)} times/s)")
     return {"sessions": count, "render": render, "bare_steps_per_s": bare, "live_steps_per_s": live,
-            "ratio": live / bare, "fps": [r["fps"] for r in runs]}
+            "ratio": live / bare, "fps": [r["fps"] for r in runs], "measured_per_s": [r["measured_per_s"] for r in runs]}
 
 
 def cli_run(steps: int = 6000, frame_every: int = 50, threads: int = 1, log=print) -> dict:

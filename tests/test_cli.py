@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -56,6 +57,13 @@ def test_train_then_resume(sample_dir, tmp_path, capsys):
     assert (config.train_points, config.layers) == (500, "6x2")
     assert ViewSettings.model_validate_json((out / "view.json").read_text()).resolution == 64
     assert movie_frames(out / "movie.mp4") == 3
+    # encoded as each frame was drawn: each picture of the movie is nearest its own PNG (H.264 is lossy)
+    with av.open(str(out / "movie.mp4")) as container:
+        pictures = [f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)]
+    drawn = [np.asarray(Image.open(out / "frames" / f"frame_{s:06d}.png").convert("RGB"), dtype=np.float32) for s in (0, 20, 40)]
+    for i, picture in enumerate(pictures):
+        errors = [np.abs(picture[: d.shape[0], : d.shape[1]] - d).mean() for d in drawn]
+        assert int(np.argmin(errors)) == i, errors
     assert capsys.readouterr().out == ""  # --quiet
 
     # Resume into the same folder: 30 more steps, a new lr, frames at multiples of 20 and at the end.

@@ -136,3 +136,10 @@ def test_png_bytes_round_trip():
     img = render_frame(partition(64), target_rgb(GRAY, None, 64), INFO)
     back = Image.open(io.BytesIO(png_bytes(img)))
     assert back.format == "PNG" and np.array_equal(np.asarray(back.convert("RGB")), np.asarray(img))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 5), (513, 257)])
+def test_png_bytes_is_lossless_at_odd_sizes(size):
+    noise = np.random.default_rng(sum(size)).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    back = Image.open(io.BytesIO(png_bytes(Image.fromarray(noise))))
+    assert back.size == size and np.array_equal(np.asarray(back.convert("RGB")), noise)

@@ -27,7 +27,7 @@ from .core.classes import ClassError
 from .core.clips import load_clip_or_picture
 from .core.images import ImageError
 from .output.clipmovie import count_range, write_clip_movie
-from .output.movie import write_movie
+from .output.movie import MovieWriter, write_movie
 from .output.recording import RunRecorder, train_and_record
 from .geometry.export import export_regions
 from .geometry.exact import PartitionTooLarge
@@ -321,10 +321,14 @@ def cmd_train(args) -> int:
     # Resuming into the checkpoint's own folder continues its frames and metrics; anywhere else starts afresh.
     continuing = args.resume is not None and out.resolve() == args.resume.resolve().parent
     view = _frame_view(args)
+    # A fresh run's movie is encoded frame by frame as the frames are drawn; a continued one also
+    # needs the frames already in the folder, so it is written from the PNGs at the end.
+    streamed = MovieWriter(out / "movie.mp4", fps=args.fps) if args.movie and not continuing else None
     recorder = RunRecorder(
         out, trainer, view.resolution,
         fill_regions=view.fill_regions, show_boundaries=view.boundaries, fresh=not continuing, t=view.t,
         drawer="process",  # frames are drawn beside training, not in turn with it
+        movie=streamed,
     )  # fmt: skip
     (out / "config.json").write_text(trainer.config.model_dump_json(indent=2) + "\n")
     (out / VIEW_FILE).write_text(view.model_dump_json(indent=2) + "\n")
@@ -362,7 +366,9 @@ def cmd_train(args) -> int:
     elif not finished:
         print(f"{PROG}: interrupted at step {trainer.step_count}; saving the checkpoint", file=sys.stderr)
     trainer.save(out / "checkpoint.pt")
-    movie = write_movie(recorder.frame_paths(), out / "movie.mp4", fps=args.fps) if args.movie else None
+    movie = None
+    if args.movie:
+        movie = recorder.movie_path or write_movie(recorder.frame_paths(), out / "movie.mp4", fps=args.fps)
     clip_note = ""
     if trainer.target.frame_count > 1:  # the learnt clip beside the original, the partition over t
         clip_path, rows = write_clip_movie(trainer, out / "clip.mp4", view)

@@ -55,7 +55,7 @@ from .weights import WeightsSnapshot
 log = logging.getLogger("polytope_lens.dynamics")
 
 LIVE_BUDGET_S = 0.3  # deadline of one live exact computation
-LIVE_INTERVAL_S = 0.5  # at most this often ...
+LIVE_INTERVAL_S = 1.0  # at most this often (once a second: it shares a session's GIL with training) ...
 LIVE_DUTY = 0.15  # ... and at most this fraction of wall time on one core
 LIVE_MAX_REGIONS = 200_000
 DENSITY_INTERVAL_S = 0.25

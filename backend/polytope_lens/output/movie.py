@@ -10,7 +10,7 @@ import io
 import math
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -53,15 +53,6 @@ def _fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     return canvas
 
 
-def _frames(frames: Iterable[Frame]) -> tuple[Image.Image, Iterator[Image.Image]]:
-    it = iter(frames)
-    try:
-        first = _to_rgb(next(it))
-    except StopIteration:
-        raise ValueError("a movie needs at least one frame") from None
-    return first, (_to_rgb(f) for f in it)
-
-
 def _open_mp4(path: Path, codec: str, size: tuple[int, int], fps: float):
     """Container and stream for ``codec``, or raise if that encoder is missing or refuses to open."""
     av.codec.Codec(codec, "w")  # raises UnknownCodecError when FFmpeg lacks the encoder
@@ -81,53 +72,69 @@ def _open_mp4(path: Path, codec: str, size: tuple[int, int], fps: float):
     return container, stream
 
 
-def _write_mp4(first: Image.Image, rest: Iterator[Image.Image], path: Path, fps: float, codecs) -> bool:
-    w, h = first.size
-    size = (w + w % 2, h + h % 2)
-    for codec in codecs:
-        try:
-            container, stream = _open_mp4(path, codec, size, fps)
-        except Exception:  # missing or broken encoder: try the next one
-            path.unlink(missing_ok=True)
-            continue
-        with container:
-            for img in _chain(first, rest):
-                frame = av.VideoFrame.from_image(_fit(img, size))
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())  # flush delayed frames
-        return True
-    return False
+class MovieWriter:
+    """A movie written one frame at a time, so a recorder can encode each frame as it draws it
+    (no second pass over PNG files). The encoder opens with the first frame, whose size (padded
+    to even sides) every frame takes; a ``.gif`` path, or no usable MP4 encoder among ``codecs``,
+    gives an animated GIF next to ``path`` (same stem, ``.gif``), written by ``close``."""
 
+    def __init__(self, path: str | Path, fps: float = 10, codecs=MP4_CODECS):
+        if fps <= 0:
+            raise ValueError("fps must be positive")
+        self.path = Path(path)
+        self.fps, self.codecs = fps, codecs
+        self.count = 0
+        self._size: tuple[int, int] | None = None
+        self._mp4 = None  # (container, stream) once opened
+        self._gif: list[Image.Image] | None = None  # quantised frames, when there is no MP4
 
-def _chain(first: Image.Image, rest: Iterator[Image.Image]) -> Iterator[Image.Image]:
-    yield first
-    yield from rest
+    def add(self, frame: Frame) -> None:
+        img = _to_rgb(frame)
+        if self._size is None:
+            self._open(img.size)
+        if self._mp4 is not None:
+            container, stream = self._mp4
+            container.mux(stream.encode(av.VideoFrame.from_image(_fit(img, self._size))))
+        else:  # quantise as frames arrive: a palette frame is a third of an RGB one in memory
+            self._gif.append(_fit(img, self._size).quantize(colors=256, dither=Image.Dither.NONE))
+        self.count += 1
 
+    def close(self) -> Path:
+        """Finish the file and return the path actually written."""
+        if self._size is None:
+            raise ValueError("a movie needs at least one frame")
+        if self._mp4 is not None:
+            container, stream = self._mp4
+            self._mp4 = None
+            with container:
+                container.mux(stream.encode())  # flush delayed frames
+        elif self._gif is not None:
+            frames, self._gif = self._gif, None
+            duration = max(20, round(1000 / self.fps))  # ms; browsers treat < 20 ms as slow
+            frames[0].save(self.path, format="GIF", save_all=True, append_images=frames[1:], duration=duration, loop=0)
+        return self.path
 
-def _write_gif(first: Image.Image, rest: Iterator[Image.Image], path: Path, fps: float) -> None:
-    # Quantise as frames arrive: a palette frame is a third of an RGB one in memory.
-    quantised = [_fit(img, first.size).quantize(colors=256, dither=Image.Dither.NONE) for img in _chain(first, rest)]
-    duration = max(20, round(1000 / fps))  # ms; browsers treat < 20 ms as slow
-    quantised[0].save(path, format="GIF", save_all=True, append_images=quantised[1:], duration=duration, loop=0)
+    def _open(self, size: tuple[int, int]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.suffix.lower() != ".gif":
+            self._size = (size[0] + size[0] % 2, size[1] + size[1] % 2)  # yuv420p: even sides
+            for codec in self.codecs:
+                try:
+                    self._mp4 = _open_mp4(self.path, codec, self._size, self.fps)
+                    return
+                except Exception:  # missing or broken encoder: try the next one
+                    self.path.unlink(missing_ok=True)
+            self.path = self.path.with_suffix(".gif")
+        self._size = size
+        self._gif = []
 
 
 def write_movie(frames: Iterable[Frame], path: str | Path, fps: float = 10, codecs=MP4_CODECS) -> Path:
-    """Write ``frames`` to ``path`` and return the path actually written.
-
-    A ``.gif`` path, or no usable MP4 encoder among ``codecs``, gives an
-    animated GIF next to ``path`` (same stem, ``.gif``).
-    """
-    if fps <= 0:
-        raise ValueError("fps must be positive")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    first, rest = _frames(frames)
-    if path.suffix.lower() != ".gif":
-        if _write_mp4(first, rest, path, fps, codecs):
-            return path
-        path = path.with_suffix(".gif")
-    _write_gif(first, rest, path, fps)
-    return path
+    """Write ``frames`` to ``path`` and return the path actually written (see MovieWriter)."""
+    writer = MovieWriter(path, fps=fps, codecs=codecs)
+    for frame in frames:
+        writer.add(frame)
+    return writer.close()
 
 
 def movie_bytes(frames: Iterable[Frame], fps: float = 10, codecs=MP4_CODECS) -> tuple[bytes, str, str]:

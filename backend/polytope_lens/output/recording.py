@@ -4,7 +4,8 @@ Layout of a run folder::
 
     frames/frame_000000.png   one three-panel frame per recorded step (numbered by step)
     metrics.jsonl             one JSON object per frame
-    checkpoint.pt, config.json, movie.mp4   (written by the caller)
+    movie.mp4                 when the recorder is given a MovieWriter: each frame encoded as it is drawn
+    checkpoint.pt, config.json   (written by the caller)
 
 ``elapsed_s`` in the metrics is training time only (optimiser steps), so it
 compares between runs whatever the frame resolution; ``frame_s`` is what the
@@ -51,6 +52,8 @@ from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
 from ..processes import context, plain_main
 from .frames import FrameProducer
+from .movie import MovieWriter
+from .render import png_bytes
 
 FRAME_NAME = "frame_{step:06d}.png"
 _FRAME_RE = re.compile(r"^frame_(\d+)\.png$")
@@ -95,8 +98,9 @@ class FrameWriter:
     never the trainer)."""
 
     def __init__(self, frames_dir: Path, metrics_path: Path, resolution: int, view: ViewSettings, pictures: bool,
-                 trainer: Trainer):
+                 trainer: Trainer, movie: MovieWriter | None = None):
         self.frames_dir, self.metrics_path, self.pictures = frames_dir, metrics_path, pictures
+        self.movie = movie if pictures else None  # each picture is also encoded into it as it is drawn
         self.resolution, self.view = resolution, view
         self.config, self.target, self.sample = trainer.config, trainer.target, trainer.sample
         self.classes, self.out_dim = trainer.classes, trainer.out_dim
@@ -135,7 +139,9 @@ class FrameWriter:
         if self.pictures:
             path = self.frame_path(run.step_count)
             img = self._frames.picture(run, frame, self.view)
-            img.save(path, format="PNG", compress_level=1)  # fast; the movie is the compact output
+            path.write_bytes(png_bytes(img))  # fast rather than small; the movie is the compact output
+            if self.movie is not None:
+                self.movie.add(img)
         record = {
             "step": run.step_count,
             "train_loss": frame.losses.train,
@@ -175,6 +181,14 @@ def _draw_in_process(state: dict, step: int, losses: Losses, elapsed_s: float) -
     return _WRITER.draw_state(state, step, losses, elapsed_s)
 
 
+def _close_movie(writer: FrameWriter | None = None) -> Path | None:
+    """Finish the writer's movie (the drawing process's own writer when none is given)."""
+    writer = writer or _WRITER
+    if writer.movie is None or writer.movie.count == 0:
+        return None
+    return writer.movie.close()
+
+
 class RunRecorder:
     """Writes frames and metric records of one trainer's run into ``out_dir``."""
 
@@ -189,6 +203,7 @@ class RunRecorder:
         pictures: bool = True,
         t: float = 0.0,
         drawer: str = "thread",
+        movie: MovieWriter | None = None,
     ):
         self.out_dir = Path(out_dir)
         self.pictures = pictures  # False: metrics only, no frame PNGs (a sweep's default)
@@ -202,7 +217,9 @@ class RunRecorder:
             for old in self.frame_paths():
                 old.unlink()
             self.metrics_path.unlink(missing_ok=True)
-        self._writer = FrameWriter(self.frames_dir, self.metrics_path, resolution, self.view, pictures, trainer)
+        # movie: every frame drawn is also encoded into it, as it is drawn (close() finishes it)
+        self._writer = FrameWriter(self.frames_dir, self.metrics_path, resolution, self.view, pictures, trainer, movie)
+        self.movie_path: Path | None = None  # the movie's file once close() has written it
         if drawer not in ("thread", "process"):
             raise ValueError(f"drawer must be 'thread' or 'process', not {drawer!r}")
         # A clip's frames (up to ~100 MB) are not worth handing to another process.
@@ -259,7 +276,16 @@ class RunRecorder:
             self._pending.popleft().result()
 
     def close(self) -> None:
-        self._drawer.shutdown(wait=True)
+        """Finish the movie (if any frame went into it) after the frames queued, and stop drawing."""
+        try:
+            if self._writer.movie is not None:
+                if self.drawer == "process":
+                    with plain_main():
+                        self.movie_path = self._drawer.submit(_close_movie).result()
+                else:
+                    self.movie_path = self._drawer.submit(_close_movie, self._writer).result()
+        finally:
+            self._drawer.shutdown(wait=True)
 
 
 def train_and_record(

