@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import polytope_lens
+from polytope_lens.assets import FRONTEND_DIR
 from polytope_lens.core.model import build_mlp, count_parameters, parse_layers
 
-FRONTEND = Path(polytope_lens.__file__).resolve().parent / "frontend"
+FRONTEND = FRONTEND_DIR
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--no-first-run"]
 

@@ -1,7 +1,7 @@
 """Generate the sample target pictures for Polytope Lens.
 
 Every picture is a 1024x1024 8-bit PNG (mode L for gray targets, RGB for the
-colour one) written to the package data folder ``backend/polytope_lens/samples/``.  Pixel
+colour one) written to the top-level folder ``sample_images/`` (package data in a wheel).  Pixel
 coordinates map to the network's input square [-1, 1]^2 with x to the right and
 y upwards.  Shapes with curved edges are drawn at 4x resolution and box-filtered
 down, which gives clean antialiased edges.  The output is fully deterministic.
@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 SIZE = 1024
 SS = 4  # supersampling factor
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "backend" / "polytope_lens" / "samples"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "sample_images"
 
 
 def grid(n: int) -> tuple[np.ndarray, np.ndarray]:

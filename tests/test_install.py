@@ -30,7 +30,7 @@ def installed(tmp_path_factory) -> Path:
     )
     wheel = next(dist.glob("polytope_lens-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "polytope_lens/frontend/index.html" in names and "polytope_lens/samples/ring.png" in names
+    assert "polytope_lens/frontend/index.html" in names and "polytope_lens/sample_images/ring.png" in names
     env_dir = root / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..assets import FRONTEND_DIR
 from .protocol import LiveLimits
 from .store import StoreLimits
 
 SESSION_ENGINES = ("process", "thread", "ray")
-FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"  # package data
 
 
 @dataclass
