@@ -79,6 +79,26 @@ def test_options_defaults_and_limits(http):
     assert limits["max_upload_bytes"] == 20 * 1024 * 1024
 
 
+def test_options_publish_the_drawing_facts_the_page_paints_with(http):
+    """Stated once, in Python: the page (frontend/shared/facts.js) reads them from here."""
+    from polytope_lens.core.classes import MAX_CLASSES
+    from polytope_lens.output import classmap, moments, render
+
+    body = http.get("/api/options").json()
+    assert body["limits"]["max_classes"] == MAX_CLASSES
+    assert body["drawing"] == {
+        "boundary_fade_eighths": list(render.FADE_EIGHTHS),
+        "boundary_color": list(render.BOUNDARY_COLOR),
+        "region_edge_color": list(render.REGION_EDGE_COLOR),
+        "class_region_edge_color": list(classmap.CLASS_REGION_EDGE),
+        "decision_color": list(classmap.DECISION_COLOR),
+        "class_val_point_color": list(classmap.VAL_POINT_COLOR),
+        "class_lightest": classmap.LIGHTEST,
+        "unlabelled_fade": classmap.UNLABELLED_FADE,
+        "nearby_frames": moments.NEARBY_FRAMES,
+    }
+
+
 def test_samples_are_listed_and_served(http):
     samples = http.get("/api/samples").json()
     ids = {s["id"] for s in samples}

@@ -1,14 +1,20 @@
-"""What the server is and allows: health and options (settings, defaults, limits)."""
+"""What the server is and allows: health and options (settings, defaults, limits), and the drawing
+facts the page paints with (published here so the page never restates a number of the server's)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from ...core.classes import MAX_CLASSES
 from ...core.images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE
 from ...core.model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
 from ...core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig, ViewSettings, settings_table
-from ...output.render import TRAIN_COLOR, VAL_COLOR
+from ...output.classmap import CLASS_REGION_EDGE, DECISION_COLOR, LIGHTEST, UNLABELLED_FADE, VAL_POINT_COLOR
+from ...output.moments import NEARBY_FRAMES
+from ...output.render import BOUNDARY_COLOR, FADE_EIGHTHS, REGION_EDGE_COLOR, TRAIN_COLOR, VAL_COLOR
 from ..protocol import MAX_STEP_N
 from ..registry import RegistryDep, SettingsDep
 
@@ -25,21 +31,65 @@ async def health(registry: RegistryDep):
     return {"status": "ok", "sessions": registry.in_use()}
 
 
-@router.get("/options")
+RGB = tuple[int, int, int]
+
+
+class DrawingFacts(BaseModel):
+    """How the server paints its panels, so that the page paints its own the same (docs/protocol.md)."""
+
+    boundary_fade_eighths: tuple[int, ...]  # a painted boundary pixel's opacity by the painted pixels among its 3x3
+    boundary_color: RGB  # boundaries over the prediction
+    region_edge_color: RGB  # boundaries between filled regions
+    class_region_edge_color: RGB  # region boundaries over a class map
+    decision_color: RGB  # a classifier's decision boundary
+    class_val_point_color: RGB  # a classifier's validation points
+    class_lightest: float  # share of the class colour at the lowest confidence (1/K)
+    unlabelled_fade: float  # a classifier's target picture, faded towards white under its points
+    nearby_frames: int  # a clip's target at frame k shows the points of frames k-n..k+n
+
+
+DRAWING = DrawingFacts(
+    boundary_fade_eighths=FADE_EIGHTHS,
+    boundary_color=BOUNDARY_COLOR,
+    region_edge_color=REGION_EDGE_COLOR,
+    class_region_edge_color=CLASS_REGION_EDGE,
+    decision_color=DECISION_COLOR,
+    class_val_point_color=VAL_POINT_COLOR,
+    class_lightest=LIGHTEST,
+    unlabelled_fade=UNLABELLED_FADE,
+    nearby_frames=NEARBY_FRAMES,
+)
+
+
+class Options(BaseModel):
+    """GET /api/options (docs/protocol.md): what the page reads before it sets itself up."""
+
+    settings: list[dict[str, Any]]  # core/settings.py settings_table(): one row per setting, with its kind
+    defaults: dict[str, Any]
+    point_colors: dict[str, str]  # "train", "val": "#rrggbb"
+    drawing: DrawingFacts
+    runs: dict[str, bool]  # "available": serve --runs DIR, so /api/runs and /compare answer
+    limits: dict[str, Any]
+
+
+@router.get("/options", response_model=Options)
 async def options(settings: SettingsDep):
     """Every setting with its kind (network: a change starts a new network; training: applied to the
-    running network; view: drawing only), defaults, the server's limits and the point colours."""
+    running network; view: drawing only), defaults, the server's limits, the point colours and the
+    drawing facts."""
     live = settings.live_limits
     return {
         "settings": settings_table(),
         "defaults": {**RunConfig().model_dump(), **ViewSettings().model_dump()},
         "point_colors": {"train": _hex(TRAIN_COLOR), "val": _hex(VAL_COLOR)},
+        "drawing": DRAWING.model_dump(),
         "runs": {"available": settings.runs_dir is not None},  # serve --runs DIR: /api/runs and /compare
         "limits": {
             "max_depth": MAX_DEPTH,
             "max_width": MAX_WIDTH,
             "max_parameters": MAX_PARAMETERS,
             "max_points": MAX_POINTS,
+            "max_classes": MAX_CLASSES,
             "min_resolution": MIN_RESOLUTION,
             "max_resolution": MAX_RESOLUTION,
             "max_point_activations": live.max_point_activations,
