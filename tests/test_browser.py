@@ -495,7 +495,7 @@ def test_run_control_transition_table(open_app):
     page = open_app()
     got = page.evaluate(
         """async (cases) => {
-          const m = await import("/static/runcontrol.js");
+          const m = await import("/static/live/runcontrol.js");
           const all = {};
           for (const s of m.STATES) for (const e of m.EVENTS) all[`${s} ${e}`] = m.transition(s, e);
           const rc = new m.RunControl({onChange: (now, was) => changes.push([was, now])});

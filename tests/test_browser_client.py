@@ -275,9 +275,9 @@ def test_history_view_box_and_renderer_choice(open_app):
     page = open_app(f"{QUERY}&render=server")
     got = page.evaluate(
         """async () => {
-          const {WeightHistory} = await import("/static/weighthistory.js");
-          const vb = await import("/static/viewbox.js");
-          const {chooseRender} = await import("/static/rendermode.js");
+          const {WeightHistory} = await import("/static/drawing/weighthistory.js");
+          const vb = await import("/static/drawing/viewbox.js");
+          const {chooseRender} = await import("/static/drawing/rendermode.js");
           const net = (step, widths = [8, 8]) => ({step, widths, outDim: 1, negativeSlope: 0, weights: new Float32Array(25)});
           // 100 bytes per entry, room for 10: thinned evenly, the newest kept.
           const h = new WeightHistory(1000);

@@ -1,4 +1,4 @@
-"""The page's WebGL2 renderer (frontend/renderer.js) against the server's grid partition.
+"""The page's WebGL2 renderer (frontend/drawing/renderer.js) against the server's grid partition.
 
 Headless Chromium (software WebGL2, SwiftShader) loads the module from a real
 ``polytope-lens serve`` under the app's CSP, draws fixed networks and reads back
@@ -46,7 +46,7 @@ TEST_PAGE = "/__renderer-test"  # answered by the test itself (page.route), same
 
 # Page side: (base64 bytes) <-> typed arrays; one renderer per option set.
 JS_HELPERS = """async () => {
-  window.R = await import('/static/renderer.js');
+  window.R = await import('/static/drawing/renderer.js');
   window.b64 = (a) => {
     const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     let s = '';

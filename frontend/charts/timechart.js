@@ -2,7 +2,7 @@
 // to t = 1, for the network on screen (GET .../counts-over-t), with a marker at the t shown. It is
 // fetched again when the step on screen changes, at most every few seconds while training runs.
 
-import { fetchCountsOverT } from "./api.js";
+import { fetchCountsOverT } from "../shared/api.js";
 import { CHART_CONFIG, CHART_FONT } from "./charts.js";
 
 const MOMENTS = 17;

@@ -3,9 +3,10 @@
 // (play, pause, scrub), their validation loss, exact region count and region churn overlaid on
 // shared axes, and the sweep's table, sortable by any column. Routes: docs/protocol.md "Runs".
 
-import { CHART_CONFIG, CHART_FONT } from "./charts.js";
-import { classColorsOf } from "./connection.js";
-import { MLPRenderer } from "./renderer.js";
+import { CHART_CONFIG, CHART_FONT } from "../charts/charts.js";
+import { fetchRunJson, fetchRunWeights, fetchRuns } from "../shared/api.js";
+import { classColorsOf } from "../live/connection.js";
+import { MLPRenderer } from "../drawing/renderer.js";
 
 const MAX_RUNS = 4;
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea"];
@@ -33,15 +34,6 @@ const COLUMNS = [
 const $ = (id) => document.getElementById(id);
 const state = { runs: [], selected: [], sort: { key: "id", dir: "asc" }, shown: [], steps: [], index: 0, timer: 0, fill: false };
 
-async function getJSON(url) {
-  const response = await fetch(url);
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    throw new Error(body.detail || `${url}: HTTP ${response.status}`);
-  }
-  return response.json();
-}
-
 function showError(message) {
   const bar = $("compare-error");
   bar.textContent = message;
@@ -51,15 +43,11 @@ function showError(message) {
 // -- one run: its weight history and curves ---------------------------------------------------
 class RunReplay {
   static async load(entry) {
-    const base = `/api/runs/${encodeURIComponent(entry.id)}`;
     const [meta, metrics, churn, buffer] = await Promise.all([
-      getJSON(`${base}/weights`),
-      getJSON(`${base}/metrics`),
-      getJSON(`${base}/churn`),
-      fetch(`${base}/weights.bin`).then((r) => {
-        if (!r.ok) throw new Error(`run ${entry.id}: no weight history (HTTP ${r.status})`);
-        return r.arrayBuffer();
-      }),
+      fetchRunJson(entry.id, "weights"),
+      fetchRunJson(entry.id, "metrics"),
+      fetchRunJson(entry.id, "churn"),
+      fetchRunWeights(entry.id),
     ]);
     return new RunReplay(entry, meta, new Float32Array(buffer), metrics.records, churn);
   }
@@ -323,7 +311,7 @@ async function start() {
     showError("This browser has no WebGL2: the compare view draws every run with it.");
     return;
   }
-  const listing = await getJSON("/api/runs");
+  const listing = await fetchRuns();
   state.runs = listing.runs;
   $("sweep-name").textContent = `${listing.folder}: ${listing.runs.length} runs`;
   const asked = (new URL(location.href).searchParams.get("runs") || "").split(",").filter(Boolean);

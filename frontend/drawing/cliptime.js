@@ -5,7 +5,9 @@
 // frames next to it; the page's renderer folds t into the first layer's bias (sliceAt), the very
 // identity the server's exact tools use (geometry/slices.py).
 
-const NEARBY_FRAMES = 1; // as output/moments.py: the points of frames k-1..k+1
+import { clipFrameUrl } from "../shared/api.js";
+import { facts } from "../shared/facts.js";
+
 const MIN_PLAY_S = 2; // a very short clip still takes this long to play through
 
 /** Frame index nearest to t of a clip of `count` frames (core/clips.py nearest_frame). */
@@ -74,7 +76,7 @@ export class ClipTime {
   /** The target picture to show now: the frame nearest to t of a clip, else the run's picture. */
   targetUrl(imageUrl = this.imageUrl) {
     if (!imageUrl || !this.isClip) return imageUrl;
-    return `${imageUrl}?frame=${nearestFrame(this.t, this.frames)}`;
+    return clipFrameUrl(imageUrl, nearestFrame(this.t, this.frames));
   }
 
   /** The `points` message of the run; pointsNow() gives the points of the frames near t. */
@@ -86,7 +88,7 @@ export class ClipTime {
     const p = this.points;
     if (!p || !this.isClip || !Array.isArray(p.train_frames)) return p;
     const k = nearestFrame(this.t, this.frames);
-    const near = (list, frames) => list.filter((_, i) => Math.abs(frames[i] - k) <= NEARBY_FRAMES);
+    const near = (list, frames) => list.filter((_, i) => Math.abs(frames[i] - k) <= facts.nearbyFrames);
     const kept = { ...p, train: near(p.train, p.train_frames), val: near(p.val, p.val_frames || []) };
     if (Array.isArray(p.train_labels)) kept.train_labels = near(p.train_labels, p.train_frames); // a classifier's labels
     return kept;
@@ -123,7 +125,7 @@ export class ClipTime {
     if (!this.isClip || !this.imageUrl) return;
     for (let k = 0; k < this.frames; k++) {
       const img = new Image();
-      img.src = `${this.imageUrl}?frame=${k}`;
+      img.src = clipFrameUrl(this.imageUrl, k);
       this.preloaded.push(img);
     }
   }

@@ -5,14 +5,12 @@
 // network itself, a painter (gpupanels.js) draws the first two panels instead, at
 // their own device-pixel size, on the same schedule.
 
-const BOUNDARY_OVER_PREDICTION = [255, 120, 0];
-const BOUNDARY_OVER_REGIONS = [20, 20, 20];
-// A classifier's panels, as output/classmap.py draws them: region boundaries gray over the class
-// map, the decision boundary black over both; the target faded under its labelled points.
-export const CLASS_REGION_EDGE = [95, 95, 95];
-export const DECISION_COLOR = [0, 0, 0];
-const UNLABELLED_FADE = 0.55;
-const VAL_POINT_COLOR = [0, 0, 0];
+// Colours and fading are the server's (GET /api/options "drawing", shared/facts.js), so these
+// panels are painted as output/render.py paints its pictures. A classifier's panels, as
+// output/classmap.py draws them: region boundaries gray over the class map, the decision boundary
+// black over both; the target faded under its labelled points.
+import { facts } from "../shared/facts.js";
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function packRGBA(r, g, b) {
@@ -81,13 +79,10 @@ function paintBits(words, bits, count, color) {
   }
 }
 
-// output/render.py FADE_EIGHTHS: a painted boundary pixel's opacity in eighths by the painted
-// pixels in its 3x3 neighbourhood (renderer.js has the same table)
-const FADE_EIGHTHS = [8, 8, 8, 8, 8, 8, 6, 5, 4, 3];
-
 /** render.py draw_boundaries on RGBA bytes: the set bits of `bits` (the frame's `lines`) painted
  *  in `color`, faded where they crowd: rgb = (rgb·(8 − a) + color·a + 4) / 8, integers as there. */
 function paintLines(rgba, bits, R, color) {
+  const fade = facts.fadeEighths; // a painted pixel's opacity in eighths by the painted pixels in its 3x3
   const count = R * R;
   const on = new Uint8Array(count);
   for (let i = 0; i < count; i++) on[i] = (bits[i >> 3] >> (7 - (i & 7))) & 1;
@@ -104,7 +99,7 @@ function paintLines(rgba, bits, R, color) {
           if (cc >= 0 && cc < R) crowd += on[rr * R + cc];
         }
       }
-      const a = FADE_EIGHTHS[crowd];
+      const a = fade[crowd];
       for (let k = 0; k < 3; k++) rgba[4 * i + k] = (rgba[4 * i + k] * (8 - a) + color[k] * a + 4) >> 3;
     }
   }
@@ -145,7 +140,7 @@ export class Panels {
     this.targetUrl = null;
     this.targetColor = true;
     this.points = null;
-    this.pointColors = { train: null, val: null }; // [r, g, b], the server's (GET /api/options)
+    this.pointColors = { train: parseHex(facts.pointColors.train), val: parseHex(facts.pointColors.val) }; // [r, g, b]
     this.rafPending = false;
     this.hasFrame = false;
     this.painter = null; // draws partition and prediction from the weights (client mode)
@@ -225,12 +220,6 @@ export class Panels {
     img.src = url;
   }
 
-  /** {train, val}: "#rrggbb" colours of the training and validation points. */
-  setPointColors(colors) {
-    this.pointColors = { train: parseHex(colors.train), val: parseHex(colors.val) };
-    this._markTarget();
-  }
-
   /** The `points` message: {size, train: [[row, col], ...], val: [...]}. */
   setPoints(points) {
     this.points = points;
@@ -305,11 +294,11 @@ export class Panels {
     if (filled) writeRGB(part, sections.regions, count, 3);
     else part.set(pred);
     if (this.options.boundaries && (sections.lines || sections.boundary)) {
-      const c = classify ? CLASS_REGION_EDGE : filled ? BOUNDARY_OVER_REGIONS : BOUNDARY_OVER_PREDICTION;
+      const c = classify ? facts.classRegionEdgeColor : filled ? facts.regionEdgeColor : facts.boundaryColor;
       if (sections.lines) paintLines(this.partLayer.image.data, sections.lines, R, c); // as render.py paints them
       else paintBits(part, sections.boundary, count, packRGBA(c[0], c[1], c[2]));
     }
-    if (classify && sections.decision) paintBits(part, sections.decision, count, packRGBA(...DECISION_COLOR));
+    if (classify && sections.decision) paintBits(part, sections.decision, count, packRGBA(...facts.decisionColor));
     this.partLayer.commit();
   }
 
@@ -345,8 +334,9 @@ export class Panels {
     // validation points black, over the picture faded (output/classmap.py labelled_target_rgb).
     const labelled = this.points && Array.isArray(this.points.classes) && Array.isArray(this.points.train_labels);
     if (labelled) {
+      const fade = facts.unlabelledFade;
       for (let i = 0; i < data.length; i += 4) {
-        for (let c = 0; c < 3; c++) data[i + c] = Math.round(data[i + c] * (1 - UNLABELLED_FADE) + 255 * UNLABELLED_FADE);
+        for (let c = 0; c < 3; c++) data[i + c] = Math.round(data[i + c] * (1 - fade) + 255 * fade);
       }
     }
     if (this.points) {
@@ -375,7 +365,7 @@ export class Panels {
         const palette = this.points.classes.map((c) => parseHex(c.color) || [128, 128, 128]).map((c) => packRGBA(...c));
         const labels = this.points.train_labels;
         plot(this.points.train, (i) => palette[labels[i]] ?? palette[0]);
-        plot(this.points.val, VAL_POINT_COLOR);
+        plot(this.points.val, facts.classValPointColor);
       } else {
         plot(this.points.train, this.pointColors.train);
         plot(this.points.val, this.pointColors.val);

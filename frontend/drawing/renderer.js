@@ -43,12 +43,14 @@
 // 2048 texels wide, or a uniform block. About 800 lines: half is generated GLSL (three
 // pass-1 forms, the exact colour function), which cannot be shortened without speed.
 
+import { facts } from "../shared/facts.js";
+
 export const LIMITS = Object.freeze({
   maxDepth: 64,
   maxWidth: 1024,
   maxParameters: 2_000_000,
   maxHidden: 1024,
-  maxOutputs: 8, // a classifier's classes (core/classes.py PALETTE)
+  maxOutputs: facts.maxClasses, // a classifier's classes (the server's class limit)
 });
 
 const TEX_W = 2048; // weight texture width: the WebGL2 minimum of MAX_TEXTURE_SIZE
@@ -57,13 +59,9 @@ const TEX_W = 2048; // weight texture width: the WebGL2 minimum of MAX_TEXTURE_S
 // on SwiftShader, and a fully unrolled 3000 lost the context. Fully unrolled: 14x6 (352),
 // 10x10,2,10x3 (444); in runs: 20x40 (146 of 4724), 32x8 (329); looped: 64x4 (1152).
 const UNROLL_TEXELS = 640;
-const BOUNDARY_OVER_PREDICTION = [255, 120, 0]; // output/render.py BOUNDARY_COLOR
-const BOUNDARY_OVER_REGIONS = [20, 20, 20]; // output/render.py REGION_EDGE_COLOR
-// output/render.py FADE_EIGHTHS: a painted boundary pixel's opacity (eighths) by the painted
-// pixels in its 3x3 neighbourhood, so lines denser than pixels fade instead of filling the panel
-const FADE_EIGHTHS = [8, 8, 8, 8, 8, 8, 6, 5, 4, 3];
-const CLASS_REGION_EDGE = [95, 95, 95]; // output/classmap.py CLASS_REGION_EDGE (DECISION_COLOR is black)
-const LIGHTEST = 0.3; // output/classmap.py: share of the class colour at the lowest confidence
+// Edge colours, the boundary fading (a painted pixel's opacity in eighths by the painted pixels in
+// its 3x3 neighbourhood, so lines denser than pixels fade instead of filling the panel) and the
+// class map's lightest shade are the server's (GET /api/options "drawing", shared/facts.js).
 const MODE_PREDICTION = 0, MODE_PARTITION = 1, MODE_REGIONS = 2; // compose shader uMode
 
 // -- network layout ----------------------------------------------------------------------
@@ -364,7 +362,7 @@ vec3 classColor(ivec2 p) {  // class_map_rgb
   float sum = 0.0;
   for (int k = 0; k < 8; k++) if (k < uClasses) sum += exp(s[k] - s[w]);
   float K = float(uClasses), prob = 1.0 / sum;
-  float share = ${LIGHTEST.toFixed(2)} + (1.0 - ${LIGHTEST.toFixed(2)}) * clamp((prob - 1.0 / K) / (1.0 - 1.0 / K), 0.0, 1.0);
+  float share = ${facts.classLightest.toFixed(2)} + (1.0 - ${facts.classLightest.toFixed(2)}) * clamp((prob - 1.0 / K) / (1.0 - 1.0 / K), 0.0, 1.0);
   return clamp(roundEven(uClassColors[w] * share + 255.0 * (1.0 - share)), 0.0, 255.0);
 }
 // decision_mask before widening: the winner differs from the left or the upper neighbour (rows
@@ -465,11 +463,11 @@ ${classify ? CLASSIFIER_GLSL : ""}void main() {
         if (all(greaterThanEqual(q, ivec2(0))) && all(lessThan(q, size))) crowd += (texelFetch(uEdge, q, 0).r >> 1) & 1u;
       }
     }
-    const uint FADE[10] = uint[10](${FADE_EIGHTHS.map((a) => `${a}u`).join(", ")});
+    const uint FADE[10] = uint[10](${facts.fadeEighths.map((a) => `${a}u`).join(", ")});
     uint a = FADE[crowd];
     rgb = vec3((uvec3(rgb) * (8u - a) + uvec3(uEdgeColor) * a + 4u) / 8u);
   }
-  ${classify ? "if (uMode != 0 && uClasses > 0 && decisionAt(p)) rgb = vec3(0.0);" : ""}
+  ${classify ? `if (uMode != 0 && uClasses > 0 && decisionAt(p)) rgb = vec3(${facts.decisionColor.map((c) => c.toFixed(1)).join(", ")});` : ""}
   oColor = vec4(rgb / 255.0, 1.0);
 }`;
 }
@@ -703,7 +701,7 @@ export class MLPRenderer {
     if (classes) gl.uniform3fv(prog.loc("uClassColors[0]"), new Float32Array([...classes.flat(), ...Array(3 * (8 - classes.length)).fill(0)]));
     gl.uniform1i(prog.loc("uMode"), display.panel === "prediction" ? MODE_PREDICTION : fill ? MODE_REGIONS : MODE_PARTITION);
     gl.uniform1i(prog.loc("uEdges"), display.boundaries ? 1 : 0);
-    gl.uniform3fv(prog.loc("uEdgeColor"), classes ? CLASS_REGION_EDGE : fill ? BOUNDARY_OVER_REGIONS : BOUNDARY_OVER_PREDICTION);
+    gl.uniform3fv(prog.loc("uEdgeColor"), classes ? facts.classRegionEdgeColor : fill ? facts.regionEdgeColor : facts.boundaryColor);
     gl.uniform1i(prog.loc("uWords"), extra.words ?? Math.max(1, Math.ceil(this.net.lay.hidden / 64)));
     gl.uniform1i(prog.loc("uChannels"), this.net ? this.net.lay.outDim : 1);
     gl.uniform1i(prog.loc("uTieCount"), this.tieCount);

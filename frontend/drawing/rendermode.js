@@ -4,6 +4,7 @@
 // be slower than the server, so it is only used when the address asks for it
 // (?render=client, as the tests do); ?render=server always takes the server's frames.
 
+import { facts } from "../shared/facts.js";
 import { MLPRenderer } from "./renderer.js";
 
 const SOFTWARE = /swiftshader|llvmpipe|softpipe|software rasterizer|microsoft basic render/i;
@@ -38,6 +39,14 @@ export function forcedRender(search) {
 function softwareName(name) {
   const m = SOFTWARE.exec(name);
   return m ? m[0].replace(/^\w/, (c) => c.toUpperCase()) : "software";
+}
+
+/** {widths, outDim} of a config (the page's settings or the server's run), `widths` its hidden
+ *  widths (null when the layer string is not one). A classifier has one output per class of its
+ *  picture, which only the server knows once it is built: until then, the most there may be. */
+export function networkShape(config, widths) {
+  const outDim = config.task === "classify" ? facts.maxClasses : config.color ? 3 : 1;
+  return { widths, outDim };
 }
 
 /**

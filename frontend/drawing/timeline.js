@@ -7,13 +7,15 @@
 import { WeightHistory } from "./weighthistory.js";
 
 export class Timeline {
-  /** els: {bar, slider, play, speed, live, readout, note}; onShow(net, replay) when the net on screen changes. */
-  constructor(els, { onShow }) {
+  /** els: {bar, slider, play, speed, live, readout, note}; onShow(net, replay) when the net on screen
+   *  changes; onReplay(step) whenever the replayed step changes (null: live). */
+  constructor(els, { onShow, onReplay = () => {} }) {
     this.els = els;
     this.onShow = onShow;
+    this.onReplay = onReplay;
     this.history = new WeightHistory();
     this.enabled = false;
-    this.replayStep = null; // null: live
+    this._replayStep = null; // null: live
     this.shown = null;
     this.playing = false;
     this.raf = 0;
@@ -25,6 +27,15 @@ export class Timeline {
     els.live.addEventListener("click", () => this.goLive());
     els.play.addEventListener("click", () => (this.playing ? this.stop() : this.play()));
     this._render();
+  }
+
+  get replayStep() {
+    return this._replayStep;
+  }
+
+  set replayStep(step) {
+    this._replayStep = step;
+    this.onReplay(step);
   }
 
   get replaying() {

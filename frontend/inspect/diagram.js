@@ -9,7 +9,7 @@
 // keeps its size and the box scrolls. Pictures and edges go onto one canvas; an SVG above it
 // holds the nodes people point at (hover, focus, click to pin: onHover / onPin).
 
-import { sliceAt } from "./cliptime.js";
+import { sliceAt } from "../drawing/cliptime.js";
 
 const MAX_SHOWN = 16; // nodes drawn per layer
 const MIN_NODE = 12; // CSS px: smaller nodes would be unreadable, so the box scrolls instead

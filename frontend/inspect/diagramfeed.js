@@ -3,7 +3,7 @@
 // request at a time and at most twice a second. (Where the page draws, the timeline hands the
 // diagram the network it puts on screen.)
 
-import { fetchWeights } from "./api.js";
+import { fetchWeights } from "../shared/api.js";
 
 const INTERVAL_MS = 500;
 

@@ -4,8 +4,8 @@
 // computations that take a while. REST: /regions.json, /regions.svg,
 // /layer-counts, /exact-progress (docs/protocol.md, "Exact geometry").
 
-import { atParams, fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionFile } from "./api.js";
-import { CHART_CONFIG, CHART_FONT } from "./charts.js";
+import { atParams, fetchExactProgress, fetchLayerCounts, fetchRegions, fetchSessionFile } from "../shared/api.js";
+import { CHART_CONFIG, CHART_FONT } from "../charts/charts.js";
 
 const FOLD_DEBOUNCE_MS = 150;
 const FOLD_REFRESH_MS = 600; // while training runs, the first-k partition is fetched again this often

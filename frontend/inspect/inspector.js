@@ -9,9 +9,9 @@
 // pieces' areas; their exact boundary drawn on the overlay). Asked for the step and the view
 // box the panels show (`at`), so a replayed or zoomed picture is inspected as seen.
 
-import { fetchInspect, fetchNeuronLine } from "./api.js";
-import { swatch } from "./classes.js";
-import { eventPoint } from "./viewbox.js";
+import { fetchInspect, fetchNeuronLine } from "../shared/api.js";
+import { swatch } from "../sidebar/classes.js";
+import { eventPoint } from "../drawing/viewbox.js";
 
 const HOVER_DELAY_MS = 120;
 const REFRESH_RUNNING_MS = 1000; // re-inspect a pinned point this often while training runs

@@ -3,7 +3,7 @@
 // earlier layers' boundaries for deeper ones), for the step and box the panels show. Refreshed
 // after updates, one request at a time; the inspector's own line is kept apart on the overlay.
 
-import { fetchNeuronLine } from "./api.js";
+import { fetchNeuronLine } from "../shared/api.js";
 
 const OVERLAY_KEY = "diagram";
 const REFRESH_MS = 400; // a pinned line follows training at most this often

@@ -101,11 +101,6 @@ function checkSections(header, sections) {
   classColorsOf(header); // a classifier's frame: its colours must be readable
 }
 
-export function websocketUrl(path = "/ws") {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}${path}`;
-}
-
 /**
  * handlers: onOpen(isReconnect), onClose(wasOpen), onMessage(obj), onFrame(frame),
  * onStateChange("connecting" | "open" | "reconnecting").

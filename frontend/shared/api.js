@@ -1,4 +1,5 @@
-// The REST part of docs/protocol.md.
+// The one module that talks to the server (docs/protocol.md) and builds its URLs: the REST
+// calls, the websocket's address, and the addresses of pictures and session files.
 
 /** Words for a failed response: the server's `detail` when it sent one. */
 async function failure(response, what) {
@@ -32,9 +33,38 @@ async function getJson(path, what) {
   return response.json();
 }
 
-/** {settings, defaults, limits, point_colors} (state.js reads it) */
-export function fetchOptions() {
-  return getJson("/api/options", "options");
+let options = null; // the last answer of GET /api/options: its settings table and facts do not change
+
+/** {settings, defaults, limits, point_colors, drawing, runs} (shared/settings.js reads it), asked again. */
+export async function fetchOptions() {
+  options = await getJson("/api/options", "options");
+  return options;
+}
+
+/** The same, asked only when it was not answered yet (shared/facts.js). */
+export async function knownOptions() {
+  return options ?? fetchOptions();
+}
+
+/** [{id, name, description, steps, config, view, compare_with}]: the Experiments menu (core/presets.py). */
+export function fetchPresets() {
+  return getJson("/api/presets", "Experiments");
+}
+
+/** The websocket of a live session (same host; wss where the page came over https). */
+export function websocketUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+/** A picture of the image store (a sample or an upload) by its id. */
+export function imageUrl(id) {
+  return `/api/images/${encodeURIComponent(id)}`;
+}
+
+/** Frame `frame` of a clip served at `url` (a picture URL the server gave). */
+export function clipFrameUrl(url, frame) {
+  return `${url}?frame=${frame}`;
 }
 
 /** [{id, name, url}] */
@@ -65,6 +95,15 @@ export function thumbnailUrl(url, size = 96) {
 export function sessionUrl(token, what) {
   return `/api/sessions/${encodeURIComponent(token)}/${what}`;
 }
+
+/** The session's downloads, by what the page calls each link. */
+export const DOWNLOADS = Object.freeze({
+  "download-frame": "frame.png",
+  "download-movie": "movie",
+  "download-clip": "clip-movie",
+  "download-checkpoint": "checkpoint",
+  "download-config": "config",
+});
 
 // -- exact geometry (docs/protocol.md, "Exact geometry") -------------------------
 
@@ -135,4 +174,44 @@ export async function fetchSessionBlob(token, what, params, label) {
 export function fetchCountsOverT(token, n = 17, at = null) {
   const params = { n, ...(at && Number.isInteger(at.step) ? { step: at.step } : {}) };
   return getJson(sessionPath(token, "counts-over-t", params), "Regions over t");
+}
+
+// -- the smoothing baseline ---------------------------------------------------------------
+
+/** {sigma, val_loss, network_val_loss, step}: the smoothing baseline at `sigma` pixels. */
+export function fetchSmoothing(token, sigma) {
+  return getJson(sessionPath(token, "smoothing", { sigma }), "Smoothing baseline");
+}
+
+/** Its picture, `size` pixels square. */
+export function smoothingPictureUrl(token, sigma, size) {
+  return sessionPath(token, "smoothing.png", { sigma, size });
+}
+
+// -- runs of a sweep (serve --runs DIR; docs/protocol.md "Runs") -------------------------
+
+/** {folder, runs: [...]}, or null where the server browses no sweep folder. */
+export async function fetchRunsIfAny() {
+  const response = await fetch("/api/runs", { headers: { Accept: "application/json" }, cache: "no-store" });
+  return response.ok ? response.json() : null;
+}
+
+export function fetchRuns() {
+  return getJson("/api/runs", "Runs");
+}
+
+function runPath(id, what) {
+  return `/api/runs/${encodeURIComponent(id)}/${what}`;
+}
+
+/** One run's JSON file: "weights" (the history's index), "metrics" or "churn". */
+export function fetchRunJson(id, what) {
+  return getJson(runPath(id, what), `run ${id}`);
+}
+
+/** One run's weight history, every kept step's float32 weights end to end. */
+export async function fetchRunWeights(id) {
+  const response = await fetch(runPath(id, "weights.bin"));
+  if (!response.ok) throw new Error(`run ${id}: no weight history (HTTP ${response.status})`);
+  return response.arrayBuffer();
 }

@@ -1,5 +1,5 @@
-// The page's state: one value per setting, and its round trip through the
-// query string so that a link reproduces a run.
+// The server's settings table: one value per setting, its round trip through the query string
+// (so that a link reproduces a run), and the messages built from it by kind.
 //
 // What a setting is (kind, type, bounds, choices, default) is the server's word,
 // read from GET /api/options "settings"; the page keeps only its own short URL
@@ -67,6 +67,32 @@ function coerceRow(row, raw) {
   }
 }
 
+const isRgb = (c) => Array.isArray(c) && c.length === 3 && c.every((v) => Number.isInteger(v) && v >= 0 && v <= 255);
+
+/** The drawing facts of GET /api/options (shared/facts.js holds them); throws OptionsError when absent. */
+export function readFacts(options) {
+  const d = options && options.drawing;
+  const colors = ["boundary_color", "region_edge_color", "class_region_edge_color", "decision_color", "class_val_point_color"];
+  if (!d || !colors.every((name) => isRgb(d[name])) || !Array.isArray(d.boundary_fade_eighths) || d.boundary_fade_eighths.length !== 10) {
+    throw new OptionsError("the server's options have no drawing facts");
+  }
+  const maxClasses = options.limits && options.limits.max_classes;
+  if (!Number.isInteger(maxClasses)) throw new OptionsError("the server's options have no class limit");
+  return Object.freeze({
+    fadeEighths: Object.freeze([...d.boundary_fade_eighths]),
+    boundaryColor: d.boundary_color,
+    regionEdgeColor: d.region_edge_color,
+    classRegionEdgeColor: d.class_region_edge_color,
+    decisionColor: d.decision_color,
+    classValPointColor: d.class_val_point_color,
+    classLightest: d.class_lightest,
+    unlabelledFade: d.unlabelled_fade,
+    nearbyFrames: d.nearby_frames,
+    maxClasses,
+    pointColors: Object.freeze({ ...(options.point_colors || {}) }), // "#rrggbb" by "train", "val"
+  });
+}
+
 /** The server's settings table and limits, with the page's URL round trip on top. */
 export class Settings {
   /** `options`: the answer of GET /api/options; throws OptionsError when it is not one. */
@@ -77,8 +103,9 @@ export class Settings {
     }
     if (!options.limits || typeof options.limits !== "object") throw new OptionsError("the server's options have no limits");
     this.rows = new Map(rows.filter((row) => !PAGE_CHOSEN.has(row.name)).map((row) => [row.name, row]));
+    this.viewNames = rows.filter((row) => row.kind === "view").map((row) => row.name); // page-chosen ones too
     this.limits = options.limits;
-    this.pointColors = options.point_colors || {};
+    this.facts = readFacts(options);
   }
 
   row(name) {
@@ -136,6 +163,14 @@ export class Settings {
       if (row.kind === "network" || row.kind === "training") config[row.name] = state[row.name];
     }
     return config;
+  }
+
+  /** Every `view` setting, as the `view` message carries them: from `state`, or from `chosen` for
+   *  those the page decides itself (who draws). */
+  viewFields(state, chosen) {
+    const fields = {};
+    for (const name of this.viewNames) fields[name] = PAGE_CHOSEN.has(name) ? chosen[name] : state[name];
+    return fields;
   }
 
   /** Hidden widths of a layer string within the server's depth limit, or null. */

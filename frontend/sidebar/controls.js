@@ -3,7 +3,7 @@
 // learning-rate slider mirrors the lr number input. Bounds and choices are the
 // server's (Settings); the slider ranges are only comfortable spans inside them.
 
-import { uniformLayers } from "./layers.js";
+import { uniformLayers } from "../shared/layers.js";
 
 const LR_MIN_EXP = -5;
 const LR_MAX_EXP = 0;

@@ -2,6 +2,8 @@
 // full configuration (and the view it suggests) into the page's state, so the URL then holds it
 // and the usual configure follows; the note says what the experiment shows.
 
+import { fetchPresets } from "../shared/api.js";
+
 export class Experiments {
   /** `select`, `note`: elements; `onLoad(patch, preset)`: apply a state patch. */
   constructor({ select, note }, { onLoad }) {
@@ -13,9 +15,7 @@ export class Experiments {
   }
 
   async fetch() {
-    const res = await fetch("/api/presets");
-    if (!res.ok) throw new Error(`experiments could not be listed (${res.status})`);
-    const presets = await res.json();
+    const presets = await fetchPresets();
     for (const p of presets) {
       this.presets.set(p.id, p);
       const option = document.createElement("option");

@@ -1,7 +1,7 @@
 // The picture chooser: sample thumbnails, uploaded pictures, the file picker and
 // drag-and-drop onto the drop zone or the target panel.
 
-import { thumbnailUrl } from "./api.js";
+import { imageUrl, thumbnailUrl } from "../shared/api.js";
 
 export class Gallery {
   /** onSelect(imageId) when a thumbnail is chosen. */
@@ -15,7 +15,7 @@ export class Gallery {
   setSamples(samples) {
     for (const sample of samples) {
       if (!sample || typeof sample.id !== "string") continue;
-      this._add(sample.id, sample.name || sample.id, sample.url || `/api/images/${encodeURIComponent(sample.id)}`, `sample-${sample.id}`);
+      this._add(sample.id, sample.name || sample.id, sample.url || imageUrl(sample.id), `sample-${sample.id}`);
     }
     this._mark();
   }
@@ -24,7 +24,7 @@ export class Gallery {
   addUpload(id, url, name = "Your picture") {
     const existing = this.items.get(id);
     if (existing) return;
-    this._add(id, name, url || `/api/images/${encodeURIComponent(id)}`, `uploaded-${id}`, true);
+    this._add(id, name, url || imageUrl(id), `uploaded-${id}`, true);
     this._mark();
   }
 

@@ -1,6 +1,8 @@
 // The smoothing baseline (GET /api/sessions/{token}/smoothing and smoothing.png): a Gaussian-kernel
 // regression of the run's training points, its validation MSE beside the network's, and its picture.
 
+import { fetchSmoothing, smoothingPictureUrl } from "../shared/api.js";
+
 export class Baseline {
   constructor({ sigma, button, result, image }) {
     this.els = { sigma, button, result, image };
@@ -22,22 +24,20 @@ export class Baseline {
       return;
     }
     const s = Number(sigma.value);
-    const base = `/api/sessions/${encodeURIComponent(this.token)}`;
+    const token = this.token;
     result.textContent = "Smoothing the training points…";
     try {
-      const res = await fetch(`${base}/smoothing?sigma=${encodeURIComponent(s)}`);
-      const body = await res.json();
-      if (!res.ok) throw new Error(body.detail || `error ${res.status}`);
+      const body = await fetchSmoothing(token, s);
       const net = typeof body.network_val_loss === "number" ? body.network_val_loss : null;
       const verdict = net === null ? "" : net < body.val_loss
         ? ` — the network does ${(body.val_loss / net).toFixed(1)}× better`
         : " — the network does not beat it yet";
       result.textContent = `Validation MSE: smoothing (σ = ${body.sigma} px) ${body.val_loss.toPrecision(3)}, network ${net === null ? "—" : net.toPrecision(3)} at step ${body.step}${verdict}.`;
       result.dataset.valLoss = String(body.val_loss);
-      image.src = `${base}/smoothing.png?sigma=${encodeURIComponent(s)}&size=256`;
+      image.src = smoothingPictureUrl(token, s, 256);
       image.hidden = false;
     } catch (err) {
-      result.textContent = `Smoothing baseline: ${err.message}`;
+      result.textContent = `Smoothing baseline: ${err.detail || err.message}`;
     }
   }
 }

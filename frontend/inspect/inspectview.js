@@ -1,0 +1,101 @@
+// The inspection part: the overlay over the partition panel, the region inspector, the exact
+// geometry (count, layer by layer, exports) and the network diagram with its neuron line (its
+// network from the server's /weights where the server draws). Each asks for what the panels show
+// (the store's `at()`: a replayed step, a zoomed box, a clip's moment) with the session's token.
+
+import { Overlay } from "../drawing/overlay.js";
+import { NetworkDiagram } from "./diagram.js";
+import { ServerWeights } from "./diagramfeed.js";
+import { Geometry } from "./geometry.js";
+import { Inspector } from "./inspector.js";
+import { DiagramLine } from "./neuronline.js";
+
+const ZOOM_SETTLE_MS = 250; // exact geometry for a new view box once the zooming pauses
+
+const $ = (id) => document.getElementById(id);
+
+export function mountInspection(store) {
+  const { banner, table } = store;
+  const at = () => store.at();
+  const geometryError = (message) => banner.set("geometry", message);
+  const overlay = new Overlay($("partition-overlay"), $("panel-partition"));
+  const inspector = new Inspector({
+    canvas: $("panel-partition"), overlay, root: $("inspector"), onError: geometryError, at, busy: () => store.get("dragging"),
+  });
+  const geometry = new Geometry({ overlay, at });
+  const diagramLine = new DiagramLine({ overlay, at, onError: geometryError });
+  const diagram = new NetworkDiagram($("network-diagram"), $("diagram-summary"), {
+    onHover: (node) => diagramLine.hover(node),
+    onPin: (node) => diagramLine.pin(node),
+  });
+  const serverWeights = new ServerWeights({ onNet: (net) => diagram.setNet(net), at, onError: (m) => diagram.say(m) });
+  let runLayers = null; // the layer string of the network on screen
+  let zoomTimer = null;
+
+  /** The session as the server just stated it (every status, and a lost connection): each tool
+   *  starts over for a new token; an earlier geometry error is forgotten. */
+  function sessionSeen() {
+    const token = store.get("token");
+    inspector.setToken(token);
+    geometry.setToken(token);
+    diagramLine.setToken(token);
+    serverWeights.setToken(token);
+    banner.clear("geometry");
+  }
+  store.subscribe("token", (token) => {
+    if (token === null) sessionSeen(); // the connection closed (a status states a token itself)
+  });
+
+  store.subscribe("run", (run) => {
+    inspector.setRunning(run === "running");
+    geometry.setRunning(run === "running");
+  });
+
+  store.on("status", (msg, hasRun) => {
+    sessionSeen();
+    if (hasRun && msg.config.layers !== runLayers) {
+      runLayers = msg.config.layers;
+      inspector.clear(); // a new architecture: the inspected neurons no longer exist
+      serverWeights.reset();
+      diagramLine.pin(null);
+      geometry.setWidths(table.widths(msg.config.layers) || []);
+    }
+  });
+
+  store.on("points", (msg) => inspector.setClassNames(Array.isArray(msg.classes) ? msg.classes.map((c) => c.name) : []));
+
+  store.on("frame", ({ header: h, net }) => {
+    if (!net) {
+      inspector.onStep(h.step);
+      serverWeights.onFrame(h.step); // the diagram's network: the weights are fetched
+      diagramLine.refresh();
+    }
+    inspector.setDead(h.dead_pattern);
+    geometry.onFrame(h);
+  });
+
+  store.on("netShown", (net, { chosen }) => {
+    inspector.onStep(net.step, chosen);
+    diagram.setNet(net, store.moment());
+    diagramLine.refresh();
+    if (chosen) geometry.refresh();
+  });
+
+  store.on("moment", () => {
+    diagram.setTime(store.moment());
+    diagramLine.refresh();
+    geometry.refresh();
+  });
+
+  store.subscribe("box", (box) => {
+    overlay.setView(box);
+    clearTimeout(zoomTimer);
+    zoomTimer = setTimeout(() => {
+      inspector.refresh();
+      geometry.refresh();
+      diagramLine.refresh();
+    }, ZOOM_SETTLE_MS);
+  });
+
+  return { overlay, inspector, geometry, diagram, diagramLine, serverWeights };
+}
