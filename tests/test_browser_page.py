@@ -457,3 +457,37 @@ def test_server_frames_paint_boundaries_as_render_py_does(open_app, server):
     assert (got == want).all(axis=2).mean() >= 0.995
     faded = (want != ORANGE).any(axis=2) & (want != prediction_rgb(compute_partition(model, 128).prediction)).any(axis=2)
     assert faded.any() and (got[faded] == want[faded]).all(axis=1).mean() >= 0.99  # the faded pixels too
+
+
+@pytest.mark.parametrize("render", ["server", "client"])
+def test_the_page_paints_with_the_drawing_facts_the_server_publishes(browser, server, render):
+    """Boundary colours and fading are stated once, in Python, and read from GET /api/options: served
+    other values, the page (its frame painter and its renderer alike) paints with those."""
+    options = server.get_json("/api/options")
+    green = [0, 200, 0]
+    served = {**options, "drawing": {**options["drawing"], "boundary_color": green, "boundary_fade_eighths": [8] * 10}}
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT)
+    try:
+        context.route("**/api/options", lambda route: route.fulfill(json=served))
+        page = context.new_page()
+        log = PageLog().attach(page)
+        page.goto(f"{server.url}/?{QUERY}&layers=14x6&render={render}")
+        wait_ready(page)
+        expect(by(page, "renderer")).to_have_attribute("data-mode", render)
+        if render == "server":
+            by(page, "step-button").click()  # a frame of the server's pictures
+            expect(by(page, "panel-partition")).to_have_attribute("data-step", "10", timeout=60_000)
+            layer = page.evaluate("() => { const l = window.polytopeLens.panels.partLayer;"
+                                  " return {size: l.size, data: Array.from(l.image.data)}; }")
+            rgb = np.array(layer["data"], dtype=np.uint8).reshape(layer["size"], layer["size"], 4)[:, :, :3]
+        else:
+            _drawn_at_step_0(page)
+            rgb = _rgb(page, "panel-partition")
+        assert (rgb == green).all(axis=2).sum() > 100, "the boundaries are not painted in the served colour"
+        assert not (rgb == ORANGE).all(axis=2).any(), "a boundary colour of the page's own"
+        facts = page.evaluate("async () => (await import('/static/shared/facts.js')).facts")
+        assert facts["boundaryColor"] == green and facts["maxClasses"] == options["limits"]["max_classes"]
+        assert not log.errors(), log.errors()
+    finally:
+        context.close()

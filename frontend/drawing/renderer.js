@@ -35,8 +35,8 @@
 // value is a tie (k + 1/2), where numpy's float64 rounding decides. The 1,825 ties are
 // found and rounded here once, in float64 with numpy's operation order (tieTable).
 //
-// Limits (fits() checks them): the server's (64 hidden layers, 1024 per layer, 2,000,000
-// parameters) and at most 1024 hidden neurons, so that one compose shader reads all
+// Limits (fits() checks them): the server's (depth, width, parameters, classes: GET /api/options,
+// shared/facts.js) and at most 1024 hidden neurons, so that one compose shader reads all
 // pattern words (8 textures); wider nets are left to the server's frames (1024 hidden
 // neurons hold at most ~263k parameters, so the parameter limit never binds first).
 // Weights: one padded row of texels per neuron (W row, bias, zeros), in an RGBA32F texture
@@ -46,9 +46,9 @@
 import { facts } from "../shared/facts.js";
 
 export const LIMITS = Object.freeze({
-  maxDepth: 64,
-  maxWidth: 1024,
-  maxParameters: 2_000_000,
+  maxDepth: facts.maxDepth,
+  maxWidth: facts.maxWidth,
+  maxParameters: facts.maxParameters,
   maxHidden: 1024,
   maxOutputs: facts.maxClasses, // a classifier's classes (the server's class limit)
 });

@@ -76,8 +76,11 @@ export function readFacts(options) {
   if (!d || !colors.every((name) => isRgb(d[name])) || !Array.isArray(d.boundary_fade_eighths) || d.boundary_fade_eighths.length !== 10) {
     throw new OptionsError("the server's options have no drawing facts");
   }
-  const maxClasses = options.limits && options.limits.max_classes;
-  if (!Number.isInteger(maxClasses)) throw new OptionsError("the server's options have no class limit");
+  const limits = options.limits || {};
+  const { max_classes: maxClasses, max_depth: maxDepth, max_width: maxWidth, max_parameters: maxParameters } = limits;
+  if (![maxClasses, maxDepth, maxWidth, maxParameters].every(Number.isInteger)) {
+    throw new OptionsError("the server's options have no network limits");
+  }
   return Object.freeze({
     fadeEighths: Object.freeze([...d.boundary_fade_eighths]),
     boundaryColor: d.boundary_color,
@@ -89,6 +92,9 @@ export function readFacts(options) {
     unlabelledFade: d.unlabelled_fade,
     nearbyFrames: d.nearby_frames,
     maxClasses,
+    maxDepth,
+    maxWidth,
+    maxParameters,
     pointColors: Object.freeze({ ...(options.point_colors || {}) }), // "#rrggbb" by "train", "val"
   });
 }

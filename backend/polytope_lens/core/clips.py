@@ -45,7 +45,7 @@ def nearest_frame(t: float, count: int) -> int:
     """The frame whose time is nearest to ``t`` (clamped to the clip)."""
     if count <= 1:
         return 0
-    # halves round up, as the page's Math.round (frontend/cliptime.js): both show the same frame
+    # halves round up, as the page's Math.round (frontend/drawing/cliptime.js): both show the same frame
     return int(np.clip(np.floor((float(t) + 1.0) / 2.0 * (count - 1) + 0.5), 0, count - 1))
 
 

@@ -23,7 +23,8 @@ VAL_COLOR = (30, 80, 230)
 # Boundaries are drawn one pixel wide: a boundary pixel is painted when its right or lower
 # neighbour lies in another region (each edge on one side only), and faded where lines crowd,
 # by the painted pixels among its 3x3 neighbourhood (where regions are denser than pixels the
-# panel would otherwise be solid colour). Opacity in eighths; renderer.js paints the same.
+# panel would otherwise be solid colour). Opacity in eighths; the page paints the same, with this
+# table as GET /api/options publishes it (web/routers/meta.py).
 FADE_EIGHTHS = (8, 8, 8, 8, 8, 8, 6, 5, 4, 3)
 BACKGROUND = (228, 228, 232)  # light gray, so white predictions still show their panel's edge
 GAP = 8
