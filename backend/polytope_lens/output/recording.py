@@ -2,7 +2,11 @@
 
 A ``RunRecorder`` writes where a ``RecordingFiles`` says (a run folder: output/runfolder.py, which
 names the files and runs the whole pipeline): one three-panel frame PNG per recorded step, and
-one JSON object per recorded step appended to the metrics file, in step order.
+one JSON object per recorded step appended to the metrics file, in step order: ``step``,
+``train_loss``, ``val_loss`` (a classifier's also ``train_accuracy``, ``val_accuracy``),
+``regions``, ``elapsed_s``, ``frame_s``, ``frame`` (the PNG's name, null without pictures), the
+geometry fields below, a clip's ``t`` and, for a picture's regression, ``smoothing_val_loss`` (the
+Gaussian-kernel baseline, core/smoothing.py).
 
 ``elapsed_s`` in the metrics is training time only (optimiser steps), so it
 compares between runs whatever the frame resolution; ``frame_s`` is what the
@@ -227,7 +231,7 @@ class RunRecorder:
 
     def record(self, trainer: Trainer, elapsed_s: float) -> Future:
         """Queue the frame of the trainer's current state; the future gives its metrics record
-        (appended to metrics.jsonl in step order). Raises TrainingDiverged (from trainer.losses)
+        (appended to the metrics file in step order). Raises TrainingDiverged (from trainer.losses)
         here, at once, when the network is no longer finite."""
         while len(self._pending) >= MAX_PENDING_FRAMES:
             self._pending.popleft().result()  # drawing is behind: let it catch up
