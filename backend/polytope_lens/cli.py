@@ -332,7 +332,7 @@ def cmd_train(args) -> int:
     if outcome.diverged:
         print(f"{PROG}: {outcome.diverged}", file=sys.stderr)
     elif not outcome.finished:
-        print(f"{PROG}: interrupted at step {trainer.step_count}; saving the checkpoint", file=sys.stderr)
+        print(f"{PROG}: interrupted at step {trainer.step_count}; checkpoint saved", file=sys.stderr)
     if not args.quiet and outcome.last:
         _print_summary(folder, outcome)
     if outcome.diverged:
