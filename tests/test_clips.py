@@ -14,7 +14,8 @@ from live_server import running_server
 from PIL import Image
 
 from polytope_lens.core import clips
-from polytope_lens.core.clips import even_indices, frame_times, load_clip_or_picture, nearest_frame
+from polytope_lens.core.clips import even_indices, load_clip_or_picture
+from polytope_lens.core.cliptime import frame_times, nearest_frame
 from polytope_lens.core.images import ImageError, sample_points
 from polytope_lens.core.samples import sample_path
 

@@ -12,12 +12,9 @@ from PIL import Image
 from polytope_lens.core.images import Target, sample_points
 from polytope_lens.core.model import build_mlp
 from polytope_lens.geometry.grid import GridPartition, boundary_mask, compute_partition
+from polytope_lens.output.boundaries import FADE_EIGHTHS, boundary_lines, draw_boundaries, line_opacity
 from polytope_lens.output.render import (
     BOUNDARY_COLOR,
-    FADE_EIGHTHS,
-    boundary_lines,
-    draw_boundaries,
-    line_opacity,
     caption_height_for,
     GAP,
     REGION_EDGE_COLOR,

@@ -121,7 +121,7 @@ def test_regions_export_and_clip_movie_take_t(tmp_path):
     """`polytope-lens regions CHECKPOINT --t` (export_regions) exports the slice at t; the clip movie
     (output/clipmovie.py) gives one exact count per frame, those of the slices."""
     from polytope_lens.cli import main
-    from polytope_lens.core.clips import frame_times
+    from polytope_lens.core.cliptime import frame_times
     from polytope_lens.output.clipmovie import counts_over_time, write_clip_movie
     from polytope_lens.core.settings import ViewSettings
     import json

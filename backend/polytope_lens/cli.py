@@ -1,8 +1,11 @@
-"""The ``polytope-lens`` console script: argument parsing and exit codes only.
+"""The ``polytope-lens`` console script: it parses the arguments into what the rooms take (server
+settings, a trainer, a run folder and how to record it), calls the one function or method that
+does the work, and reports at the terminal: a progress bar, Ctrl-C as a request to stop, one-line
+errors, a short summary and the exit code.
 
-Subcommands: ``serve`` (the web app), ``train`` (headless frames, metrics,
-checkpoint, movie), ``regions`` (export a checkpoint's exact partition) and
-``sweep`` (a grid of runs: sweeps/command.py).
+Subcommands: ``serve`` (the web app: web/app.py), ``train`` (a headless run into its run folder:
+output/runfolder.py), ``regions`` (a checkpoint's exact partition: geometry/export.py), ``sweep``
+(a grid of runs: sweeps/command.py) and ``plot`` (a metric of several runs: output/churnplot.py).
 Exit codes: 0 done, 2 bad input (options, picture, checkpoint, device),
 3 training diverged, 130 interrupted by Ctrl-C (checkpoint saved).
 """
@@ -10,7 +13,6 @@ Exit codes: 0 done, 2 bad input (options, picture, checkpoint, device),
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
@@ -26,20 +28,17 @@ from .core.settings import (
 from .core.classes import ClassError
 from .core.clips import load_clip_or_picture
 from .core.images import ImageError
-from .output.clipmovie import count_range, write_clip_movie
-from .output.movie import MovieWriter, write_movie
-from .output.recording import RunRecorder, train_and_record
+from .output.churnplot import NoMetrics, chart_runs
+from .output.runfolder import Recording, RunFolder, RunOutcome
 from .geometry.export import export_regions
 from .geometry.exact import PartitionTooLarge
 from .core.training import Trainer, TrainingDiverged, trainer_from_checkpoint
 from .sweeps.command import add_sweep_parser
 
 PROG = "polytope-lens"
-VIEW_FILE = "view.json"  # how a headless run's frames are drawn, so a resumed run draws them alike
 FRAME_RESOLUTION = 1024  # headless frames default to the full picture size (the live view's default is 512)
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 DEFAULT_STEPS = 6000
-CHECKPOINTS_DIR = "checkpoints"  # --checkpoint-every writes checkpoint_STEP.pt here
 
 # Every RunConfig field but the picture (a positional argument) is an option; a resumed run may
 # change the training settings only (core.settings: the kinds are declared there, once).
@@ -192,17 +191,12 @@ def add_plot_parser(subparsers) -> None:
 
 
 def cmd_plot(args) -> int:
-    from .output.churnplot import plot_runs, read_metric
-
-    labels = args.label + [run.name for run in args.runs[len(args.label):]]
-    runs = {}
-    for label, run in zip(labels, args.runs):
-        if not (run / "metrics.jsonl").is_file():
-            raise UsageError(f"no metrics.jsonl in {run}")
-        runs[label] = read_metric(run, args.field)
-    title = args.title or f"{args.field} over training"
+    try:
+        chart = chart_runs(args.runs, args.field, args.label, args.title)
+    except NoMetrics as exc:
+        raise UsageError(str(exc)) from None
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    plot_runs(runs, title, args.field).save(args.out)
+    chart.save(args.out)
     print(f"wrote {args.out}")
     return 0
 
@@ -317,88 +311,59 @@ def cmd_train(args) -> int:
     trainer = _make_trainer(args)
     if args.steps is None:  # resumed: no preset
         args.steps = DEFAULT_STEPS
-    out = args.out or (args.resume.parent if args.resume else Path("runs") / Path(args.image).stem)
-    # Resuming into the checkpoint's own folder continues its frames and metrics; anywhere else starts afresh.
-    continuing = args.resume is not None and out.resolve() == args.resume.resolve().parent
-    view = _frame_view(args)
-    # A fresh run's movie is encoded frame by frame as the frames are drawn; a continued one also
-    # needs the frames already in the folder, so it is written from the PNGs at the end.
-    streamed = MovieWriter(out / "movie.mp4", fps=args.fps) if args.movie and not continuing else None
-    recorder = RunRecorder(
-        out, trainer, view.resolution,
-        fill_regions=view.fill_regions, show_boundaries=view.boundaries, fresh=not continuing, t=view.t,
-        drawer="process",  # frames are drawn beside training, not in turn with it
-        movie=streamed,
-    )  # fmt: skip
-    (out / "config.json").write_text(trainer.config.model_dump_json(indent=2) + "\n")
-    (out / VIEW_FILE).write_text(view.model_dump_json(indent=2) + "\n")
-    start = trainer.step_count
-    last: dict = {}
-    diverged: str | None = None
-    finished = False
+    if args.out is not None:
+        folder = RunFolder(args.out)
+    else:  # resuming: the checkpoint's own folder, so the run continues there
+        folder = RunFolder.of_checkpoint(args.resume) if args.resume else RunFolder(Path("runs") / Path(args.image).stem)
+    recording = Recording(args.steps, args.frame_every, _frame_view(args), movie=args.movie, fps=args.fps,
+                          checkpoint_every=args.checkpoint_every,
+                          drawer="process")  # frames are drawn beside training, not in turn with it
 
     with _StopOnCtrlC() as stop, tqdm(total=args.steps, unit="step", disable=args.quiet, dynamic_ncols=True) as bar:
 
         def on_progress(n: int, record: dict | None) -> None:
             bar.update(n)
             if record is not None:
-                last.update(record)
                 bar.set_postfix(train=f"{record['train_loss']:.5f}", val=f"{record['val_loss']:.5f}", regions=record["regions"])
 
-        try:
-            finished = train_and_record(
-                trainer, recorder, args.steps, args.frame_every,
-                elapsed_s=recorder.last_elapsed(start) if continuing else 0.0,
-                record_start=not recorder.frame_path(start).exists(),
-                on_progress=on_progress, should_stop=lambda: stop.requested,
-                checkpoint_every=args.checkpoint_every,
-                save_checkpoint=lambda t: t.save(out / CHECKPOINTS_DIR / f"checkpoint_{t.step_count:06d}.pt"),
-            )  # fmt: skip
-        except TrainingDiverged as exc:
-            diverged = str(exc)
-        except KeyboardInterrupt:  # second Ctrl-C: still save what was done
-            pass
-        finally:
-            recorder.close()
+        outcome = folder.record(trainer, recording, resumed_from=args.resume, on_progress=on_progress,
+                                should_stop=lambda: stop.requested)
 
-    if diverged:
-        print(f"{PROG}: {diverged}", file=sys.stderr)
-    elif not finished:
-        print(f"{PROG}: interrupted at step {trainer.step_count}; saving the checkpoint", file=sys.stderr)
-    trainer.save(out / "checkpoint.pt")
-    movie = None
-    if args.movie:
-        movie = recorder.movie_path or write_movie(recorder.frame_paths(), out / "movie.mp4", fps=args.fps)
-    clip_note = ""
-    if trainer.target.frame_count > 1:  # the learnt clip beside the original, the partition over t
-        clip_path, rows = write_clip_movie(trainer, out / "clip.mp4", view)
-        (out / "clip_counts.json").write_text(json.dumps({"step": trainer.step_count, "moments": rows}, indent=1) + "\n")
-        low, high = count_range(rows)
-        clip_note = f", {clip_path.name} and clip_counts.json ({low}-{high} exact regions over t)"
-    if not args.quiet and last:
-        if last.get("val_accuracy") is not None:  # a classifier: cross-entropy, accuracy, its decision boundary
-            boundary = (f", decision boundary {last['boundary_length']:.3f} long across {last['boundary_regions']} regions"
-                        if last.get("boundary_length") is not None else "")
-            losses = (f"train CE {last['train_loss']:.5f} (accuracy {last['train_accuracy']:.3f}), "
-                      f"val CE {last['val_loss']:.5f} (accuracy {last['val_accuracy']:.3f}){boundary}")
-        else:
-            losses = f"train MSE {last['train_loss']:.5f}, val MSE {last['val_loss']:.5f}"
-        print(f"step {last['step']}: {losses}, {last['regions']} regions, {last['elapsed_s']:.1f} s training")
-        print(f"wrote {out}/: frames/, metrics.jsonl, checkpoint.pt, config.json, view.json" + (f", {movie.name}" if movie else "")
-              + clip_note)
-    if diverged:
+    if outcome.diverged:
+        print(f"{PROG}: {outcome.diverged}", file=sys.stderr)
+    elif not outcome.finished:
+        print(f"{PROG}: interrupted at step {trainer.step_count}; checkpoint saved", file=sys.stderr)
+    if not args.quiet and outcome.last:
+        _print_summary(folder, outcome)
+    if outcome.diverged:
         return EXIT_DIVERGED
-    return 0 if finished else EXIT_INTERRUPTED
+    return 0 if outcome.finished else EXIT_INTERRUPTED
+
+
+def _print_summary(folder: RunFolder, outcome: RunOutcome) -> None:
+    last = outcome.last
+    if last.get("val_accuracy") is not None:  # a classifier: cross-entropy, accuracy, its decision boundary
+        boundary = (f", decision boundary {last['boundary_length']:.3f} long across {last['boundary_regions']} regions"
+                    if last.get("boundary_length") is not None else "")
+        losses = (f"train CE {last['train_loss']:.5f} (accuracy {last['train_accuracy']:.3f}), "
+                  f"val CE {last['val_loss']:.5f} (accuracy {last['val_accuracy']:.3f}){boundary}")
+    else:
+        losses = f"train MSE {last['train_loss']:.5f}, val MSE {last['val_loss']:.5f}"
+    print(f"step {last['step']}: {losses}, {last['regions']} regions, {last['elapsed_s']:.1f} s training")
+    clip_files = outcome.written[-2:] if outcome.clip is not None else []  # the clip movie and its counts, last
+    files = ", ".join(outcome.written[: len(outcome.written) - len(clip_files)])
+    if clip_files:
+        low, high = outcome.clip_regions
+        files += f", {' and '.join(clip_files)} ({low}-{high} exact regions over t)"
+    print(f"wrote {folder.path}/: {files}")
 
 
 def _frame_view(args) -> ViewSettings:
-    """How frames are drawn: the options given, else (resuming) the run's own view.json, else the defaults."""
+    """How frames are drawn: the options given, else (resuming) the run's own view, else the defaults."""
     given = {"resolution": args.resolution, "fill_regions": args.fill_regions or None,
              "boundaries": False if args.no_boundaries else None, "t": args.t}
-    saved = args.resume.parent / VIEW_FILE if args.resume is not None else None
-    base = {"resolution": FRAME_RESOLUTION}
-    if saved is not None and saved.is_file():
-        base = json.loads(saved.read_text())
+    saved = RunFolder.of_checkpoint(args.resume).saved_view() if args.resume is not None else None
+    base = saved if saved is not None else {"resolution": FRAME_RESOLUTION}
     try:
         return ViewSettings(**{**base, **{k: v for k, v in given.items() if v is not None}})
     except ValidationError as exc:

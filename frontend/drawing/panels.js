@@ -79,7 +79,7 @@ function paintBits(words, bits, count, color) {
   }
 }
 
-/** render.py draw_boundaries on RGBA bytes: the set bits of `bits` (the frame's `lines`) painted
+/** output/boundaries.py draw_boundaries on RGBA bytes: the set bits of `bits` (the frame's `lines`) painted
  *  in `color`, faded where they crowd: rgb = (rgb·(8 − a) + color·a + 4) / 8, integers as there. */
 function paintLines(rgba, bits, R, color) {
   const fade = facts.fadeEighths; // a painted pixel's opacity in eighths by the painted pixels in its 3x3
@@ -295,7 +295,7 @@ export class Panels {
     else part.set(pred);
     if (this.options.boundaries && (sections.lines || sections.boundary)) {
       const c = classify ? facts.classRegionEdgeColor : filled ? facts.regionEdgeColor : facts.boundaryColor;
-      if (sections.lines) paintLines(this.partLayer.image.data, sections.lines, R, c); // as render.py paints them
+      if (sections.lines) paintLines(this.partLayer.image.data, sections.lines, R, c); // as output/boundaries.py paints them
       else paintBits(part, sections.boundary, count, packRGBA(c[0], c[1], c[2]));
     }
     if (classify && sections.decision) paintBits(part, sections.decision, count, packRGBA(...facts.decisionColor));

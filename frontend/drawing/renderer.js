@@ -20,7 +20,7 @@
 //   2. boundary: a pixel whose pattern differs in any bit from an in-image 4-neighbour; and
 //      whether it is painted (its right or lower neighbour differs: lines one pixel wide).
 //   3. compose onto the canvas, as output/render.py's partition_rgb and prediction_rgb
-//      (painted boundary pixels faded where they crowd, render.py draw_boundaries); a
+//      (painted boundary pixels faded where they crowd, output/boundaries.py draw_boundaries); a
 //      classifier's (setWeights with classColors) as output/classmap.py's class_map_rgb and
 //      class_partition_rgb: the winner's colour shaded by its softmax probability, region
 //      boundaries gray, the decision boundary (the winner differs from its left or upper
@@ -336,7 +336,7 @@ void main() {
   bool edge = right || below
     || (p.x > 0 && !(${fetches("p - ivec2(1, 0)")}))
     || (p.y + 1 < size.y && !(${fetches("p + ivec2(0, 1)")}));
-  // bit 0: a boundary pixel (grid.py boundary_mask); bit 1: painted (render.py boundary_lines)
+  // bit 0: a boundary pixel (grid.py boundary_mask); bit 1: painted (output/boundaries.py boundary_lines)
   oEdge = uvec4((edge ? 1u : 0u) | (right || below ? 2u : 0u));
 }`;
 }
@@ -454,7 +454,7 @@ ${classify ? CLASSIFIER_GLSL : ""}void main() {
     rgb = clamp(roundEven((uChannels == 1 ? y.rrr : y.rgb) * 255.0), 0.0, 255.0);
   }
   if (uMode != 0 && uEdges && (texelFetch(uEdge, p, 0).r & 2u) != 0u) {
-    // render.py draw_boundaries: opacity in eighths by the painted pixels around, exact integers
+    // output/boundaries.py draw_boundaries: opacity in eighths by the painted pixels around, exact integers
     ivec2 size = textureSize(uEdge, 0);
     uint crowd = 0u;
     for (int dy = -1; dy <= 1; dy++) {

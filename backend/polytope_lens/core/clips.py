@@ -4,7 +4,7 @@ Animated GIF, PNG (APNG) and WebP are decoded with Pillow, MP4/WebM (and other
 containers FFmpeg reads) with PyAV. Every kept frame is centre-cropped and
 scaled to 1024x1024 exactly like a picture (images.normalise). A clip longer
 than MAX_CLIP_FRAMES is sampled evenly (first and last frame kept); time runs
-over the clip as t in [-1, 1], frame k of F at t = -1 + 2k/(F-1).
+over the clip as t in [-1, 1], frame k of F at t = -1 + 2k/(F-1) (core/cliptime.py).
 
 Limits (README "Moving pictures"), checked before pixels pile up:
 - at most MAX_SOURCE_FRAMES frames in the source and MAX_SOURCE_CLIP_PIXELS
@@ -32,21 +32,6 @@ MAX_SOURCE_CLIP_PIXELS = 600_000_000  # frames x width x height decoded for one 
 MAX_CLIP_BYTES = MAX_CLIP_FRAMES * IMAGE_SIZE * IMAGE_SIZE * 3  # 96 MiB: the kept frames, uint8 RGB
 DEFAULT_FRAME_S = 0.1  # a frame without a stated duration lasts this long
 ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}
-
-
-def frame_times(count: int) -> np.ndarray:
-    """t of each of ``count`` frames: evenly over [-1, 1] (0 for a single frame)."""
-    if count <= 1:
-        return np.zeros(max(count, 1), dtype=np.float64)
-    return np.linspace(-1.0, 1.0, count)
-
-
-def nearest_frame(t: float, count: int) -> int:
-    """The frame whose time is nearest to ``t`` (clamped to the clip)."""
-    if count <= 1:
-        return 0
-    # halves round up, as the page's Math.round (frontend/drawing/cliptime.js): both show the same frame
-    return int(np.clip(np.floor((float(t) + 1.0) / 2.0 * (count - 1) + 0.5), 0, count - 1))
 
 
 def even_indices(total: int, keep: int = MAX_CLIP_FRAMES) -> list[int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .cliptime import frame_times
 from .settings import IMAGE_SIZE
 
 # Limits for pictures (README "Limits").
@@ -283,8 +284,6 @@ def sample_points(target: Target, train_points: int, val_points: int, seed: int)
 
 
 def _sample_clip_points(target: Target, train_points: int, val_points: int, seed: int) -> PointSample:
-    from .clips import frame_times  # clips imports this module
-
     count, size = target.frame_count, target.values.shape[0]
     total = count * size * size
     if train_points + val_points > total:

@@ -3,26 +3,42 @@ pattern churn of the lazy and the rich run side by side. Drawn with PIL, so it n
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 from .render import _font
+from .runfolder import RunFolder
 
 COLORS = [(124, 58, 237), (234, 88, 12), (13, 148, 136), (219, 39, 119), (37, 99, 235)]
+
+
+class NoMetrics(FileNotFoundError):
+    """A folder to chart holds no metric records."""
 
 
 def read_metric(run_dir: str | Path, field: str) -> list[tuple[int, float]]:
     """(step, value) of ``field`` from a run folder's metrics.jsonl, skipping nulls."""
     points = []
-    for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
+    for record in RunFolder(run_dir).metrics():
         value = record.get(field)
         if isinstance(value, (int, float)) and math.isfinite(value):
             points.append((int(record["step"]), float(value)))
     return points
+
+
+def chart_runs(run_dirs: list[Path], field: str, labels: list[str] = (), title: str | None = None) -> Image.Image:
+    """One line per run folder of ``field`` over training; ``labels`` name the first runs in order,
+    the folder names the rest. Raises NoMetrics for a folder without metrics.jsonl."""
+    labels = list(labels) + [Path(run).name for run in run_dirs[len(labels):]]
+    runs = {}
+    for label, run in zip(labels, run_dirs):
+        folder = RunFolder(run)
+        if not folder.metrics_path.is_file():
+            raise NoMetrics(f"no {folder.metrics_path.name} in {run}")
+        runs[label] = read_metric(run, field)
+    return plot_runs(runs, title or f"{field} over training", field)
 
 
 def plot_runs(runs: dict[str, list[tuple[int, float]]], title: str, y_label: str,

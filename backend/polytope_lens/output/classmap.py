@@ -15,7 +15,7 @@ import numpy as np
 from ..core.classes import ClassLabels
 from ..core.images import PointSample, Target
 from ..geometry.grid import GridPartition
-from .render import draw_boundaries
+from .boundaries import draw_boundaries
 
 DECISION_COLOR = (0, 0, 0)
 DECISION_WIDTH = 3

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..core.clips import frame_times
+from ..core.cliptime import frame_times
 from ..core.settings import ViewSettings
 from ..core.training import Trainer
 from ..geometry.exact import region_counts_per_layer

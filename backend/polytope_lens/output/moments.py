@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..core.clips import nearest_frame
+from ..core.cliptime import nearest_frame
 from ..core.images import PointSample, Target
 from ..geometry.slices import slice_model
 

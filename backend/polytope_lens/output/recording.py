@@ -1,11 +1,12 @@
-"""Headless recording of a run: frames, metrics.jsonl, and the train-and-record loop.
+"""Headless recording of a run: its frames and metric records, and the train-and-record loop.
 
-Layout of a run folder::
-
-    frames/frame_000000.png   one three-panel frame per recorded step (numbered by step)
-    metrics.jsonl             one JSON object per frame
-    movie.mp4                 when the recorder is given a MovieWriter: each frame encoded as it is drawn
-    checkpoint.pt, config.json   (written by the caller)
+A ``RunRecorder`` writes where a ``RecordingFiles`` says (a run folder: output/runfolder.py, which
+names the files and runs the whole pipeline): one three-panel frame PNG per recorded step, and
+one JSON object per recorded step appended to the metrics file, in step order: ``step``,
+``train_loss``, ``val_loss`` (a classifier's also ``train_accuracy``, ``val_accuracy``),
+``regions``, ``elapsed_s``, ``frame_s``, ``frame`` (the PNG's name, null without pictures), the
+geometry fields below, a clip's ``t`` and, for a picture's regression, ``smoothing_val_loss`` (the
+Gaussian-kernel baseline, core/smoothing.py).
 
 ``elapsed_s`` in the metrics is training time only (optimiser steps), so it
 compares between runs whatever the frame resolution; ``frame_s`` is what the
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import signal
 import time
 from collections import deque
@@ -40,6 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -55,8 +56,6 @@ from .frames import FrameProducer
 from .movie import MovieWriter
 from .render import png_bytes
 
-FRAME_NAME = "frame_{step:06d}.png"
-_FRAME_RE = re.compile(r"^frame_(\d+)\.png$")
 # Steps per trainer.step() call between checks for Ctrl-C and progress updates.
 STEP_CHUNK = 50
 EXACT_BUDGET_S = 2.0  # per frame; a 14x6 net takes ~0.02-0.1 s, a 64x4 ~0.2-1 s
@@ -88,6 +87,16 @@ class FrozenRun:
                    trainer.sample, trainer.losses(), trainer.classes, trainer.out_dim)
 
 
+class RecordingFiles(Protocol):
+    """Where a recorder writes: a frame's picture by step, and the file metric records go to
+    (output/runfolder.py's RunFolder; it must pickle, to reach the drawing process)."""
+
+    @property
+    def metrics_path(self) -> Path: ...
+
+    def frame_path(self, step: int) -> Path: ...
+
+
 class _NetworkToken:
     """Stands for the trainer's network in the drawing process (its dynamics are tracked by identity)."""
 
@@ -97,11 +106,11 @@ class FrameWriter:
     thread, or pickled into the drawing process (it holds the target, the points and the view,
     never the trainer)."""
 
-    def __init__(self, frames_dir: Path, metrics_path: Path, resolution: int, view: ViewSettings, pictures: bool,
-                 trainer: Trainer, movie: MovieWriter | None = None):
-        self.frames_dir, self.metrics_path, self.pictures = frames_dir, metrics_path, pictures
+    def __init__(self, files: RecordingFiles, view: ViewSettings, pictures: bool, trainer: Trainer,
+                 movie: MovieWriter | None = None):
+        self.files, self.pictures = files, pictures
         self.movie = movie if pictures else None  # each picture is also encoded into it as it is drawn
-        self.resolution, self.view = resolution, view
+        self.resolution, self.view = view.resolution, view
         self.config, self.target, self.sample = trainer.config, trainer.target, trainer.sample
         self.classes, self.out_dim = trainer.classes, trainer.out_dim
         self.negative_slope, self.in_dim = float(trainer.model.negative_slope), trainer.model.in_dim
@@ -117,9 +126,6 @@ class FrameWriter:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._network_token = _NetworkToken()
-
-    def frame_path(self, step: int) -> Path:
-        return self.frames_dir / FRAME_NAME.format(step=step)
 
     def draw_state(self, state: dict[str, np.ndarray], step: int, losses: Losses, elapsed_s: float) -> dict:
         """Draw from a state dict sent by the training process (numpy arrays: plain bytes to pickle)."""
@@ -137,7 +143,7 @@ class FrameWriter:
         frame = self._frames.frame(run, self.resolution, live=False, t=self.view.t)
         path = None
         if self.pictures:
-            path = self.frame_path(run.step_count)
+            path = self.files.frame_path(run.step_count)
             img = self._frames.picture(run, frame, self.view)
             path.write_bytes(png_bytes(img))  # fast rather than small; the movie is the compact output
             if self.movie is not None:
@@ -161,7 +167,7 @@ class FrameWriter:
             if self._baseline_val is None:
                 self._baseline_val = smoothing_baseline(run.target, run.sample, DEFAULT_SIGMA_PX).val_loss
             record["smoothing_val_loss"] = self._baseline_val
-        with self.metrics_path.open("a") as fh:
+        with self.files.metrics_path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
         return record
 
@@ -190,35 +196,27 @@ def _close_movie(writer: FrameWriter | None = None) -> Path | None:
 
 
 class RunRecorder:
-    """Writes frames and metric records of one trainer's run into ``out_dir``."""
+    """Writes frames and metric records of one trainer's run where ``files`` says (its folders exist).
+
+    ``view``: how frames are drawn and the grid their region count is taken on (``t``: the moment
+    of a clip's network they show, output/moments.py). ``pictures=False``: metrics only, no frame
+    PNGs (a sweep's default). ``movie``: every frame drawn is also encoded into it, as it is drawn
+    (close() finishes it). ``on_record(trainer)``: called at every step recorded, once its frame is
+    queued (a sweep keeps the weights then)."""
 
     def __init__(
         self,
-        out_dir: str | Path,
+        files: RecordingFiles,
         trainer: Trainer,
-        resolution: int,
-        fill_regions: bool = False,
-        show_boundaries: bool = True,
-        fresh: bool = True,
+        view: ViewSettings,
         pictures: bool = True,
-        t: float = 0.0,
         drawer: str = "thread",
         movie: MovieWriter | None = None,
+        on_record: Callable[[Trainer], None] | None = None,
     ):
-        self.out_dir = Path(out_dir)
-        self.pictures = pictures  # False: metrics only, no frame PNGs (a sweep's default)
-        self.frames_dir = self.out_dir / "frames"
-        self.metrics_path = self.out_dir / "metrics.jsonl"
-        self.resolution = resolution
-        # t: the moment of a clip's network the frames show (output/moments.py); pictures ignore it
-        self.view = ViewSettings(resolution=resolution, fill_regions=fill_regions, boundaries=show_boundaries, t=t)
-        (self.frames_dir if pictures else self.out_dir).mkdir(parents=True, exist_ok=True)
-        if fresh:  # a new run replaces our own outputs of an earlier one in the same folder
-            for old in self.frame_paths():
-                old.unlink()
-            self.metrics_path.unlink(missing_ok=True)
-        # movie: every frame drawn is also encoded into it, as it is drawn (close() finishes it)
-        self._writer = FrameWriter(self.frames_dir, self.metrics_path, resolution, self.view, pictures, trainer, movie)
+        self.files, self.pictures, self.view = files, pictures, view
+        self._on_record = on_record
+        self._writer = FrameWriter(files, view, pictures, trainer, movie)
         self.movie_path: Path | None = None  # the movie's file once close() has written it
         if drawer not in ("thread", "process"):
             raise ValueError(f"drawer must be 'thread' or 'process', not {drawer!r}")
@@ -231,32 +229,9 @@ class RunRecorder:
             self._drawer = ThreadPoolExecutor(1, thread_name_prefix="frames")
         self._pending: deque[Future] = deque()
 
-    def frame_path(self, step: int) -> Path:
-        return self._writer.frame_path(step)
-
-    def frame_paths(self) -> list[Path]:
-        """All frames in the folder, in step order (names sort wrongly past 999,999 steps)."""
-        if not self.frames_dir.is_dir():
-            return []
-        found = [(int(m.group(1)), p) for p in self.frames_dir.iterdir() if (m := _FRAME_RE.match(p.name))]
-        return [p for _, p in sorted(found)]
-
-    def last_elapsed(self, up_to_step: int) -> float:
-        """Training time already spent by step ``up_to_step`` according to metrics.jsonl (0 if unknown)."""
-        elapsed = 0.0
-        if self.metrics_path.exists():
-            for line in self.metrics_path.read_text().splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash
-                if rec.get("step", -1) <= up_to_step:
-                    elapsed = float(rec.get("elapsed_s", elapsed))
-        return elapsed
-
     def record(self, trainer: Trainer, elapsed_s: float) -> Future:
         """Queue the frame of the trainer's current state; the future gives its metrics record
-        (appended to metrics.jsonl in step order). Raises TrainingDiverged (from trainer.losses)
+        (appended to the metrics file in step order). Raises TrainingDiverged (from trainer.losses)
         here, at once, when the network is no longer finite."""
         while len(self._pending) >= MAX_PENDING_FRAMES:
             self._pending.popleft().result()  # drawing is behind: let it catch up
@@ -268,6 +243,8 @@ class RunRecorder:
         else:
             future = self._drawer.submit(self._writer.draw, FrozenRun.of(trainer), elapsed_s)
         self._pending.append(future)
+        if self._on_record is not None:
+            self._on_record(trainer)
         return future
 
     def finish(self) -> None:

@@ -15,17 +15,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..core.images import PointSample, Target
 from ..geometry.grid import GridPartition
+from .boundaries import draw_boundaries
+from .classmap import class_map_rgb, class_partition_rgb
 
 BOUNDARY_COLOR = (255, 120, 0)  # orange: visible on black, white and gray predictions
 REGION_EDGE_COLOR = (20, 20, 20)  # edges between filled regions
 TRAIN_COLOR = (230, 30, 30)
 VAL_COLOR = (30, 80, 230)
-# Boundaries are drawn one pixel wide: a boundary pixel is painted when its right or lower
-# neighbour lies in another region (each edge on one side only), and faded where lines crowd,
-# by the painted pixels among its 3x3 neighbourhood (where regions are denser than pixels the
-# panel would otherwise be solid colour). Opacity in eighths; the page paints the same, with this
-# table as GET /api/options publishes it (web/routers/meta.py).
-FADE_EIGHTHS = (8, 8, 8, 8, 8, 8, 6, 5, 4, 3)
 BACKGROUND = (228, 228, 232)  # light gray, so white predictions still show their panel's edge
 GAP = 8
 CAPTION_HEIGHT = 30  # at 512 px panels; scaled with the panel size
@@ -73,41 +69,6 @@ def partition_rgb(partition: GridPartition, fill_regions: bool = False, show_bou
     if show_boundaries:
         img = draw_boundaries(img, partition, edge)
     return img
-
-
-def boundary_lines(partition: GridPartition) -> np.ndarray:
-    """The boundary pixels painted: ``partition.boundary`` less the pixels that differ only from their
-    left or upper neighbour (that edge is painted on the other side). A boundary with no region
-    change next to it (a movie's subsampled partition keeps those) is painted."""
-    ids = partition.region_ids
-    right = np.zeros(ids.shape, dtype=bool)
-    right[:, :-1] = ids[:, :-1] != ids[:, 1:]
-    down = np.zeros(ids.shape, dtype=bool)
-    down[:-1, :] = ids[:-1, :] != ids[1:, :]
-    left = np.zeros(ids.shape, dtype=bool)
-    left[:, 1:] = right[:, :-1]
-    up = np.zeros(ids.shape, dtype=bool)
-    up[1:, :] = down[:-1, :]
-    return partition.boundary & ~((left | up) & ~(right | down))
-
-
-def line_opacity(lines: np.ndarray) -> np.ndarray:
-    """Eighths of opacity of each painted pixel (FADE_EIGHTHS of the lines in its 3x3 neighbourhood)."""
-    padded = np.pad(lines.astype(np.uint8), 1)
-    h, w = lines.shape
-    crowd = sum(padded[dr : dr + h, dc : dc + w] for dr in range(3) for dc in range(3))
-    return np.asarray(FADE_EIGHTHS, dtype=np.uint16)[crowd]
-
-
-def draw_boundaries(img: np.ndarray, partition: GridPartition, color) -> np.ndarray:
-    """``img`` (uint8 R x R x 3) with the region boundaries painted in ``color``, one pixel wide and
-    faded where they crowd: rgb = (rgb * (8 - a) + color * a + 4) // 8 for opacity a in eighths."""
-    lines = boundary_lines(partition)
-    out = img.copy()
-    a = line_opacity(lines)[lines][:, None]
-    base = img[lines].astype(np.uint16)
-    out[lines] = ((base * (8 - a) + np.asarray(color, dtype=np.uint16) * a + 4) // 8).astype(np.uint8)
-    return out
 
 
 def target_rgb(target: Target, sample: PointSample | None, size: int) -> np.ndarray:
@@ -167,8 +128,6 @@ def render_frame(
     """The full three-panel frame; ``target_panel`` comes from target_rgb (computed once per run).
     With ``class_colors`` the prediction is a classifier's scores: drawn as the class map."""
     if class_colors is not None:
-        from .classmap import class_partition_rgb, class_map_rgb
-
         panels = [
             class_partition_rgb(partition, class_colors, fill_regions=fill_regions, show_boundaries=show_boundaries),
             class_map_rgb(partition.prediction, class_colors),

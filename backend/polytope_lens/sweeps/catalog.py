@@ -1,18 +1,18 @@
 """A sweep folder read back: its runs, and each run's metrics, weight history and checkpoint.
 
 The runs are sweep.json's; a folder without one (say a few ``train`` outputs side by side)
-lists every sub-folder holding a config.json instead. A run id reaches only a folder the index
-names, so no request can read outside the sweep folder.
+lists every sub-folder where a run was started instead. A run id reaches only a folder the index
+names, so no request can read outside the sweep folder. Each run's files are found through its
+RunFolder (output/runfolder.py), which names them.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ..output.runfolder import RunFolder
 from .churn import churn_series
-from .index import read_index
-from .runner import SUMMARY, WEIGHTS_BIN, WEIGHTS_INDEX
+from .index import INDEX_NAME, read_index
 
 
 class UnknownRun(KeyError):
@@ -26,13 +26,13 @@ class MissingFile(FileNotFoundError):
 class RunCatalog:
     def __init__(self, sweep_dir: str | Path):
         self.dir = Path(sweep_dir)
-        self._churn: dict[tuple[str, int], list] = {}  # (run id, weights.bin mtime) -> series
+        self._churn: dict[tuple[str, int], list] = {}  # (run id, weight history's mtime) -> series
 
     def runs(self) -> list[dict]:
         entries = read_index(self.dir)
-        if entries or (self.dir / "sweep.json").is_file():
+        if entries or (self.dir / INDEX_NAME).is_file():
             return entries
-        return [self._loose_entry(p) for p in sorted(self.dir.iterdir()) if (p / "config.json").is_file()]
+        return [self._loose_entry(RunFolder(p)) for p in sorted(self.dir.iterdir()) if RunFolder(p).is_run()]
 
     def run(self, run_id: str) -> dict:
         for entry in self.runs():
@@ -40,30 +40,25 @@ class RunCatalog:
                 return entry
         raise UnknownRun(run_id)
 
-    def folder(self, run_id: str) -> Path:
+    def folder(self, run_id: str) -> RunFolder:
         self.run(run_id)  # only ids the index names
-        return self.dir / run_id
-
-    def file(self, run_id: str, name: str) -> Path:
-        path = self.folder(run_id) / name
-        if not path.is_file():
-            raise MissingFile(f"run {run_id} has no {name}")
-        return path
+        return RunFolder(self.dir / run_id)
 
     def metrics(self, run_id: str) -> list[dict]:
-        records = []
-        for line in self.file(run_id, "metrics.jsonl").read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a killed run
-        return records
+        folder = self.folder(run_id)
+        _require(run_id, folder.metrics_path)
+        return folder.metrics()
 
     def weights_index(self, run_id: str) -> dict:
-        return json.loads(self.file(run_id, WEIGHTS_INDEX).read_text())
+        folder = self.folder(run_id)
+        _require(run_id, folder.weights_index_path)
+        return folder.weights_index()
 
     def weights_path(self, run_id: str) -> Path:
-        return self.file(run_id, WEIGHTS_BIN)
+        return _require(run_id, self.folder(run_id).weights_path)
+
+    def checkpoint_path(self, run_id: str) -> Path:
+        return _require(run_id, self.folder(run_id).checkpoint_path)
 
     def churn(self, run_id: str) -> dict:
         """{"steps", "churn"}: the region churn at every recorded step (churn.py), cached per file."""
@@ -75,8 +70,14 @@ class RunCatalog:
         series = self._churn[key]
         return {"steps": meta["steps"][: len(series)], "churn": series}
 
-    def _loose_entry(self, folder: Path) -> dict:
-        summary_path = folder / SUMMARY
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
-        return {"id": folder.name, "config": json.loads((folder / "config.json").read_text()), "length": None,
+    @staticmethod
+    def _loose_entry(folder: RunFolder) -> dict:
+        summary = folder.summary()
+        return {"id": folder.path.name, "config": folder.config(), "length": None,
                 "status": "done" if summary else "pending", "summary": summary, "error": None}
+
+
+def _require(run_id: str, path: Path) -> Path:
+    if not path.is_file():
+        raise MissingFile(f"run {run_id} has no {path.name}")
+    return path

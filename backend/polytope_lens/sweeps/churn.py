@@ -29,7 +29,7 @@ def patterns(layers, negative_slope: float, points: np.ndarray) -> np.ndarray:
 
 
 def churn_series(history: bytes, meta: dict, resolution: int = CHURN_RESOLUTION) -> list[float | None]:
-    """Churn at each step of ``meta["steps"]`` of a run's weights.bin (runner.py layout)."""
+    """Churn at each step of ``meta["steps"]`` of a run's weight history (its layout: output/runfolder.py)."""
     size = int(meta["bytes_per_step"])
     points = grid_points(resolution)
     series: list[float | None] = []

@@ -1,7 +1,7 @@
 """The sweep driver: which runs still need doing, handing them to an engine, keeping sweep.json.
 
-Resuming: a run whose entry says ``done`` with the same settings and whose folder holds its
-``summary.json`` is skipped; every other planned run (pending, failed, changed, or missing
+Resuming: a run whose entry says ``done`` with the same settings and whose folder says it
+finished (its summary is there: output/runfolder.py) is skipped; every other planned run (pending, failed, changed, or missing
 its folder) is run again. Entries of runs no longer in the plan stay in the index.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 from ..core.samples import sample_path
 from .index import read_index, write_index
 from .plan import PlanError, SweepPlan
-from .runner import SUMMARY, RunTask
+from ..output.runfolder import RunFolder
+from .runner import RunTask
 
 
 @dataclass
@@ -42,7 +43,7 @@ def _entry(run, length) -> dict:
 
 def _finished(entry: dict | None, wanted: dict, run_dir: Path) -> bool:
     return (entry is not None and entry.get("status") == "done" and entry.get("config") == wanted["config"]
-            and entry.get("length") == wanted["length"] and (run_dir / SUMMARY).is_file())
+            and entry.get("length") == wanted["length"] and RunFolder(run_dir).finished())
 
 
 def run_sweep(

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..geometry.grid import GridPartition
 from ..output.classmap import class_map_rgb, decision_mask, softmax_confidence
-from ..output.render import boundary_lines
+from ..output.boundaries import boundary_lines
 
 MAGIC = b"PLF1"
 

@@ -14,7 +14,8 @@ from ...core.model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
 from ...core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig, ViewSettings, settings_table
 from ...output.classmap import CLASS_REGION_EDGE, DECISION_COLOR, LIGHTEST, UNLABELLED_FADE, VAL_POINT_COLOR
 from ...output.moments import NEARBY_FRAMES
-from ...output.render import BOUNDARY_COLOR, FADE_EIGHTHS, REGION_EDGE_COLOR, TRAIN_COLOR, VAL_COLOR
+from ...output.boundaries import FADE_EIGHTHS
+from ...output.render import BOUNDARY_COLOR, REGION_EDGE_COLOR, TRAIN_COLOR, VAL_COLOR
 from ..protocol import MAX_STEP_N
 from ..registry import RegistryDep, SettingsDep
 

@@ -116,7 +116,7 @@ async def run_weights(run_id: str, catalog: CatalogDep):
 
 @router.get("/{run_id}/checkpoint.pt")
 async def run_checkpoint(run_id: str, catalog: CatalogDep):
-    path = await _read(catalog.file, run_id, "checkpoint.pt")
+    path = await _read(catalog.checkpoint_path, run_id)
     return FileResponse(path, media_type="application/octet-stream", filename=f"{run_id}.pt")
 
 
