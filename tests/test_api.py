@@ -82,12 +82,12 @@ def test_options_defaults_and_limits(http):
 def test_options_publish_the_drawing_facts_the_page_paints_with(http):
     """Stated once, in Python: the page (frontend/shared/facts.js) reads them from here."""
     from polytope_lens.core.classes import MAX_CLASSES
-    from polytope_lens.output import classmap, moments, render
+    from polytope_lens.output import boundaries, classmap, moments, render
 
     body = http.get("/api/options").json()
     assert body["limits"]["max_classes"] == MAX_CLASSES
     assert body["drawing"] == {
-        "boundary_fade_eighths": list(render.FADE_EIGHTHS),
+        "boundary_fade_eighths": list(boundaries.FADE_EIGHTHS),
         "boundary_color": list(render.BOUNDARY_COLOR),
         "region_edge_color": list(render.REGION_EDGE_COLOR),
         "class_region_edge_color": list(classmap.CLASS_REGION_EDGE),
