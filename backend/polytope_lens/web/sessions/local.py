@@ -21,7 +21,6 @@ This class is the session itself, wherever it runs: as a thread of the server's 
 
 from __future__ import annotations
 
-import logging
 import queue
 import secrets
 import threading
@@ -50,9 +49,8 @@ from ..protocol import (
 from ..wire import class_frame, partition_frame, weights_frame
 from .contract import Downloads, Outbox, Session
 from .downloads import SessionDownloads
+from .measuring import Measurer
 from .networks import frozen_network, network_shape
-
-log = logging.getLogger("polytope_lens.web")
 
 TargetResolver = Callable[[str, bool], Target]
 
@@ -108,23 +106,18 @@ class LiveSession(Session):
         self._next_measure_at = 0.0
         self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
         self._baselines: dict[float, Baseline] = {}  # smoothing baselines of this network's points by sigma
-        # Running with the page drawing, the measurements (losses, grid partition, geometry, movie
-        # frames) are taken from a frozen copy on a thread of their own, beside training.
         self._network = 0  # bumped when the network is replaced or re-initialised: older measurements are moot
-        self._measure_lock = threading.Lock()  # one user of self.frames at a time; never taken before self._lock
-        self._measure_slot: tuple | None = None  # (network, frames, frozen run, view): the latest wins
-        self._measure_wake = threading.Condition()
         self._pending_steps = 0
         self._next_frame_at = 0.0
         self._train_time = 0.0
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=50)
         self._closed = threading.Event()
         self._downloads = SessionDownloads(self)
+        # running with the page drawing, measured from a frozen copy beside training (measuring.py)
+        self._measurer = Measurer(f"measure-{self.token[:6]}", self.movie.due, self._measured)
         self._status()  # the client learns its token and the idle state at once
         self._thread = threading.Thread(target=self._run, name=f"session-{self.token[:6]}", daemon=True)
         self._thread.start()
-        self._measurer = threading.Thread(target=self._measure_loop, name=f"measure-{self.token[:6]}", daemon=True)
-        self._measurer.start()
 
     # -- the Session contract (contract.py), any thread -------------------------
     def submit(self, command) -> bool:
@@ -145,8 +138,7 @@ class LiveSession(Session):
             self._commands.put_nowait(None)  # wakes an idle worker; a full queue means it is not idle
         except queue.Full:
             pass
-        with self._measure_wake:
-            self._measure_wake.notify()
+        self._measurer.close()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         if self._thread.is_alive():
@@ -155,12 +147,11 @@ class LiveSession(Session):
             self.trainer = None
             self._frame = None
             self.movie.clear()
-        self._measurer.join(timeout)  # at most one measurement of a frozen copy to finish
-        return not self._measurer.is_alive()
+        return self._measurer.join(timeout)  # at most one measurement of a frozen copy to finish
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() or self._measurer.is_alive()
+        return self._thread.is_alive() or self._measurer.alive
 
     @property
     def has_network(self) -> bool:
@@ -223,7 +214,7 @@ class LiveSession(Session):
         with self._lock:
             if self.trainer is None or self._frame is None:
                 return None
-            with self._measure_lock:
+            with self._measurer.lock:
                 return self.frames.picture(self.trainer, self._frame, self.view)
 
     def checkpoint_bytes(self) -> bytes | None:
@@ -436,13 +427,13 @@ class LiveSession(Session):
                 step = int(trainer.step_count)
                 moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
                 if remeasure and client and live and self._frame is not None and not moved:
-                    if start >= self._next_measure_at:  # measured beside training (_measure_loop)
-                        self._hand_to_measurer(FrozenRun.of(trainer))
+                    if start >= self._next_measure_at:  # measured beside training
+                        self._measurer.hand(self._network, self.frames, FrozenRun.of(trainer), self.view)
                         # due every interval on the clock, not after it: updates arrive every ~20 ms
                         # and waiting for the next one after an interval would stretch each by that
                         self._next_measure_at = max(self._next_measure_at + MEASURE_INTERVAL_S, start)
                 elif remeasure:  # paused, server-drawn, the first frame, or a clip's moment moved
-                    with self._measure_lock:
+                    with self._measurer.lock:
                         self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
                 frame = self._frame
@@ -477,42 +468,20 @@ class LiveSession(Session):
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
         if frame.step == step and self.movie.due(step):
-            with self._lock, self._measure_lock:  # the movie's frames are small: drawn from a subsampled grid
+            with self._lock, self._measurer.lock:  # the movie's frames are small: drawn from a subsampled grid
                 small = movie_partition(frame.partition)
                 self.movie.add(step, self.frames.picture(trainer, frame, self.view, partition=small))
         spent = time.perf_counter() - start
         self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.max_fps - spent)
 
-    def _hand_to_measurer(self, run: FrozenRun) -> None:
-        """Called under self._lock: the measuring thread takes the latest run handed to it."""
-        with self._measure_wake:
-            self._measure_slot = (self._network, self.frames, run, self.view)
-            self._measure_wake.notify()
-
-    def _measure_loop(self) -> None:
-        """Measure frozen runs while training goes on: in this process the two share one GIL, but
-        the measurement is mostly numpy and torch kernels, which let it go, so training keeps its pace."""
-        while True:
-            with self._measure_wake:
-                while self._measure_slot is None and not self._closed.is_set():
-                    self._measure_wake.wait()
-                if self._closed.is_set():
-                    return
-                (network, frames, run, view), self._measure_slot = self._measure_slot, None
-            try:
-                with self._measure_lock:
-                    frame = frames.frame(run, view.resolution, live=True, t=view.t)
-                    picture = None
-                    if self.movie.due(frame.step):  # the movie's frames are small: drawn from a subsampled grid
-                        picture = frames.picture(run, frame, view, partition=movie_partition(frame.partition))
-                with self._lock:
-                    if network != self._network or (self._frame is not None and self._frame.step > frame.step):
-                        continue  # a new network, or measured on the training thread meanwhile (paused)
-                    self._frame = frame
-                    if picture is not None:
-                        self.movie.add(frame.step, picture)
-            except Exception:  # noqa: BLE001 - a measurement lost; the next one comes an interval later
-                log.exception("session %s: a measurement failed", self.token[:6])
+    def _measured(self, network: int, frame: Frame, picture: Image.Image | None) -> None:
+        """From the measuring thread: a frozen run's measurements, unless they are moot now."""
+        with self._lock:
+            if network != self._network or (self._frame is not None and self._frame.step > frame.step):
+                return  # a new network, or measured on the training thread meanwhile (paused)
+            self._frame = frame
+            if picture is not None:
+                self.movie.add(frame.step, picture)
 
     def _diverged(self, exc: TrainingDiverged) -> None:
         self.state = "diverged"

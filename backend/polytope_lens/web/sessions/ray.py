@@ -97,7 +97,7 @@ class ActorOutbox(Outbox):
 
 
 class SessionActor:
-    """One live session in a Ray actor (made remote by RayCluster, with the cluster's resources)."""
+    """One live session in a Ray actor (an actor class by _actor_class; RaySession asks for its CPUs)."""
 
     def __init__(self, options: HostOptions):
         self._outbox = ActorOutbox()
