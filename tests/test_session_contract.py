@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from polytope_lens.web.config import Settings
-from polytope_lens.web.protocol import parse_command
+from polytope_lens.web.protocol import ErrorMessage, parse_command
 from polytope_lens.web.sessions.contract import Downloads, Outbox, Session, contract_members, remote_members
 from polytope_lens.web.sessions.downloads import SessionDownloads
 from polytope_lens.web.sessions.engine import Engine
@@ -129,3 +129,18 @@ def test_a_capability_answers_the_same_through_every_engine(engine, ring_target,
         assert session.close(timeout=5.0)
         factory.stop()
     assert not session.alive
+
+
+def test_the_actor_outbox_holds_the_latest_frame_and_says_what_was_discarded():
+    """The Ray actor's outbox (no Ray needed): what waits for the server's next take."""
+    box = ActorOutbox()
+    said = ErrorMessage(message="said")
+    box.put_message(said)
+    box.put_frame(b"old")
+    box.discard_frame()
+    box.put_frame(b"new")
+    assert box.ready.is_set() and box.frame_pending()
+    assert box.take_for_server(with_frame=False) == (True, [said], None)
+    assert box.ready.is_set()  # the frame still waits for the server
+    assert box.take_for_server(with_frame=True) == (False, [], b"new")
+    assert not box.ready.is_set() and not box.frame_pending()
