@@ -9,14 +9,15 @@ import time
 
 import pytest
 
-from polytope_lens.web import session as session_mod
+from polytope_lens.web.sessions import local as session_mod
 from polytope_lens.web.protocol import parse_command
-from polytope_lens.web.session import LiveSession, Outbox
+from polytope_lens.web.sessions.local import LiveSession
+from polytope_lens.web.sessions.outbox import ServerOutbox
 
 CONFIG = {"image": "ring", "layers": "8x3", "train_points": 1000, "val_points": 200, "batch_size": 256}
 
 
-class CountingOutbox(Outbox):
+class CountingOutbox(ServerOutbox):
     def __init__(self):
         super().__init__()
         self.frames = 0
@@ -59,7 +60,7 @@ def live(ring_target, monkeypatch):
     session.close()
 
 
-def drain(outbox: Outbox, stop: threading.Event) -> None:
+def drain(outbox: ServerOutbox, stop: threading.Event) -> None:
     while not stop.is_set():
         outbox.take()
         time.sleep(0.002)

@@ -31,7 +31,8 @@ from polytope_lens.web.protocol import (
     check_live_cost,
     parse_command,
 )
-from polytope_lens.web.session import LiveSession, Outbox
+from polytope_lens.web.sessions.local import LiveSession
+from polytope_lens.web.sessions.outbox import ServerOutbox
 
 FIELDS = list(RunConfig.model_fields)
 RESOLUTION = ViewSettings().resolution  # the live view's default grid
@@ -332,7 +333,7 @@ def _expected(accepted) -> tuple[str, int, int]:
 @settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(commands=session_commands, queue_size=st.integers(1, 6))
 def test_final_state_follows_the_last_accepted_command(commands, queue_size):
-    outbox = Outbox()
+    outbox = ServerOutbox()
     session = CountingSession(_ring_target, outbox, max_queued=queue_size)
     try:
         accepted = [c for c in commands if session.submit(c)]  # as fast as a flooding client
@@ -357,7 +358,7 @@ def test_final_state_follows_the_last_accepted_command(commands, queue_size):
 
 
 def test_the_outbox_never_drops_a_message():
-    outbox = Outbox(max_messages=8)
+    outbox = ServerOutbox(max_messages=8)
     for i in range(10_000):
         outbox.put_message({"type": "status", "i": i})
     assert outbox.backlog() == 10_000 >= outbox.high_water

@@ -374,6 +374,8 @@ def _frame_view(args) -> ViewSettings:
 
 
 def add_serve_parser(subparsers) -> None:
+    from .web.sessions.engine import Engine, engine_help  # light: the enum alone, no web server
+
     p = subparsers.add_parser(
         "serve",
         help="start the web app",
@@ -409,7 +411,7 @@ def add_serve_parser(subparsers) -> None:
     p.add_argument("--device", default=None, help="torch device for training (default: cuda if available, else cpu)")
     p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads of each live session (small nets train fastest on one each)")
     engine = p.add_argument_group("where live sessions train")
-    engine.add_argument("--engine", choices=["process", "thread", "ray"], default="process", help="process: each session in a process of its own on this machine (default); thread: threads of the server's process; ray: each session a Ray actor on a Ray cluster, this server only relaying (pip install 'polytope-lens[ray]')")
+    engine.add_argument("--engine", choices=[e.value for e in Engine], default=Engine.PROCESS.value, help=engine_help())
     engine.add_argument("--address", default=None, metavar="HOST:PORT", help="with --engine ray: the Ray cluster to use (default: start a local Ray)")
     engine.add_argument("--cpus-per-session", type=_positive_float, default=1.0, help="with --engine ray: CPUs each session's actor asks of the cluster")
     p.add_argument("--runs", type=Path, default=None, metavar="DIR", help="a sweep folder (polytope-lens sweep --out) to browse and compare at /compare")
@@ -420,10 +422,12 @@ def add_serve_parser(subparsers) -> None:
 def cmd_serve(args) -> int:
     from .web.app import serve
     from .web.config import Settings
+    from .web.sessions.engine import Engine
     from .web.store import StoreLimits
 
     _check_device(args.device)
     torch.set_num_threads(args.threads)
+    engine = Engine(args.engine)
     settings = Settings(
         host=args.host,
         port=args.port,
@@ -445,17 +449,17 @@ def cmd_serve(args) -> int:
         geometry_queue=args.geometry_queue,
         geometry_wait_s=args.geometry_wait,
         runs_dir=args.runs,
-        session_engine=args.engine,
+        session_engine=engine,
         ray_address=args.address,
         cpus_per_session=args.cpus_per_session,
     )
-    if args.address is not None and args.engine != "ray":
+    if args.address is not None and engine is not Engine.RAY:
         raise UsageError("--address is for --engine ray")
-    if args.engine == "ray":
+    if engine is Engine.RAY:
         try:
             import ray  # noqa: F401
         except ModuleNotFoundError:
-            from .web.session_ray import RAY_MISSING
+            from .sweeps.engines import RAY_MISSING
 
             raise UsageError(RAY_MISSING) from None
     if args.runs is not None and not args.runs.is_dir():

@@ -1,8 +1,10 @@
 """The FastAPI app: settings, shared objects, middleware and routers. No numerics here.
 
-Each area's routes live in routers/ (meta, images, downloads, geometry, live
-websocket, pages); they reach the session registry, the image store and the
-settings through dependencies (registry.py), never through globals.
+Each area's routes live in routers/: meta (health, options), images, presets, live
+(the websocket), downloads, baseline, geometry (exact geometry), runs (a sweep folder and the
+Compare page) and pages. The shared objects made here (session registry and factory, image
+store, jobs, memory budget, geometry workers, run catalog) sit on ``app.state``; routes reach
+them only through the dependencies of registry.py, never through globals.
 """
 
 from __future__ import annotations
@@ -17,22 +19,19 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.formparsers import MultiPartParser
 
-from .. import __version__, processes
+from .. import __version__
 from ..core.settings import RunConfig
-from ..core.training import warm_up
+from ..sweeps.catalog import RunCatalog
 from .budget import MemoryBudget
 from .config import Settings
 from .connections import uvicorn_protocols
-from .jobs import IdleThreadPool
+from .jobs import GeometryPool, IdleThreadPool
 from .middleware import MULTIPART_OVERHEAD, HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts
-from .registry import Jobs, SessionRegistry
+from .registry import GeometryJobs, Jobs, SessionRegistry
 from .responses import describe_request_errors
-from .routers import baseline, downloads, geometry, images, live, meta, pages, presets
-from .routers import runs as runs_routes
-from .session_ray import RayCluster
+from .routers import baseline, downloads, geometry, images, live, meta, pages, presets, runs
+from .sessions.factory import session_factory
 from .store import ImageStore
-
-FORK_PRELOAD = "polytope_lens.web.fork_preload"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,21 +43,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # responses use anyio's pool, whose idle threads stay): a burst leaves none behind.
         asyncio.get_running_loop().set_default_executor(IdleThreadPool(settings.max_threads, name="polytope-io"))
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_threads
-        # before the first request: torch's one-time start-up and the default sample decoded, so the
-        # first configure after a start answers as fast as any other
-        if settings.session_engine == "process":  # the fork server imports and warms up what each session needs
-            await asyncio.to_thread(processes.start, [FORK_PRELOAD], False)
-        else:
-            await asyncio.to_thread(warm_up)
-        if settings.session_engine == "ray":
-            app.state.ray = await asyncio.to_thread(RayCluster, settings.ray_address)
+        # before the first request: the engine's start-up (torch's, the fork server, Ray) and the
+        # default sample decoded, so the first configure after a start answers as fast as any other
+        await asyncio.to_thread(app.state.session_factory.start)
         with contextlib.suppress(KeyError, ValueError):
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
         yield
         await app.state.registry.close_all()
-        if getattr(app.state, "ray", None) is not None:
-            await asyncio.to_thread(app.state.ray.shutdown)
-        await asyncio.to_thread(app.state.geometry_pool.shutdown)
+        await asyncio.to_thread(app.state.session_factory.stop)
+        await asyncio.to_thread(app.state.geometry_jobs.pool.shutdown)
         app.state.store.close()
 
     app = FastAPI(title="Polytope Lens", version=__version__, lifespan=lifespan)
@@ -67,6 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = SessionRegistry(settings.max_sessions)
     app.state.jobs = Jobs(settings.max_parallel_jobs)
     app.state.budget = MemoryBudget(settings.live_memory_bytes)
+    app.state.session_factory = session_factory(settings)
+    # heavy exact geometry in worker processes of its own: exports may take seconds, and uploads
+    # and downloads do not wait behind them
+    app.state.geometry_jobs = GeometryJobs(GeometryPool(workers=settings.geometry_workers or settings.max_parallel_jobs,
+                                                        max_waiting=settings.geometry_queue,
+                                                        max_wait_s=settings.geometry_wait_s))
+    app.state.run_catalog = RunCatalog(settings.runs_dir) if settings.runs_dir is not None else None
     app.add_middleware(UploadLimit, path="/api/images", limit=settings.max_upload_bytes)
     # An upload is read into memory whole anyway: keep its part there too, so that parsing it
     # needs no file writes on (lingering) anyio threads.
@@ -75,10 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        allowed_origins=settings.allowed_origins)  # 403 for other sites (DNS rebinding, POST)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413s and errors
     app.add_exception_handler(RequestValidationError, _readable_validation_error)
-    for area in (meta, images, downloads, live, pages, presets, baseline):
+    for area in (meta, images, downloads, live, pages, presets, baseline, geometry, runs):
         app.include_router(area.router)
-    geometry.install(app, settings.max_parallel_jobs)  # inspect, regions.json/.svg, layer-counts, neuron-line
-    runs_routes.install(app, settings.runs_dir)  # a sweep folder's runs and the Compare page
+    app.include_router(runs.page_router)  # the Compare page
     app.mount("/static", StaticFiles(directory=settings.frontend_dir, check_dir=False), name="static")
     return app
 

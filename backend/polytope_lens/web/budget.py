@@ -21,7 +21,7 @@ dev machine): default 14x6 at 512² 20 MiB (estimate 57); 14x6 at 1024² in
 colour 149 MiB (estimate 172); 256x4 with 100,000-point batches at 400² 714 MiB
 (estimate 957); 64x2 with 900,000-point batches 976 MiB (estimate 1,120); 1024x2
 with 60,000-point batches at 180² 1,001 MiB (estimate 1,122). Since each session trains in a
-process of its own (session_process.py) the base is 16 MiB more: a further default session adds
+process of its own (sessions/process.py) the base is 16 MiB more: a further default session adds
 about 72 MiB to the proportional set size of the server's processes (benchmarks row 4; estimate 73).
 """
 

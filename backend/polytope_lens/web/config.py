@@ -7,9 +7,8 @@ from pathlib import Path
 
 from ..assets import FRONTEND_DIR
 from .protocol import LiveLimits
+from .sessions.engine import Engine
 from .store import StoreLimits
-
-SESSION_ENGINES = ("process", "thread", "ray")
 
 
 @dataclass
@@ -33,9 +32,9 @@ class Settings:
     ping_interval_s: float = 10.0  # websocket keep-alive pings ...
     ping_timeout_s: float = 10.0  # ... and how long a pong may take before the connection is dropped
     max_queued_commands: int = 16  # commands waiting per session; more get "slow down"
-    # where each live session trains: "process" (a process of its own), "thread" (a thread of the server's
-    # process: one GIL for all), "ray" (a Ray actor, on the cluster at ray_address or a local Ray)
-    session_engine: str = "process"
+    # where each live session trains (sessions/engine.py); the plain names ("thread") are taken too.
+    # Ray: on the cluster at ray_address, or a local Ray
+    session_engine: Engine = Engine.PROCESS
     ray_address: str | None = None
     cpus_per_session: float = 1.0  # Ray resources each session's actor asks for
     max_parallel_jobs: int = 2  # uploads decoded and downloads rendered at once; more wait their turn
@@ -55,8 +54,11 @@ class Settings:
     runs_dir: Path | None = None  # a sweep folder to browse and compare (GET /api/runs, /compare)
 
     def __post_init__(self):
-        if self.session_engine not in SESSION_ENGINES:
-            raise ValueError(f"session_engine must be one of {', '.join(SESSION_ENGINES)}, not {self.session_engine!r}")
+        try:
+            self.session_engine = Engine(self.session_engine)
+        except ValueError:
+            names = ", ".join(engine.value for engine in Engine)
+            raise ValueError(f"session_engine must be one of {names}, not {self.session_engine!r}") from None
 
     def resolved_uploads_dir(self) -> Path | None:
         if self.uploads_dir is not None:

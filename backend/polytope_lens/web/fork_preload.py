@@ -5,7 +5,7 @@ and its first configure does not pay torch's one-time start-up (warm_up: ~1-5 s)
 import torch
 
 from ..core.training import warm_up
-from . import session_process  # noqa: F401 - the session's own code, imported once here
+from .sessions import process  # noqa: F401 - the session's own code, imported once here
 
 torch.set_num_threads(1)  # no thread pool before forking; each session sets its own count
 warm_up()

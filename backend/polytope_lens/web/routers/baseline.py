@@ -1,7 +1,8 @@
 """The smoothing baseline of a session's run (core/smoothing.py): its validation MSE and its picture.
 
 The baseline depends only on the run's target, training points and sigma; the session keeps the
-few asked for (session.py), so a second request, or the picture after the numbers, costs nothing.
+few asked for (sessions/local.py), so a second request, or the picture after the numbers (made
+beside the session: sessions/downloads.py), costs nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ...core.smoothing import DEFAULT_SIGMA_PX, MAX_SIGMA_PX, MIN_SIGMA_PX, NotARegression
-from ..registry import JobsDep, SessionDep
+from ..registry import DownloadsDep, JobsDep, SessionDep
 from ..responses import problems
 
 router = APIRouter(prefix="/api/sessions/{token}", tags=["baseline"], responses=problems(404, 422))
@@ -51,10 +52,10 @@ async def smoothing(session: SessionDep, jobs: JobsDep, sigma: Sigma = DEFAULT_S
 
 
 @router.get("/smoothing.png", responses={200: {"content": {"image/png": {}}}})
-async def smoothing_png(session: SessionDep, jobs: JobsDep, sigma: Sigma = DEFAULT_SIGMA_PX,
+async def smoothing_png(downloads: DownloadsDep, jobs: JobsDep, sigma: Sigma = DEFAULT_SIGMA_PX,
                         size: Annotated[int, Query(ge=16, le=1024)] = 1024):
     """The baseline's picture (clipped to [0, 1]), ``size`` pixels square."""
-    data = await _run(jobs, session.smoothing_png, sigma, size)
+    data = await _run(jobs, downloads.smoothing_png, sigma, size)
     if data is None:
         raise HTTPException(404, NO_NETWORK)
     return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -7,8 +7,9 @@ worker process (``web/jobs.GeometryPool``): computing *and* encoding, within a
 time budget that starts when the job starts, a cap in regions and one in bytes;
 the answer comes back as bytes ready to send. A job that cannot get a worker in
 time is answered 503 with ``Retry-After`` (busy, not too large). Long
-computations report their progress at ``/exact-progress``. Mounted by app.py
-with :func:`install`.
+computations report their progress at ``/exact-progress``. The workers and the
+progress table are the app's (``GeometryJobs``, made by app.py), reached through
+their dependency.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 
 from ...core.settings import RunConfig
@@ -31,8 +32,9 @@ from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
 from ...geometry.slices import counts_over_time_job, slice_weights
 from ...geometry.weights import ArrayWeights
-from ..jobs import Busy, GeometryPool, Overrun
-from ..registry import RegistryDep
+from ..jobs import Busy, Overrun
+from ..registry import GeometryJobs, GeometryJobsDep, RegistryDep
+from ..sessions.contract import Session
 from ..names import download_name
 from ..responses import attachment
 
@@ -68,7 +70,7 @@ class _Snapshot:
     t: float | None = None  # the moment of a clip's network (geometry/slices.py); None for a picture's
 
 
-def _take_snapshot(session, step: int | None) -> tuple | None:
+def _take_snapshot(session: Session | None, step: int | None) -> tuple | None:
     return None if session is None else session.weights_snapshot(step)
 
 
@@ -120,11 +122,10 @@ def _parse_box(text: str | None) -> tuple[float, float, float, float]:
     return (x0, x1, y0, y1)
 
 
-async def _run_heavy(request: Request, token: str, task: str, fn, *args, budget_s: float, **kwargs):
+async def _run_heavy(heavy: GeometryJobs, token: str, task: str, fn, *args, budget_s: float, **kwargs):
     """Run ``tasks.fn(*args, progress_path=..., budget_s=..., **kwargs)`` in a worker process,
     publishing its progress for ``/exact-progress``; 503 when no worker is free in time."""
-    pool: GeometryPool = request.app.state.geometry_pool
-    table = request.app.state.geometry_progress
+    pool, table = heavy.pool, heavy.progress
     path = pool.progress_file()
     entry = {"task": task, "path": path, "started": time.monotonic(), "queued": True}
     table[token] = entry
@@ -164,7 +165,7 @@ def _layers_param(layers: int | None, snap: _Snapshot) -> int:
     return layers
 
 
-async def _document(request: Request, token: str, snap: _Snapshot, layers: int | None, kind: str,
+async def _document(heavy: GeometryJobs, token: str, snap: _Snapshot, layers: int | None, kind: str,
                     fields: str | None = None):
     try:
         chosen = parse_fields(fields)
@@ -178,7 +179,7 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
     if snap.classes:
         extra["classes"] = snap.classes
     try:
-        data = await _run_heavy(request, token, f"regions of the first {k} layers", tasks.regions_document,
+        data = await _run_heavy(heavy, token, f"regions of the first {k} layers", tasks.regions_document,
                                 snap.weights, k, extra, kind=kind, fields=chosen, max_regions=REGIONS_MAX,
                                 max_bytes=REGIONS_MAX_BYTES, budget_s=REGIONS_BUDGET_S, box=snap.box)
     except PartitionTooLarge as exc:  # also documents.DocumentTooLarge
@@ -186,23 +187,8 @@ async def _document(request: Request, token: str, snap: _Snapshot, layers: int |
     return data, snap, k
 
 
-def install(app, max_parallel_jobs: int) -> None:
-    """Mount the routes on ``app`` with their own worker pool (``app.state.geometry_pool``; exports
-    may take seconds, uploads and downloads do not wait behind them) and progress table. The pool
-    takes its size from ``app.state.settings`` (geometry_workers, geometry_queue, geometry_wait_s),
-    else ``max_parallel_jobs``; the app's lifespan shuts it down."""
-    settings = getattr(app.state, "settings", None)
-    app.state.geometry_pool = GeometryPool(
-        workers=getattr(settings, "geometry_workers", None) or max_parallel_jobs,
-        max_waiting=getattr(settings, "geometry_queue", 8),
-        max_wait_s=getattr(settings, "geometry_wait_s", 10.0),
-    )
-    app.state.geometry_progress = {}
-    app.include_router(router)
-
-
 @router.get("/inspect", responses=_PROBLEMS)
-async def inspect(request: Request, token: str, snap: SnapshotDep,
+async def inspect(heavy: GeometryJobsDep, token: str, snap: SnapshotDep,
                   x: float = Query(..., description="input x, inside the box"),
                   y: float = Query(..., description="input y (up), inside the box")):
     """The region containing (x, y) within the box: pattern per layer, affine map and autograd
@@ -218,41 +204,41 @@ async def inspect(request: Request, token: str, snap: SnapshotDep,
         if snap.classes:
             data["classify"] = region_classes(data, snap.classes)
         return JSONResponse(data, headers=headers)
-    body = await _run_heavy(request, token, "inspection", tasks.inspect, snap.weights, (x, y),
+    body = await _run_heavy(heavy, token, "inspection", tasks.inspect, snap.weights, (x, y),
                             {"step": snap.step, **_moment_fields(snap), **({"classes": snap.classes} if snap.classes else {})},
                             budget_s=REGIONS_BUDGET_S, box=snap.box)
     return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/regions.json", responses=_PROBLEMS)
-async def regions_json(request: Request, token: str, snap: SnapshotDep,
+async def regions_json(heavy: GeometryJobsDep, token: str, snap: SnapshotDep,
                        layers: int | None = Query(None, description="first k hidden layers (default: all)"),
                        fields: str | None = Query(None, description="comma-separated subset of polygons, patterns, "
                                                   "areas, colors, A, c (default: all)")):
     """The exact partition (of the first ``layers`` hidden layers) as compact JSON: polygons,
     patterns, areas, colours, affine maps."""
-    data, snap, k = await _document(request, token, snap, layers, "json", fields)
+    data, snap, k = await _document(heavy, token, snap, layers, "json", fields)
     return Response(data, media_type="application/json",
                     headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "json")))
 
 
 @router.get("/regions.svg", responses={200: {"content": {"image/svg+xml": {}}}, **_PROBLEMS})
-async def regions_svg(request: Request, token: str, snap: SnapshotDep, layers: int | None = Query(None, description="first k hidden layers (default: all)")):
+async def regions_svg(heavy: GeometryJobsDep, token: str, snap: SnapshotDep, layers: int | None = Query(None, description="first k hidden layers (default: all)")):
     """The exact partition as SVG: regions filled by pattern colour, boundaries as lines."""
-    svg, snap, k = await _document(request, token, snap, layers, "svg")
+    svg, snap, k = await _document(heavy, token, snap, layers, "svg")
     return Response(svg, media_type="image/svg+xml",
                     headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "svg")))
 
 
 @router.get("/layer-counts", responses=_PROBLEMS)
-async def layer_counts(request: Request, token: str, snap: SnapshotDep):
+async def layer_counts(heavy: GeometryJobsDep, token: str, snap: SnapshotDep):
     """Exact region counts of the partitions of the first k hidden layers, k = 1..L, in [-1, 1]²
     (the box does not apply: counts compare across views).
 
     Past the budget (which starts when a worker takes the job, not while it waits),
     ``counts`` holds the layers finished and ``complete`` is false.
     """
-    result = await _run_heavy(request, token, "region counts per layer", tasks.layer_counts, snap.weights,
+    result = await _run_heavy(heavy, token, "region counts per layer", tasks.layer_counts, snap.weights,
                               max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
     return JSONResponse({
         "step": snap.step, "widths": snap.widths, "counts": result["counts"], "complete": result["reason"] is None,
@@ -261,7 +247,7 @@ async def layer_counts(request: Request, token: str, snap: SnapshotDep):
 
 
 @router.get("/neuron-line", responses=_PROBLEMS)
-async def neuron_line(request: Request, token: str, snap: SnapshotDep,
+async def neuron_line(heavy: GeometryJobsDep, token: str, snap: SnapshotDep,
                       layer: int = Query(..., ge=1, description="hidden layer, 1-based"),
                       neuron: int = Query(..., ge=0, description="neuron in that layer, 0-based")):
     """Segments where the neuron's pre-activation is 0 within the box: a line bent at earlier
@@ -269,7 +255,7 @@ async def neuron_line(request: Request, token: str, snap: SnapshotDep,
     if layer > len(snap.widths) or neuron >= snap.widths[layer - 1]:
         raise HTTPException(422, f"no neuron {neuron} in layer {layer}: the hidden widths are {snap.widths}")
     try:
-        body = await _run_heavy(request, token, f"zero set of layer {layer} neuron {neuron}", tasks.neuron_line,
+        body = await _run_heavy(heavy, token, f"zero set of layer {layer} neuron {neuron}", tasks.neuron_line,
                                 snap.weights, layer, neuron,
                                 {"step": snap.step, "layer": layer, "neuron": neuron, **_moment_fields(snap)},
                                 max_regions=REGIONS_MAX, budget_s=REGIONS_BUDGET_S, box=snap.box)
@@ -296,7 +282,7 @@ async def weights(snap: SnapshotDep):
 
 
 @router.get("/counts-over-t", responses=_PROBLEMS)
-async def counts_over_t(request: Request, token: str, registry: RegistryDep,
+async def counts_over_t(heavy: GeometryJobsDep, token: str, registry: RegistryDep,
                         step: int | None = Query(None, ge=0, description="a step kept in the session's history "
                                                  "(default: the network now)"),
                         n: int = Query(17, ge=2, le=65, description="moments, evenly from t = -1 to t = 1")):
@@ -311,18 +297,18 @@ async def counts_over_t(request: Request, token: str, registry: RegistryDep,
     if arrays.affine_layers()[0][0].shape[1] != 3:
         raise HTTPException(422, "this session's network learns a picture, not a clip: it has no time t")
     times = [-1.0 + 2.0 * i / (n - 1) for i in range(n)]
-    result = await _run_heavy(request, token, f"region counts at {n} moments", counts_over_time_job, arrays, times,
+    result = await _run_heavy(heavy, token, f"region counts at {n} moments", counts_over_time_job, arrays, times,
                               max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
     return JSONResponse({"step": at, "t": result["t"], "counts": result["counts"], "complete": result["reason"] is None,
                          "reason": result["reason"], "seconds": result["seconds"]}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/exact-progress", responses=_PROBLEMS)
-async def exact_progress(request: Request, token: str, registry: RegistryDep):
+async def exact_progress(heavy: GeometryJobsDep, token: str, registry: RegistryDep):
     """How far the session's running exact computation got: ``{"active": false}`` when none runs."""
     if registry.get(token) is None:
         raise HTTPException(404, "no such session")
-    entry = request.app.state.geometry_progress.get(token)
+    entry = heavy.progress.get(token)
     if entry is None:
         return {"active": False}
     fraction, regions = (0.0, 0) if entry["queued"] else tasks.read_progress(entry["path"])

@@ -4,7 +4,8 @@ This module only moves messages between the socket and the session's outbox
 and enforces the server's limits (config.Settings): the session cap ("busy"),
 the origin check, admission of each command (the live cost of a run, the
 server's memory budget), a send timeout for clients that stop reading, the
-bounded command queue ("slow down"). Training and drawing happen in session.py.
+bounded command queue ("slow down"). Training and drawing happen in the session
+(sessions/local.py), opened on the server's engine by the session factory (sessions/factory.py).
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ import contextlib
 import logging
 from urllib.parse import urlsplit
 
-import torch
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
-from ..config import Settings
 from ..memory import give_back_memory
 from ..protocol import Configure, ErrorMessage, LiveLimits, ProtocolError, View, check_live_cost, parse_command
 from ..budget import MemoryBudget
-from ..registry import BudgetDep, RegistryDep, SettingsDep, StoreDep
-from ..session import LiveSession, Outbox
-from ..session_process import RemoteSession, SessionProcess
-from ..session_ray import RaySession
+from ..registry import BudgetDep, RegistryDep, SessionFactoryDep, SettingsDep, StoreDep
+from ..sessions.contract import Session
+from ..sessions.outbox import ServerOutbox
 
 log = logging.getLogger("polytope_lens.web")
 router = APIRouter()
@@ -36,7 +34,8 @@ class SlowClient(Exception):
 
 
 @router.websocket("/ws")
-async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep, store: StoreDep, budget: BudgetDep):
+async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep, store: StoreDep, budget: BudgetDep,
+                    sessions: SessionFactoryDep):
     if not _origin_allowed(ws, settings.allowed_origins):
         log.info("refused a websocket from the page of %r", ws.headers.get("origin", "")[:100])
         await _deny(ws, "this page's origin may not open a session here (see allowed_origins)")
@@ -59,8 +58,8 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
         with contextlib.suppress(RuntimeError):  # loop closed at shutdown
             loop.call_soon_threadsafe(wake.set)
 
-    outbox = Outbox(notify=notify)
-    session = await asyncio.to_thread(_new_session, settings, store, outbox)  # may wait for a new process
+    outbox = ServerOutbox(notify=notify)
+    session = await asyncio.to_thread(sessions.open, store.target, outbox)  # may wait for a new process
     registry.add(session)
     receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget))
     sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
@@ -87,16 +86,6 @@ def _settings_after(command, config, resolution: int) -> tuple | None:
     return None
 
 
-def _new_session(settings: Settings, store, outbox: Outbox) -> LiveSession | RemoteSession:
-    if settings.session_engine == "process":  # its own process: sessions do not share one GIL
-        return SessionProcess(store.target, outbox, device=settings.device, max_queued=settings.max_queued_commands,
-                              threads=torch.get_num_threads())
-    if settings.session_engine == "ray":  # an actor on the cluster; this server only relays
-        return RaySession(store.target, outbox, device=settings.device, max_queued=settings.max_queued_commands,
-                          threads=torch.get_num_threads(), cpus=settings.cpus_per_session)
-    return LiveSession(store.target, outbox, device=settings.device, max_queued=settings.max_queued_commands)
-
-
 async def _deny(ws: WebSocket, detail: str) -> None:
     try:
         await ws.send_denial_response(JSONResponse({"detail": detail}, status_code=403))
@@ -104,7 +93,7 @@ async def _deny(ws: WebSocket, detail: str) -> None:
         await ws.close(code=1008, reason="origin not allowed")
 
 
-async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, limits: LiveLimits,
+async def _receive_loop(ws: WebSocket, session: Session, outbox: ServerOutbox, limits: LiveLimits,
                         budget: MemoryBudget) -> None:
     """Parse client messages into commands; answer bad ones with an error. Ends at disconnect.
 
@@ -142,7 +131,7 @@ async def _receive_loop(ws: WebSocket, session: LiveSession, outbox: Outbox, lim
             ))
 
 
-async def _send_loop(ws: WebSocket, outbox: Outbox, wake: asyncio.Event, timeout: float) -> None:
+async def _send_loop(ws: WebSocket, outbox: ServerOutbox, wake: asyncio.Event, timeout: float) -> None:
     """Forward the outbox to the socket: messages in order, then the latest frame.
 
     Returns when the client is gone; raises SlowClient when one send takes longer than
@@ -173,7 +162,7 @@ async def _timed(send, timeout: float) -> None:
         raise SlowClient(f"a message was not taken within {timeout:g} s") from None
 
 
-def _close_session(session: LiveSession) -> bool:
+def _close_session(session: Session) -> bool:
     """Stop a session's worker and give its memory back to the system (runs off the event loop)."""
     finished = session.close(timeout=2.0)
     give_back_memory()

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from ...sweeps.catalog import MissingFile, RunCatalog, UnknownRun
-from ..registry import SettingsDep
+from ...sweeps.catalog import MissingFile, UnknownRun
+from ..registry import CatalogDep, SettingsDep
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 page_router = APIRouter(include_in_schema=False)
@@ -55,16 +55,6 @@ class WeightsIndex(BaseModel):
     negative_slope: float
     bytes_per_step: int
     classes: list[str] | None = None  # a classifier's class colours ("#rrggbb", one per output)
-
-
-def get_catalog(request: Request) -> RunCatalog:
-    catalog = getattr(request.app.state, "run_catalog", None)
-    if catalog is None:
-        raise HTTPException(404, "this server shows no runs: start it with polytope-lens serve --runs DIR")
-    return catalog
-
-
-CatalogDep = Annotated[RunCatalog, Depends(get_catalog)]
 
 
 async def _read(call, *args):
@@ -127,9 +117,3 @@ async def compare_page(settings: SettingsDep):
         raise HTTPException(404, "the frontend is not installed next to this server")
     return FileResponse(page, headers={"Cache-Control": "no-cache"})
 
-
-def install(app, runs_dir: Path | None) -> None:
-    """The runs routes, answering 404 with the reason when the server was started without --runs."""
-    app.state.run_catalog = RunCatalog(runs_dir) if runs_dir is not None else None
-    app.include_router(router)
-    app.include_router(page_router)

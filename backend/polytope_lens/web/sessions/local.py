@@ -1,7 +1,7 @@
 """One live run: a trainer and a frame producer on a worker thread.
 
 Commands come in through ``submit`` (any thread); messages go out through an
-``Outbox``: JSON messages in order, and frames latest-wins, so a slow client
+``Outbox`` (contract.py): JSON messages in order, and frames latest-wins, so a slow client
 gets fewer frames and never a growing queue. Training never runs on the
 caller's thread (the server's event loop).
 
@@ -14,15 +14,13 @@ frame is not drawn while the previous one is still waiting for the client
 running the measurements it carries (losses, grid count, geometry, movie frames)
 are taken every MEASURE_INTERVAL_S from a frozen copy on a measuring thread.
 
-The server runs each session in a process of its own (session_process.py); this
-class is the session itself, and also runs as a thread of the server's process
-(Settings.session_engine "thread", and tests); session_ray.py runs it in a Ray actor.
+This class is the session itself, wherever it runs: as a thread of the server's process
+(Engine.THREAD, and tests), in a process of its own (process.py, the default) or in a Ray actor
+(ray.py). Its files are made beside it (downloads.py) from what it hands out.
 """
 
 from __future__ import annotations
 
-import io
-import logging
 import queue
 import secrets
 import threading
@@ -30,30 +28,29 @@ import time
 from collections import deque
 from typing import Callable
 
-import numpy as np
 from PIL import Image
-from pydantic import BaseModel
 
-from ..core.classes import ClassError
-from ..core.images import Target
-from ..core.settings import RunConfig, ViewSettings
-from ..core.smoothing import Baseline, NotARegression, smoothing_baseline
-from ..core.training import Trainer, TrainingDiverged
-from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
-from ..geometry.dynamics import LiveGeometry
-from ..geometry.weights import WeightsSnapshot, flat_weights
-from ..output.clipmovie import clip_movie_bytes, frozen_copy
-from ..output.frames import Frame, FrameProducer
-from ..output.recording import FrozenRun
-from ..output.movie import MovieRecorder, movie_bytes, movie_partition
-from ..output.render import png_bytes
-from .protocol import (
+from ...core.classes import ClassError
+from ...core.images import Target
+from ...core.settings import RunConfig, ViewSettings
+from ...core.smoothing import Baseline, NotARegression, smoothing_baseline
+from ...core.training import Trainer, TrainingDiverged
+from ...core.history import DEFAULT_HISTORY_BYTES, WeightHistory
+from ...geometry.dynamics import LiveGeometry
+from ...geometry.weights import WeightsSnapshot, flat_weights
+from ...output.clipmovie import frozen_copy
+from ...output.frames import Frame, FrameProducer
+from ...output.recording import FrozenRun
+from ...output.movie import MovieRecorder, movie_partition
+from ..protocol import (
     Configure, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError, Reset, Set, Start,
     StatusMessage, Step, View, changes,
 )
-from .wire import class_frame, partition_frame, weights_frame
-
-log = logging.getLogger("polytope_lens.web")
+from ..wire import class_frame, partition_frame, weights_frame
+from .contract import Downloads, Outbox, Session
+from .downloads import SessionDownloads
+from .measuring import Measurer
+from .networks import frozen_network, network_shape
 
 TargetResolver = Callable[[str, bool], Target]
 
@@ -70,7 +67,6 @@ DEFAULT_MAX_FPS = 60.0
 # 512^2) shares the session's GIL with training, so not more often than that.
 MEASURE_INTERVAL_S = 0.45
 BASELINES_KEPT = 4  # smoothing baselines kept per session (one per sigma asked for)
-CLIP_MOVIE_RESOLUTION = 256  # grid side of a clip movie's panels (the download of the learnt clip)
 # Paused, the exact count of the network on screen is always computed: past the live budget on a
 # thread of its own, with progress, for up to this long; the next command that changes the
 # network or its step cancels it.
@@ -78,83 +74,26 @@ PAUSE_COUNT_BUDGET_S = 20.0
 PAUSE_COUNT_MAX_REGIONS = 1_000_000
 
 
-def snapshot_from_flat(found: tuple | None) -> tuple[WeightsSnapshot, int] | None:
-    """``weights_flat``'s answer as (WeightsSnapshot, step), or None."""
-    if found is None:
-        return None
-    data, step, widths, out_dim, slope, in_dim = found
-    return WeightsSnapshot.from_flat(data, widths, out_dim, slope, in_dim=in_dim), step
-
-
 class _GeometryReady:
     """Internal command: a paused exact count progressed or finished; send its fields."""
 
 
-class Outbox:
-    """Thread-safe mailbox: ordered JSON messages (protocol models) plus one latest frame.
+class LiveSession(Session):
+    """The session itself (see the module's notes): the Session contract, answered here."""
 
-    JSON messages are never dropped (each is the reply to a command). The queue is bounded
-    by its reader instead: while ``backlog()`` is at ``high_water`` or more, the server stops
-    reading commands from the client (routers/live.py), so a flood waits in the socket, not here.
-    """
-
-    def __init__(self, notify: Callable[[], None] = lambda: None, max_messages: int = 256):
-        self._lock = threading.Lock()
-        self._messages: deque[BaseModel] = deque()
-        self.high_water = max(1, max_messages)
-        self._frame: bytes | None = None
-        self._notify = notify
-        self.on_frame_taken: Callable[[], None] = lambda: None  # session_process.py: the child may draw again
-
-    def backlog(self) -> int:
-        """JSON messages waiting to be sent."""
-        with self._lock:
-            return len(self._messages)
-
-    def put_message(self, message: BaseModel) -> None:
-        with self._lock:
-            self._messages.append(message)
-        self._notify()
-
-    def put_frame(self, frame: bytes) -> None:
-        with self._lock:
-            self._frame = frame
-        self._notify()
-
-    def discard_frame(self) -> None:
-        """Forget an unsent frame: after a status that changes the step (pause, reset, configure)
-        it would arrive behind that status and show an older state."""
-        with self._lock:
-            self._frame = None
-
-    def frame_pending(self) -> bool:
-        with self._lock:
-            return self._frame is not None
-
-    def take(self) -> tuple[list[BaseModel], bytes | None]:
-        with self._lock:
-            messages, frame = list(self._messages), self._frame
-            self._messages.clear()
-            self._frame = None
-        if frame is not None:
-            self.on_frame_taken()
-        return messages, frame
-
-
-class LiveSession:
     def __init__(
         self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None, max_queued: int = 16,
         history_bytes: int = DEFAULT_HISTORY_BYTES, token: str | None = None,
         on_command_taken: Callable[[], None] = lambda: None,
     ):
         self.token = token or secrets.token_urlsafe(18)
-        self._on_command_taken = on_command_taken  # a client's command left the queue (session_process.py counts them)
+        self._on_command_taken = on_command_taken  # a client's command left the queue (remote.py counts them)
         self._resolve = resolve_target
         self.outbox = outbox
         self._device = device
         # Bounded: a client flooding commands gets "slow down" errors (routers/live.py), not a growing queue.
         self._commands: queue.Queue = queue.Queue(maxsize=max(1, max_queued))
-        self._lock = threading.Lock()  # guards trainer and frame against download requests
+        self._lock = threading.Lock()  # guards trainer and frame against the routes' requests
         self.trainer: Trainer | None = None
         self.image_id: str | None = None
         self.state = "idle"
@@ -167,24 +106,20 @@ class LiveSession:
         self._next_measure_at = 0.0
         self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
         self._baselines: dict[float, Baseline] = {}  # smoothing baselines of this network's points by sigma
-        # Running with the page drawing, the measurements (losses, grid partition, geometry, movie
-        # frames) are taken from a frozen copy on a thread of their own, beside training.
         self._network = 0  # bumped when the network is replaced or re-initialised: older measurements are moot
-        self._measure_lock = threading.Lock()  # one user of self.frames at a time; never taken before self._lock
-        self._measure_slot: tuple | None = None  # (network, frames, frozen run, view): the latest wins
-        self._measure_wake = threading.Condition()
         self._pending_steps = 0
         self._next_frame_at = 0.0
         self._train_time = 0.0
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=50)
         self._closed = threading.Event()
+        self._downloads = SessionDownloads(self)
+        # running with the page drawing, measured from a frozen copy beside training (measuring.py)
+        self._measurer = Measurer(f"measure-{self.token[:6]}", self.movie.due, self._measured)
         self._status()  # the client learns its token and the idle state at once
         self._thread = threading.Thread(target=self._run, name=f"session-{self.token[:6]}", daemon=True)
         self._thread.start()
-        self._measurer = threading.Thread(target=self._measure_loop, name=f"measure-{self.token[:6]}", daemon=True)
-        self._measurer.start()
 
-    # -- public, any thread ---------------------------------------------------
+    # -- the Session contract (contract.py), any thread -------------------------
     def submit(self, command) -> bool:
         """Queue a command; False (and nothing queued) when too many are already waiting."""
         if self._closed.is_set():
@@ -203,8 +138,7 @@ class LiveSession:
             self._commands.put_nowait(None)  # wakes an idle worker; a full queue means it is not idle
         except queue.Full:
             pass
-        with self._measure_wake:
-            self._measure_wake.notify()
+        self._measurer.close()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         if self._thread.is_alive():
@@ -213,12 +147,11 @@ class LiveSession:
             self.trainer = None
             self._frame = None
             self.movie.clear()
-        self._measurer.join(timeout)  # at most one measurement of a frozen copy to finish
-        return not self._measurer.is_alive()
+        return self._measurer.join(timeout)  # at most one measurement of a frozen copy to finish
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() or self._measurer.is_alive()
+        return self._thread.is_alive() or self._measurer.alive
 
     @property
     def has_network(self) -> bool:
@@ -232,10 +165,6 @@ class LiveSession:
         """A classifier's class colours (CSS), None for a regression or before configure."""
         trainer = self.trainer
         return None if trainer is None or trainer.classes is None else trainer.classes.css_colors()
-
-    def movie_steps(self) -> tuple[int | None, int]:
-        """The first and last step of the movie recorded so far."""
-        return self.movie.first_step(), self.movie.last_step
 
     def smoothing_baseline(self, sigma: float) -> tuple[Baseline, int, float | None] | None:
         """The Gaussian-kernel regression of this run's training points (kept per sigma), the step,
@@ -258,71 +187,51 @@ class LiveSession:
                     self._baselines[key] = baseline
         return baseline, int(trainer.step_count), None if frame is None else float(frame.losses.val)
 
-    def smoothing_png(self, sigma: float, size: int) -> bytes | None:
-        """The baseline's picture (clipped to [0, 1]), ``size`` pixels square."""
-        found = self.smoothing_baseline(sigma)
-        if found is None:
-            return None
-        pixels = np.rint(np.clip(found[0].values, 0.0, 1.0) * 255).astype(np.uint8)
-        img = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
-        if size != img.width:
-            img = img.resize((size, size), Image.BILINEAR)
-        return png_bytes(img)
-
-    def weights_flat(self, step: int | None = None) -> tuple[bytes, int, list[int], int, float, int] | None:
-        """The network now, or at a kept ``step``, as ``flat_weights`` bytes with what rebuilds it
-        (step, widths, outputs, slope, inputs): plain bytes, to hand to another process."""
+    def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
         with self._lock:
             trainer = self.trainer
             if trainer is None:
                 return None
             now = int(trainer.step_count)
-            shape = (trainer.config.widths, trainer.out_dim, float(trainer.model.negative_slope), trainer.model.in_dim)
+            shape = network_shape(trainer)
             data = flat_weights(trainer.model) if step is None or step == now else None
         if data is None:
             data = self.history.get(step)
             if data is None:
                 return None
-        return data, now if step is None else step, *shape
+        return frozen_network(data, shape), now if step is None else step
 
-    def frame_png(self) -> bytes | None:
+    def config(self) -> RunConfig | None:
+        trainer = self.trainer
+        return None if trainer is None else trainer.config
+
+    @property
+    def downloads(self) -> Downloads:
+        return self._downloads
+
+    # -- what the downloads are made from (downloads.SessionData) ---------------
+    def frame_picture(self) -> Image.Image | None:
         with self._lock:
             if self.trainer is None or self._frame is None:
                 return None
-            with self._measure_lock:
-                return png_bytes(self.frames.picture(self.trainer, self._frame, self.view))
+            with self._measurer.lock:
+                return self.frames.picture(self.trainer, self._frame, self.view)
 
     def checkpoint_bytes(self) -> bytes | None:
         with self._lock:
             return None if self.trainer is None else self.trainer.checkpoint_bytes()
 
-    def movie_file(self) -> tuple[bytes, str, str] | None:
+    def movie_frames(self) -> tuple[list[bytes], int | None, int]:
         with self._lock:
-            frames = list(self.movie.frames)
-        if not frames:
-            return None
-        return movie_bytes([Image.open(io.BytesIO(f)) for f in frames], fps=12)
+            return list(self.movie.frames), self.movie.first_step(), self.movie.last_step
 
-    def clip_movie_file(self) -> tuple[bytes, str, str] | None:
-        """A clip's run: the learnt clip now (every frame's moment: partition, prediction, the
-        original frame) as a movie; None for a picture's run or before configure."""
+    def clip_run(self) -> tuple[object, object, ViewSettings] | None:
+        """A clip's run frozen now (drawn from while training goes on), its losses and the view."""
         with self._lock:
             trainer = self.trainer
             if trainer is None or trainer.target.frame_count < 2:
                 return None
-            frozen, losses = frozen_copy(trainer), trainer.losses()
-        view = self.view.model_copy(update={"resolution": min(self.view.resolution, CLIP_MOVIE_RESOLUTION)})
-        return clip_movie_bytes(frozen, losses, view)
-
-    def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
-        """A frozen copy of the network's weights and its step, for exact geometry computed on
-        another thread while training goes on: now, or at a kept ``step`` of the history. None
-        before configure or for a step that is not kept."""
-        return snapshot_from_flat(self.weights_flat(step))
-
-    def config(self) -> RunConfig | None:
-        trainer = self.trainer
-        return None if trainer is None else trainer.config
+            return frozen_copy(trainer), trainer.losses(), self.view
 
     # -- worker thread --------------------------------------------------------
     def _run(self) -> None:
@@ -518,13 +427,13 @@ class LiveSession:
                 step = int(trainer.step_count)
                 moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
                 if remeasure and client and live and self._frame is not None and not moved:
-                    if start >= self._next_measure_at:  # measured beside training (_measure_loop)
-                        self._hand_to_measurer(FrozenRun.of(trainer))
+                    if start >= self._next_measure_at:  # measured beside training
+                        self._measurer.hand(self._network, self.frames, FrozenRun.of(trainer), self.view)
                         # due every interval on the clock, not after it: updates arrive every ~20 ms
                         # and waiting for the next one after an interval would stretch each by that
                         self._next_measure_at = max(self._next_measure_at + MEASURE_INTERVAL_S, start)
                 elif remeasure:  # paused, server-drawn, the first frame, or a clip's moment moved
-                    with self._measure_lock:
+                    with self._measurer.lock:
                         self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
                 frame = self._frame
@@ -559,42 +468,20 @@ class LiveSession:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
         if frame.step == step and self.movie.due(step):
-            with self._lock, self._measure_lock:  # the movie's frames are small: drawn from a subsampled grid
+            with self._lock, self._measurer.lock:  # the movie's frames are small: drawn from a subsampled grid
                 small = movie_partition(frame.partition)
                 self.movie.add(step, self.frames.picture(trainer, frame, self.view, partition=small))
         spent = time.perf_counter() - start
         self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.max_fps - spent)
 
-    def _hand_to_measurer(self, run: FrozenRun) -> None:
-        """Called under self._lock: the measuring thread takes the latest run handed to it."""
-        with self._measure_wake:
-            self._measure_slot = (self._network, self.frames, run, self.view)
-            self._measure_wake.notify()
-
-    def _measure_loop(self) -> None:
-        """Measure frozen runs while training goes on: in this process the two share one GIL, but
-        the measurement is mostly numpy and torch kernels, which let it go, so training keeps its pace."""
-        while True:
-            with self._measure_wake:
-                while self._measure_slot is None and not self._closed.is_set():
-                    self._measure_wake.wait()
-                if self._closed.is_set():
-                    return
-                (network, frames, run, view), self._measure_slot = self._measure_slot, None
-            try:
-                with self._measure_lock:
-                    frame = frames.frame(run, view.resolution, live=True, t=view.t)
-                    picture = None
-                    if self.movie.due(frame.step):  # the movie's frames are small: drawn from a subsampled grid
-                        picture = frames.picture(run, frame, view, partition=movie_partition(frame.partition))
-                with self._lock:
-                    if network != self._network or (self._frame is not None and self._frame.step > frame.step):
-                        continue  # a new network, or measured on the training thread meanwhile (paused)
-                    self._frame = frame
-                    if picture is not None:
-                        self.movie.add(frame.step, picture)
-            except Exception:  # noqa: BLE001 - a measurement lost; the next one comes an interval later
-                log.exception("session %s: a measurement failed", self.token[:6])
+    def _measured(self, network: int, frame: Frame, picture: Image.Image | None) -> None:
+        """From the measuring thread: a frozen run's measurements, unless they are moot now."""
+        with self._lock:
+            if network != self._network or (self._frame is not None and self._frame.step > frame.step):
+                return  # a new network, or measured on the training thread meanwhile (paused)
+            self._frame = frame
+            if picture is not None:
+                self.movie.add(frame.step, picture)
 
     def _diverged(self, exc: TrainingDiverged) -> None:
         self.state = "diverged"

@@ -1,7 +1,7 @@
-"""Live sessions as Ray actors: `polytope-lens serve --engine ray [--address HOST:PORT]`.
+"""Live sessions as Ray actors (Engine.RAY): `polytope-lens serve --engine ray [--address HOST:PORT]`.
 
 Each session's LiveSession runs in a ``SessionActor`` wherever the cluster places it; the web
-server keeps a ``RaySession`` (a RemoteSession: the methods the routes use) and only relays.
+server keeps a ``RaySession`` (a RemoteSession, remote.py: the Session contract) and only relays.
 Once the page draws from weights an update is a few KiB, so one web server can relay for many
 machines (docs/scaling.md).
 
@@ -21,10 +21,12 @@ import functools
 import secrets
 import threading
 
-from ..core.history import DEFAULT_HISTORY_BYTES
-from ..sweeps.engines import RAY_MISSING  # one sentence for every Ray path
-from .session import LiveSession, Outbox, TargetResolver
-from .session_process import CALL_TIMEOUT_S, CALLABLE, RemoteSession, Targets
+from ...core.history import DEFAULT_HISTORY_BYTES
+from ...sweeps.engines import RAY_MISSING  # one sentence for every Ray path
+from .contract import Outbox
+from .local import TargetResolver
+from .outbox import ServerOutbox
+from .remote import CALL_TIMEOUT_S, HostOptions, RemoteSession, SessionHost
 
 POLL_S = 0.25  # longest wait of one take; a session that says something answers at once
 NAMESPACE = "polytope-lens"  # the server's actors are named "session-<random id>" in it (`ray list actors`)
@@ -58,55 +60,57 @@ def _actor_class():
     return _ray().remote(max_concurrency=ACTOR_CONCURRENCY)(SessionActor)
 
 
-class _ActorOutbox(Outbox):
-    """The actor's outbox: messages and the latest frame wait here for the server's next take."""
+class ActorOutbox(Outbox):
+    """The actor's outbox: messages and the latest frame wait in a ServerOutbox of its own for the
+    server's next ``take``, which also says whether the session discarded a frame meanwhile."""
 
     def __init__(self):
-        self.ready = threading.Event()
-        super().__init__(notify=self.ready.set, max_messages=1 << 30)  # the server's Outbox bounds messages
+        self.ready = threading.Event()  # something waits for the server's take
+        self._held = ServerOutbox(notify=self.ready.set, max_messages=1 << 30)  # the server's outbox bounds messages
+        self._lock = threading.Lock()
         self._discarded = False
+
+    def put_message(self, message) -> None:
+        self._held.put_message(message)
+
+    def put_frame(self, frame: bytes) -> None:
+        self._held.put_frame(frame)
 
     def discard_frame(self) -> None:
         with self._lock:
-            self._frame = None
+            self._held.discard_frame()
             self._discarded = True  # the server drops the frame it still holds too
         self.ready.set()
 
+    def frame_pending(self) -> bool:
+        return self._held.frame_pending()
+
     def take_for_server(self, with_frame: bool):
+        """(frame discarded since the last take?, messages, the frame if ``with_frame``)."""
         with self._lock:
-            messages, discarded = list(self._messages), self._discarded
-            self._messages.clear()
-            self._discarded = False
-            frame = None
-            if with_frame:
-                frame, self._frame = self._frame, None
-            if self._frame is None:
-                self.ready.clear()
+            self.ready.clear()  # before taking: whatever comes after the take sets it again
+            discarded, self._discarded = self._discarded, False
+            messages, frame = self._held.take(with_frame)
+            if self._held.frame_pending():
+                self.ready.set()  # a frame still waits for the server
         return discarded, messages, frame
 
 
 class SessionActor:
-    """One live session in a Ray actor (made remote by RayCluster, with the cluster's resources)."""
+    """One live session in a Ray actor (an actor class by _actor_class; RaySession asks for its CPUs)."""
 
-    def __init__(self, token: str, device: str | None, max_queued: int, history_bytes: int, threads: int):
-        import torch
-
-        torch.set_num_threads(threads)
-        self._outbox = _ActorOutbox()
-        self._targets = Targets()
+    def __init__(self, options: HostOptions):
+        self._outbox = ActorOutbox()
         self._taken = 0
         self._taken_lock = threading.Lock()
-        self._session = LiveSession(self._targets.resolve, self._outbox, device=device, max_queued=max_queued + 8,
-                                    history_bytes=history_bytes, token=token, on_command_taken=self._count_taken)
+        self._host = SessionHost(self._outbox, options, on_command_taken=self._count_taken)
 
     def _count_taken(self) -> None:
         with self._taken_lock:
             self._taken += 1
 
     def submit(self, command, target) -> bool:
-        if target is not None:
-            self._targets.add(command.config, target)
-        return self._session.submit(command)
+        return self._host.submit(command, target)
 
     def take(self, wait_s: float, with_frame: bool):
         """(frame discarded?, messages, frame or None, commands taken since the last take), after at
@@ -118,24 +122,22 @@ class SessionActor:
         return discarded, messages, frame, taken
 
     def call(self, method: str, args: tuple):
-        if method not in CALLABLE:
-            raise AttributeError(f"a session has no method {method!r} to call")
-        return getattr(self._session, method)(*args)
+        return self._host.answer(method, args)
 
     def close(self) -> bool:
-        return self._session.close(timeout=5.0)
+        return self._host.close(timeout=5.0)
 
 
 class RaySession(RemoteSession):
     """The server's handle on a session in a Ray actor (see the module's notes)."""
 
-    def __init__(self, resolve_target: TargetResolver, outbox: Outbox, device: str | None = None,
+    def __init__(self, resolve_target: TargetResolver, outbox: ServerOutbox, device: str | None = None,
                  max_queued: int = 16, history_bytes: int = DEFAULT_HISTORY_BYTES, threads: int = 1,
                  cpus: float = 1.0):
         super().__init__(resolve_target, outbox, max_queued)
         self._ray = _ray()
-        self._actor = _actor_class().options(num_cpus=cpus, name=f"session-{secrets.token_hex(6)}").remote(self.token, device, max(1, max_queued), history_bytes,
-                                                                max(1, int(threads)))
+        options = HostOptions(self.token, device, max(1, max_queued), history_bytes, max(1, int(threads)))
+        self._actor = _actor_class().options(num_cpus=cpus, name=f"session-{secrets.token_hex(6)}").remote(options)
         self._gone = threading.Event()
         self._start_threads(self._read)
 
