@@ -23,9 +23,8 @@ from pydantic import ValidationError
 from .core.presets import PRESETS_BY_ID, get_preset
 from .core.samples import sample_path
 from .core.settings import (
-    TRAINING_FIELDS, RunConfig, ViewSettings, describe_validation_error, settings_table,
+    TRAINING_FIELDS, RunConfig, SettingError, ViewSettings, describe_validation_error, settings_table,
 )
-from .core.classes import ClassError
 from .core.clips import load_clip_or_picture
 from .core.images import ImageError
 from .output.churnplot import NoMetrics, chart_runs
@@ -257,7 +256,7 @@ def _make_trainer(args) -> Trainer:
         raise UsageError(describe_validation_error(exc)) from None
     except ImageError as exc:
         raise UsageError(f"{args.image}: {exc}") from None
-    except ClassError as exc:  # --task classify: too few classes or labelled pixels
+    except SettingError as exc:  # e.g. --task classify: too few classes, or a clip
         raise UsageError(f"{args.image if exc.field == 'image' else '--' + exc.field.replace('_', '-')}: {exc}") from None
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .images import PointSample, Target, pixel_to_point
+from .settings import SettingError
 
 PALETTE: tuple[tuple[int, int, int], ...] = (
     (255, 0, 0),      # red
@@ -42,12 +43,8 @@ MIN_CLASS_PIXELS = 2048  # of the 1024x1024 target: 0.2 %
 UNLABELLED = -1
 
 
-class ClassError(ValueError):
+class ClassError(SettingError):
     """A picture or a request that cannot make a classification run; ``field`` names the setting."""
-
-    def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,15 @@ Kind = Literal["network", "training", "view"]
 Init = Literal["random", "sawtooth"]
 
 
+class SettingError(ValueError):
+    """Settings that are valid one by one but cannot make a run with this target (a clip, too few
+    classes, ...); ``field`` names the setting to change, so the page can show the words beside it."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 

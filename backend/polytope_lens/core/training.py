@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .settings import VIEW_FIELDS, RunConfig
+from .settings import VIEW_FIELDS, RunConfig, SettingError
 from .classes import ClassLabels, find_classes, sample_labelled_points
 from .images import PointSample, Target, sample_points
 from .model import MLP, build_mlp
@@ -56,6 +56,21 @@ class Losses:
     val_accuracy: float | None = None
 
 
+def check_target_fits(config: RunConfig, target: Target) -> None:
+    """Refuse, in words naming the setting, what these settings cannot do with this target
+    (before any network is built, so a session never holds a run that breaks on its first frame)."""
+    if target.frames is None:
+        return
+    frames = len(target.frames)
+    if config.task == "classify":
+        raise SettingError(f"task: classification works on still pictures; this target is a clip of {frames} "
+                           "frames. Choose task 'regress' to learn the clip, or a still picture to classify",
+                           field="task")
+    if config.init == "sawtooth":
+        raise SettingError(f"init: the sawtooth is a hand-set network of (x, y); this target is a clip of {frames} "
+                           "frames, which adds t. Choose init 'random', or a still picture", field="init")
+
+
 class Trainer:
     """One network learning one target. Not thread-safe: one owner drives it."""
 
@@ -64,6 +79,7 @@ class Trainer:
         self.target = target
         self.device = pick_device(str(device) if device else None)
         self.classes: ClassLabels | None = None
+        check_target_fits(config, target)
         if config.task == "classify":
             if target.channels != 3:
                 raise ValueError("a classification target must be read in colour (RGB)")

@@ -9,6 +9,8 @@ stood still, 1 when every point moved to another region. The first step has none
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..geometry.grid import grid_points
@@ -28,14 +30,20 @@ def patterns(layers, negative_slope: float, points: np.ndarray) -> np.ndarray:
     return np.concatenate(bits, axis=1)
 
 
-def churn_series(history: bytes, meta: dict, resolution: int = CHURN_RESOLUTION) -> list[float | None]:
-    """Churn at each step of ``meta["steps"]`` of a run's weight history (its layout: output/runfolder.py)."""
+def churn_series(history, meta: dict, resolution: int = CHURN_RESOLUTION, indices: list[int] | None = None,
+                 deadline: float | None = None) -> list[float | None]:
+    """Churn at each step of ``meta["steps"]`` of a run's weights.bin (its layout: output/runfolder.py; bytes or a
+    memory map, read step by step), or at the recorded steps ``indices`` only (each compared with
+    the one before it in ``indices``). Stops early, with a shorter series, past ``deadline``
+    (time.monotonic())."""
     size = int(meta["bytes_per_step"])
     points = grid_points(resolution)
     series: list[float | None] = []
     previous = None
-    for i in range(len(meta["steps"])):
-        chunk = history[i * size:(i + 1) * size]
+    for i in range(len(meta["steps"])) if indices is None else indices:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        chunk = bytes(history[i * size:(i + 1) * size])
         if len(chunk) < size:
             break  # a run cut off mid-write
         net = WeightsSnapshot.from_flat(chunk, meta["widths"], meta["out_dim"], meta["negative_slope"]).arrays()

@@ -55,6 +55,7 @@ class ImageStore:
         self.limits = limits or StoreLimits()
         self._lock = threading.Lock()
         self._uploads: OrderedDict[str, int] = OrderedDict()  # id -> bytes, oldest first
+        self._notes: dict[str, str] = {}  # id -> what decoding said of it (a video cut short); this run only
         self._targets: OrderedDict[tuple[str, bool], Target] = OrderedDict()
         self._index_existing()
 
@@ -97,12 +98,16 @@ class ImageStore:
         return sample_path(image_id, self.samples_dir)
 
     # -- uploads ------------------------------------------------------------
-    def add_upload(self, data: bytes) -> str:
-        """Validate and normalise a picture or a clip; returns its new id. Raises images.ImageError.
-        A clip is kept as an animated PNG of its (sampled, 1024x1024) frames."""
-        clip = open_clip(data)
+    def add_upload(self, data: bytes, should_stop=None) -> str:
+        """Validate and normalise a picture or a clip; returns its new id. Raises images.ImageError
+        (clips.DecodeStopped when ``should_stop()`` turned true while a clip was decoded).
+        A clip is kept as an animated PNG of its (sampled, 1024x1024) frames; what decoding had to
+        say about it (a video cut short) is kept for ``describe``."""
+        clip = open_clip(data, should_stop)
+        note = None
         if clip is not None:
-            data = clip_png(clip_target(*clip, color=True))
+            data = clip_png(clip_target(clip.frames, clip.duration_s, color=True))
+            note = clip.note
         else:
             rgb = normalise(open_image(data), color=True).to_pil()
             buf = io.BytesIO()
@@ -117,6 +122,8 @@ class ImageStore:
             partial.write_bytes(data)
             partial.replace(final)
             self._uploads[image_id] = len(data)
+            if note:
+                self._notes[image_id] = note
             self._evict()
         return image_id
 
@@ -126,6 +133,7 @@ class ImageStore:
             or sum(self._uploads.values()) > self.limits.max_upload_store_bytes
         ):
             old, _ = self._uploads.popitem(last=False)
+            self._notes.pop(old, None)
             (self.uploads_dir / f"{old}.png").unlink(missing_ok=True)
             for key in [k for k in self._targets if k[0] == old]:
                 del self._targets[key]
@@ -170,7 +178,9 @@ class ImageStore:
 
     def describe(self, image_id: str) -> dict:
         """``frames`` (1 for a still picture) and ``duration_s`` (0 for a picture) of a stored target,
-        from the file's chunk headers (the pixels are not decoded)."""
+        from the file's chunk headers (the pixels are not decoded), and ``note`` where decoding the
+        upload had something to say."""
+        note = {"note": self._notes[image_id]} if image_id in self._notes else {}
         path = self.path(image_id)
         try:
             with Image.open(path) as img:
@@ -181,8 +191,8 @@ class ImageStore:
                         img.seek(k)
                         duration_ms += float(img.info.get("duration") or 0)
         except Exception:  # noqa: BLE001 - an unreadable file is reported by png()/target()
-            return {"frames": 1, "duration_s": 0.0}
-        return {"frames": frames, "duration_s": round(duration_ms / 1000.0, 3)}
+            return {"frames": 1, "duration_s": 0.0, **note}
+        return {"frames": frames, "duration_s": round(duration_ms / 1000.0, 3), **note}
 
     def png(self, image_id: str, size: int = 1024, frame: int = 0) -> bytes:
         """The normalised picture (or frame ``frame`` of a clip) as PNG (as colourful as it is),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+import asyncio
+import threading
+
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from ...core.clips import DecodeStopped
 from ...core.images import ImageError, UnsupportedImage
 from ..memory import trimmed
 from ..middleware import too_large
@@ -31,6 +35,7 @@ class UploadResult(BaseModel):
     url: str
     frames: int = 1  # 1 for a still picture; a clip's kept frames (core/clips.py)
     duration_s: float = 0.0  # a clip's length in seconds; 0 for a picture
+    note: str | None = None  # what decoding had to say (a video cut short keeps the frames that decode)
 
 
 @router.get("/samples", response_model=list[Sample])
@@ -39,17 +44,23 @@ async def samples(store: StoreDep):
 
 
 @router.post("/images", status_code=201, response_model=UploadResult, responses=problems(413, 415, 422))
-async def upload_image(store: StoreDep, settings: SettingsDep, jobs: JobsDep,
+async def upload_image(request: Request, store: StoreDep, settings: SettingsDep, jobs: JobsDep,
                        file: UploadFile | None = File(None, description="the picture")):
     if file is None:
         raise HTTPException(422, "the upload needs a multipart field named 'file' holding the picture")
     data = await _read_limited(file, settings.max_upload_bytes)
+    client_gone = threading.Event()  # decoding a clip stops between frames once this is set
+    watcher = asyncio.create_task(_watch_disconnect(request, client_gone))
     try:
-        image_id = await jobs.run(trimmed, store.add_upload, data)
+        image_id = await jobs.run(trimmed, store.add_upload, data, client_gone.is_set)
+    except DecodeStopped as exc:
+        raise HTTPException(499, str(exc))
     except UnsupportedImage as exc:
         raise HTTPException(415, str(exc))
     except ImageError as exc:
         raise HTTPException(422, str(exc))
+    finally:
+        watcher.cancel()
     info = await jobs.run(store.describe, image_id)
     return {"image_id": image_id, "width": 1024, "height": 1024, "url": f"/api/images/{image_id}", **info}
 
@@ -64,6 +75,15 @@ async def image(image_id: str, store: StoreDep, jobs: JobsDep, size: int = Query
     except ValueError as exc:
         raise HTTPException(422, str(exc))
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+async def _watch_disconnect(request: Request, gone: threading.Event, every_s: float = 0.2) -> None:
+    """Set ``gone`` when the client closes its connection (checked every ``every_s``)."""
+    while not gone.is_set():
+        if await request.is_disconnected():
+            gone.set()
+            return
+        await asyncio.sleep(every_s)
 
 
 async def _read_limited(file: UploadFile, limit: int) -> bytes:

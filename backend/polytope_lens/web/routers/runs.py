@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from ...sweeps.catalog import MissingFile, UnknownRun
+from ...sweeps.catalog import DamagedRun, MissingFile, OutsideFolder, UnknownRun
 from ..registry import CatalogDep, SettingsDep
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -34,17 +34,22 @@ class RunEntry(BaseModel):
 class RunList(BaseModel):
     folder: str  # the sweep folder's name (not its path on the server)
     runs: list[RunEntry]
+    problem: str | None = None  # what is wrong with sweep.json, when the runs were listed from their folders
 
 
 class RunMetrics(BaseModel):
     id: str
     records: list[dict[str, Any]]
+    total: int  # records in the file; more than len(records) when it was thinned
+    skipped: int = 0  # damaged lines left out
+    note: str | None = None  # says so, in words, when records were thinned or skipped
 
 
 class RunChurn(BaseModel):
     id: str
     steps: list[int]
     churn: list[float | None]
+    note: str | None = None  # says so when the series is thinned or partial
 
 
 class WeightsIndex(BaseModel):
@@ -64,14 +69,17 @@ async def _read(call, *args):
         raise HTTPException(404, f"no run {exc.args[0]!r} in this sweep folder") from None
     except MissingFile as exc:
         raise HTTPException(404, str(exc)) from None
-    except ValueError as exc:  # a damaged sweep.json or weights index
-        raise HTTPException(500, str(exc)) from None
+    except OutsideFolder as exc:
+        raise HTTPException(403, str(exc)) from None
+    except DamagedRun as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 @router.get("", response_model=RunList)
 async def list_runs(catalog: CatalogDep):
     """Every run of the sweep folder with its settings, status and summary (sweep.json)."""
-    return {"folder": catalog.dir.resolve().name, "runs": await _read(catalog.runs)}
+    runs = await _read(catalog.runs)
+    return {"folder": catalog.root.name, "runs": runs, "problem": catalog.problem}
 
 
 @router.get("/{run_id}", response_model=RunEntry)
@@ -82,7 +90,7 @@ async def run_entry(run_id: str, catalog: CatalogDep):
 @router.get("/{run_id}/metrics", response_model=RunMetrics)
 async def run_metrics(run_id: str, catalog: CatalogDep):
     """metrics.jsonl: one record per recorded step (losses, grid and exact region counts, ...)."""
-    return {"id": run_id, "records": await _read(catalog.metrics, run_id)}
+    return {"id": run_id, **await _read(catalog.metrics, run_id)}
 
 
 @router.get("/{run_id}/churn", response_model=RunChurn)

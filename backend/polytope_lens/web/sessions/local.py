@@ -30,9 +30,8 @@ from typing import Callable
 
 from PIL import Image
 
-from ...core.classes import ClassError
 from ...core.images import Target
-from ...core.settings import RunConfig, ViewSettings
+from ...core.settings import RunConfig, SettingError, ViewSettings
 from ...core.smoothing import Baseline, NotARegression, smoothing_baseline
 from ...core.training import Trainer, TrainingDiverged
 from ...core.history import DEFAULT_HISTORY_BYTES, WeightHistory
@@ -349,7 +348,7 @@ class LiveSession(Session):
             raise ProtocolError(f"image: {exc}", field="image") from None
         try:
             trainer = Trainer(config, target, device=self._device)
-        except ClassError as exc:  # classify: too few classes or labelled pixels
+        except SettingError as exc:  # e.g. classify: too few classes; a clip with task classify
             raise ProtocolError(f"{exc.field}: {exc}", field=exc.field) from None
         with self._lock:
             self.trainer = trainer
