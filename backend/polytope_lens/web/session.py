@@ -40,8 +40,8 @@ from ..core.settings import RunConfig, ViewSettings
 from ..core.smoothing import Baseline, NotARegression, smoothing_baseline
 from ..core.training import Trainer, TrainingDiverged
 from ..core.history import DEFAULT_HISTORY_BYTES, WeightHistory
+from ..core.network import FrozenNetwork
 from ..geometry.dynamics import LiveGeometry
-from ..geometry.weights import WeightsSnapshot, flat_weights
 from ..output.clipmovie import clip_movie_bytes, frozen_copy
 from ..output.frames import Frame, FrameProducer
 from ..output.recording import FrozenRun
@@ -78,12 +78,12 @@ PAUSE_COUNT_BUDGET_S = 20.0
 PAUSE_COUNT_MAX_REGIONS = 1_000_000
 
 
-def snapshot_from_flat(found: tuple | None) -> tuple[WeightsSnapshot, int] | None:
-    """``weights_flat``'s answer as (WeightsSnapshot, step), or None."""
+def snapshot_from_flat(found: tuple | None) -> tuple[FrozenNetwork, int] | None:
+    """``weights_flat``'s answer as (FrozenNetwork, step), or None."""
     if found is None:
         return None
-    data, step, widths, out_dim, slope, in_dim = found
-    return WeightsSnapshot.from_flat(data, widths, out_dim, slope, in_dim=in_dim), step
+    data, step, *shape = found
+    return FrozenNetwork.from_flat(data, *shape), step
 
 
 class _GeometryReady:
@@ -269,21 +269,20 @@ class LiveSession:
             img = img.resize((size, size), Image.BILINEAR)
         return png_bytes(img)
 
-    def weights_flat(self, step: int | None = None) -> tuple[bytes, int, list[int], int, float, int] | None:
-        """The network now, or at a kept ``step``, as ``flat_weights`` bytes with what rebuilds it
-        (step, widths, outputs, slope, inputs): plain bytes, to hand to another process."""
+    def weights_flat(self, step: int | None = None) -> tuple | None:
+        """The network now, or at a kept ``step``, in the flat layout with what rebuilds it
+        (step, widths, outputs, slopes, inputs, task: FrozenNetwork.from_flat's arguments): plain
+        bytes, to hand to another process."""
         with self._lock:
             trainer = self.trainer
             if trainer is None:
                 return None
             now = int(trainer.step_count)
-            shape = (trainer.config.widths, trainer.out_dim, float(trainer.model.negative_slope), trainer.model.in_dim)
-            data = flat_weights(trainer.model) if step is None or step == now else None
-        if data is None:
-            data = self.history.get(step)
-            if data is None:
-                return None
-        return data, now if step is None else step, *shape
+            network = trainer.model.freeze() if step is None or step == now else self.history.get(step)
+        if network is None:
+            return None
+        return (network.flat(), now if step is None else step, network.widths, network.out_dim, network.slopes,
+                network.in_dim, network.task)
 
     def frame_png(self) -> bytes | None:
         with self._lock:
@@ -314,7 +313,7 @@ class LiveSession:
         view = self.view.model_copy(update={"resolution": min(self.view.resolution, CLIP_MOVIE_RESOLUTION)})
         return clip_movie_bytes(frozen, losses, view)
 
-    def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
+    def weights_snapshot(self, step: int | None = None) -> tuple[FrozenNetwork, int] | None:
         """A frozen copy of the network's weights and its step, for exact geometry computed on
         another thread while training goes on: now, or at a kept ``step`` of the history. None
         before configure or for a step that is not kept."""
@@ -514,7 +513,7 @@ class LiveSession:
         live = self.state == "running"
         try:
             with self._lock:
-                weights = flat_weights(trainer.model)
+                network = trainer.model.freeze()
                 step = int(trainer.step_count)
                 moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
                 if remeasure and client and live and self._frame is not None and not moved:
@@ -531,7 +530,7 @@ class LiveSession:
         except TrainingDiverged as exc:
             self._diverged(exc)
             return
-        self.history.add(step, weights)
+        self.history.add(step, network)
         header = {
             "step": step,
             "measured_step": frame.step,
@@ -550,9 +549,7 @@ class LiveSession:
         if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
             header.update(t=frame.t, frames=trainer.target.frame_count)
         if client:
-            config = trainer.config
-            update = weights_frame(header, weights, config.widths, trainer.out_dim, float(trainer.model.negative_slope),
-                                   in_dim=trainer.model.in_dim)
+            update = weights_frame(header, network)
         elif trainer.classes is not None:
             update = class_frame(frame.partition, trainer.classes.colors, header, fill_regions=self.view.fill_regions)
         else:

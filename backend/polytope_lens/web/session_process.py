@@ -32,8 +32,8 @@ import threading
 from dataclasses import dataclass
 
 from ..core.history import DEFAULT_HISTORY_BYTES
+from ..core.network import FrozenNetwork
 from ..core.settings import RunConfig, ViewSettings
-from ..geometry.weights import WeightsSnapshot
 from ..processes import context, plain_main
 from .protocol import Configure, ErrorMessage, StatusMessage
 from .session import LiveSession, Outbox, TargetResolver, snapshot_from_flat
@@ -136,7 +136,7 @@ class RemoteSession:
     def smoothing_png(self, sigma: float, size: int) -> bytes | None:
         return self._call("smoothing_png", sigma, size)
 
-    def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
+    def weights_snapshot(self, step: int | None = None) -> tuple[FrozenNetwork, int] | None:
         return snapshot_from_flat(self._call("weights_flat", step))
 
     # -- for subclasses -------------------------------------------------------
