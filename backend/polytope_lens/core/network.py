@@ -157,8 +157,9 @@ class FrozenNetwork:
             return network
         layers = layer_arrays(network)
         if all(a.dtype == FLAT_DTYPE for W, b in layers for a in (W, b)):  # one copy, into the flat layout
-            return cls.from_flat(flat_weights(network), network.widths, network.out_dim, network.slopes,
-                                 network.in_dim, network.task)
+            data = b"".join(a.tobytes() for W, b in layers for a in (W, b))
+            return cls.from_flat(data, network.widths, network.out_dim, network.slopes, network.in_dim,
+                                 network.task)
         return cls(layers, network.slopes, network.task)
 
     @classmethod

@@ -44,7 +44,7 @@ from ..core.network import FrozenNetwork
 from ..geometry.dynamics import LiveGeometry
 from ..output.clipmovie import clip_movie_bytes, frozen_copy
 from ..output.frames import Frame, FrameProducer
-from ..output.recording import FrozenRun
+from ..output.frozen import FrozenRun
 from ..output.movie import MovieRecorder, movie_bytes, movie_partition
 from ..output.render import png_bytes
 from .protocol import (
