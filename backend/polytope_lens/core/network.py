@@ -148,7 +148,7 @@ class FrozenNetwork:
         self._layers = tuple(layers)
         self._slopes = _slopes(slopes, len(layers) - 1)
         self._task = task
-        self._flat = flat  # the flat layout, when the arrays are views of it (from_flat)
+        self._flat = flat  # the flat layout: given (from_flat: the arrays are views of it) or made once by flat()
 
     @classmethod
     def of(cls, network: Network) -> "FrozenNetwork":
