@@ -304,7 +304,7 @@ def test_a_classifier_sweep_run_records_its_class_count_and_colours(tmp_path):
     network has (its picture's class count, not the setting's most) and the class colours, so the
     Compare page can read weights.bin and draw class maps (GET /api/runs/{id}/weights passes them on)."""
     from polytope_lens.core.training import load_checkpoint_model
-    from polytope_lens.geometry.weights import flat_weights
+    from polytope_lens.core.network import flat_weights
 
     out = tmp_path / "sweep"
     assert main(["sweep", "classes-xor", "--task", "classify", "--layers", "6x2", "--steps", "40", "--frame-every", "20",

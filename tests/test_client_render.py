@@ -9,7 +9,7 @@ from live_server import SMALL_CONFIG, LiveClient, running_server
 
 from polytope_lens.core.history import WeightHistory
 from polytope_lens.core.model import build_mlp, count_parameters
-from polytope_lens.geometry.weights import WeightsSnapshot, flat_size, flat_weights
+from polytope_lens.core.network import FrozenNetwork, flat_size, flat_weights
 
 
 def test_flat_weights_round_trip_in_the_documented_layout():
@@ -20,11 +20,11 @@ def test_flat_weights_round_trip_in_the_documented_layout():
     values = np.frombuffer(data, "<f4")
     W1, b1 = (t.detach().numpy() for t in next(iter(model.affine_layers())))
     assert np.array_equal(values[:10].reshape(5, 2), W1) and np.array_equal(values[10:15], b1)  # W row-major, then b
-    again = WeightsSnapshot.from_flat(data, [5, 3], 3, 0.2)
+    again = FrozenNetwork.from_flat(data, [5, 3], 3, 0.2)
     for (W, b), (W2, b2) in zip(model.affine_layers(), again.affine_layers()):
-        assert torch.equal(W.detach(), W2) and torch.equal(b.detach(), b2)
+        assert np.array_equal(W.detach().numpy(), W2) and np.array_equal(b.detach().numpy(), b2)
     with pytest.raises(ValueError):
-        WeightsSnapshot.from_flat(data[:-4], [5, 3], 3, 0.2)
+        FrozenNetwork.from_flat(data[:-4], [5, 3], 3, 0.2)
 
 
 def test_history_is_bounded_thinned_evenly_and_keeps_the_newest():

@@ -15,7 +15,7 @@ from live_server import LiveClient, running_app
 from polytope_lens.core.training import trainer_from_checkpoint
 from polytope_lens.geometry.exact import exact_partition, region_counts_per_layer
 from polytope_lens.geometry.slices import slice_model
-from polytope_lens.geometry.weights import WeightsSnapshot
+from polytope_lens.core.network import freeze
 from polytope_lens.web.app import create_app
 from polytope_lens.web.config import Settings
 from polytope_lens.web.wire import decode_frame  # noqa: F401 - LiveClient decodes with it
@@ -65,7 +65,7 @@ def test_frames_show_the_moment_t(clip_run):
         assert header["exact_step"] == STEPS  # paused: counted inline, for this t
         frames[t] = (header, bytes(client.sections["prediction"]))
         sliced = slice_model(model, t)
-        assert header["exact_regions"] == exact_partition(WeightsSnapshot(sliced).arrays()).region_count
+        assert header["exact_regions"] == exact_partition(freeze(sliced)).region_count
         assert header["exact_layer_counts"] == region_counts_per_layer(sliced)
         # the server's prediction is the 3-input network at (x, y, t)
         R = header["resolution"]
@@ -81,7 +81,7 @@ def test_frames_show_the_moment_t(clip_run):
 def test_exact_routes_take_t(clip_run):
     base, model = clip_run["base"], clip_run["model"]
     for t in (-0.5, 0.75):
-        sliced = WeightsSnapshot(slice_model(model, t)).arrays()
+        sliced = freeze(slice_model(model, t))
         counts = httpx.get(f"{base}/layer-counts", params={"t": t}, timeout=30).json()
         assert counts["t"] == t and counts["counts"][-1] == exact_partition(sliced).region_count
         doc = httpx.get(f"{base}/regions.json", params={"t": t, "fields": "areas"}, timeout=30).json()
@@ -127,7 +127,7 @@ def test_counts_over_t(clip_run, server):
     body = httpx.get(f"{base}/counts-over-t", params={"n": 5}, timeout=60).json()
     assert body["complete"] and body["t"] == [-1.0, -0.5, 0.0, 0.5, 1.0] and body["step"] == STEPS
     for t, count in zip(body["t"], body["counts"]):
-        assert count == exact_partition(WeightsSnapshot(slice_model(model, t)).arrays()).region_count
+        assert count == exact_partition(freeze(slice_model(model, t))).region_count
     assert httpx.get(f"{base}/counts-over-t", params={"n": 1}, timeout=10).status_code == 422
     picture = LiveClient(server)
     picture.configure(layers="4x2", resolution=32, train_points=100, val_points=10)

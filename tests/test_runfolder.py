@@ -11,7 +11,7 @@ from polytope_lens.core.clips import load_clip_or_picture
 from polytope_lens.core.samples import sample_path
 from polytope_lens.core.settings import RunConfig, ViewSettings
 from polytope_lens.core.training import Trainer, read_checkpoint, trainer_from_checkpoint
-from polytope_lens.geometry.weights import flat_size, flat_weights
+from polytope_lens.core.network import flat_size, flat_weights
 from polytope_lens.output.runfolder import Recording, RunFolder
 
 SMALL = {"layers": "6x2", "train_points": 300, "val_points": 60, "batch_size": 300}

@@ -18,7 +18,7 @@ from polytope_lens.core.training import Trainer
 from polytope_lens.core.images import Target
 from polytope_lens.geometry.exact import exact_partition, region_counts_per_layer
 from polytope_lens.geometry.slices import fold_time, input_count, slice_model, slice_weights
-from polytope_lens.geometry.weights import WeightsSnapshot
+from polytope_lens.core.network import freeze
 
 TIMES = [-1.0, -0.37, 0.0, 0.25, 1.0]
 
@@ -68,7 +68,7 @@ def test_slice_identity_float64(t):
             got = sliced(xy)
         assert torch.max(torch.abs(expected - got)).item() < 1e-9, name
         # the frozen-weights path (what the REST tools read) folds the same way
-        arrays = slice_weights(WeightsSnapshot(full).arrays(), t)
+        arrays = slice_weights(freeze(full), t)
         assert input_count(arrays) == 2
         layers = arrays.affine_layers()
         W0, b0 = (np.asarray(a, dtype=np.float64) for a in layers[0])
@@ -80,7 +80,7 @@ def test_slice_identity_float64(t):
 def test_two_input_networks_are_their_own_slice():
     model = build_mlp([6, 6], generator=torch.Generator().manual_seed(1))
     assert slice_model(model, 0.7) is model
-    arrays = WeightsSnapshot(model).arrays()
+    arrays = freeze(model)
     assert slice_weights(arrays, 0.7) is arrays
     layers = model.affine_layers()
     assert all(torch.equal(a, b) for (a, _), (b, _) in zip(fold_time(layers, 0.3), layers))
@@ -92,7 +92,7 @@ def test_exact_slice_passes_the_exactness_checks(t):
     each grid point lies in (points near a boundary aside)."""
     for model, name in nets():
         full = copy.deepcopy(model).double()
-        part = exact_partition(slice_weights(WeightsSnapshot(full).arrays(), t))
+        part = exact_partition(slice_weights(freeze(full), t))
         assert abs(part.areas().sum() - 4.0) < 1e-9, name
         xy = np.stack(np.meshgrid(np.linspace(-0.999, 0.999, 90) + 1.3e-5,
                                   np.linspace(-0.999, 0.999, 90) - 0.7e-5), axis=-1).reshape(-1, 2)
@@ -111,7 +111,7 @@ def test_exact_slice_passes_the_exactness_checks(t):
 
 def test_slice_changes_with_t():
     model = trained_clip_net()
-    counts = {t: exact_partition(slice_weights(WeightsSnapshot(model).arrays(), t)).region_count for t in TIMES}
+    counts = {t: exact_partition(slice_weights(freeze(model), t)).region_count for t in TIMES}
     outputs = [slice_model(model, t)(torch.zeros(1, 2)).item() for t in (-1.0, 1.0)]
     assert outputs[0] != outputs[1]
     assert all(c >= 1 for c in counts.values())
@@ -134,7 +134,7 @@ def test_regions_export_and_clip_movie_take_t(tmp_path):
         assert main(["regions", str(ckpt), "--out", str(tmp_path / "r.json"), "--t", str(t)]) == 0
         doc = json.loads((tmp_path / "r.json").read_text())
         assert doc["t"] == t
-        assert doc["region_count"] == exact_partition(slice_weights(WeightsSnapshot(trainer.model).arrays(), t)).region_count
+        assert doc["region_count"] == exact_partition(slice_weights(freeze(trainer.model), t)).region_count
     assert main(["regions", str(ckpt), "--out", str(tmp_path / "r.json"), "--t", "3"]) == 2
     path, rows = write_clip_movie(trainer, tmp_path / "clip.gif", ViewSettings(resolution=32))
     assert path.exists() and len(rows) == 4

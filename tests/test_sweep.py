@@ -16,7 +16,7 @@ import pytest
 from polytope_lens.cli import main
 from polytope_lens.core.settings import RunConfig
 from polytope_lens.core.training import load_checkpoint_model
-from polytope_lens.geometry.weights import flat_weights
+from polytope_lens.core.network import flat_weights
 from polytope_lens.sweeps.plan import PlanError, build_plan, read_toml
 
 SCRIPT = Path(sys.executable).with_name("polytope-lens")

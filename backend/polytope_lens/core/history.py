@@ -4,6 +4,9 @@ Weights are small (a 14x6 net is 4.4 KB), so thousands of steps fit in a few
 MB: replay and scrubbing redraw from them, and exact geometry can be computed
 for any kept step. Past the budget every other entry is dropped (the newest is
 always kept), so what remains still spans the whole run evenly.
+
+Entries are frozen networks (network.FrozenNetwork, sized by ``nbytes``); the
+bookkeeping only needs each entry's size, so plain bytes serve as well.
 """
 
 from __future__ import annotations
@@ -11,11 +14,20 @@ from __future__ import annotations
 import bisect
 import threading
 
+from .network import FrozenNetwork
+
+Entry = FrozenNetwork | bytes
+
 DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 
 
+def _size(entry: Entry) -> int:
+    """Bytes an entry holds."""
+    return entry.nbytes if isinstance(entry, FrozenNetwork) else len(entry)
+
+
 class WeightHistory:
-    """(step, flat weights) in step order; thread-safe (a session writes, web routes read)."""
+    """(step, network) in step order; thread-safe (a session writes, web routes read)."""
 
     def __init__(self, max_bytes: int = DEFAULT_HISTORY_BYTES):
         self.max_bytes = max_bytes
@@ -25,11 +37,11 @@ class WeightHistory:
         self._gap = 0  # least step distance between kept entries (the newest excepted)
         self._lock = threading.Lock()
 
-    def add(self, step: int, data: bytes) -> None:
+    def add(self, step: int, data: Entry) -> None:
         with self._lock:
             if self._steps and step <= self._steps[-1]:
                 if step == self._steps[-1]:  # the same step again (e.g. paused): keep the newest copy
-                    self._bytes += len(data) - len(self._data[-1])
+                    self._bytes += _size(data) - _size(self._data[-1])
                     self._data[-1] = data
                     return
                 self._drop_from(bisect.bisect_left(self._steps, step))  # a reset went back: forget the future
@@ -37,16 +49,16 @@ class WeightHistory:
                 self._drop_from(len(self._steps) - 1)  # the newest was kept only for being the newest
             self._steps.append(step)
             self._data.append(data)
-            self._bytes += len(data)
+            self._bytes += _size(data)
             while self._bytes > self.max_bytes and len(self._steps) > 2:
                 keep = list(range(0, len(self._steps) - 1, 2)) + [len(self._steps) - 1]
                 self._steps = [self._steps[i] for i in keep]
                 self._data = [self._data[i] for i in keep]
-                self._bytes = sum(len(d) for d in self._data)
+                self._bytes = sum(_size(d) for d in self._data)
                 # from now on keep steps at least this far apart, so the history stays even
                 self._gap = min(b - a for a, b in zip(self._steps[:-2], self._steps[1:-1])) if len(self._steps) > 2 else 0
 
-    def get(self, step: int) -> bytes | None:
+    def get(self, step: int) -> Entry | None:
         with self._lock:
             i = bisect.bisect_left(self._steps, step)
             return self._data[i] if i < len(self._steps) and self._steps[i] == step else None
@@ -66,6 +78,6 @@ class WeightHistory:
     def _drop_from(self, index: int) -> None:
         del self._steps[index:]
         del self._data[index:]
-        self._bytes = sum(len(d) for d in self._data)
+        self._bytes = sum(_size(d) for d in self._data)
         if not self._steps:
             self._gap = 0

@@ -12,6 +12,8 @@ import re
 import torch
 from torch import nn
 
+from .network import REGRESS, FrozenNetwork, Task
+
 # Documented limits (README "Limits"): they keep a live frame affordable on a
 # 2-core machine and stop a typo such as 14x600 from eating the server.
 MAX_DEPTH = 64
@@ -83,17 +85,22 @@ def check_parameter_budget(widths: list[int], out_dim: int = 1) -> None:
 
 
 class MLP(nn.Module):
-    """Hidden layers of (leaky) ReLU and a linear output.
+    """Hidden layers of (leaky) ReLU and a linear output: a ``network.Network`` that trains.
 
-    ``negative_slope`` is 0 for ReLU. The linear layers are kept in
-    ``self.linears`` so geometry code can read weights without knowing torch
-    module structure.
+    ``negative_slope`` is 0 for ReLU, the same in every hidden layer. The linear
+    layers are kept in ``self.linears``; tools that only read the network go
+    through the Network contract (``affine_layers``, ``slopes``, ...), and
+    ``freeze()`` gives the copy another thread or process reads while training
+    goes on. ``task`` says what the outputs are (a plain attribute: checkpoints
+    hold only the weights).
     """
 
-    def __init__(self, widths: list[int], out_dim: int = 1, negative_slope: float = 0.0, in_dim: int = 2):
+    def __init__(self, widths: list[int], out_dim: int = 1, negative_slope: float = 0.0, in_dim: int = 2,
+                 task: Task = REGRESS):
         super().__init__()
         self.widths = list(widths)
         self.negative_slope = float(negative_slope)
+        self.task: Task = task
         sizes = [in_dim, *widths, out_dim]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
@@ -105,6 +112,15 @@ class MLP(nn.Module):
     def in_dim(self) -> int:
         """2 for a picture's (x, y), 3 for a clip's (x, y, t)."""
         return int(self.linears[0].in_features)
+
+    @property
+    def out_dim(self) -> int:
+        return int(self.linears[-1].out_features)
+
+    @property
+    def slopes(self) -> tuple[float, ...]:
+        """The negative slope of each hidden layer (all the same here)."""
+        return (self.negative_slope,) * len(self.widths)
 
     def activate(self, z: torch.Tensor) -> torch.Tensor:
         if self.negative_slope == 0.0:
@@ -129,6 +145,10 @@ class MLP(nn.Module):
         """(W, b) of every linear layer, hidden ones first, output last, detached."""
         return [(lin.weight.detach(), lin.bias.detach()) for lin in self.linears]
 
+    def freeze(self) -> FrozenNetwork:
+        """A frozen numpy copy of the network now (call it where nothing trains it meanwhile)."""
+        return FrozenNetwork.of(self)
+
 
 def build_mlp(
     widths: list[int],
@@ -138,6 +158,7 @@ def build_mlp(
     generator: torch.Generator | None = None,
     output_bias: torch.Tensor | float = 0.0,
     in_dim: int = 2,
+    task: Task = REGRESS,
 ) -> MLP:
     """He-initialised MLP; ``generator`` makes initialisation reproducible.
 
@@ -146,7 +167,7 @@ def build_mlp(
     prediction is a flat guess instead of clipped noise.
     """
     slope = 0.0 if activation == "relu" else float(negative_slope)
-    model = MLP(widths, out_dim=out_dim, negative_slope=slope, in_dim=in_dim)
+    model = MLP(widths, out_dim=out_dim, negative_slope=slope, in_dim=in_dim, task=task)
     with torch.no_grad():
         for i, lin in enumerate(model.linears):
             is_output = i == len(model.linears) - 1

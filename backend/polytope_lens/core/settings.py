@@ -23,6 +23,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .model import LayerSpecError, check_parameter_budget, format_layers, parse_layers
+from .network import Task
 
 IMAGE_SIZE = 1024
 MAX_POINTS = IMAGE_SIZE * IMAGE_SIZE
@@ -31,7 +32,6 @@ MIN_RESOLUTION = 16
 
 Activation = Literal["relu", "leaky_relu"]
 Optimizer = Literal["adam", "sgd", "sgd_momentum", "rmsprop"]
-Task = Literal["regress", "classify"]
 MAX_CLASSES = 8  # core/classes.py PALETTE: a classifier has one output per class found, at most this many
 Kind = Literal["network", "training", "view"]
 Init = Literal["random", "sawtooth"]

@@ -133,6 +133,7 @@ class Trainer:
             generator=init_gen,
             output_bias=self._output_bias(),
             in_dim=self.target.in_dim,  # (x, y, t) for a clip
+            task=self.config.task,
         )
         if self.config.init == "sawtooth":
             set_sawtooth(self.model)
@@ -329,7 +330,8 @@ def load_checkpoint_model(checkpoint_path: str | Path):
     config = RunConfig.model_validate(ckpt["config"])
     out_dim = int(ckpt["model"][f"linears.{len(config.widths)}.bias"].shape[0])  # a classifier's: its classes
     model = build_mlp(config.widths, out_dim=out_dim, activation=config.activation,
-                      negative_slope=config.negative_slope, in_dim=int(ckpt["model"]["linears.0.weight"].shape[1]))
+                      negative_slope=config.negative_slope, in_dim=int(ckpt["model"]["linears.0.weight"].shape[1]),
+                      task=config.task)
     model.load_state_dict(ckpt["model"])
     model.eval()
     return model, config, int(ckpt["step"])

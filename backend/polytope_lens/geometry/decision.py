@@ -27,6 +27,7 @@ from .exact import (
     clip_both, numpy_layers, shoelace, snap, _vertex_mean,
 )
 from .exact import DEFAULT_BOX
+from ..core.network import Network
 
 
 @dataclass
@@ -154,14 +155,14 @@ def decision_regions(partition: ExactPartition) -> DecisionRegions:
     )
 
 
-def partition_and_layer_counts(model, box=DEFAULT_BOX, max_regions: int | None = None,
+def partition_and_layer_counts(model: Network, box=DEFAULT_BOX, max_regions: int | None = None,
                                deadline: float | None = None) -> tuple[ExactPartition, list[int]]:
     """The complete exact partition and the region count after each hidden layer, in one pass
     (what the live view of a classifier needs: the counts, and the regions to clip)."""
-    layers, slope = numpy_layers(model)
+    layers, slopes = numpy_layers(model)
     hidden = layers[:-1]
     counts, state = [], None
-    for i, state in enumerate(_layer_states(hidden, slope, check_box(box), max_regions, deadline)):
+    for i, state in enumerate(_layer_states(hidden, slopes, check_box(box), max_regions, deadline)):
         if i:
             counts.append(int(state.n.shape[0]))
     W, b = layers[-1]

@@ -6,7 +6,7 @@ Exact count (``LiveGeometry``)
     The exact partition (exact.py) of a trained 14x6 net takes ~0.05-0.1 s on
     the 2-core machine and a trained 64x4 ~1 s: more than a frame's budget. So
     while the session runs, the count is computed on a background thread from a
-    frozen copy of the weights (``WeightsSnapshot``), at most once per
+    frozen copy of the network (``core.network.FrozenNetwork``), at most once per
     ``max(LIVE_INTERVAL_S, duration / LIVE_DUTY)`` (so it costs at most ~15% of
     one core), with a deadline of ``LIVE_BUDGET_S``; frames carry the latest
     result with the step it belongs to. Frames drawn while paused (after
@@ -47,10 +47,10 @@ from typing import Callable
 
 import numpy as np
 
+from ..core.network import freeze
 from .decision import decision_regions, partition_and_layer_counts
 from .exact import PartitionTooLarge, region_counts_and_patterns, region_counts_per_layer
 from .patterns import pack_patterns
-from .weights import WeightsSnapshot
 
 log = logging.getLogger("polytope_lens.dynamics")
 
@@ -216,7 +216,7 @@ class LiveGeometry:
         classify = getattr(trainer, "classes", None) is not None
         now = self._clock()
         with self._lock:
-            # a frozen copy of a run (output/recording.py) names the live model it was copied from
+            # a frozen run (output/frozen.py) names the live model it was copied from
             generation = self._track(getattr(trainer, "source_model", model), step)
             job = self._pause_job
             if job is not None and (live or job[:2] != (generation, step)):
@@ -230,7 +230,7 @@ class LiveGeometry:
             if background:
                 self._in_flight = True
         if background:
-            snapshot = WeightsSnapshot(model)
+            snapshot = freeze(model)
             (self._executor or _shared_executor()).submit(self._compute, snapshot, step, generation, True, classify)
         elif want and not live:
             self._compute(model, step, generation, False, classify)
@@ -329,7 +329,7 @@ class LiveGeometry:
             cancel = threading.Event()
             self._pause_job = (generation, step, cancel)
             self._pause_progress = 0.0
-        snapshot = WeightsSnapshot(model)
+        snapshot = freeze(model)
         threading.Thread(target=self._count_paused, args=(snapshot, step, generation, cancel),
                          name="exact-pause", daemon=True).start()
 

@@ -34,10 +34,10 @@ For hidden layer ``W`` (h, d), ``b`` (h,):
    compacts the emitted points). The positive half replaces the parent in
    place with bit ``j`` on, the negative half is appended with bit ``j`` off.
 4. After the layer: ``A = s * P[origin]``, ``c = s * q[origin]`` with
-   ``s = 1`` where on and ``negative_slope`` where off; pattern bits are
+   ``s = 1`` where on and the layer's negative slope where off; pattern bits are
    appended. The output map is ``W_out A + ...`` after the last hidden layer.
 
-Conventions and tolerances (see ``_snap``)
+Conventions and tolerances (see ``snap``)
 ------------------------------------------
 - A neuron is *on* when its pre-activation is ``> 0`` (as in the grid code).
 - Vertex values within ``eps * |a|`` of zero (``eps`` = 1e-10 times the box
@@ -70,8 +70,9 @@ Public API: :func:`exact_partition`, :class:`ExactPartition`,
 :func:`region_counts_per_layer`, :func:`region_counts_partial`,
 :func:`neuron_zero_set`, :class:`PartitionTooLarge`; the inspector is in
 inspection.py, the JSON/SVG documents in export.py. Every function takes a
-model (an ``MLP``, or a ``weights.WeightsSnapshot`` of one: a frozen copy that
-another thread may keep using while the model trains on). The long ones take ``max_regions``,
+``core.network.Network`` with 2 inputs (the live ``MLP``, or a ``FrozenNetwork``:
+a frozen copy that another thread or process may keep using while the model
+trains on), honouring each hidden layer's own negative slope. The long ones take ``max_regions``,
 ``deadline`` and ``progress`` (``progress(fraction, regions)``, called after
 every neuron, so a caller can show how far a long computation got).
 
@@ -87,6 +88,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..core.network import Network, layer_arrays
 from .patterns import pattern_strings
 
 
@@ -166,10 +168,10 @@ class ExactPartition:
 # ---------------------------------------------------------------------------
 
 
-def exact_partition(model, box: Sequence[float] = DEFAULT_BOX, max_layers: int | None = None,
+def exact_partition(model: Network, box: Sequence[float] = DEFAULT_BOX, max_layers: int | None = None,
                     max_regions: int | None = None, deadline: float | None = None,
                     progress: Progress | None = None) -> ExactPartition:
-    """Exact linear regions of ``model`` (an ``MLP``) on ``box`` = (x0, x1, y0, y1).
+    """Exact linear regions of ``model`` on ``box`` = (x0, x1, y0, y1).
 
     ``max_layers=k`` uses only the first k hidden layers (the partition they
     induce; ``A, c`` are then that layer's activations). ``max_regions`` and
@@ -177,11 +179,11 @@ def exact_partition(model, box: Sequence[float] = DEFAULT_BOX, max_layers: int |
     when exceeded, checked after every neuron; ``progress(fraction, regions)``
     is called there too.
     """
-    layers, slope = numpy_layers(model)
+    layers, slopes = numpy_layers(model)
     hidden = layers[:-1]
     k = len(hidden) if max_layers is None else max(0, min(int(max_layers), len(hidden)))
     state = None
-    for state in _layer_states(hidden[:k], slope, check_box(box), max_regions, deadline, progress):
+    for state in _layer_states(hidden[:k], slopes, check_box(box), max_regions, deadline, progress):
         pass
     if k == len(hidden):
         W, b = layers[-1]
@@ -192,28 +194,28 @@ def exact_partition(model, box: Sequence[float] = DEFAULT_BOX, max_layers: int |
                           tuple(w.shape[0] for w, _ in hidden[:k]), complete=k == len(hidden))
 
 
-def region_counts_per_layer(model, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
+def region_counts_per_layer(model: Network, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
                             deadline: float | None = None, progress: Progress | None = None) -> list[int]:
     """Region counts of the partitions induced by the first k hidden layers, k = 1..L (one pass)."""
-    layers, slope = numpy_layers(model)
-    states = _layer_states(layers[:-1], slope, check_box(box), max_regions, deadline, progress)
+    layers, slopes = numpy_layers(model)
+    states = _layer_states(layers[:-1], slopes, check_box(box), max_regions, deadline, progress)
     return [s.n.shape[0] for s in states][1:]
 
 
-def region_counts_and_patterns(model, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
+def region_counts_and_patterns(model: Network, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
                                deadline: float | None = None) -> tuple[list[int], np.ndarray]:
     """:func:`region_counts_per_layer` and the activation patterns (regions, H) bool of the full partition
     (what the live dynamics compare between updates: births, deaths, dead neurons)."""
-    layers, slope = numpy_layers(model)
+    layers, slopes = numpy_layers(model)
     counts: list[int] = []
     state = None
-    for i, state in enumerate(_layer_states(layers[:-1], slope, check_box(box), max_regions, deadline)):
+    for i, state in enumerate(_layer_states(layers[:-1], slopes, check_box(box), max_regions, deadline)):
         if i:
             counts.append(int(state.n.shape[0]))
     return counts, state.patterns
 
 
-def region_counts_partial(model, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
+def region_counts_partial(model: Network, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
                           deadline: float | None = None, progress: Progress | None = None
                           ) -> tuple[list[int], str | None]:
     """Like :func:`region_counts_per_layer`, but past a limit it keeps the layers it finished.
@@ -222,10 +224,10 @@ def region_counts_partial(model, box: Sequence[float] = DEFAULT_BOX, max_regions
     None, else the layers done before ``max_regions`` or ``deadline`` stopped it,
     with the :class:`PartitionTooLarge` message as ``reason``).
     """
-    layers, slope = numpy_layers(model)
+    layers, slopes = numpy_layers(model)
     counts: list[int] = []
     try:
-        for i, state in enumerate(_layer_states(layers[:-1], slope, check_box(box), max_regions, deadline, progress)):
+        for i, state in enumerate(_layer_states(layers[:-1], slopes, check_box(box), max_regions, deadline, progress)):
             if i:
                 counts.append(int(state.n.shape[0]))
     except PartitionTooLarge as exc:
@@ -233,7 +235,7 @@ def region_counts_partial(model, box: Sequence[float] = DEFAULT_BOX, max_regions
     return counts, None
 
 
-def neuron_zero_set(model, layer: int, neuron: int, box: Sequence[float] = DEFAULT_BOX,
+def neuron_zero_set(model: Network, layer: int, neuron: int, box: Sequence[float] = DEFAULT_BOX,
                     max_regions: int | None = None, deadline: float | None = None,
                     progress: Progress | None = None) -> np.ndarray:
     """Where hidden neuron ``neuron`` (0-based) of hidden layer ``layer`` (1-based) switches.
@@ -247,7 +249,7 @@ def neuron_zero_set(model, layer: int, neuron: int, box: Sequence[float] = DEFAU
     shared edge appears once per side. ``max_regions``/``deadline``/``progress``
     apply to the partition of the earlier layers.
     """
-    layers, slope = numpy_layers(model)
+    layers, slopes = numpy_layers(model)
     hidden = layers[:-1]
     if not 1 <= int(layer) <= len(hidden):
         raise ValueError(f"layer must be 1..{len(hidden)}, got {layer}")
@@ -256,7 +258,7 @@ def neuron_zero_set(model, layer: int, neuron: int, box: Sequence[float] = DEFAU
         raise ValueError(f"neuron must be 0..{W.shape[0] - 1} in layer {layer}, got {neuron}")
     box = check_box(box)
     state = None
-    for state in _layer_states(hidden[: int(layer) - 1], slope, box, max_regions, deadline, progress):
+    for state in _layer_states(hidden[: int(layer) - 1], slopes, box, max_regions, deadline, progress):
         pass
     w = W[int(neuron)]
     a = np.einsum("d,rdk->rk", w, state.A)  # (R, 2): gradient of the pre-activation per region
@@ -303,8 +305,10 @@ class _State:
     box: Box
 
 
-def _layer_states(hidden, slope: float, box: Box, max_regions, deadline, progress=None) -> Iterator[_State]:
-    """Yield the state before any layer (the box) and after each hidden layer."""
+def _layer_states(hidden, slopes: Sequence[float], box: Box, max_regions, deadline,
+                  progress=None) -> Iterator[_State]:
+    """Yield the state before any layer (the box) and after each hidden layer (``slopes``: each
+    hidden layer's negative slope)."""
     x0, x1, y0, y1 = box
     V = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], dtype=np.float64)
     state = _State(V, np.array([4]), np.zeros((1, 0), dtype=bool),
@@ -313,7 +317,7 @@ def _layer_states(hidden, slope: float, box: Box, max_regions, deadline, progres
     size = max(x1 - x0, y1 - y0)
     eps = SNAP_EPS * size
     sliver = SLIVER_AREA * (x1 - x0) * (y1 - y0)
-    for i, (W, b) in enumerate(hidden):
+    for i, ((W, b), slope) in enumerate(zip(hidden, slopes)):
         P, q = _apply_layer(W, b, state.A, state.c)
         report = None if progress is None else _layer_progress(progress, i, len(hidden))
         V, n, origin, on = _split_layer(state.V, state.n, P, q, eps, sliver, max_regions, deadline, report)
@@ -606,17 +610,13 @@ def _locate(V: np.ndarray, n: np.ndarray, box: Box, pts: np.ndarray, tol: float)
 # ---------------------------------------------------------------------------
 
 
-def numpy_layers(model) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
-    """float64 (W, b) of every linear layer (hidden first, output last) and the negative slope."""
-    layers = [(_float64(W), _float64(b)) for W, b in model.affine_layers()]
+def numpy_layers(model: Network) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple[float, ...]]:
+    """float64 (W, b) of every linear layer (hidden first, output last) and each hidden layer's
+    negative slope."""
+    layers = layer_arrays(model, np.float64)
     if layers[0][0].shape[1] != 2:
         raise ValueError(f"exact partitions need a 2-D input, the model takes {layers[0][0].shape[1]}")
-    return layers, float(model.negative_slope)
-
-
-def _float64(t) -> np.ndarray:
-    """A weight as a float64 array: torch tensors (a model, a WeightsSnapshot) or numpy arrays
-    (``weights.ArrayWeights``, what a worker process gets)."""
-    if isinstance(t, np.ndarray):
-        return t.astype(np.float64, copy=False)
-    return t.detach().cpu().double().numpy()
+    slopes = tuple(float(s) for s in model.slopes)
+    if len(slopes) != len(layers) - 1:
+        raise ValueError(f"{len(slopes)} slopes for {len(layers) - 1} hidden layers")
+    return layers, slopes

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from ..core.images import pixel_to_point
-from ..core.model import MLP
+from ..core.network import Network
 from .patterns import pack_patterns, pattern_colors, pattern_hash, words_per_pattern
 
 # Points per forward chunk: keeps activations of a 64-wide layer in cache-sized blocks.
@@ -125,39 +125,52 @@ class GridPartition:
         return self.region_colors()[self.region_ids]
 
 
+def torch_layers(network: Network) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(W, b) of every layer as torch tensors: a live MLP's own (detached, on its device), a frozen
+    network's numpy arrays copied onto the CPU (weights are small next to a grid's activations)."""
+    return [tuple(a.detach() if isinstance(a, torch.Tensor) else torch.tensor(a) for a in layer)
+            for layer in network.affine_layers()]
+
+
+def activate(z: torch.Tensor, slope: float) -> torch.Tensor:
+    """A hidden layer's activation: ReLU for slope 0, else leaky ReLU with that negative slope."""
+    return torch.relu(z) if slope == 0.0 else torch.nn.functional.leaky_relu(z, slope)
+
+
 @torch.no_grad()
-def grid_patterns(model: MLP, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+def grid_patterns(model: Network, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """Packed patterns (R*R, K) and outputs (R*R, C) of every pixel centre."""
-    device = next(model.parameters()).device
-    points = torch.from_numpy(grid_points(resolution)).to(device)
-    hidden = model.hidden_count
+    layers = torch_layers(model)
+    device = layers[0][0].device
+    points = torch.from_numpy(grid_points(resolution)).to(device, layers[0][0].dtype)
+    hidden = sum(model.widths)
     n = points.shape[0]
     words = np.empty((n, words_per_pattern(hidden)), dtype=np.uint64)
-    out = np.empty((n, model.linears[-1].out_features), dtype=np.float32)
+    out = np.empty((n, model.out_dim), dtype=np.float32)
     bits = torch.empty((min(n, CHUNK_POINTS), hidden), dtype=torch.bool, device=device)
     for start in range(0, n, CHUNK_POINTS):
         stop = min(n, start + CHUNK_POINTS)
         x = points[start:stop]
         col = 0
-        for linear in model.linears[:-1]:
-            z = linear(x)
+        for (W, b), slope in zip(layers[:-1], model.slopes):
+            z = torch.nn.functional.linear(x, W, b)  # what nn.Linear computes
             width = z.shape[1]
             torch.gt(z, 0, out=bits[: stop - start, col : col + width])
             col += width
-            x = model.activate(z)
-        out[start:stop] = model.linears[-1](x).cpu().numpy()
+            x = activate(z, slope)
+        out[start:stop] = torch.nn.functional.linear(x, *layers[-1]).cpu().numpy()
         words[start:stop] = pack_patterns(bits[: stop - start].cpu().numpy())
     return words, out
 
 
-def compute_partition_direct(model: MLP, resolution: int) -> GridPartition:
+def compute_partition_direct(model: Network, resolution: int) -> GridPartition:
     """The plain method: every pixel through the network, then exact_unique. The reference."""
     words, out = grid_patterns(model, resolution)
     region_words, inverse = exact_unique(words)
     region_ids = inverse.reshape(resolution, resolution)
     return GridPartition(
         resolution=resolution,
-        hidden=model.hidden_count,
+        hidden=sum(model.widths),
         region_ids=region_ids,
         region_words=region_words,
         boundary=boundary_mask(region_ids),
@@ -165,17 +178,18 @@ def compute_partition_direct(model: MLP, resolution: int) -> GridPartition:
     )
 
 
-def compute_partition(model: MLP, resolution: int) -> GridPartition:
+def compute_partition(model: Network, resolution: int) -> GridPartition:
     """Patterns, region ids, boundaries and prediction on an R x R grid.
 
     Same result as ``compute_partition_direct`` (same region ids, same boundary
     mask; prediction equal up to float rounding), computed by refinement (see
-    the module docstring) on CPU float32 models.
+    the module docstring) for networks whose weights are float32 on the CPU
+    (a frozen network, or a live MLP there).
     """
-    params = list(model.parameters())
-    if params and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in params):
+    layers = torch_layers(model)
+    if all(a.device.type == "cpu" and a.dtype == torch.float32 for layer in layers for a in layer):
         try:
-            return _refined_partition(model, resolution)
+            return _refined_partition(model, layers, resolution)
         except _HashCollision:
             pass
     return compute_partition_direct(model, resolution)
@@ -235,10 +249,11 @@ class _Evaluator:
             views = self._views[c] = (x, x.numpy(), codes, codes.numpy(), per_layer, o, o.numpy())
         return views
 
-    def __call__(self, layers, slope: float, pts: np.ndarray, want_scale: bool = False, margins: bool = True):
+    def __call__(self, layers, slopes, pts: np.ndarray, want_scale: bool = False, margins: bool = True):
         """pts float32 (2, n) -> words (n, K) uint64, out (n, C) float32, minabs (L, n), maxabs (L,).
 
-        ``layers``: (weight, bias as a column) of every linear layer, detached.
+        ``layers``: (weight, bias as a column) of every linear layer, detached; ``slopes``: the
+        negative slope of each hidden layer.
         ``margins=False`` skips minabs (left at +inf).
         """
         n = pts.shape[1]
@@ -248,8 +263,7 @@ class _Evaluator:
         out = np.empty((n, self.out_dim), dtype=np.float32)
         minabs = np.empty((n_layers, n), dtype=np.float32) if margins else np.full((n_layers, n), np.inf, np.float32)
         maxabs = np.zeros(n_layers, dtype=np.float32)
-        relu = slope == 0.0
-        hidden = list(zip(layers, self.packs))
+        hidden = list(zip(layers, self.packs, slopes))
         for start in range(0, n, self.chunk):
             c = min(self.chunk, n - start)
             # Chunk sizes are rounded up to a multiple of 256 (padded with copies of the
@@ -260,7 +274,7 @@ class _Evaluator:
             x_np[:, c:] = pts[:, start : start + 1]
             codes.zero_()
             a = x
-            for layer, ((weight, bias), (lo, hi, pack)) in enumerate(hidden):
+            for layer, ((weight, bias), (lo, hi, pack), slope) in enumerate(hidden):
                 z, z_np, bits, bits_np = per_layer[layer]
                 torch.addmm(bias, weight, a, out=z)
                 torch.gt(z, 0, out=bits)
@@ -270,7 +284,7 @@ class _Evaluator:
                     np.min(bits_np[:, :c], axis=0, out=minabs[layer, start : start + c])
                     if want_scale:
                         maxabs[layer] = max(maxabs[layer], bits_np[:, :c].max())
-                if relu:
+                if slope == 0.0:
                     torch.relu_(z)
                 else:
                     torch.nn.functional.leaky_relu_(z, slope)
@@ -286,18 +300,18 @@ class _Evaluator:
 _local = threading.local()
 
 
-def _evaluator(model: MLP) -> _Evaluator:
+def _evaluator(model: Network) -> _Evaluator:
     """One evaluator (buffers) per thread and architecture; weights are read at every call."""
     cache = getattr(_local, "evaluators", None)
     if cache is None:
         cache = _local.evaluators = {}
-    widths = tuple(lin.out_features for lin in model.linears[:-1])
-    key = (widths, model.linears[-1].out_features)
+    widths = tuple(model.widths)
+    key = (widths, model.out_dim)
     ev = cache.get(key)
     if ev is None:
         if len(cache) >= 4:
             cache.clear()
-        ev = cache[key] = _Evaluator(list(widths), model.linears[-1].out_features)
+        ev = cache[key] = _Evaluator(list(widths), model.out_dim)
     return ev
 
 
@@ -407,11 +421,11 @@ class _RegionTable:
 
 
 @torch.no_grad()
-def _refined_partition(model: MLP, resolution: int) -> GridPartition:
+def _refined_partition(model: Network, layers: list, resolution: int) -> GridPartition:
     r = resolution
     ev = _evaluator(model)
-    layers = [(lin.weight.detach(), lin.bias.detach()[:, None]) for lin in model.linears]
-    slope = model.negative_slope
+    layers = [(W, b[:, None]) for W, b in layers]
+    slopes = model.slopes
     plain_keys = ev.hidden <= 63  # the pattern itself is the key (its top bit is free)
     out_dim = layers[-1][0].shape[0]
     block = REFINE_BLOCK
@@ -444,7 +458,7 @@ def _refined_partition(model: MLP, resolution: int) -> GridPartition:
         pts[0, :n] = xs[cols]
         pts[1, :n] = ys[rows]
         pts[:, n:] = pts[:, :1]
-        words, out, minabs, maxabs = ev(layers, slope, pts, want_scale, margins=endpoints)
+        words, out, minabs, maxabs = ev(layers, slopes, pts, want_scale, margins=endpoints)
         words, out, minabs = words[:n], out[:n], minabs[:, :n]
         if want_scale:
             state["tau"] = (MARGIN_REL * maxabs)[:, None]
@@ -518,7 +532,7 @@ def _refined_partition(model: MLP, resolution: int) -> GridPartition:
         region_ids.reshape(-1)[where] = ids
     return GridPartition(
         resolution=r,
-        hidden=model.hidden_count,
+        hidden=ev.hidden,
         region_ids=region_ids,
         region_words=table.words,
         boundary=boundary_mask(region_ids),

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.network import Network, layer_arrays
 from .exact import DEFAULT_BOX, SNAP_EPS, check_box, clip_both, numpy_layers, shoelace, snap
 from .patterns import pattern_strings
 
@@ -52,7 +53,7 @@ class RegionInfo:
         }
 
 
-def region_inequalities(model, pattern_or_point, box: Sequence[float] = DEFAULT_BOX,
+def region_inequalities(model: Network, pattern_or_point, box: Sequence[float] = DEFAULT_BOX,
                         tol: float = 1e-9) -> RegionInfo:
     """Inequalities, polygon and local affine map of one region.
 
@@ -60,14 +61,14 @@ def region_inequalities(model, pattern_or_point, box: Sequence[float] = DEFAULT_
     hidden neurons, or a string such as '0110|1001' (separators ignored). A
     pattern that no point of the box has gives an empty polygon and area 0.
     """
-    layers, slope = numpy_layers(model)
+    layers, slopes = numpy_layers(model)
     box = check_box(box)
     widths = tuple(W.shape[0] for W, _ in layers[:-1])
     pattern, point = _parse_pattern_or_point(pattern_or_point, sum(widths))
     A, c = np.eye(2), np.zeros(2)
     a_all, b_all, bits = [], [], []
     start = 0
-    for W, b in layers[:-1]:
+    for (W, b), slope in zip(layers[:-1], slopes):
         P, qv = W @ A, W @ c + b
         on = (P @ point + qv > 0) if pattern is None else pattern[start: start + W.shape[0]]
         start += W.shape[0]
@@ -137,7 +138,7 @@ def _parse_pattern_or_point(value, H: int):
 
 
 
-def autograd_gradient(model, point: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def autograd_gradient(model: Network, point: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Output (out,) and its gradient (out, 2) at ``point`` by torch autograd, in float64.
 
     An independent check of the region's affine map: torch differentiates the
@@ -145,12 +146,10 @@ def autograd_gradient(model, point: Sequence[float]) -> tuple[np.ndarray, np.nda
     """
     import torch
 
-    layers = [(torch.as_tensor(W).detach().cpu().double(), torch.as_tensor(b).detach().cpu().double())
-              for W, b in model.affine_layers()]  # torch tensors, or numpy arrays (weights.ArrayWeights)
-    slope = float(model.negative_slope)
+    layers = [(torch.tensor(W), torch.tensor(b)) for W, b in layer_arrays(model, np.float64)]
     x = torch.tensor([float(point[0]), float(point[1])], dtype=torch.float64, requires_grad=True)
     h = x
-    for W, b in layers[:-1]:
+    for (W, b), slope in zip(layers[:-1], model.slopes):
         z = W @ h + b
         h = torch.relu(z) if slope == 0.0 else torch.nn.functional.leaky_relu(z, slope)
     W, b = layers[-1]
@@ -159,7 +158,7 @@ def autograd_gradient(model, point: Sequence[float]) -> tuple[np.ndarray, np.nda
     return y.detach().numpy(), torch.stack(grads).numpy()
 
 
-def inspect_point(model, point: Sequence[float], box: Sequence[float] = DEFAULT_BOX,
+def inspect_point(model: Network, point: Sequence[float], box: Sequence[float] = DEFAULT_BOX,
                   decimals: int | None = 12) -> dict:
     """Everything the inspector shows about the region containing ``point``, as plain JSON.
 

@@ -32,12 +32,12 @@ re-initialising shows as churn 1.
 
 from __future__ import annotations
 
-import copy
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.network import freeze
 from .grid import GridPartition, compute_partition, exact_unique
 from .patterns import pattern_strings, unpack_patterns
 
@@ -99,7 +99,7 @@ class PatternDynamics:
         self._previous: _Update | None = None
         self._model_ref: weakref.ref | None = None
         self._start_step = 0
-        self._start_model = None  # a copy of the network at its first update, to redraw at another resolution
+        self._start_model = None  # a frozen copy of the network at its first update, to redraw at another resolution
         self._start: tuple[np.ndarray, np.ndarray] | None = None  # (region ids, patterns) of the first update
         self._start_resolution = 0
 
@@ -115,7 +115,7 @@ class PatternDynamics:
         previous = self._previous
         if self._model_ref is None or self._model_ref() is not source_model or (previous and step < previous.step):
             self._model_ref = weakref.ref(source_model)
-            self._start_step, self._start_model = step, copy.deepcopy(model)
+            self._start_step, self._start_model = step, freeze(model)
             self._start, self._start_resolution = (ids, words), R
 
         fields: dict = {"pattern_churn": None, "churn_since_step": None}

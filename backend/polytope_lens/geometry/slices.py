@@ -12,15 +12,15 @@ own slice at every t.
 
 from __future__ import annotations
 
-import copy
-
-import numpy as np
 import torch
 
+from ..core.model import MLP
+from ..core.network import FrozenNetwork, Network, freeze
 
-def input_count(weights) -> int:
-    """Inputs of a network given by ``affine_layers()``: 2 (x, y) or 3 (x, y, t)."""
-    return int(weights.affine_layers()[0][0].shape[1])
+
+def input_count(network: Network) -> int:
+    """Inputs of a network: 2 (x, y) or 3 (x, y, t)."""
+    return int(network.in_dim)
 
 
 def fold_time(layers: list, t: float) -> list:
@@ -34,24 +34,24 @@ def fold_time(layers: list, t: float) -> list:
     return [(W[:, :2], b + W[:, 2] * t), *layers[1:]]
 
 
-def slice_weights(weights, t: float):
-    """A frozen weights object (geometry.weights.WeightsSnapshot or ArrayWeights) of the slice at ``t``:
-    the same kind of object, with 2 inputs; itself when it has 2 inputs already."""
-    if input_count(weights) == 2:
-        return weights
-    sliced = copy.copy(weights)
-    sliced._layers = [(_own(W), _own(b)) for W, b in fold_time(weights.affine_layers(), t)]
-    return sliced
+def slice_weights(network: Network, t: float) -> FrozenNetwork:
+    """The FrozenNetwork of the slice at ``t`` (same activations and task, 2 inputs); a frozen
+    2-input network is its own slice."""
+    network = freeze(network)
+    if network.in_dim == 2:
+        return network
+    return network.with_layers(fold_time(network.affine_layers(), t))
 
 
-def slice_model(model, t: float):
-    """The torch MLP (core.model.MLP) of the slice at ``t``, on the model's device and dtype, sharing
-    no storage with it (training may go on); the model itself when it has 2 inputs."""
+def slice_model(model: Network, t: float) -> Network:
+    """The slice at ``t``, of the same kind: a torch MLP's on the model's device and dtype, sharing
+    no storage with it (training may go on), any other network's a FrozenNetwork; the network
+    itself when it has 2 inputs."""
     if model.in_dim == 2:
         return model
-    from ..core.model import MLP
-
-    sliced = MLP(model.widths, out_dim=model.linears[-1].out_features, negative_slope=model.negative_slope)
+    if not isinstance(model, MLP):
+        return slice_weights(model, t)
+    sliced = MLP(model.widths, out_dim=model.out_dim, negative_slope=model.negative_slope, task=model.task)
     layers = fold_time(model.affine_layers(), float(t))
     param = next(model.parameters())
     with torch.no_grad():
@@ -61,13 +61,9 @@ def slice_model(model, t: float):
     return sliced.eval()
 
 
-def _own(array):
-    return array.clone() if isinstance(array, torch.Tensor) else np.array(array, copy=True)
-
-
-def counts_over_time(weights, times, max_regions: int | None = None, deadline: float | None = None,
+def counts_over_time(weights: Network, times, max_regions: int | None = None, deadline: float | None = None,
                      progress_path: str | None = None) -> dict:
-    """Exact region count of the slice at each t of ``times`` (frozen weights of a 3-input network;
+    """Exact region count of the slice at each t of ``times`` (a frozen 3-input network;
     a 2-input one gives the same count at every t): ``{"t": [...], "counts": [...], "reason"}``.
     Stops at ``deadline`` (time.monotonic) or past ``max_regions`` with the moments done so far and
     ``reason`` saying why; ``progress_path`` gets the fraction of moments done (geometry/tasks.py)."""

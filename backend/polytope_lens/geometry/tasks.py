@@ -1,7 +1,7 @@
 """Heavy exact-geometry jobs as plain functions, run in a worker process (web/jobs.py).
 
-Each takes the network as ``weights.ArrayWeights`` (numpy arrays: no torch
-needed to receive them) and plain limits, and returns what the route sends:
+Each takes the network as a ``core.network.FrozenNetwork`` (numpy arrays: no
+torch needed to receive them) and plain limits, and returns what the route sends:
 encoded bytes or a small dict. Its clock starts when it starts (time spent
 waiting in the queue is not charged to it), and the deadline covers computing
 *and* encoding. Progress goes to a small file the server reads for
@@ -20,10 +20,10 @@ import struct
 import time
 from typing import Sequence
 
+from ..core.network import FrozenNetwork
 from .decision import decision_json, decision_regions, region_classes, decision_svg, with_decision_overlay
 from .documents import FIELDS, partition_document, partition_svg_bytes
 from .exact import DEFAULT_BOX, exact_partition, neuron_zero_set, region_counts_partial
-from .weights import ArrayWeights
 
 PROGRESS_FORMAT = "<dq"  # fraction done (0..1), regions so far
 PROGRESS_BYTES = struct.calcsize(PROGRESS_FORMAT)
@@ -75,7 +75,7 @@ def read_progress(path: str) -> tuple[float, int]:
     return fraction, regions
 
 
-def regions_document(weights: ArrayWeights, layers: int, extra: dict, *, kind: str = "json",
+def regions_document(weights: FrozenNetwork, layers: int, extra: dict, *, kind: str = "json",
                      fields: Sequence[str] = FIELDS, max_regions: int, max_bytes: int, budget_s: float,
                      box: Sequence[float] = DEFAULT_BOX, progress_path: str | None = None) -> bytes:
     """The exact partition of the first ``layers`` hidden layers as compact JSON (with ``extra``
@@ -98,7 +98,7 @@ def regions_document(weights: ArrayWeights, layers: int, extra: dict, *, kind: s
         progress.close()
 
 
-def layer_counts(weights: ArrayWeights, *, max_regions: int, budget_s: float,
+def layer_counts(weights: FrozenNetwork, *, max_regions: int, budget_s: float,
                  progress_path: str | None = None) -> dict:
     """``{"counts", "reason", "seconds"}``: exact region counts of the first k layers, k = 1..L,
     as far as the limits allow (``reason`` says why it stopped early, else None)."""
@@ -112,7 +112,7 @@ def layer_counts(weights: ArrayWeights, *, max_regions: int, budget_s: float,
     return {"counts": counts, "reason": reason, "seconds": round(time.monotonic() - started, 3)}
 
 
-def neuron_line(weights: ArrayWeights, layer: int, neuron: int, extra: dict, *, max_regions: int,
+def neuron_line(weights: FrozenNetwork, layer: int, neuron: int, extra: dict, *, max_regions: int,
                 budget_s: float, box: Sequence[float] = DEFAULT_BOX, progress_path: str | None = None) -> bytes:
     """JSON bytes of ``{**extra, "segments": [...]}``: where the neuron's pre-activation is 0."""
     progress = ProgressFile(progress_path)
@@ -124,7 +124,7 @@ def neuron_line(weights: ArrayWeights, layer: int, neuron: int, extra: dict, *, 
     return json.dumps({**extra, "segments": segments.round(9).tolist()}, separators=(",", ":")).encode()
 
 
-def inspect(weights: ArrayWeights, point: tuple[float, float], extra: dict, *, budget_s: float | None = None,
+def inspect(weights: FrozenNetwork, point: tuple[float, float], extra: dict, *, budget_s: float | None = None,
             box: Sequence[float] = DEFAULT_BOX, progress_path: str | None = None) -> bytes:
     """JSON bytes of the inspector's answer for the region containing ``point`` (big networks;
     ``budget_s`` is enforced by the pool: the inspector has no deadline of its own)."""

@@ -8,9 +8,7 @@ of each slice comes with it (geometry/slices.py): ``counts_over_time``.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -18,22 +16,22 @@ from ..core.cliptime import frame_times
 from ..core.settings import ViewSettings
 from ..core.training import Trainer
 from ..geometry.exact import region_counts_per_layer
+from ..core.network import Network
 from ..geometry.slices import slice_weights
-from ..geometry.weights import WeightsSnapshot
 from ..geometry.grid import compute_partition
 from .frames import Frame, FrameProducer
+from .frozen import FrozenRun
 from .movie import movie_bytes, write_movie
 
 
-def counts_over_time(model, times, max_regions: int | None = None) -> list[int]:
+def counts_over_time(model: Network, times, max_regions: int | None = None) -> list[int]:
     """Exact region count of the slice at each t of ``times`` (a 2-input model: the same count each time)."""
-    arrays = WeightsSnapshot(model).arrays()
-    return [region_counts_per_layer(slice_weights(arrays, float(t)), max_regions=max_regions)[-1] for t in times]
+    return [region_counts_per_layer(slice_weights(model, float(t)), max_regions=max_regions)[-1] for t in times]
 
 
 def clip_pictures(trainer, view: ViewSettings, losses=None) -> list:
     """The three-panel picture at the time of every frame of the trainer's clip (``trainer``: a
-    Trainer, or a frozen copy of one: ``frozen_copy``)."""
+    Trainer, or a frozen copy of one: ``frozen_copy``, a FrozenRun)."""
     producer = FrameProducer()
     losses = losses or trainer.losses()
     pictures = []
@@ -45,13 +43,10 @@ def clip_pictures(trainer, view: ViewSettings, losses=None) -> list:
     return pictures
 
 
-def frozen_copy(trainer) -> SimpleNamespace:
-    """What ``clip_pictures`` reads of a trainer, copied (call it under the trainer's lock; the
+def frozen_copy(trainer: Trainer) -> FrozenRun:
+    """What ``clip_pictures`` reads of a trainer, frozen (call it under the trainer's lock; the
     copy is then drawn from on another thread while training goes on)."""
-    return SimpleNamespace(model=copy.deepcopy(trainer.model), step_count=int(trainer.step_count),
-                           config=trainer.config, target=trainer.target, sample=trainer.sample,
-                           out_dim=getattr(trainer, "out_dim", trainer.config.out_dim),
-                           classes=getattr(trainer, "classes", None))
+    return FrozenRun.of(trainer)
 
 
 def clip_movie_bytes(frozen, losses, view: ViewSettings) -> tuple[bytes, str, str]:

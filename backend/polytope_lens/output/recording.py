@@ -31,28 +31,25 @@ stops trying, so big networks do not slow down).
 
 from __future__ import annotations
 
-import copy
 import json
 import signal
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import torch
 
-from ..core.images import PointSample, Target
-from ..core.model import MLP
-from ..core.settings import RunConfig, ViewSettings
+from ..core.network import FrozenNetwork
+from ..core.settings import ViewSettings
 from ..core.smoothing import DEFAULT_SIGMA_PX, smoothing_baseline
 from ..core.training import Losses, Trainer
 from ..geometry.dynamics import LiveGeometry
 from ..processes import context, plain_main
 from .frames import FrameProducer
+from .frozen import FrozenRun
 from .movie import MovieWriter
 from .render import png_bytes
 
@@ -61,30 +58,6 @@ STEP_CHUNK = 50
 EXACT_BUDGET_S = 2.0  # per frame; a 14x6 net takes ~0.02-0.1 s, a 64x4 ~0.2-1 s
 EXACT_MAX_REGIONS = 500_000
 MAX_PENDING_FRAMES = 3  # frames waiting for the drawing thread before training waits for it
-
-
-@dataclass
-class FrozenRun:
-    """What drawing a frame reads of a trainer, frozen at one step (the trainer trains on meanwhile)."""
-
-    model: object  # a copy, drawn from while the trainer trains on
-    source_model: object  # the trainer's own model: the same network from frame to frame
-    step_count: int
-    config: RunConfig
-    target: Target
-    sample: PointSample
-    measured: Losses
-    classes: object = None  # a classifier's ClassLabels (core/classes.py)
-    out_dim: int = 1
-
-    def losses(self) -> Losses:
-        return self.measured
-
-    @classmethod
-    def of(cls, trainer: Trainer) -> "FrozenRun":
-        """The trainer now. Raises TrainingDiverged (from trainer.losses) when it is no longer finite."""
-        return cls(copy.deepcopy(trainer.model), trainer.model, int(trainer.step_count), trainer.config, trainer.target,
-                   trainer.sample, trainer.losses(), trainer.classes, trainer.out_dim)
 
 
 class RecordingFiles(Protocol):
@@ -113,7 +86,6 @@ class FrameWriter:
         self.resolution, self.view = view.resolution, view
         self.config, self.target, self.sample = trainer.config, trainer.target, trainer.sample
         self.classes, self.out_dim = trainer.classes, trainer.out_dim
-        self.negative_slope, self.in_dim = float(trainer.model.negative_slope), trainer.model.in_dim
         self._frames: FrameProducer | None = None
         self._baseline_val: float | None = None  # the smoothing baseline's validation MSE, once per run
         self._network_token = _NetworkToken()
@@ -127,13 +99,10 @@ class FrameWriter:
         self.__dict__.update(state)
         self._network_token = _NetworkToken()
 
-    def draw_state(self, state: dict[str, np.ndarray], step: int, losses: Losses, elapsed_s: float) -> dict:
-        """Draw from a state dict sent by the training process (numpy arrays: plain bytes to pickle)."""
-        model = MLP(self.config.widths, self.out_dim, self.negative_slope, in_dim=self.in_dim)
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-        model.eval()
-        run = FrozenRun(model, self._network_token, step, self.config, self.target, self.sample, losses, self.classes,
-                        self.out_dim)
+    def draw_network(self, network: FrozenNetwork, step: int, losses: Losses, elapsed_s: float) -> dict:
+        """Draw the network sent by the training process (numpy arrays: plain bytes to pickle)."""
+        run = FrozenRun(network, self._network_token, step, self.config, self.target, self.sample, losses,
+                        self.classes, self.out_dim)
         return self.draw(run, elapsed_s)
 
     def draw(self, run: FrozenRun, elapsed_s: float) -> dict:
@@ -183,8 +152,8 @@ def _install_writer(writer: FrameWriter) -> None:
     _WRITER = writer
 
 
-def _draw_in_process(state: dict, step: int, losses: Losses, elapsed_s: float) -> dict:
-    return _WRITER.draw_state(state, step, losses, elapsed_s)
+def _draw_in_process(network: FrozenNetwork, step: int, losses: Losses, elapsed_s: float) -> dict:
+    return _WRITER.draw_network(network, step, losses, elapsed_s)
 
 
 def _close_movie(writer: FrameWriter | None = None) -> Path | None:
@@ -237,9 +206,8 @@ class RunRecorder:
             self._pending.popleft().result()  # drawing is behind: let it catch up
         if self.drawer == "process":
             losses, step = trainer.losses(), int(trainer.step_count)
-            state = {k: v.detach().to("cpu").numpy().copy() for k, v in trainer.model.state_dict().items()}
             with plain_main():  # the first submit starts the process: it must not re-run our __main__
-                future = self._drawer.submit(_draw_in_process, state, step, losses, elapsed_s)
+                future = self._drawer.submit(_draw_in_process, trainer.model.freeze(), step, losses, elapsed_s)
         else:
             future = self._drawer.submit(self._writer.draw, FrozenRun.of(trainer), elapsed_s)
         self._pending.append(future)

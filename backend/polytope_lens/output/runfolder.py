@@ -42,9 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.network import flat_size, flat_weights, shared_slope
 from ..core.settings import RunConfig, ViewSettings
 from ..core.training import Trainer, TrainingDiverged
-from ..geometry.weights import flat_size, flat_weights
 from .clipmovie import count_range, write_clip_movie
 from .movie import MovieWriter, write_movie
 from .recording import RunRecorder, train_and_record
@@ -237,7 +237,7 @@ class RunFolder:
             "steps": steps,
             "widths": config.widths,
             "out_dim": trainer.out_dim,  # a classifier's: its picture's class count (config.out_dim is the most)
-            "negative_slope": config.negative_slope if config.activation == "leaky_relu" else 0.0,
+            "negative_slope": shared_slope(trainer.model),
             "bytes_per_step": flat_size(config.widths, trainer.out_dim),
             # a classifier's class colours: the Compare page draws its scores as a class map
             "classes": trainer.classes.css_colors() if trainer.classes is not None else None,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..geometry.weights import flat_size
+from ..core.network import flat_size
 from ..output.runfolder import RunFolder
 from .churn import churn_series
 from .index import INDEX_NAME

@@ -13,20 +13,20 @@ import time
 
 import numpy as np
 
+from ..core.network import FrozenNetwork, Network, layer_arrays
 from ..geometry.grid import grid_points
-from ..geometry.weights import WeightsSnapshot
 
 CHURN_RESOLUTION = 64  # 4,096 points: ~1/4000 of the square per point
 
 
-def patterns(layers, negative_slope: float, points: np.ndarray) -> np.ndarray:
+def patterns(network: Network, points: np.ndarray) -> np.ndarray:
     """(points, hidden neurons) bool: which neurons are on at each point."""
     h = points.astype(np.float64)
     bits = []
-    for W, b in layers[:-1]:
-        z = h @ np.asarray(W, np.float64).T + np.asarray(b, np.float64)
+    for (W, b), slope in zip(layer_arrays(network, np.float64)[:-1], network.slopes):
+        z = h @ W.T + b
         bits.append(z > 0)
-        h = np.where(z > 0, z, negative_slope * z)
+        h = np.where(z > 0, z, slope * z)
     return np.concatenate(bits, axis=1)
 
 
@@ -46,8 +46,7 @@ def churn_series(history, meta: dict, resolution: int = CHURN_RESOLUTION, indice
         chunk = bytes(history[i * size:(i + 1) * size])
         if len(chunk) < size:
             break  # a run cut off mid-write
-        net = WeightsSnapshot.from_flat(chunk, meta["widths"], meta["out_dim"], meta["negative_slope"]).arrays()
-        current = patterns(net.affine_layers(), net.negative_slope, points)
+        current = patterns(FrozenNetwork.from_flat(chunk, meta["widths"], meta["out_dim"], meta["negative_slope"]), points)
         series.append(None if previous is None else round(float(np.mean(np.any(current != previous, axis=1))), 6))
         previous = current
     return series

@@ -11,6 +11,7 @@ import struct
 
 import numpy as np
 
+from ..core.network import Network, flat_weights, shared_slope
 from ..geometry.grid import GridPartition
 from ..output.classmap import class_map_rgb, decision_mask, softmax_confidence
 from ..output.boundaries import boundary_lines
@@ -91,11 +92,11 @@ def class_frame(partition: GridPartition, colors, header: dict, fill_regions: bo
     return encode_frame({**header, **meta}, sections)
 
 
-def weights_frame(header: dict, weights: bytes, widths: list[int], out_dim: int, negative_slope: float,
-                  in_dim: int = 2) -> bytes:
-    """The websocket update of the client renderer: the network itself (geometry.weights.flat_weights)
-    instead of pictures, with what the page needs to read it (``in_dim`` 3: a clip's (x, y, t) network,
-    which the page slices at its t itself)."""
-    meta = {"render": "client", "widths": list(widths), "out_dim": out_dim, "negative_slope": negative_slope,
-            "in_dim": in_dim}
-    return encode_frame({**header, **meta}, [("weights", weights)])
+def weights_frame(header: dict, network: Network) -> bytes:
+    """The websocket update of the client renderer: the network itself (its flat layout,
+    core.network.flat_weights) instead of pictures, with what the page needs to read it (``in_dim`` 3:
+    a clip's (x, y, t) network, which the page slices at its t itself). The page's renderer takes one
+    negative slope for all hidden layers (core.network.shared_slope)."""
+    meta = {"render": "client", "widths": list(network.widths), "out_dim": int(network.out_dim),
+            "negative_slope": float(shared_slope(network)), "in_dim": int(network.in_dim)}
+    return encode_frame({**header, **meta}, [("weights", flat_weights(network))])

@@ -1,7 +1,7 @@
 """REST routes for a session's exact geometry (docs/protocol.md, "Exact geometry").
 
-Thin: every route takes a frozen copy of the session's weights under the
-session's lock (``WeightsSnapshot``, microseconds). The heavy ones (regions
+Thin: every route takes a frozen copy of the session's network under the
+session's lock (a ``FrozenNetwork``, microseconds). The heavy ones (regions
 JSON/SVG, layer counts, neuron lines, inspection of big networks) then run in a
 worker process (``web/jobs.GeometryPool``): computing *and* encoding, within a
 time budget that starts when the job starts, a cap in regions and one in bytes;
@@ -23,6 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 
+from ...core.network import FrozenNetwork, shared_slope
 from ...core.settings import RunConfig
 from ...geometry import tasks
 from ...geometry.documents import parse_fields
@@ -31,7 +32,6 @@ from ...geometry.export import DOCUMENT_FORMAT
 from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
 from ...geometry.slices import counts_over_time_job, slice_weights
-from ...geometry.weights import ArrayWeights
 from ..jobs import Busy, Overrun
 from ..registry import GeometryJobs, GeometryJobsDep, RegistryDep
 from ..sessions.contract import Session
@@ -61,7 +61,7 @@ _PROBLEMS = {
 
 @dataclass
 class _Snapshot:
-    weights: ArrayWeights
+    weights: FrozenNetwork
     step: int
     widths: list[int]
     box: tuple[float, float, float, float]
@@ -85,8 +85,8 @@ async def snapshot(token: str, registry: RegistryDep,
                    box: str | None = Query(None, description="view box x0,x1,y0,y1 (default: -1,1,-1,1)"),
                    t: float | None = Query(None, ge=-1.0, le=1.0, description="a clip's moment, -1..1 (default: "
                                            "the session's view t); pictures ignore it")) -> _Snapshot:
-    """Frozen weights (as numpy arrays, for a worker process) of the session's network now or at a
-    kept ``step``, and the view box (taken on a worker thread: it waits for the session's lock). A
+    """The session's network frozen (numpy arrays, for a worker process) now or at a kept
+    ``step``, and the view box (taken on a worker thread: it waits for the session's lock). A
     clip's (x, y, t) network is sliced at ``t`` into the 2-D network every tool below reads."""
     area = _parse_box(box)
     session = registry.get(token)
@@ -95,14 +95,13 @@ async def snapshot(token: str, registry: RegistryDep,
         if session is not None and session.has_network and step is not None:
             raise HTTPException(404, f"step {step} is not kept in this session's history")
         raise HTTPException(404, "no such session, or it has no network yet")
-    weights, at = taken
+    network, at = taken
     classes = await asyncio.to_thread(session.class_colors)
-    arrays = weights.arrays()
     moment = None
-    if arrays.affine_layers()[0][0].shape[1] == 3:
+    if network.in_dim == 3:
         moment = float(session.view.t if t is None else t)
-        arrays = slice_weights(arrays, moment)
-    return _Snapshot(arrays, at, weights.widths, area, session.config(), classes, moment)
+        network = slice_weights(network, moment)
+    return _Snapshot(network, at, network.widths, area, session.config(), classes, moment)
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -197,7 +196,7 @@ async def inspect(heavy: GeometryJobsDep, token: str, snap: SnapshotDep,
     x0, x1, y0, y1 = snap.box
     if not (x0 <= x <= x1 and y0 <= y <= y1):
         raise HTTPException(422, f"the point ({x:g}, {y:g}) is outside the box [{x0:g}, {x1:g}] x [{y0:g}, {y1:g}]")
-    if snap.weights.hidden <= INSPECT_IN_PROCESS_MAX:
+    if snap.weights.hidden_count <= INSPECT_IN_PROCESS_MAX:
         data = await asyncio.to_thread(inspect_point, snap.weights, (x, y), snap.box)
         data["step"] = snap.step
         data.update(_moment_fields(snap))
@@ -276,8 +275,8 @@ async def weights(snap: SnapshotDep):
                                  f"{WEIGHTS_JSON_MAX:,} only (the checkpoint download holds them all)")
     flat = [v for W, b in layers for v in (*W.astype("float32").ravel().tolist(), *b.astype("float32").ravel().tolist())]
     return JSONResponse({
-        "step": snap.step, "widths": snap.widths, "in_dim": 2, "out_dim": int(layers[-1][0].shape[0]),
-        "negative_slope": snap.weights.negative_slope, "weights": flat, **_moment_fields(snap),
+        "step": snap.step, "widths": snap.widths, "in_dim": 2, "out_dim": snap.weights.out_dim,
+        "negative_slope": shared_slope(snap.weights), "weights": flat, **_moment_fields(snap),
     }, headers={"Cache-Control": "no-store"})
 
 
@@ -292,12 +291,11 @@ async def counts_over_t(heavy: GeometryJobsDep, token: str, registry: RegistryDe
     taken = await asyncio.to_thread(_take_snapshot, session, step)
     if taken is None:
         raise HTTPException(404, "no such session, or it has no network yet (or that step is not kept)")
-    weights, at = taken
-    arrays = weights.arrays()
-    if arrays.affine_layers()[0][0].shape[1] != 3:
+    network, at = taken
+    if network.in_dim != 3:
         raise HTTPException(422, "this session's network learns a picture, not a clip: it has no time t")
     times = [-1.0 + 2.0 * i / (n - 1) for i in range(n)]
-    result = await _run_heavy(heavy, token, f"region counts at {n} moments", counts_over_time_job, arrays, times,
+    result = await _run_heavy(heavy, token, f"region counts at {n} moments", counts_over_time_job, network, times,
                               max_regions=COUNTS_MAX, budget_s=COUNTS_BUDGET_S)
     return JSONResponse({"step": at, "t": result["t"], "counts": result["counts"], "complete": result["reason"] is None,
                          "reason": result["reason"], "seconds": result["seconds"]}, headers={"Cache-Control": "no-store"})

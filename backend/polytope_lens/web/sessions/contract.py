@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from ...core.settings import RunConfig, ViewSettings
 from ...core.smoothing import Baseline
-from ...geometry.weights import WeightsSnapshot
+from ...core.network import FrozenNetwork
 from .networks import network_from_wire, network_to_wire
 
 REMOTE_MARK = "__answered_where_the_session_runs__"
@@ -181,7 +181,7 @@ class Session(abc.ABC):
 
     @remote(wire=NETWORK_WIRE)
     @abc.abstractmethod
-    def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
+    def weights_snapshot(self, step: int | None = None) -> tuple[FrozenNetwork, int] | None:
         """A frozen copy of the network and its step, for exact geometry computed while training
         goes on: now, or at a kept ``step`` of the history. None before configure or for a step
         that is not kept."""

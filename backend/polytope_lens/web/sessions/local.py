@@ -36,10 +36,10 @@ from ...core.smoothing import Baseline, NotARegression, smoothing_baseline
 from ...core.training import Trainer, TrainingDiverged
 from ...core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ...geometry.dynamics import LiveGeometry
-from ...geometry.weights import WeightsSnapshot, flat_weights
+from ...core.network import FrozenNetwork
 from ...output.clipmovie import frozen_copy
 from ...output.frames import Frame, FrameProducer
-from ...output.recording import FrozenRun
+from ...output.frozen import FrozenRun
 from ...output.movie import MovieRecorder, movie_partition
 from ..protocol import (
     Configure, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError, Reset, Set, Start,
@@ -49,7 +49,6 @@ from ..wire import class_frame, partition_frame, weights_frame
 from .contract import Downloads, Outbox, Session
 from .downloads import SessionDownloads
 from .measuring import Measurer
-from .networks import frozen_network, network_shape
 
 TargetResolver = Callable[[str, bool], Target]
 
@@ -186,19 +185,16 @@ class LiveSession(Session):
                     self._baselines[key] = baseline
         return baseline, int(trainer.step_count), None if frame is None else float(frame.losses.val)
 
-    def weights_snapshot(self, step: int | None = None) -> tuple[WeightsSnapshot, int] | None:
+    def weights_snapshot(self, step: int | None = None) -> tuple[FrozenNetwork, int] | None:
         with self._lock:
             trainer = self.trainer
             if trainer is None:
                 return None
             now = int(trainer.step_count)
-            shape = network_shape(trainer)
-            data = flat_weights(trainer.model) if step is None or step == now else None
-        if data is None:
-            data = self.history.get(step)
-            if data is None:
-                return None
-        return frozen_network(data, shape), now if step is None else step
+            network = trainer.model.freeze() if step is None or step == now else self.history.get(step)
+        if network is None:
+            return None
+        return network, now if step is None else step
 
     def config(self) -> RunConfig | None:
         trainer = self.trainer
@@ -422,7 +418,7 @@ class LiveSession(Session):
         live = self.state == "running"
         try:
             with self._lock:
-                weights = flat_weights(trainer.model)
+                network = trainer.model.freeze()
                 step = int(trainer.step_count)
                 moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
                 if remeasure and client and live and self._frame is not None and not moved:
@@ -439,7 +435,7 @@ class LiveSession(Session):
         except TrainingDiverged as exc:
             self._diverged(exc)
             return
-        self.history.add(step, weights)
+        self.history.add(step, network)
         header = {
             "step": step,
             "measured_step": frame.step,
@@ -458,9 +454,7 @@ class LiveSession(Session):
         if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
             header.update(t=frame.t, frames=trainer.target.frame_count)
         if client:
-            config = trainer.config
-            update = weights_frame(header, weights, config.widths, trainer.out_dim, float(trainer.model.negative_slope),
-                                   in_dim=trainer.model.in_dim)
+            update = weights_frame(header, network)
         elif trainer.classes is not None:
             update = class_frame(frame.partition, trainer.classes.colors, header, fill_regions=self.view.fill_regions)
         else:

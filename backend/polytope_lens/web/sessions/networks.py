@@ -1,42 +1,30 @@
-"""The one place where the session code freezes a network and carries it between processes.
+"""How a session's frozen network crosses between processes (a pipe, or Ray).
 
-A frozen network is a ``WeightsSnapshot`` (geometry/weights.py). The session keeps its history as
-``flat_weights`` bytes and rebuilds a kept step from them; a snapshot crosses a pipe or Ray as those
-bytes with the shape that rebuilds it (plain bytes: no torch tensors through a pipe).
+A frozen network is a ``FrozenNetwork`` (core/network.py). It crosses as its flat float32 bytes
+(the wire format's layout) with what rebuilds it: ``FrozenNetwork.from_flat`` keeps those bytes
+without a copy, and the receiving side needs no torch.
 """
 
 from __future__ import annotations
 
-from ...geometry.weights import WeightsSnapshot, flat_weights
+from ...core.network import FrozenNetwork
 
-# (hidden widths, outputs, negative slope, inputs): what rebuilds a network from its flat bytes
-NetworkShape = tuple[list[int], int, float, int]
-
-
-def network_shape(trainer) -> NetworkShape:
-    model = trainer.model
-    return list(trainer.config.widths), int(trainer.out_dim), float(model.negative_slope), int(model.in_dim)
+# (bytes, step, hidden widths, outputs, slopes, inputs, task): FrozenNetwork.from_flat's arguments and the step
+WireNetwork = tuple[bytes, int, list[int], int, list[float], int, str]
 
 
-def frozen_network(data: bytes, shape: NetworkShape) -> WeightsSnapshot:
-    """The network of ``flat_weights`` bytes (the live model's now, or the history's at a kept step)."""
-    widths, out_dim, negative_slope, in_dim = shape
-    return WeightsSnapshot.from_flat(data, widths, out_dim, negative_slope, in_dim=in_dim)
-
-
-def network_to_wire(found: tuple[WeightsSnapshot, int] | None) -> tuple[bytes, int, NetworkShape] | None:
-    """A (snapshot, step) answer as plain bytes for another process; None stays None."""
+def network_to_wire(found: tuple[FrozenNetwork, int] | None) -> WireNetwork | None:
+    """A (network, step) answer as plain values for another process; None stays None."""
     if found is None:
         return None
-    snapshot, step = found
-    layers = snapshot.affine_layers()
-    shape = (snapshot.widths, int(layers[-1][0].shape[0]), float(snapshot.negative_slope), int(layers[0][0].shape[1]))
-    return flat_weights(snapshot), step, shape
+    network, step = found
+    return (network.flat(), step, list(network.widths), int(network.out_dim), list(network.slopes),
+            int(network.in_dim), network.task)
 
 
-def network_from_wire(sent: tuple[bytes, int, NetworkShape] | None) -> tuple[WeightsSnapshot, int] | None:
+def network_from_wire(sent: WireNetwork | None) -> tuple[FrozenNetwork, int] | None:
     """The inverse of ``network_to_wire``."""
     if sent is None:
         return None
-    data, step, shape = sent
-    return frozen_network(data, shape), step
+    data, step, widths, out_dim, slopes, in_dim, task = sent
+    return FrozenNetwork.from_flat(data, widths, out_dim, slopes, in_dim, task), step
