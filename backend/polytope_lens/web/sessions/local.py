@@ -21,6 +21,7 @@ This class is the session itself, wherever it runs: as a thread of the server's 
 
 from __future__ import annotations
 
+import logging
 import queue
 import secrets
 import threading
@@ -70,6 +71,8 @@ BASELINES_KEPT = 4  # smoothing baselines kept per session (one per sigma asked 
 # network or its step cancels it.
 PAUSE_COUNT_BUDGET_S = 20.0
 PAUSE_COUNT_MAX_REGIONS = 1_000_000
+
+log = logging.getLogger("polytope_lens.web")
 
 
 class _GeometryReady:
@@ -245,7 +248,10 @@ class LiveSession(Session):
                 self._handle_safely(command)
                 continue  # drain all commands before training again
             if busy and self.trainer is not None:
-                self._train_and_draw()
+                try:
+                    self._train_and_draw()
+                except Exception as exc:  # noqa: BLE001 - an escaped error would end this thread: the
+                    self._training_failed(exc)  # session would never answer again and keep its place
 
     def _frame_producer(self) -> FrameProducer:
         return FrameProducer(LiveGeometry(pause_budget_s=PAUSE_COUNT_BUDGET_S, pause_max_regions=PAUSE_COUNT_MAX_REGIONS,
@@ -368,7 +374,35 @@ class LiveSession(Session):
             PointsMessage(size=target.values.shape[0], train=sample.train_pixels.tolist(), val=sample.val_pixels.tolist(),
                           **points_classes(trainer), **clip)
         )
-        self._send_frame()
+        try:
+            self._send_frame()
+        except Exception as exc:  # noqa: BLE001 - a network that cannot even be drawn is not kept
+            self._drop_network()
+            raise ProtocolError(f"internal error: the new network could not be drawn ({exc}); it was dropped, "
+                                "so change a setting and configure again") from None
+
+    def _drop_network(self) -> None:
+        """Forget the network (after an internal error it cannot recover from): the session goes on,
+        empty, as before its first configure."""
+        with self._lock:
+            self.trainer = None
+            self._frame = None
+            self._network += 1
+        self.history.clear()
+        self.movie.clear()
+        self.state = "idle"
+        self._pending_steps = 0
+        self.outbox.discard_frame()
+        self._status(message="no network")
+
+    def _training_failed(self, exc: Exception) -> None:
+        """An internal error while training or drawing: said in words, training paused; the network
+        stays for the person to look at, change or configure anew (a Start tries again)."""
+        log.exception("session %s: internal error while training", self.token[:6])
+        self.state = "paused"
+        self._pending_steps = 0
+        self._error(f"internal error while training ({exc}); training paused")
+        self._status(message="paused after an internal error")
 
     def _train_and_draw(self) -> None:
         trainer = self.trainer
