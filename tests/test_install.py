@@ -69,3 +69,15 @@ def test_wheel_serves_page_samples_and_frames_from_another_folder(installed, tmp
         server.terminate()
         server.wait(10)
         log.close()
+
+
+def test_every_package_of_the_checkout_is_in_the_wheel():
+    """pyproject.toml lists the packages by hand (the page and the samples are mapped in from the top
+    level): a new sub-package left out of that list would be missing from every wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    backend = REPO_ROOT / "backend"
+    found = {".".join(p.parent.relative_to(backend).parts) for p in backend.rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject.toml's packages: {sorted(found - listed)}"
+    assert {"polytope_lens.frontend", "polytope_lens.sample_images"} <= listed

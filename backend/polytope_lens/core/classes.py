@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .images import PointSample, Target, pixel_to_point
-from .settings import SettingError
+from .settings import MAX_CLASSES, SettingError
 
 PALETTE: tuple[tuple[int, int, int], ...] = (
     (255, 0, 0),      # red
@@ -36,7 +36,7 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
     (128, 0, 255),    # violet
 )
 PALETTE_NAMES = ("red", "green", "blue", "yellow", "magenta", "cyan", "orange", "violet")
-MAX_CLASSES = len(PALETTE)
+assert len(PALETTE) == len(PALETTE_NAMES) == MAX_CLASSES  # one palette colour per class a network may have
 TOLERANCE = 40  # per channel, of 255: palette colours differ by at least 128 in some channel
 EDGE_MARGIN = 2  # pixels: a blended band narrower than 2 * EDGE_MARGIN + 1 is never labelled
 MIN_CLASS_PIXELS = 2048  # of the 1024x1024 target: 0.2 %

@@ -32,7 +32,7 @@ MIN_RESOLUTION = 16
 
 Activation = Literal["relu", "leaky_relu"]
 Optimizer = Literal["adam", "sgd", "sgd_momentum", "rmsprop"]
-MAX_CLASSES = 8  # core/classes.py PALETTE: a classifier has one output per class found, at most this many
+MAX_CLASSES = 8  # a classifier has one output per class found, at most this many (core/classes.py has a colour for each)
 Kind = Literal["network", "training", "view"]
 Init = Literal["random", "sawtooth"]
 
