@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh Debian machine and run all tests.
-# Extra arguments go to pytest, e.g. -k websocket or -m "not browser".
+# Extra arguments go to pytest, e.g. -k websocket or -m "not browser"; -n 0 runs in one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
@@ -15,4 +15,6 @@ if ! command -v chromium >/dev/null 2>&1; then
         chromium fonts-dejavu-core >/dev/null
 fi
 
-exec .venv/bin/python -m pytest "$@"
+# Two pytest-xdist workers, one test file each at a time: a file's module fixtures (a server,
+# a browser, a local Ray) stay in one worker. Arguments given later win (-n 0, --dist load).
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +28,33 @@ settings.load_profile(os.environ.get("POLYTOPE_LENS_HYPOTHESIS", "repeatable"))
 # One torch thread: the tests run on a shared 2-core machine, where two OpenMP threads
 # competing with other processes make small-network steps many times slower.
 torch.set_num_threads(1)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under pytest-xdist, a test marked ``solo`` (timing-sensitive: latencies, frame rates) runs while
+    no other worker runs a test; every other test may run beside any other but a solo one.
+
+    A readers-writer lock on two files in the run's temp folder, held through a test's whole
+    protocol (the module fixtures it sets up or tears down too): a test passes the turnstile and
+    enters the room shared, a solo one exclusively; a solo test waiting holds the turnstile, so no
+    new test enters before it.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # one process: nothing runs beside it
+        yield
+        return
+    folder = item.config._tmp_path_factory.getbasetemp().parent  # the run's, above the workers' own
+    solo = item.get_closest_marker("solo") is not None
+    with open(folder / "solo-turnstile.lock", "a") as turnstile, open(folder / "solo-room.lock", "a") as room:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX if solo else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")

@@ -184,6 +184,7 @@ POST_RUNS = {"post-14x6": 0.0074, "post-bottleneck": 0.0078, "post-deep": 0.0090
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # as long as it waits for the runs below; they share the cores with an xdist worker
 def test_post_runs_reach_the_stated_validation_mse(tmp_path):
     """README, "Experiments": the polytope post's runs, 6000 steps each (about 10-60 s of training),
     the three at once (they are independent: the machine's cores share them)."""

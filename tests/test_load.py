@@ -28,6 +28,10 @@ from live_server import SMALL_CONFIG, LiveClient, client_frame, raw_websocket, r
 
 from polytope_lens.web.config import Settings
 
+# Latencies, frame gaps and the geometry deadline are measured here: under pytest-xdist these
+# tests run while no other test does (tests/conftest.py), as on the quiet machine they assume.
+pytestmark = pytest.mark.solo
+
 TRAINERS = 3
 TRAIN_SECONDS = 5.0
 CHURN_CYCLES = 20
