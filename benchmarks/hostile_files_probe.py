@@ -18,25 +18,13 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from hostile_files import (  # noqa: E402
     gif_with_delays, gif_with_huge_second_frame, mp4_claiming_samples, mp4_with_one_byte_samples, video,
 )
-from live_server import running_server  # noqa: E402
+from live_server import running_server, tree_rss  # noqa: E402
 from sweep_fixture import run_sweep_of  # noqa: E402
-
-
-def tree_rss(pid: int) -> int:
-    process = psutil.Process(pid)
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
 
 
 def measured(url, work):

@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+import psutil
+
 from polytope_lens.core.settings import VIEW_FIELDS
 from polytope_lens.web.app import uvicorn_config
 from polytope_lens.web.config import Settings
@@ -82,6 +84,18 @@ class ServerURL(str):
 
     def alive(self) -> bool:
         return self.process is None or self.process.poll() is None
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of a process and all its descendants (a server and its workers)."""
+    process = psutil.Process(pid)
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:  # a worker that ended meanwhile
+            pass
+    return total
 
 
 def wait_healthy(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
