@@ -1,4 +1,4 @@
-"""Frames per second of the page's WebGL2 renderer (frontend/renderer.js) in headless Chromium.
+"""Frames per second of the page's WebGL2 renderer (frontend/drawing/renderer.js) in headless Chromium.
 
     .venv/bin/python benchmarks/browser_renderer.py            # 14x6 and 20x40 at 512^2 and 1024^2
     .venv/bin/python benchmarks/browser_renderer.py --nets 14x6 --sizes 256 --seconds 1
@@ -15,27 +15,26 @@ from __future__ import annotations
 
 import argparse
 import base64
-import functools
-import http.server
 import os
 import shutil
-import threading
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from polytope_lens.assets import FRONTEND_DIR
 from polytope_lens.core.model import build_mlp, count_parameters, parse_layers
 
-FRONTEND = FRONTEND_DIR
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from live_server import running_server  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--no-first-run"]
 
 # Page side: frames with fresh weights (two sets, alternating, as training would send them),
 # then redraws from the kept textures; each timed until one pixel is read back.
 JS_BENCH = """async ({widths, size, sets, seconds}) => {
-  const {MLPRenderer} = await import('/renderer.js');
+  const {MLPRenderer} = await import('/static/drawing/renderer.js');
   const canvas = document.createElement('canvas');
   document.body.append(canvas);
   const r = new MLPRenderer(canvas);
@@ -60,18 +59,6 @@ JS_BENCH = """async ({widths, size, sets, seconds}) => {
 }"""
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-def serve_frontend() -> tuple[http.server.ThreadingHTTPServer, str]:
-    """The static frontend folder on a loopback port (renderer.js needs nothing else)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(FRONTEND)))
-    threading.Thread(target=server.serve_forever, name="frontend", daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 def wire_weights(model) -> str:
     parts = [np.concatenate([w.numpy().ravel(), b.numpy()]) for w, b in model.affine_layers()]
     return base64.b64encode(np.concatenate(parts).astype("<f4").tobytes()).decode()
@@ -83,9 +70,9 @@ def run(nets: list[str], sizes: list[int], seconds: float) -> list[dict]:
     chromium = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     if chromium is None:
         raise SystemExit(f"no Chromium at {CHROMIUM} or on PATH")
-    server, url = serve_frontend()
     rows = []
-    try:
+    # a real server: the renderer reads the drawing facts the server publishes (GET /api/options)
+    with running_server() as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             try:
@@ -116,8 +103,6 @@ def run(nets: list[str], sizes: list[int], seconds: float) -> list[dict]:
                         )
             finally:
                 browser.close()
-    finally:
-        server.shutdown()
     if rows:
         print(f"(WebGL: {rows[0]['renderer']})")
     return rows
