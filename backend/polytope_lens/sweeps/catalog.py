@@ -208,7 +208,7 @@ class RunCatalog:
                     records.append(record)
         notes = []
         if every > 1:
-            notes.append(f"{total:,} records, thinned to every {every}th ({len(records):,} shown)")
+            notes.append(f"{total:,} records, thinned to one in {every:,} ({len(records):,} shown)")
         if skipped:
             notes.append(f"{skipped:,} damaged line{'s' if skipped != 1 else ''} skipped")
         return {"records": records, "total": total, "skipped": skipped, "note": "; ".join(notes) or None}
