@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.clips import even_indices
 from ..core.network import flat_size
 from ..output.runfolder import RunFolder
 from .churn import churn_series
@@ -214,8 +215,7 @@ class RunCatalog:
         return {"records": records, "total": total, "skipped": skipped, "note": "; ".join(notes) or None}
 
     def weights_index(self, run_id: str) -> dict:
-        """weights.json, checked: its fields have the right types, bytes_per_step fits the widths,
-        and weights.bin (when present) holds exactly steps x bytes_per_step bytes."""
+        """weights.json, checked: its fields have the right types and bytes_per_step fits the widths."""
         path = self._file(run_id, self.folder(run_id).weights_index_path)
         meta = _load_json(path, f"run {run_id}'s {path.name}")
         problem = _weights_problem(meta)
@@ -224,6 +224,11 @@ class RunCatalog:
         return meta
 
     def weights_path(self, run_id: str) -> Path:
+        """weights.bin, when it holds exactly the steps weights.json names (steps x bytes_per_step)."""
+        return self._weights(run_id)[1]
+
+    def _weights(self, run_id: str) -> tuple[dict, Path]:
+        """weights.json (checked) and the weights.bin that agrees with it."""
         meta = self.weights_index(run_id)
         folder = self.folder(run_id)
         path = self._file(run_id, folder.weights_path)
@@ -232,19 +237,18 @@ class RunCatalog:
         if size != expected:
             raise DamagedRun(f"run {run_id}'s {path.name} holds {size:,} bytes, but {folder.weights_index_path.name} "
                              f"says {len(meta['steps']):,} steps of {meta['bytes_per_step']:,} bytes ({expected:,})")
-        return path
+        return meta, path
 
     def churn(self, run_id: str) -> dict:
         """{"steps", "churn", "note"}: the region churn at recorded steps (churn.py), cached per file.
         At most MAX_CHURN_STEPS evenly spaced steps (churn then compares each kept step with the kept
         one before), within CHURN_BUDGET_S (a partial series says so)."""
-        meta = self.weights_index(run_id)
-        path = self.weights_path(run_id)
+        meta, path = self._weights(run_id)
         stat = path.stat()
         key = (run_id, stat.st_mtime_ns, stat.st_size)
         if key not in self._churn:
             steps = meta["steps"]
-            kept = _even(len(steps), MAX_CHURN_STEPS)
+            kept = even_indices(len(steps), MAX_CHURN_STEPS)
             history = np.memmap(path, dtype=np.uint8, mode="r") if stat.st_size else np.zeros(0, np.uint8)
             series = churn_series(history, meta, indices=kept, deadline=time.monotonic() + CHURN_BUDGET_S)
             notes = []
@@ -288,12 +292,6 @@ def _metric_record(line: bytes) -> dict | None:
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
-
-
-def _even(total: int, most: int) -> list[int]:
-    if total <= most:
-        return list(range(total))
-    return sorted({int(round(i)) for i in np.linspace(0, total - 1, most)})
 
 
 def _is_int(value) -> bool:

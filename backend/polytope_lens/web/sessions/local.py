@@ -352,20 +352,7 @@ class LiveSession(Session):
             trainer = Trainer(config, target, device=self._device)
         except SettingError as exc:  # e.g. classify: too few classes; a clip with task classify
             raise ProtocolError(f"{exc.field}: {exc}", field=exc.field) from None
-        with self._lock:
-            self.trainer = trainer
-            self.image_id = config.image
-            self._frame = None
-            self.frames = self._frame_producer()
-            self._baselines = {}
-            self._network += 1
-        self.history.clear()
-        self.state = "paused"
-        self._pending_steps = 0
-        self._train_time = 0.0
-        self._rate_window.clear()
-        self.movie.clear()
-        self.outbox.discard_frame()
+        self._replace_network(trainer, config.image)
         self._status(message="new network")
         sample = trainer.sample
         clip = {} if sample.train_frames is None else {
@@ -381,18 +368,28 @@ class LiveSession(Session):
             raise ProtocolError(f"internal error: the new network could not be drawn ({exc}); it was dropped, "
                                 "so change a setting and configure again") from None
 
+    def _replace_network(self, trainer: Trainer | None, image_id: str | None) -> None:
+        """Put ``trainer`` (None: no network) in place of the network, with nothing of the old one
+        kept: its frame, measurements, baselines, history, movie and rate."""
+        with self._lock:
+            self.trainer = trainer
+            self.image_id = image_id
+            self._frame = None
+            self.frames = self._frame_producer()
+            self._baselines = {}
+            self._network += 1
+        self.history.clear()
+        self.state = "paused" if trainer is not None else "idle"
+        self._pending_steps = 0
+        self._train_time = 0.0
+        self._rate_window.clear()
+        self.movie.clear()
+        self.outbox.discard_frame()
+
     def _drop_network(self) -> None:
         """Forget the network (after an internal error it cannot recover from): the session goes on,
         empty, as before its first configure."""
-        with self._lock:
-            self.trainer = None
-            self._frame = None
-            self._network += 1
-        self.history.clear()
-        self.movie.clear()
-        self.state = "idle"
-        self._pending_steps = 0
-        self.outbox.discard_frame()
+        self._replace_network(None, None)
         self._status(message="no network")
 
     def _training_failed(self, exc: Exception) -> None:
