@@ -321,3 +321,20 @@ def test_regions_command_file_is_what_the_module_writes(trained, tmp_path):
     body = obj_bytes(surface, Output("channel", 0))
     assert written.endswith(body[body.index(b"g region_0"):])
     assert Path(tmp_path / "s.obj").stat().st_size == len(written)
+
+
+def test_the_surface_benchmark_runs():
+    """benchmarks/surface.py still runs (a tiny net; no timing assertions: figures in docs/benchmarks.md)."""
+    import sys
+
+    from conftest import REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import surface as bench
+
+    model = build_mlp([6, 6], generator=torch.Generator().manual_seed(0))
+    row = bench.surface_vs_frame(model, runs=1, resolution=64)
+    assert row["regions"] == exact_partition(model).region_count
+    assert row["surface_bytes"] > 0 and row["frame_bytes"] > 64 * 64 and row["live_s"] > 0 and row["rest_s"] > 0
+    deep = bench.deep_net(model, runs=1)
+    assert deep["regions"] == row["regions"] and deep["live_pushed"] in (True, False)
