@@ -48,8 +48,30 @@ def loss_points(page) -> int:
 # -- item 2: the inspector ------------------------------------------------------------------------
 def test_compact_card_beside_the_click_and_one_neuron_convention(open_app, server):
     page = open_app(SMALL)
-    step_n(page, 60, 60)
+    step_n(page, 20, 20)
     click_at(page, 0.3, 0.3)  # upper left: the card goes to the lower right
+    expect(by(page, "inspector")).to_have_attribute("data-state", "ready")
+    expect(by(page, "inspector")).to_have_attribute("data-pinned", "true")
+
+    # One convention: layer and neuron both counted from 1, wherever the page names a neuron.
+    names = page.eval_on_selector_all(
+        "[data-testid=inspector-inequalities] li[data-neuron]",
+        "ls => ls.map(l => [Number(l.dataset.layer), Number(l.dataset.neuron), l.querySelector('.ineq-name').textContent])")
+    assert len(names) == 24
+    for layer, neuron, text in names:
+        assert text.startswith(f"L{layer}·n{neuron + 1} "), (layer, neuron, text)
+    first = page.locator("[data-testid=inspector-pattern] button.neuron[data-layer='1'][data-neuron='0']")
+    assert first.get_attribute("title").startswith("layer 1, neuron 1 (L1·n1)")
+    first.click()
+    expect(by(page, "neuron-line-info")).to_contain_text(re.compile(r"^Layer 1, neuron 1 \(L1·n1\)"))
+    node_title = page.evaluate("() => document.querySelector('[data-testid=network-diagram] .diagram-node[data-layer=\"2\"][data-neuron=\"7\"] title').textContent")
+    assert node_title.startswith("Layer 2, neuron 8 (L2·n8)")
+    token = page.evaluate("() => window.polytopeLens.token")
+    text = httpx.get(f"{server.url}/api/sessions/{token}/inspect", params={"x": 0.1, "y": 0.2}, timeout=10).json()["text"]
+    assert re.search(r"layer 1 neuron 1 (on|off)", text) and "neuron 0 " not in text  # the copied text too
+
+    # The compact card, on the panel where the click was.
+    page.evaluate("() => window.scrollTo(0, 0)")
     brief = by(page, "inspector-brief")
     expect(brief).to_be_visible()
     expect(brief).to_have_attribute("data-state", "ready")
@@ -69,28 +91,10 @@ def test_compact_card_beside_the_click_and_one_neuron_convention(open_app, serve
     expect(by(page, "inspector-brief-area")).to_contain_text("of the square")
 
     # The link brings the full card into view and gives it the focus.
-    assert by(page, "inspector").bounding_box()["y"] > 900  # far below at first
     by(page, "inspector-brief-more").click()
     page.wait_for_function("() => { const r = document.querySelector('[data-testid=inspector]').getBoundingClientRect();"
                            " return r.top >= -1 && r.top < innerHeight / 2; }")
     assert page.evaluate("() => document.activeElement === document.querySelector('[data-testid=inspector]')")
-
-    # One convention: layer and neuron both counted from 1, wherever the page names a neuron.
-    names = page.eval_on_selector_all(
-        "[data-testid=inspector-inequalities] li[data-neuron]",
-        "ls => ls.map(l => [Number(l.dataset.layer), Number(l.dataset.neuron), l.querySelector('.ineq-name').textContent])")
-    assert len(names) == 24
-    for layer, neuron, text in names:
-        assert text.startswith(f"L{layer}·n{neuron + 1} "), (layer, neuron, text)
-    first = page.locator("[data-testid=inspector-pattern] button.neuron[data-layer='1'][data-neuron='0']")
-    assert first.get_attribute("title").startswith("layer 1, neuron 1 (L1·n1)")
-    first.click()
-    expect(by(page, "neuron-line-info")).to_contain_text(re.compile(r"^Layer 1, neuron 1 \(L1·n1\)"))
-    node_title = page.evaluate("() => document.querySelector('[data-testid=network-diagram] .diagram-node[data-layer=\"2\"][data-neuron=\"7\"] title').textContent")
-    assert node_title.startswith("Layer 2, neuron 8 (L2·n8)")
-    token = page.evaluate("() => window.polytopeLens.token")
-    text = httpx.get(f"{server.url}/api/sessions/{token}/inspect", params={"x": 0.1, "y": 0.2}, timeout=10).json()["text"]
-    assert re.search(r"layer 1 neuron 1 (on|off)", text) and "neuron 0 " not in text  # the copied text too
 
     # The card's × clears the inspection (card and full card).
     by(page, "inspector-brief-clear").click()
@@ -107,7 +111,6 @@ def test_a_region_picked_by_the_resting_pointer_goes_when_training_resumes(open_
     page.mouse.move(box["x"] + 0.71 * box["width"], box["y"] + 0.6 * box["height"])
     expect(by(page, "inspector")).to_have_attribute("data-state", "ready")
     expect(by(page, "inspector")).to_have_attribute("data-pinned", "false")
-    expect(by(page, "inspector-brief")).to_have_attribute("data-corner", "tl")
     blur(page)
     page.keyboard.press("Space")  # Train, the pointer still resting on the panel
     expect_state(page, "running")
@@ -116,6 +119,10 @@ def test_a_region_picked_by_the_resting_pointer_goes_when_training_resumes(open_
     assert page.evaluate("() => window.polytopeLens.overlay.highlight") is None  # no outline left behind
     page.keyboard.press("Space")
     expect_state(page, "paused")
+    # paused, the resting pointer picks again; its card sits away from the point (lower right: top left)
+    page.mouse.move(box["x"] + 0.72 * box["width"], box["y"] + 0.6 * box["height"])
+    expect(by(page, "inspector-brief")).to_have_attribute("data-corner", "tl")
+    expect(by(page, "inspector-brief")).to_have_attribute("data-pinned", "false")
 
 
 # -- item 4: replay follows through -------------------------------------------------------------
@@ -123,7 +130,7 @@ def test_readouts_show_the_replayed_step_and_return_live(open_app):
     page = open_app(f"{SMALL}&render=client")
     seen = {}
     for n in (100, 200, 300):
-        step_n(page, 100, n)
+        step_n(page, 100, n)  # (fewer steps leave the ring's losses too alike to tell apart)
         expect(by(page, "exact-count")).to_have_attribute("data-step", str(n))
         expect(by(page, "region-count")).to_have_attribute("data-step", str(n))
         seen[n] = {tid: settled_text(page, tid) for tid in ("train-loss", "val-loss", "region-count", "exact-count")}
@@ -197,12 +204,13 @@ def test_a_refusal_names_near_misses_and_keeps_the_old_run_whole(open_app, serve
     by(page, "task-select").select_option("classify")
     note = by(page, "classes-note")
     expect(note).to_contain_text("at least 2 classes", timeout=20_000)
-    expect(note).to_contain_text("found red")
-    expect(note).to_contain_text("a blue of RGB 30,60,200")
-    expect(note).to_contain_text("a tolerance of 60 would take it")
     expect_state(page, "refused")
     # the old run stays on screen whole: its curves as well as its pictures and its step (the
     # page used to clear the charts when it sent the configure, before the refusal came back)
     assert loss_points(page) == points
     assert canvas_stats(page, "panel-partition")["hash"] == panel["hash"]
     assert text_of(page, "step-counter") == "40"
+    # the refusal names what it nearly counted, and the tolerance that would take it
+    expect(note).to_contain_text("found red")
+    expect(note).to_contain_text("a blue of RGB 30,60,200")
+    expect(note).to_contain_text("a tolerance of 60 would take it")
