@@ -3,13 +3,20 @@
 // inequalities bind, and a link that brings the full card (inspector.js) into view and focuses it.
 // It sits in the corner of the panel away from the inspected point, so it never hides the region.
 
-import { fmt, fmtArea } from "./inspector.js";
+import { fmt } from "./inspector.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/** An area and its share of the square [-1, 1]² (area 4), short. */
+function shortArea(area) {
+  if (typeof area !== "number") return "—";
+  const share = (area / 4) * 100;
+  return `${area.toExponential(2)} (${share >= 0.01 ? share.toFixed(2) : share.toExponential(0)}% of the square)`;
 }
 
 /** "a x ± b y ± c" with the page's number format. */
@@ -42,7 +49,8 @@ export class InspectorBrief {
     this.map.dataset.testid = "inspector-brief-map";
     this.binding = el("div", "brief-row");
     this.binding.dataset.testid = "inspector-brief-binding";
-    const more = el("a", "brief-more", "Full card: pattern, inequalities ↓");
+    const more = el("a", "brief-more", "Full card ↓");
+    more.title = "The activation pattern, every inequality, the autograd check, copy as text";
     more.href = `#${full.id}`;
     more.dataset.testid = "inspector-brief-more";
     more.addEventListener("click", (event) => {
@@ -76,10 +84,10 @@ export class InspectorBrief {
     card.dataset.step = String(data.step);
     const [x, y] = data.point;
     this._place(x, y, box);
-    this.title.textContent = `Region at (${x.toFixed(3)}, ${y.toFixed(3)}) · step ${data.step}${replay ? " (replay)" : ""}`;
-    this.area.replaceChildren(el("span", "brief-label", "Area"), el("span", "brief-value", fmtArea(data.area)));
+    this.title.textContent = `Region at (${x.toFixed(3)}, ${y.toFixed(3)}), step ${data.step}${replay ? " (replay)" : ""}`;
+    this.area.replaceChildren(el("span", "brief-label", "Area"), el("span", "brief-value", shortArea(data.area)));
     this.area.dataset.value = String(data.area);
-    this.map.replaceChildren(el("span", "brief-label", "On it"));
+    this.map.replaceChildren(el("span", "brief-label", "Map"));
     const lines = el("span", "brief-value");
     if (data.classify) {
       const k = data.classify.winner;
@@ -94,8 +102,8 @@ export class InspectorBrief {
     const bound = data.inequalities.filter((q) => q.binding).length;
     const sides = data.box_sides.filter((s) => s.binding).length;
     this.binding.dataset.value = String(bound);
-    this.binding.replaceChildren(el("span", "brief-label", "Binding"), el("span", "brief-value",
-      `${bound} of ${data.inequalities.length} inequalities${sides ? ` and ${sides} side${sides === 1 ? "" : "s"} of the box` : ""} · ${data.edge_count} edges`));
+    this.binding.replaceChildren(el("span", "brief-label", "Bind"), el("span", "brief-value",
+      `${bound} of ${data.inequalities.length} inequalities${sides ? ` (+ ${sides} box side${sides === 1 ? "" : "s"})` : ""}`));
   }
 
   /** The server's words when it could not inspect the point. */
