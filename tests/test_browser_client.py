@@ -163,7 +163,9 @@ def test_timeline_scrubs_plays_back_and_returns_live(open_app, server):
     expect(by(page, "panel-partition")).to_have_attribute("data-step", "100")
     replayed = canvas_stats(page, "panel-partition")
     assert replayed["hash"] != live["hash"]
-    assert number_text(page, "step-counter") == 300  # the run itself stays where it is
+    # The readouts show the step on screen, marked (issue 28); the run itself stays where it is.
+    assert number_text(page, "step-counter") == 100
+    expect(by(page, "readouts-replay")).to_be_visible()
 
     # The inspector answers for the step on screen.
     box = by(page, "panel-partition").bounding_box()

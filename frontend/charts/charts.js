@@ -210,21 +210,28 @@ export class Charts {
     const step = typeof h.measured_step === "number" ? h.measured_step : h.step;
     if (typeof step !== "number") return;
     if (step < this.lastStep) this.clear();
-    if (step === this.lastStep) return;
+    // An exact count (and a classifier's boundary) finished in the background may come with a
+    // later update of the same measured step: it is new even though the step is not.
+    const repeat = step === this.lastStep;
     this.lastStep = step;
-    this.loss.push([[step, positive(h.train_loss)], [step, positive(h.val_loss)]]);
     let exact = null;
     const es = h.exact_step;
     if (h.exact_status === "exact" && typeof es === "number" && es > this.lastExactStep && finite(h.exact_regions) !== null) {
       this.lastExactStep = es;
       exact = [es, h.exact_regions];
     }
-    this.regions.push([[step, finite(h.regions)], exact]);
-    if (this.accuracy && "val_accuracy" in h) this.accuracy.push([[step, finite(h.train_accuracy)], [step, finite(h.val_accuracy)]]);
     if (this.boundary && typeof es === "number" && es > this.lastBoundaryStep && finite(h.boundary_length) !== null) {
       this.lastBoundaryStep = es;
       this.boundary.push([[es, h.boundary_length], [es, finite(h.boundary_regions)]]);
     }
+    if (repeat) {
+      if (exact) this.regions.push([null, exact]);
+      this._schedule();
+      return;
+    }
+    this.loss.push([[step, positive(h.train_loss)], [step, positive(h.val_loss)]]);
+    this.regions.push([[step, finite(h.regions)], exact]);
+    if (this.accuracy && "val_accuracy" in h) this.accuracy.push([[step, finite(h.train_accuracy)], [step, finite(h.val_accuracy)]]);
     if (this.density && (finite(h.edge_density_near) !== null || finite(h.edge_density_far) !== null)) {
       this.density.push([[step, finite(h.edge_density_near)], [step, finite(h.edge_density_far)]]);
     }

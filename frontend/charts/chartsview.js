@@ -37,11 +37,14 @@ export function mountCharts(store) {
     if (pillState(run) !== "offline") readouts.setRunning(run === "running");
   });
   store.subscribe("token", (token) => baseline.setToken(token));
+  // While the timeline replays an earlier step, the numbers are of that step (marked "replay").
+  store.subscribe("replayStep", (step) => readouts.setReplay(step));
 
   // A new network, or the same one from step 0 (reset): its curves start again.
   store.on("restarted", ({ reset }) => {
     charts.clear();
     dynamics.clear();
+    readouts.clear();
     if (reset) lossGuard.reset();
   });
   store.on("points", () => lossGuard.reset());

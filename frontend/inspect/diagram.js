@@ -10,6 +10,7 @@
 // holds the nodes people point at (hover, focus, click to pin: onHover / onPin).
 
 import { sliceAt } from "../drawing/cliptime.js";
+import { neuronLabel, neuronWords } from "../shared/neurons.js";
 
 const MAX_SHOWN = 16; // nodes drawn per layer
 const MIN_NODE = 12; // CSS px: smaller nodes would be unreadable, so the box scrolls instead
@@ -268,7 +269,7 @@ export class NetworkDiagram {
         g.dataset.layer = String(l + 1);
         g.dataset.neuron = String(j);
         const title = document.createElementNS(SVG_NS, "title");
-        title.textContent = `Layer ${l + 1}, neuron ${j}: hover to draw where it switches, click to pin`;
+        title.textContent = `${neuronWords(l + 1, j, { capital: true })} (${neuronLabel(l + 1, j)}): hover to draw where it switches, click to pin`;
         const rect = document.createElementNS(SVG_NS, "rect");
         rect.setAttribute("class", "node-frame");
         rect.setAttribute("x", (p.x - s / 2).toFixed(1));

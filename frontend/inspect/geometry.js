@@ -67,6 +67,8 @@ export class Geometry {
     this.gridStep = null; // the step the grid count was measured at
     this.live = null; // latest exact header fields
     this.onDemand = null; // {count, step} from "compute now"
+    this.exactSeen = []; // [{step, regions}] of the exact counts the frames brought, for replay
+    this.replay = null; // the step the timeline shows (null: live)
     this.foldSeq = 0;
     this.foldTimer = null;
     this.foldInFlight = false;
@@ -92,6 +94,7 @@ export class Geometry {
     this.onDemand = null;
     this.live = null;
     this.counts = null;
+    this.exactSeen = [];
     this._stopFold();
     this._enableExports(Boolean(token));
     this._renderSlider();
@@ -121,6 +124,12 @@ export class Geometry {
     this.gridRegions = h.regions;
     this.gridStep = typeof h.measured_step === "number" ? h.measured_step : h.step;
     if (stepBack) this.onDemand = null; // a new initialisation
+    if (h.exact_status === "exact" && typeof h.exact_regions === "number" && typeof h.exact_step === "number") {
+      const seen = this.exactSeen;
+      while (seen.length && seen[seen.length - 1].step >= h.exact_step) seen.pop(); // the same step, or a new initialisation
+      seen.push({ step: h.exact_step, regions: h.exact_regions });
+      if (seen.length > 8193) this.exactSeen = seen.filter((_, i) => i % 2 === 0); // thinned evenly, the newest (even index) kept
+    }
     this.live = {
       status: h.exact_status,
       regions: h.exact_regions,
@@ -149,7 +158,35 @@ export class Geometry {
 
   // -- exact count readout --------------------------------------------------------------
 
+  /** The timeline shows `step` (null: live): the exact count readout says that step's. */
+  setReplay(step) {
+    this.replay = typeof step === "number" ? step : null;
+    this._renderExact();
+  }
+
+  /** While replaying: the last exact count the run had at or before the replayed step. */
+  _renderReplayed() {
+    const value = $("exact-count");
+    const hint = $("exact-hint");
+    $("exact-compute").hidden = true;
+    let seen = null;
+    for (const entry of this.exactSeen) if (entry.step <= this.replay) seen = entry;
+    value.dataset.replay = "true";
+    value.dataset.status = seen ? "exact" : "none";
+    value.dataset.step = seen ? String(seen.step) : "";
+    value.textContent = seen ? count(seen.regions) : "—";
+    if (hint.dataset.busy) return;
+    hint.textContent = !seen ? `no exact count was made at or before the replayed step ${this.replay}`
+      : seen.step === this.replay ? `exact polygons in the square at the replayed step ${this.replay}`
+        : `counted at step ${seen.step}, the last exact count before the replayed step ${this.replay}`;
+  }
+
   _renderExact() {
+    if (this.replay !== null) {
+      this._renderReplayed();
+      return;
+    }
+    delete $("exact-count").dataset.replay;
     const value = $("exact-count");
     const hint = $("exact-hint");
     const button = $("exact-compute");

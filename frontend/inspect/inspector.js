@@ -12,6 +12,7 @@
 import { fetchInspect, fetchNeuronLine } from "../shared/api.js";
 import { swatch } from "../sidebar/classes.js";
 import { eventPoint } from "../drawing/viewbox.js";
+import { neuronLabel, neuronWords } from "../shared/neurons.js";
 
 const HOVER_DELAY_MS = 120;
 const REFRESH_RUNNING_MS = 1000; // re-inspect a pinned point this often while training runs
@@ -23,7 +24,7 @@ function el(tag, className, text) {
   return node;
 }
 
-function fmt(v, digits = 6) {
+export function fmt(v, digits = 6) {
   if (typeof v !== "number" || !Number.isFinite(v)) return "—";
   if (v === 0) return "0";
   const a = Math.abs(v);
@@ -31,7 +32,7 @@ function fmt(v, digits = 6) {
   return v.toExponential(digits - 1);
 }
 
-function fmtArea(area) {
+export function fmtArea(area) {
   if (typeof area !== "number") return "—";
   const share = (area / 4) * 100; // the square [-1, 1]² has area 4
   const pct = share >= 0.01 ? `${share.toFixed(2)}%` : `${share.toExponential(1)}%`;
@@ -39,14 +40,17 @@ function fmtArea(area) {
 }
 
 export class Inspector {
-  /** at() -> {step (null: live), box (null: the square)}; busy() is true while the panel is dragged. */
-  constructor({ canvas, overlay, root, onError, at = () => ({ step: null, box: null }), busy = () => false }) {
+  /** at() -> {step (null: live), box (null: the square)}; busy() is true while the panel is dragged;
+   *  onShow(data | null, {pinned, replay, box, error}) after each answer shown, a clear or an error
+   *  (the compact card, inspectbrief.js). */
+  constructor({ canvas, overlay, root, onError, at = () => ({ step: null, box: null }), busy = () => false, onShow = () => {} }) {
     this.canvas = canvas;
     this.overlay = overlay;
     this.root = root;
     this.dead = []; // per layer, '1' where the neuron is off everywhere (the frames' dead_pattern)
     this.classNames = []; // a classifier's class names ("red", ...), from the points message
     this.onError = onError || (() => {});
+    this.onShow = onShow;
     this.at = at;
     this.busy = busy;
     this.again = null; // a step change that came while a request was out: {step, immediate}
@@ -118,7 +122,15 @@ export class Inspector {
     else if (this.neuron && this.token) this._loadLine(this.neuron.layer, this.neuron.neuron);
   }
 
+  /** Training resumed: a region picked by the resting pointer (not a click) is let go, so that its
+   *  outline never stays behind on a partition that moves on. A pinned one follows its point. */
+  dropHover() {
+    clearTimeout(this.hoverTimer);
+    if (this.point && !this.pinned) this.clear();
+  }
+
   clear() {
+    clearTimeout(this.hoverTimer);
     this.seq += 1;
     this.again = null;
     this.point = null;
@@ -169,6 +181,7 @@ export class Inspector {
       // beside the inspector; only a server failure goes to the banner.
       this.root.dataset.state = "error";
       this.els.where.textContent = err.message;
+      this.onShow(null, { error: err.message });
       this.lastStep = null;
       if (!err.status || err.status >= 500) this.onError(err.message);
     } finally {
@@ -189,6 +202,7 @@ export class Inspector {
     if (!data) {
       this.root.dataset.state = "empty";
       els.where.textContent = "";
+      this.onShow(null, {});
       return;
     }
     this.root.dataset.state = "ready";
@@ -208,6 +222,7 @@ export class Inspector {
     this._showClasses(data.classify || null);
     this._showPattern(data);
     this._showInequalities(data);
+    this.onShow(data, { pinned: this.pinned, replay: this.asked !== null && this.asked === data.step, box: this.at().box });
   }
 
   _showGradient(data) {
@@ -295,7 +310,7 @@ export class Inspector {
         cell.dataset.neuron = String(j);
         cell.dataset.on = bit ? "1" : "0";
         cell.dataset.binding = b ? "true" : "false";
-        cell.title = `layer ${layer}, neuron ${j}: ${bit ? "on (pre-activation > 0)" : "off"}${dead ? " everywhere in the square (dead)" : ""}${b ? "; bounds this region" : ""} — click to show where it switches`;
+        cell.title = `${neuronWords(layer, j)} (${neuronLabel(layer, j)}): ${bit ? "on (pre-activation > 0)" : "off"}${dead ? " everywhere in the square (dead)" : ""}${b ? "; bounds this region" : ""} — click to show where it switches`;
         cell.setAttribute("aria-label", cell.title);
         if (this.neuron && this.neuron.layer === layer && this.neuron.neuron === j) cell.classList.add("selected");
         cells.append(cell);
@@ -315,7 +330,7 @@ export class Inspector {
       li.dataset.layer = String(q.layer);
       li.dataset.neuron = String(q.neuron);
       li.dataset.binding = q.binding ? "true" : "false";
-      li.append(el("span", "ineq-mark", q.binding ? "★" : ""), el("span", "ineq-name", `L${q.layer}·n${q.neuron} ${q.on ? "on" : "off"}`), el("code", "ineq-text", q.text));
+      li.append(el("span", "ineq-mark", q.binding ? "★" : ""), el("span", "ineq-name", `${neuronLabel(q.layer, q.neuron)} ${q.on ? "on" : "off"}`), el("code", "ineq-text", q.text));
       return li;
     };
     for (const q of bound) list.append(item(q, "binding"));
@@ -378,7 +393,7 @@ export class Inspector {
 
   async _loadLine(layer, neuron) {
     const token = this.token;
-    this.els.lineInfo.textContent = `Finding where layer ${layer} neuron ${neuron} switches…`;
+    this.els.lineInfo.textContent = `Finding where ${neuronWords(layer, neuron)} switches…`;
     this.els.lineInfo.dataset.state = "loading";
     const at = this.at();
     try {
@@ -391,8 +406,8 @@ export class Inspector {
       this.els.lineInfo.dataset.state = "ready";
       this.els.lineInfo.dataset.segments = String(n);
       this.els.lineInfo.textContent = n
-        ? `Layer ${layer} neuron ${neuron} switches on the pink line (${n} straight piece${n === 1 ? "" : "s"}${layer > 1 ? ", bent where earlier layers switch" : ""}).`
-        : `Layer ${layer} neuron ${neuron} never switches inside the square (it is ${this._bit(layer, neuron) ? "on" : "off"} everywhere).`;
+        ? `${neuronWords(layer, neuron, { capital: true })} (${neuronLabel(layer, neuron)}) switches on the pink line (${n} straight piece${n === 1 ? "" : "s"}${layer > 1 ? ", bent where earlier layers switch" : ""}).`
+        : `${neuronWords(layer, neuron, { capital: true })} (${neuronLabel(layer, neuron)}) never switches inside the square (it is ${this._bit(layer, neuron) ? "on" : "off"} everywhere).`;
     } catch (err) {
       this.els.lineInfo.dataset.state = "error";
       this.els.lineInfo.textContent = err.message;

@@ -7,6 +7,7 @@ import { Overlay } from "../drawing/overlay.js";
 import { NetworkDiagram } from "./diagram.js";
 import { ServerWeights } from "./diagramfeed.js";
 import { Geometry } from "./geometry.js";
+import { InspectorBrief } from "./inspectbrief.js";
 import { Inspector } from "./inspector.js";
 import { DiagramLine } from "./neuronline.js";
 
@@ -19,8 +20,11 @@ export function mountInspection(store) {
   const at = () => store.at();
   const geometryError = (message) => banner.set("geometry", message);
   const overlay = new Overlay($("partition-overlay"), $("panel-partition"));
+  // The compact card sits over the partition panel's box, wherever the layout puts that panel.
+  const brief = new InspectorBrief({ host: $("panel-partition").parentElement, full: $("inspector"), onClear: () => inspector.clear() });
   const inspector = new Inspector({
     canvas: $("panel-partition"), overlay, root: $("inspector"), onError: geometryError, at, busy: () => store.get("dragging"),
+    onShow: (data, how) => (how.error ? brief.error(how.error) : brief.show(data, how)),
   });
   const geometry = new Geometry({ overlay, at });
   const diagramLine = new DiagramLine({ overlay, at, onError: geometryError });
@@ -47,6 +51,7 @@ export function mountInspection(store) {
   });
 
   store.subscribe("run", (run) => {
+    if (run === "running") inspector.dropHover();
     inspector.setRunning(run === "running");
     geometry.setRunning(run === "running");
   });
@@ -81,6 +86,8 @@ export function mountInspection(store) {
     if (chosen) geometry.refresh();
   });
 
+  store.subscribe("replayStep", (step) => geometry.setReplay(step));
+
   store.on("moment", () => {
     diagram.setTime(store.moment());
     diagramLine.refresh();
@@ -97,5 +104,5 @@ export function mountInspection(store) {
     }, ZOOM_SETTLE_MS);
   });
 
-  return { overlay, inspector, geometry, diagram, diagramLine, serverWeights };
+  return { overlay, inspector, brief, geometry, diagram, diagramLine, serverWeights };
 }

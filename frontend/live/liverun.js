@@ -176,7 +176,6 @@ export class LiveRun {
     if (!this.send({ type: "configure", config: this.table.runConfig(this.store.get("settings")) })) return;
     if (mode !== before && mode === "client") this.sendView();
     this.pendingNotice = notice;
-    this.store.emit("restarted", { reset: false }); // a new network from step 0
   }
 
   /** The `view` message: every view setting of the table, the page's choice of who draws, and
@@ -219,8 +218,10 @@ export class LiveRun {
     else if (msg.type === "points") this.onPoints(msg);
   }
 
-  /** Points come once per network the server built: the configure was accepted. */
+  /** Points come once per network the server built: the configure was accepted. Only now do the
+   *  old run's curves go: a refused configure leaves the old run on screen, charts and panels alike. */
   onPoints(msg) {
+    this.store.emit("restarted", { reset: false }); // a new network from step 0
     this.store.emit("points", msg);
     this.dispatch("built");
     this.store.emit("networkKnown");

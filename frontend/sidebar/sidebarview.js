@@ -8,6 +8,7 @@ import { ClassList } from "./classes.js";
 import { Controls } from "./controls.js";
 import { Experiments } from "./experiments.js";
 import { Gallery, wireUpload } from "./gallery.js";
+import { SampleTask } from "./sampletask.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,7 +17,8 @@ export function mountSidebar(store) {
   const forced = forcedRender(location.search); // ?render=client|server stays in a shared link
   const classList = new ClassList({ box: $("classes-box"), list: $("classes-list"), note: $("classes-note") });
   const experiments = new Experiments({ select: $("experiment-select"), note: $("experiment-note") }, { onLoad: (patch) => store.updateSettings(patch) });
-  const gallery = new Gallery($("gallery"), { onSelect: (id) => selectImage(id) });
+  const gallery = new Gallery($("gallery"), { onSelect: (id) => selectImage(id, { picked: true }) });
+  const sampleTask = new SampleTask({ select: $("task-select"), onUndo: (task) => store.updateSettings({ task }) });
   let samplesLoaded = false;
   let runImage = null; // {id, url} of the picture the server's run uses
 
@@ -26,9 +28,10 @@ export function mountSidebar(store) {
     if (query !== location.search) history.replaceState(null, "", query + location.hash);
   }
 
-  function selectImage(id) {
+  /** `picked`: a person chose a sample, which brings the task it was made for (sampletask.js). */
+  function selectImage(id, { picked = false } = {}) {
     banner.clear("upload");
-    store.updateSettings({ image: id });
+    store.updateSettings(picked ? sampleTask.pick(id, store.get("settings").task) : { image: id });
   }
 
   // A picture named in the URL that is not a sample (an earlier upload): listed once the server knows it.
@@ -43,6 +46,7 @@ export function mountSidebar(store) {
     try {
       const samples = await fetchSamples();
       gallery.setSamples(Array.isArray(samples) ? samples : []);
+      sampleTask.setSamples(Array.isArray(samples) ? samples : []);
       samplesLoaded = true;
     } catch (err) {
       console.warn("samples could not be loaded:", err.message);
@@ -103,5 +107,5 @@ export function mountSidebar(store) {
     if (field === "image" && store.get("settings").task === "classify") classList.setRefusal(text);
   });
 
-  return { controls, gallery, classList, experiments };
+  return { controls, gallery, classList, experiments, sampleTask };
 }

@@ -40,6 +40,7 @@ assert len(PALETTE) == len(PALETTE_NAMES) == MAX_CLASSES  # one palette colour p
 TOLERANCE = 40  # per channel, of 255: palette colours differ by at least 128 in some channel
 EDGE_MARGIN = 2  # pixels: a blended band narrower than 2 * EDGE_MARGIN + 1 is never labelled
 MIN_CLASS_PIXELS = 2048  # of the 1024x1024 target: 0.2 %
+NEAR_MISS = 120  # per channel: a refusal names areas this near a palette colour (gray is >= 127 from all)
 UNLABELLED = -1
 
 
@@ -95,12 +96,54 @@ def find_classes(target: Target) -> ClassLabels:
             counts.append(n)
     if len(found) < 2:
         seen = ", ".join(f"{PALETTE_NAMES[k]} ({n:,} pixels)" for k, n in zip(found, counts)) or "none"
+        misses = near_misses(rgb, skip=found)
         raise ClassError(
             f"a classification picture needs at least 2 classes: areas of at least {MIN_CLASS_PIXELS:,} pixels "
-            f"in distinct saturated colours ({', '.join(PALETTE_NAMES)}); found {seen}",
+            f"in distinct saturated colours ({', '.join(PALETTE_NAMES)}); found {seen}"
+            + (f". Not counted: {'; '.join(m.words() for m in misses)}" if misses else ""),
             field="image",
         )
     return ClassLabels(labels, tuple(PALETTE[k] for k in found), tuple(PALETTE_NAMES[k] for k in found), tuple(counts))
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """An area of one colour near a palette colour but outside ``TOLERANCE``, large enough to be a class."""
+
+    palette: int  # index into PALETTE
+    rgb: tuple[int, int, int]  # its typical colour (the median of each channel)
+    pixels: int
+    tolerance: int  # the per-channel tolerance that would take (95 % of) it
+
+    def words(self) -> str:
+        name = PALETTE_NAMES[self.palette]
+        pure = ",".join(str(v) for v in PALETTE[self.palette])
+        return (f"a {name} of RGB {','.join(str(v) for v in self.rgb)} ({self.pixels:,} pixels) is up to "
+                f"{self.tolerance} from pure {name} ({pure}) in a channel: a tolerance of {self.tolerance} would "
+                f"take it, the rule's is {TOLERANCE} (repaint it nearer pure {name})")
+
+
+def near_misses(rgb: np.ndarray, skip=()) -> list[NearMiss]:
+    """Areas the colour rule did not count but a person probably meant as classes: pixels nearest
+    (per-channel) to a palette colour not in ``skip`` and within ``NEAR_MISS`` of it but not within
+    ``TOLERANCE``, away from edges (``EDGE_MARGIN``), at least ``MIN_CLASS_PIXELS`` of them.
+    ``rgb``: (H, W, 3) integers 0..255. Only a refusal asks, so it may take a few tenths of a second."""
+    rgb = np.asarray(rgb, dtype=np.int16)
+    palette = np.asarray(PALETTE, dtype=np.int16)
+    distance = np.stack([np.abs(rgb - colour).max(axis=2) for colour in palette])  # (K, H, W)
+    nearest = distance.argmin(axis=0)
+    out = []
+    for k in range(len(PALETTE)):
+        if k in skip:
+            continue
+        near = _erode((nearest == k) & (distance[k] > TOLERANCE) & (distance[k] <= NEAR_MISS), EDGE_MARGIN)
+        n = int(near.sum())
+        if n < MIN_CLASS_PIXELS:
+            continue
+        typical = tuple(int(v) for v in np.median(rgb[near], axis=0).round())
+        tolerance = int(np.ceil(np.percentile(distance[k][near], 95)))
+        out.append(NearMiss(k, typical, n, tolerance))
+    return sorted(out, key=lambda m: -m.pixels)
 
 
 def _erode(mask: np.ndarray, radius: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..assets import SAMPLES_DIR
 
 SAMPLE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CLASSES_PREFIX = "classes-"  # a sample drawn in the palette's colours, for a classifier (core/classes.py)
 
 
 def sample_path(sample_id: str, samples_dir: Path = SAMPLES_DIR) -> Path | None:
@@ -21,3 +22,8 @@ def sample_path(sample_id: str, samples_dir: Path = SAMPLES_DIR) -> Path | None:
 
 def sample_ids(samples_dir: Path = SAMPLES_DIR) -> list[str]:
     return sorted(p.stem for p in Path(samples_dir).glob("*.png") if SAMPLE_ID.match(p.stem))
+
+
+def sample_task(sample_id: str) -> str:
+    """The task a sample was made for: ``classify`` for the ``classes-*`` pictures, else ``regress``."""
+    return "classify" if sample_id.startswith(CLASSES_PREFIX) else "regress"

@@ -229,7 +229,8 @@ def inspector_text(data: dict) -> str:
     for q in data["inequalities"]:
         mark = "*" if q["binding"] else " "
         state = "on" if q["on"] else "off"
-        lines.append(f"{mark} layer {q['layer']} neuron {q['neuron']} {state}: {q['text']}")
+        # people count neurons from 1, as layers (the JSON's `neuron` index is 0-based)
+        lines.append(f"{mark} layer {q['layer']} neuron {q['neuron'] + 1} {state}: {q['text']}")
     for side in data["box_sides"]:
         if side["binding"]:
             lines.append(f"* box {side['side']}: {side['text']}")

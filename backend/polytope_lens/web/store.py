@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..core.samples import SAMPLES_DIR, sample_ids, sample_path
+from ..core.samples import SAMPLES_DIR, sample_ids, sample_path, sample_task
 from ..core.clips import clip_png, clip_target, load_clip_or_picture, open_clip
 from ..core.images import ImageError, Target, normalise, open_image, to_rgb
 
@@ -91,7 +91,7 @@ class ImageStore:
         for sample_id in sample_ids(self.samples_dir):
             name = sample_id.replace("_", " ").replace("-", " ").capitalize()
             items.append({"id": sample_id, "name": name, "url": f"/api/images/{sample_id}",
-                          "frames": self.describe(sample_id)["frames"]})
+                          "frames": self.describe(sample_id)["frames"], "task": sample_task(sample_id)})
         return items
 
     def _sample_path(self, image_id: str) -> Path | None:

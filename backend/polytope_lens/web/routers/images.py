@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Literal
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -26,6 +27,7 @@ class Sample(BaseModel):
     name: str
     url: str
     frames: int = 1  # a clip's frames (1 for a picture)
+    task: Literal["regress", "classify"] = "regress"  # what the picture was made for (core/samples.py)
 
 
 class UploadResult(BaseModel):
