@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.network import Network
 from ..core.training import load_checkpoint_model
 from .decision import decision_json, decision_regions, decision_svg, with_decision_overlay
 from .documents import partition_document
@@ -92,36 +93,57 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
     "step", "area_sum", "seconds", "bytes"}``. Raises ``ValueError`` for an
     unknown extension, a bad ``layers`` or a file that is not a checkpoint.
     """
-    out = Path(out_path)
-    fmt = FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{out}: the output must end in .json or .svg")
+    output_format(out_path)
     model, config, step = load_checkpoint_model(checkpoint_path)
     classes = _checkpoint_class_colors(checkpoint_path) if config.task == "classify" else None
-    L = len(config.widths)
-    k = L if layers is None else int(layers)
-    if not 1 <= k <= L:
-        raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
-    start = time.perf_counter()
-    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     moment = None
     if model.in_dim == 3:
         moment = 0.0 if t is None else float(t)
         if not -1.0 <= moment <= 1.0:
             raise ValueError(f"t must be within -1..1 (the clip runs from t = -1 to t = 1), got {t}")
         model = slice_model(model, moment)
-    part = exact_partition(model, max_layers=k, max_regions=max_regions, deadline=deadline)
+    extra = {"step": step, "config": config.model_dump(), **({} if moment is None else {"t": moment})}
+    summary = write_regions(model, out_path, layers, extra=extra, classes=classes, size=size, max_regions=max_regions,
+                            time_limit_s=time_limit_s)
+    return {**summary, "step": step, "t": moment}
+
+
+def output_format(out_path: str | Path) -> str:
+    """"json" or "svg" by the output file's extension; ValueError for any other."""
+    fmt = FORMATS.get(Path(out_path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{out_path}: the output must end in .json or .svg")
+    return fmt
+
+
+def write_regions(network: Network, out_path: str | Path, layers: int | None = None, *, extra: dict | None = None,
+                  classes: Sequence[str] | None = None, marks: Sequence[Sequence[float]] = (), size: int = 1024,
+                  max_regions: int | None = None, time_limit_s: float | None = None) -> dict:
+    """Write the exact partition of any 2-input ``network`` to ``out_path`` (.json: the document the
+    server sends with ``extra``'s fields added; .svg: regions coloured by pattern), a classifier's
+    exact decision regions with it when ``classes`` (its colours) are given, and ``marks`` (points
+    on the square, e.g. a plane's three points) as rings in the SVG."""
+    out = Path(out_path)
+    fmt = output_format(out)
+    L = len(network.widths)
+    k = L if layers is None else int(layers)
+    if not 1 <= k <= L:
+        raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
+    start = time.perf_counter()
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    part = exact_partition(network, max_layers=k, max_regions=max_regions, deadline=deadline)
     decision = decision_regions(part) if classes and part.complete else None  # a classifier's exact decision regions
-    if fmt == "json":  # the compact document the server sends (documents.py), with the run's config
-        extra = {"format": DOCUMENT_FORMAT, "step": step, "config": config.model_dump(), "layers": k,
-                 "hidden_layers": L, **({} if moment is None else {"t": moment})}
+    if fmt == "json":  # the compact document the server sends (documents.py)
+        fields = {"format": DOCUMENT_FORMAT, **(extra or {}), "layers": k, "hidden_layers": L}
         if decision is not None:
-            extra.update(classes=classes, decision=decision_json(decision, classes))
-        text = partition_document(part, extra).decode()
+            fields.update(classes=list(classes), decision=decision_json(decision, list(classes)))
+        text = partition_document(part, fields).decode()
     else:
         text = partition_svg(part, size=size)
         if decision is not None:
-            text = with_decision_overlay(text, decision_svg(decision, part.box, size, classes))
+            text = with_decision_overlay(text, decision_svg(decision, part.box, size, list(classes)))
+        if marks:
+            text = with_decision_overlay(text, marks_svg(marks, part.box, size))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return {
@@ -130,14 +152,26 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
         "regions": part.region_count,
         "layers": k,
         "hidden_layers": L,
-        "step": step,
-        "t": moment,
         "area_sum": float(part.areas().sum()),
         "seconds": round(time.perf_counter() - start, 3),
         "bytes": len(text.encode()),
         **({"boundary_length": round(decision.boundary_length, 6), "boundary_regions": decision.regions_crossed}
            if decision is not None else {}),
     }
+
+
+def marks_svg(marks: Sequence[Sequence[float]], box: Sequence[float], size: int) -> str:
+    """Numbered rings at points of the square (x right, y up), e.g. the three points of a plane."""
+    x0, x1, y0, y1 = (float(v) for v in box)
+    r = max(4, size // 100)
+    items = []
+    for i, (x, y) in enumerate(marks, 1):
+        px, py = (x - x0) / (x1 - x0) * size, (y1 - y) / (y1 - y0) * size
+        items.append(f'<g class="mark"><circle cx="{px:.2f}" cy="{py:.2f}" r="{r}" fill="none" stroke="#000" '
+                     f'stroke-width="{max(1, r // 3)}"/><circle cx="{px:.2f}" cy="{py:.2f}" r="{r - 1}" fill="none" '
+                     f'stroke="#fff" stroke-width="1"/><text x="{px + r + 2:.2f}" y="{py - r - 2:.2f}" '
+                     f'font-size="{2 * r}" font-family="sans-serif">{i}</text></g>')
+    return f'<g id="marks">{"".join(items)}</g>'
 
 
 def _checkpoint_class_colors(checkpoint_path) -> list[str]:
