@@ -16,7 +16,7 @@ import numpy as np
 from ..core.network import Network
 from ..core.training import load_checkpoint_model
 from .decision import decision_json, decision_regions, decision_svg, with_decision_overlay
-from .documents import partition_document
+from .documents import marks_svg, partition_document
 from .exact import ExactPartition, exact_partition
 from .patterns import bit_pattern_colors
 from .slices import slice_model
@@ -158,20 +158,6 @@ def write_regions(network: Network, out_path: str | Path, layers: int | None = N
         **({"boundary_length": round(decision.boundary_length, 6), "boundary_regions": decision.regions_crossed}
            if decision is not None else {}),
     }
-
-
-def marks_svg(marks: Sequence[Sequence[float]], box: Sequence[float], size: int) -> str:
-    """Numbered rings at points of the square (x right, y up), e.g. the three points of a plane."""
-    x0, x1, y0, y1 = (float(v) for v in box)
-    r = max(4, size // 100)
-    items = []
-    for i, (x, y) in enumerate(marks, 1):
-        px, py = (x - x0) / (x1 - x0) * size, (y1 - y) / (y1 - y0) * size
-        items.append(f'<g class="mark"><circle cx="{px:.2f}" cy="{py:.2f}" r="{r}" fill="none" stroke="#000" '
-                     f'stroke-width="{max(1, r // 3)}"/><circle cx="{px:.2f}" cy="{py:.2f}" r="{r - 1}" fill="none" '
-                     f'stroke="#fff" stroke-width="1"/><text x="{px + r + 2:.2f}" y="{py - r - 2:.2f}" '
-                     f'font-size="{2 * r}" font-family="sans-serif">{i}</text></g>')
-    return f'<g id="marks">{"".join(items)}</g>'
 
 
 def _checkpoint_class_colors(checkpoint_path) -> list[str]:

@@ -4,13 +4,19 @@ safetensors; polytope_lens.sources), GET /api/networks/{id} describes it; a webs
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ...sources import NetworkRefused, open_network, open_view, read_points
+from ...geometry import tasks
+from ...geometry.exact import PartitionTooLarge
+from ...geometry.export import DOCUMENT_FORMAT
+from ...sources import NetworkRefused, OpenedNetwork, open_network, open_view, read_points
+from ...core.classes import PALETTE
 from ..networkstore import UnknownNetwork
-from ..registry import JobsDep, NetworksDep, SettingsDep
-from ..responses import problems
+from ..registry import GeometryJobsDep, JobsDep, NetworksDep, SettingsDep
+from ..responses import attachment, problems
+from .geometry import REGIONS_BUDGET_S, REGIONS_MAX, REGIONS_MAX_BYTES, _run_heavy, _too_large
 from .images import _read_limited
 
 router = APIRouter(prefix="/api", tags=["networks"])
@@ -91,10 +97,46 @@ async def open_model_file(
     return {"id": network_id, **opened.summary(), "notes": list(opened.notes)}
 
 
+def _opened(networks, network_id: str) -> OpenedNetwork:
+    try:
+        return networks.get(network_id)
+    except UnknownNetwork as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
 @router.get("/networks/{network_id}", response_model=NetworkSummary, responses=problems(404))
 async def describe_network(network_id: str, networks: NetworksDep):
-    try:
-        opened = networks.get(network_id)
-    except UnknownNetwork as exc:
-        raise HTTPException(404, str(exc))
+    opened = _opened(networks, network_id)
     return {"id": network_id, **opened.summary(), "notes": list(opened.notes)}
+
+
+@router.get("/networks/{network_id}/regions.{kind}", responses={200: {"content": {"application/json": {},
+            "image/svg+xml": {}}}, **problems(404, 413, 422)})
+async def network_regions(network_id: str, kind: str, networks: NetworksDep, heavy: GeometryJobsDep,
+                          layers: int | None = Query(None, description="first k hidden layers (default: all)")):
+    """The exact partition of an opened network on the square [-1, 1]² as JSON (the document of
+    ``polytope-lens regions``, with ``plane``: input = origin + x·u + y·v, and its three points as
+    ``marks``, for a D-input network) or SVG (the points as numbered rings)."""
+    if kind not in ("json", "svg"):
+        raise HTTPException(404, f"regions.{kind[:20]}: ask for regions.json or regions.svg")
+    opened = _opened(networks, network_id)
+    summary = opened.summary()
+    L = len(opened.shown.widths)
+    k = L if layers is None else layers
+    if not 1 <= k <= L:
+        raise HTTPException(422, f"layers must be 1..{L} (this network has {L} hidden layers), got {layers}")
+    extra = {"format": DOCUMENT_FORMAT, "source": opened.name, "layers": k, "hidden_layers": L,
+             "network": {key: summary[key] for key in ("in_dim", "out_dim", "layers", "slopes", "activations", "task")}}
+    if opened.plane is not None:
+        extra.update(plane=summary["plane"], marks=summary["marks"], rows=summary["rows"])
+    if opened.shown.task == "classify" and opened.shown.out_dim <= len(PALETTE):  # its exact decision regions
+        extra["classes"] = ["#{:02x}{:02x}{:02x}".format(*c) for c in PALETTE[:opened.shown.out_dim]]
+    try:
+        data = await _run_heavy(heavy, f"network-{network_id}", f"regions of the first {k} layers",
+                                tasks.regions_document, opened.shown, k, extra, kind=kind, max_regions=REGIONS_MAX,
+                                max_bytes=REGIONS_MAX_BYTES, budget_s=REGIONS_BUDGET_S, marks=opened.marks)
+    except PartitionTooLarge as exc:
+        raise _too_large(exc, "partition", REGIONS_BUDGET_S, REGIONS_MAX) from None
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in opened.name.rsplit(".", 1)[0])[:60] or "network"
+    return Response(data, media_type="application/json" if kind == "json" else "image/svg+xml",
+                    headers=attachment(f"{stem}-regions-k{k}.{kind}"))
