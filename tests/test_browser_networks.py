@@ -131,6 +131,8 @@ def test_a_d_input_network_on_the_plane_through_a_points_file(page, tmp_path):
     expect(summary).to_contain_text("12 inputs → 10-10 → 3 class scores")
     expect(summary).to_contain_text("plane through rows 1, 3, 5")
     expect(summary).to_contain_text("shown, not trained")
+    marks = page.evaluate("() => window.polytopeLens.overlay.marks")
+    assert len(marks) == 3 and all(abs(v) < 1 for m in marks for v in m)  # numbered rings on the partition
     page.get_by_test_id("start-button").click()
     expect(summary).to_contain_text("Train: this network is shown, not trained")
     page.get_by_test_id("network-close").click()
