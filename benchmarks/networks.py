@@ -51,6 +51,7 @@ def open_to_first_panel(runs: int = 5, log=print) -> dict:
     opened, plain = [], []
     with running_server() as url, LiveClient(url) as client:
         client.send("view", resolution=512, render="server")
+        httpx.get(f"{url}/api/options", timeout=60)  # as a page does first: the model file readers load
         client.configure(**config)  # warm: the session's process, the picture
         for i in range(runs):
             t0 = time.perf_counter()

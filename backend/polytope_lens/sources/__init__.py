@@ -15,7 +15,7 @@ message names the node, module or tensor. A new format is a reader that lists th
 
 from .chain import MAX_INPUTS, MAX_NETWORK_FILE_BYTES, MAX_OUTPUTS
 from .opened import OpenedNetwork, open_view
-from .opening import file_format, open_network, preload
+from .opening import file_format, open_network, preload, preload_soon
 from .points import read_points
 from .refusal import NetworkRefused
 from .tensors import from_module, from_state_dict

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -90,3 +91,15 @@ def preload() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+
+
+_preloading: threading.Thread | None = None
+
+
+def preload_soon() -> None:
+    """``preload`` on a thread of its own, once per process (a server calls it when a page asks for
+    its options: a model file may follow; not at start-up, which it would slow)."""
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=preload, name="preload-network-readers", daemon=True)
+        _preloading.start()

@@ -10,7 +10,6 @@ them only through the dependencies of registry.py, never through globals.
 from __future__ import annotations
 
 import asyncio
-import threading
 import contextlib
 
 import anyio.to_thread
@@ -30,7 +29,6 @@ from .jobs import GeometryPool, IdleThreadPool
 from .middleware import MULTIPART_OVERHEAD, HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts
 from .registry import GeometryJobs, Jobs, SessionRegistry
 from .responses import describe_request_errors
-from ..sources import preload as preload_network_readers
 from .networkstore import NetworkStore
 from .routers import baseline, downloads, geometry, images, live, meta, networks, pages, presets, runs
 from .sessions.factory import session_factory
@@ -51,9 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(app.state.session_factory.start)
         with contextlib.suppress(KeyError, ValueError):
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
-        # the model file readers load beside serving (seconds on a busy machine): the first model file
-        # then opens as fast as any other, and the server answers meanwhile
-        threading.Thread(target=preload_network_readers, name="preload-network-readers", daemon=True).start()
         yield
         await app.state.registry.close_all()
         await asyncio.to_thread(app.state.session_factory.stop)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from ...core.classes import MAX_CLASSES
+from ...sources import preload_soon
 from ...sources.chain import MAX_INPUTS
 from ...sources.opening import EXTENSIONS as NETWORK_FORMATS
 from ...core.images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE
@@ -81,6 +82,7 @@ async def options(settings: SettingsDep):
     running network; view: drawing only), defaults, the server's limits, the point colours and the
     drawing facts."""
     live = settings.live_limits
+    preload_soon()  # a page is open: the model file readers load beside serving, before a file comes
     return {
         "settings": settings_table(),
         "defaults": {**RunConfig().model_dump(), **ViewSettings().model_dump()},
