@@ -16,6 +16,7 @@ Rows (each measured in this one run, the two sides of a ratio close together in 
      four sessions against four bare loops at once
   7. the headless CLI: wall time of the README's command against its training time
   8. sweeps: runs per hour of a mini grid, local engine vs Ray-local, and Ray's cost per run (sweeps.py)
+ 10. networks from files: an ONNX file opened to its first panel, the plane view of a 64-input network (networks.py)
 Progress goes to stderr; the table to stdout (--json FILE also writes every figure).
 """
 
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import exact_partition  # noqa: E402
 import frames  # noqa: E402
 import live  # noqa: E402
+import networks  # noqa: E402
 import sweeps  # noqa: E402
 
 
@@ -129,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = exact_partition.CASES[:1] if quick else exact_partition.CASES
     results["exact"] = exact_partition.run(cases, runs=3 if quick else 5, log=log)
 
+    log("10. networks from files: open an ONNX file -> first panel; the plane view of a 64-input network")
+    results["networks"] = networks.run(runs=3 if quick else 5, log=log)
+
     rows = []
     for f in results["frames"]:
         target = ">= 5x" if f["net"] == "14x6" and f["resolution"] in (512, 1024) else ""
@@ -189,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("5", f"exact partition {e['net']} ({trained}), {e['regions']:,} regions (grid {e['grid_regions']:,})",
                      fmt_s(e["exact_s"]), fmt_s(e["grid_s"]), f"{e['grid_s'] / e['exact_s']:.1f}x",
                      f"<= {fmt_s(e['target_s'])}", yes(e["exact_s"] <= e["target_s"])))
+    rows.extend(networks.rows(results["networks"], fmt_s))
 
     print(f"Polytope Lens benchmarks, {results['date']}, {results['machine']}{' (--quick)' if quick else ''}")
     print(table(rows))

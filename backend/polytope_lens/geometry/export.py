@@ -13,9 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.network import Network
 from ..core.training import load_checkpoint_model
 from .decision import decision_json, decision_regions, decision_svg, with_decision_overlay
-from .documents import partition_document
+from .documents import marks_svg, partition_document
 from .exact import ExactPartition, exact_partition
 from .patterns import bit_pattern_colors
 from .slices import slice_model
@@ -95,55 +96,68 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
     "step", "area_sum", "seconds", "bytes"}``. Raises ``ValueError`` for an
     unknown extension, a bad ``layers`` or a file that is not a checkpoint.
     """
-    out = Path(out_path)
-    fmt = FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{out}: the output must end in .json or .svg (the partition), or .obj or .ply (its surface)")
-    if output is not None and fmt not in SURFACE_FORMATS:
-        raise ValueError(f"--output chooses the height of a surface: write FILE.obj or FILE.ply, not {out.suffix}")
+    output_format(out_path, output)
     model, config, step = load_checkpoint_model(checkpoint_path)
     classes = _checkpoint_class_colors(checkpoint_path) if config.task == "classify" else None
-    L = len(config.widths)
-    k = L if layers is None else int(layers)
-    if not 1 <= k <= L:
-        raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
-    start = time.perf_counter()
-    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     moment = None
     if model.in_dim == 3:
         moment = 0.0 if t is None else float(t)
         if not -1.0 <= moment <= 1.0:
             raise ValueError(f"t must be within -1..1 (the clip runs from t = -1 to t = 1), got {t}")
         model = slice_model(model, moment)
+    extra = {"step": step, "config": config.model_dump(), **({} if moment is None else {"t": moment})}
+    description = (f"{Path(checkpoint_path).name}, step {step}" + ("" if moment is None else f", t = {moment:g}")
+                   + f", {config.architecture_label(model.out_dim, in_dim=2 if moment is None else 3)}")
+    summary = write_regions(model, out_path, layers, extra=extra, classes=classes, size=size, max_regions=max_regions,
+                            time_limit_s=time_limit_s, output=output, description=description)
+    return {**summary, "step": step, "t": moment}
+
+
+def output_format(out_path: str | Path, output: str | None = None) -> str:
+    """"json", "svg", "obj" or "ply" by the output file's extension; ValueError for any other, or for
+    a surface's ``output`` choice given with a partition format."""
+    fmt = FORMATS.get(Path(out_path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{out_path}: the output must end in .json or .svg (the partition), or .obj or .ply "
+                         "(its surface)")
+    if output is not None and fmt not in SURFACE_FORMATS:
+        raise ValueError(f"--output chooses the height of a surface: write FILE.obj or FILE.ply, not "
+                         f"{Path(out_path).suffix}")
+    return fmt
+
+
+def write_regions(network: Network, out_path: str | Path, layers: int | None = None, *, extra: dict | None = None,
+                  classes: Sequence[str] | None = None, marks: Sequence[Sequence[float]] = (), size: int = 1024,
+                  max_regions: int | None = None, time_limit_s: float | None = None, output: str | None = None,
+                  description: str = "") -> dict:
+    """Write the exact partition of any 2-input ``network`` to ``out_path`` (.json: the document the
+    server sends with ``extra``'s fields added; .svg: regions coloured by pattern), a classifier's
+    exact decision regions with it when ``classes`` (its colours) are given, and ``marks`` (points
+    on the square, e.g. a plane's three points) as rings in the SVG; or its origami surface
+    (.obj, .ply) of ``output``, with ``description`` in the file's comments."""
+    out = Path(out_path)
+    fmt = output_format(out, output)
+    L = len(network.widths)
+    k = L if layers is None else int(layers)
+    if not 1 <= k <= L:
+        raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
+    start = time.perf_counter()
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     if fmt in SURFACE_FORMATS:
-        if k != L:
-            raise ValueError("a surface is the network's output: it needs all hidden layers (leave out --layers)")
-        chosen = parse_output(output, model.task, model.out_dim)
-        part = exact_partition(model, max_regions=max_regions, deadline=deadline)
-        mesh = surface_for(part, model.task, chosen)
-        comments = [f"Polytope Lens origami surface of {Path(checkpoint_path).name}: z = the output {chosen} "
-                    "over the square [-1, 1]^2",
-                    f"step {step}" + ("" if moment is None else f", t = {moment:g}")
-                    + f", {config.architecture_label(model.out_dim, in_dim=2 if moment is None else 3)}"]
-        data = (obj_bytes if fmt == "obj" else ply_bytes)(mesh, chosen, comments, deadline=deadline)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-        return {"path": str(out), "format": fmt, "regions": part.region_count, "facets": mesh.facet_count,
-                "output": str(chosen), "layers": L, "hidden_layers": L, "step": step, "t": moment,
-                "area_sum": float(mesh.areas().sum()), "seconds": round(time.perf_counter() - start, 3),
-                "bytes": len(data)}
-    part = exact_partition(model, max_layers=k, max_regions=max_regions, deadline=deadline)
+        return _write_surface(network, out, fmt, k, output, description, max_regions, deadline, start)
+    part = exact_partition(network, max_layers=k, max_regions=max_regions, deadline=deadline)
     decision = decision_regions(part) if classes and part.complete else None  # a classifier's exact decision regions
-    if fmt == "json":  # the compact document the server sends (documents.py), with the run's config
-        extra = {"format": DOCUMENT_FORMAT, "step": step, "config": config.model_dump(), "layers": k,
-                 "hidden_layers": L, **({} if moment is None else {"t": moment})}
+    if fmt == "json":  # the compact document the server sends (documents.py)
+        fields = {"format": DOCUMENT_FORMAT, **(extra or {}), "layers": k, "hidden_layers": L}
         if decision is not None:
-            extra.update(classes=classes, decision=decision_json(decision, classes))
-        text = partition_document(part, extra).decode()
+            fields.update(classes=list(classes), decision=decision_json(decision, list(classes)))
+        text = partition_document(part, fields).decode()
     else:
         text = partition_svg(part, size=size)
         if decision is not None:
-            text = with_decision_overlay(text, decision_svg(decision, part.box, size, classes))
+            text = with_decision_overlay(text, decision_svg(decision, part.box, size, list(classes)))
+        if marks:
+            text = with_decision_overlay(text, marks_svg(marks, part.box, size))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return {
@@ -152,14 +166,31 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
         "regions": part.region_count,
         "layers": k,
         "hidden_layers": L,
-        "step": step,
-        "t": moment,
         "area_sum": float(part.areas().sum()),
         "seconds": round(time.perf_counter() - start, 3),
         "bytes": len(text.encode()),
         **({"boundary_length": round(decision.boundary_length, 6), "boundary_regions": decision.regions_crossed}
            if decision is not None else {}),
     }
+
+
+def _write_surface(network: Network, out: Path, fmt: str, k: int, output: str | None, description: str,
+                   max_regions: int | None, deadline: float | None, start: float) -> dict:
+    """The origami surface of ``network`` (surface.py) as OBJ or PLY; see :func:`write_regions`."""
+    L = len(network.widths)
+    if k != L:
+        raise ValueError("a surface is the network's output: it needs all hidden layers (leave out --layers)")
+    chosen = parse_output(output, network.task, network.out_dim)
+    part = exact_partition(network, max_regions=max_regions, deadline=deadline)
+    mesh = surface_for(part, network.task, chosen)
+    comments = [f"Polytope Lens origami surface: z = the output {chosen} over the square [-1, 1]^2",
+                *([description] if description else [])]
+    data = (obj_bytes if fmt == "obj" else ply_bytes)(mesh, chosen, comments, deadline=deadline)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return {"path": str(out), "format": fmt, "regions": part.region_count, "facets": mesh.facet_count,
+            "output": str(chosen), "layers": L, "hidden_layers": L, "area_sum": float(mesh.areas().sum()),
+            "seconds": round(time.perf_counter() - start, 3), "bytes": len(data)}
 
 
 def _checkpoint_class_colors(checkpoint_path) -> list[str]:
