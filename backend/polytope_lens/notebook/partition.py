@@ -1,0 +1,225 @@
+"""``partition(model_or_file, plane=None, box=None)``: a network's exact linear regions as one object
+for notebooks and scripts.
+
+The regions are geometry/exact.py's ``ExactPartition``; a region's inequalities (one per hidden
+neuron, the binding ones marked) are the inspector's (geometry/inspection.py); ``to_json()`` and
+``to_svg()`` are the documents ``polytope-lens regions --out x.json|x.svg`` writes
+(geometry/export.py), and Jupyter draws the SVG (``_repr_svg_``). Nothing here computes geometry of
+its own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..core.network import CLASSIFY, FrozenNetwork
+from ..geometry.exact import DEFAULT_BOX, ExactPartition, check_box, exact_partition
+from ..geometry.inspection import RegionInfo, inspect_point, region_inequalities
+from ..geometry.patterns import bit_pattern_colors, pattern_strings
+from .networks import as_network, on_plane
+
+REPR_SVG_SIZE = 480  # pixels of the picture a notebook shows
+REPR_SVG_MAX_BYTES = 8 * 1024 * 1024  # past this a notebook shows the summary instead (a cell output that size is slow)
+
+
+@dataclass(frozen=True)
+class Region:
+    """One linear region: its polygon (counter-clockwise vertices), activation pattern ('0110|1001',
+    1 = on), area, colour (the pattern's, as the panels paint it) and the affine map
+    ``output = A @ (x, y) + c`` of the network there. :meth:`inequalities` gives the half-planes."""
+
+    index: int
+    polygon: np.ndarray
+    pattern: str
+    area: float
+    color: str
+    A: np.ndarray
+    c: np.ndarray
+    _owner: "Partition"
+
+    def inequalities(self) -> RegionInfo:
+        """One inequality per hidden neuron (``sign * (a @ x + b) > 0``), which of them carry an edge
+        of the polygon (``binding``) and which box sides do (``box_binding``): the inspector's
+        geometry/inspection.py ``RegionInfo``."""
+        return self._owner._inequalities(self.index)
+
+    def binding(self) -> list[tuple[int, int]]:
+        """(layer, neuron) of every neuron whose line carries an edge of this region, layers from 1."""
+        info = self.inequalities()
+        starts = np.cumsum([0, *info.widths])
+        return [(int(np.searchsorted(starts, k, side="right")), int(k - starts[np.searchsorted(starts, k, side="right") - 1]))
+                for k in np.flatnonzero(info.binding)]
+
+    def __repr__(self) -> str:
+        return f"Region({self.index}: {len(self.polygon)} edges, area {self.area:.4g}, pattern {self.pattern})"
+
+
+class Regions(Sequence[Region]):
+    """The regions of a partition, made on demand (a partition may have tens of thousands)."""
+
+    def __init__(self, owner: "Partition"):
+        self._owner = owner
+
+    def __len__(self) -> int:
+        return self._owner.region_count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        n = len(self)
+        k = int(i) + n if int(i) < 0 else int(i)
+        if not 0 <= k < n:
+            raise IndexError(f"region {i} of {n}")
+        return self._owner._region(k)
+
+    def __iter__(self) -> Iterator[Region]:
+        return (self._owner._region(k) for k in range(len(self)))
+
+
+class Partition:
+    """The exact partition of one network on its box (and plane): built by :func:`partition`.
+
+    ``region_count``, ``regions`` (each a :class:`Region`), ``exact`` (the ExactPartition arrays),
+    ``network`` (the 2-input network whose regions these are: the plane folded in), ``plane``,
+    ``box``; :meth:`region_at` and :meth:`inspect` find a point's region; :meth:`to_json`,
+    :meth:`to_svg` and :meth:`save` write the CLI's documents.
+    """
+
+    def __init__(self, network: FrozenNetwork, exact: ExactPartition, *, source: FrozenNetwork,
+                 plane=None, layers: int | None = None, seconds: float = 0.0):
+        self.network = network
+        self.source = source
+        self.exact = exact
+        self.plane = plane
+        self.box = tuple(exact.box)
+        self.layers = len(exact.widths) if layers is None else layers
+        self.seconds = seconds
+
+    # -- the regions ---------------------------------------------------------------------
+    @property
+    def region_count(self) -> int:
+        return self.exact.region_count
+
+    @property
+    def complete(self) -> bool:
+        """Whether every hidden layer is included (``layers`` not given or all of them)."""
+        return self.exact.complete
+
+    @cached_property
+    def regions(self) -> Regions:
+        return Regions(self)
+
+    @cached_property
+    def _patterns(self) -> list[str]:
+        return pattern_strings(self.exact.patterns, self.exact.widths)
+
+    @cached_property
+    def _colors(self) -> list[str]:
+        return ["#%02x%02x%02x" % tuple(int(v) for v in rgb[:3]) for rgb in bit_pattern_colors(self.exact.patterns)]
+
+    @cached_property
+    def _areas(self) -> np.ndarray:
+        return self.exact.areas()
+
+    def _region(self, k: int) -> Region:
+        e = self.exact
+        return Region(k, e.vertices[k, : e.counts[k]].copy(), self._patterns[k], float(self._areas[k]), self._colors[k],
+                      e.A[k].copy(), e.c[k].copy(), self)
+
+    def _inequalities(self, k: int) -> RegionInfo:
+        # The first ``layers`` hidden layers of the shown network: the inspector takes a whole network,
+        # so a partial partition asks about the network cut after its last included layer.
+        return region_inequalities(self._shown_network, self.exact.patterns[k], self.box)
+
+    @cached_property
+    def _shown_network(self) -> FrozenNetwork:
+        if self.complete:
+            return self.network
+        layers = self.network.affine_layers()[: self.layers]
+        W, b = layers[-1]
+        cut = FrozenNetwork([*layers, (np.eye(W.shape[0]), np.zeros(W.shape[0]))], self.network.slopes[: self.layers],
+                            "regress")
+        return cut
+
+    def region_at(self, x: float, y: float) -> Region:
+        """The region containing the point (x, y) of the box."""
+        k = int(self.exact.locate(np.array([[x, y]], dtype=np.float64))[0])
+        if k < 0:
+            raise ValueError(f"the point ({x:g}, {y:g}) is outside the box {list(self.box)}")
+        return self._region(k)
+
+    def inspect(self, x: float, y: float) -> dict:
+        """Everything the page's inspector shows about the region at (x, y), as plain JSON (pattern per
+        layer, f = A x + c with torch autograd's check, every inequality with the binding ones marked,
+        and ``text``: the same as "copy as text")."""
+        return inspect_point(self._shown_network, (x, y), self.box)
+
+    # -- documents ---------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """The document ``polytope-lens regions --out x.json`` writes (docs/protocol.md)."""
+        from .documents import regions_document
+
+        return regions_document(self, "json")
+
+    def to_svg(self, size: int = 1024) -> str:
+        """The picture ``polytope-lens regions --out x.svg`` writes: every region in its pattern's colour."""
+        from .documents import regions_document
+
+        return regions_document(self, "svg", size=size)
+
+    def save(self, path: str | Path, size: int = 1024) -> Path:
+        """Write :meth:`to_json` or :meth:`to_svg` by the file's extension (.json, .svg)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".json", ".svg"):
+            raise ValueError(f"{path}: the output must end in .json or .svg")
+        path.write_text(self.to_json() if suffix == ".json" else self.to_svg(size))
+        return path
+
+    def _repr_svg_(self) -> str | None:
+        from .documents import regions_document
+
+        try:
+            return regions_document(self, "svg", size=REPR_SVG_SIZE, max_bytes=REPR_SVG_MAX_BYTES)
+        except ValueError:  # too large for a cell's output: the summary (repr) stands instead
+            return None
+
+    def __repr__(self) -> str:
+        net = self.source
+        where = f" on a plane through {net.in_dim}-D inputs" if self.plane is not None else ""
+        layers = "" if self.complete else f", first {self.layers} of {len(net.widths)} hidden layers"
+        return (f"<Partition: {self.region_count:,} linear regions of a {net.in_dim}-{'x'.join(map(str, net.widths))}-"
+                f"{net.out_dim} {'classifier' if net.task == CLASSIFY else 'network'}{where} on the box "
+                f"{list(self.box)}{layers}>")
+
+
+def partition(model_or_file: Any, plane=None, box: Sequence[float] | None = None, *, layers: int | None = None,
+              time_limit: float | None = None, max_regions: int | None = None, name: str | None = None,
+              activation: str | None = None, negative_slope: float | None = None) -> Partition:
+    """The exact linear regions of a network on ``box`` (default [-1, 1]²).
+
+    ``model_or_file``: a torch ``nn.Sequential`` of Linear and (leaky) ReLU layers, a Polytope Lens
+    network, or a model file (ONNX, a state dict, safetensors: a path or its bytes; ``activation``,
+    ``negative_slope`` and ``name`` as for ``open_network``). A network of more than 2 inputs is seen
+    on ``plane`` (``plane_through(points)``). ``layers=k``: the partition of the first k hidden layers.
+    ``time_limit`` (seconds) and ``max_regions`` stop a partition that grows too large
+    (``PartitionTooLarge``). The same checks as ``polytope-lens regions``: a network that is not a
+    (leaky) ReLU MLP, a bad box or layer count raise ValueError in words.
+    """
+    source = as_network(model_or_file, name=name, activation=activation, negative_slope=negative_slope)
+    shown = on_plane(source, plane)
+    L = len(shown.widths)
+    if layers is not None and not 1 <= int(layers) <= L:
+        raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
+    box = check_box(DEFAULT_BOX if box is None else box)
+    start = time.perf_counter()
+    deadline = None if time_limit is None else time.monotonic() + float(time_limit)
+    exact = exact_partition(shown, box, max_layers=layers, max_regions=max_regions, deadline=deadline)
+    return Partition(shown, exact, source=source, plane=plane, layers=layers,
+                     seconds=time.perf_counter() - start)
