@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install Polytope Lens into it (editable).
-#   bash scripts/setup.sh          the app
+#   bash scripts/setup.sh          the app (with the networks extra: opening ONNX and safetensors files)
 #   bash scripts/setup.sh --test   the app and everything the tests need (Python side; the ray extra too)
 # PyTorch: the CPU build. Where the machine keeps a local wheel folder (/opt/wheels),
 # pip takes torch from there; a plain `pip install torch` could pull a multi-GB CUDA build.
@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
-extras=""
-[[ "${1:-}" == "--test" ]] && extras="[test,ray]"
+extras="[networks]"
+[[ "${1:-}" == "--test" ]] && extras="[test,ray,networks]"
 
 if [[ ! -x .venv/bin/python ]]; then
     "$PYTHON" -m venv .venv

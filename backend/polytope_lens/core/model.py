@@ -8,11 +8,13 @@ It is parsed with a regular expression, never evaluated.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from .network import REGRESS, FrozenNetwork, Task
+from .network import REGRESS, FrozenNetwork, Network, Task, layer_arrays
 
 # Documented limits (README "Limits"): they keep a live frame affordable on a
 # 2-core machine and stop a typo such as 14x600 from eating the server.
@@ -96,10 +98,15 @@ class MLP(nn.Module):
     """
 
     def __init__(self, widths: list[int], out_dim: int = 1, negative_slope: float = 0.0, in_dim: int = 2,
-                 task: Task = REGRESS):
+                 task: Task = REGRESS, layer_slopes: Sequence[float] | None = None):
         super().__init__()
         self.widths = list(widths)
         self.negative_slope = float(negative_slope)
+        # one slope per hidden layer: all ``negative_slope`` unless given (a network opened from a file may mix them)
+        self.layer_slopes = (tuple(float(s) for s in layer_slopes) if layer_slopes is not None
+                             else (self.negative_slope,) * len(self.widths))
+        if len(self.layer_slopes) != len(self.widths):
+            raise ValueError(f"{len(self.layer_slopes)} slopes for {len(self.widths)} hidden layers")
         self.task: Task = task
         sizes = [in_dim, *widths, out_dim]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
@@ -119,26 +126,27 @@ class MLP(nn.Module):
 
     @property
     def slopes(self) -> tuple[float, ...]:
-        """The negative slope of each hidden layer (all the same here)."""
-        return (self.negative_slope,) * len(self.widths)
+        """The negative slope of each hidden layer."""
+        return self.layer_slopes
 
-    def activate(self, z: torch.Tensor) -> torch.Tensor:
-        if self.negative_slope == 0.0:
+    @staticmethod
+    def activate(z: torch.Tensor, slope: float) -> torch.Tensor:
+        if slope == 0.0:
             return torch.relu(z)
-        return torch.nn.functional.leaky_relu(z, self.negative_slope)
+        return torch.nn.functional.leaky_relu(z, slope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for linear in self.linears[:-1]:
-            x = self.activate(linear(x))
+        for linear, slope in zip(self.linears[:-1], self.layer_slopes):
+            x = self.activate(linear(x), slope)
         return self.linears[-1](x)
 
     def forward_with_preactivations(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Output and the pre-activation of every hidden layer (their signs are the pattern)."""
         pre: list[torch.Tensor] = []
-        for linear in self.linears[:-1]:
+        for linear, slope in zip(self.linears[:-1], self.layer_slopes):
             z = linear(x)
             pre.append(z)
-            x = self.activate(z)
+            x = self.activate(z, slope)
         return self.linears[-1](x), pre
 
     def affine_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -148,6 +156,19 @@ class MLP(nn.Module):
     def freeze(self) -> FrozenNetwork:
         """A frozen numpy copy of the network now (call it where nothing trains it meanwhile)."""
         return FrozenNetwork.of(self)
+
+    @classmethod
+    def from_network(cls, network: Network) -> "MLP":
+        """A trainable float32 copy of any network (a file opened by polytope_lens.sources): same
+        layers, slopes and task."""
+        layers = layer_arrays(network)
+        model = cls(network.widths, out_dim=network.out_dim, in_dim=network.in_dim, task=network.task,
+                    negative_slope=next((s for s in network.slopes if s), 0.0), layer_slopes=network.slopes)
+        with torch.no_grad():
+            for linear, (W, b) in zip(model.linears, layers):
+                linear.weight.copy_(torch.from_numpy(np.array(W, dtype=np.float32)))
+                linear.bias.copy_(torch.from_numpy(np.array(b, dtype=np.float32)))
+        return model
 
 
 def build_mlp(

@@ -20,6 +20,7 @@ from .settings import VIEW_FIELDS, RunConfig, SettingError
 from .classes import ClassLabels, find_classes, sample_labelled_points
 from .images import PointSample, Target, sample_points
 from .model import MLP, build_mlp
+from .network import Network
 from .sawtooth import set_sawtooth
 
 CHECKPOINT_FORMAT = 1
@@ -146,6 +147,20 @@ class Trainer:
         self.last_batch_loss = math.nan
         self._take_snapshot()
 
+    def adopt(self, network: Network) -> None:
+        """Continue from ``network`` (one opened from a file): its weights and activations replace the
+        model, with a fresh optimiser, at step 0. It must take this target's inputs and give its
+        outputs (``network_fits`` says why not)."""
+        problem = network_fits(network, self.target.in_dim, self.out_dim, self.config.task)
+        if problem:
+            raise SettingError(problem, field="network")
+        self.model = MLP.from_network(network).to(self.device)
+        self.optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr,
+                                        self.config.momentum)
+        self.step_count = 0
+        self.last_batch_loss = math.nan
+        self._take_snapshot()
+
     def apply_training(self, **changes) -> None:
         """Change training settings (core.settings.TrainingSettings) on the running network.
 
@@ -265,6 +280,21 @@ class Trainer:
         buf = io.BytesIO()
         torch.save(self.checkpoint(), buf)
         return buf.getvalue()
+
+
+def network_fits(network: Network, in_dim: int, out_dim: int, task: str) -> str | None:
+    """Why ``network`` cannot learn a target of these inputs, outputs and task, or None when it can."""
+    if network.in_dim != in_dim:
+        return (f"the network takes {network.in_dim} inputs; a picture gives {in_dim} (x, y), so it can be "
+                "looked at but not trained on one")
+    if network.task != task:
+        return f"the network is a {'classifier' if network.task == 'classify' else 'regression'}, the run's task is '{task}'"
+    if network.out_dim != out_dim:
+        if task == "classify":
+            return (f"the network has {network.out_dim} class scores; this picture has {out_dim} classes")
+        return (f"the network has {network.out_dim} outputs; this picture needs {out_dim} "
+                f"({'colour' if out_dim == 3 else 'gray'})")
+    return None
 
 
 def _accuracy(out: torch.Tensor, labels: torch.Tensor) -> float:

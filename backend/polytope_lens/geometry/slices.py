@@ -51,7 +51,8 @@ def slice_model(model: Network, t: float) -> Network:
         return model
     if not isinstance(model, MLP):
         return slice_weights(model, t)
-    sliced = MLP(model.widths, out_dim=model.out_dim, negative_slope=model.negative_slope, task=model.task)
+    sliced = MLP(model.widths, out_dim=model.out_dim, negative_slope=model.negative_slope, task=model.task,
+                 layer_slopes=model.slopes)
     layers = fold_time(model.affine_layers(), float(t))
     param = next(model.parameters())
     with torch.no_grad():
