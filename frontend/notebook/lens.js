@@ -42,10 +42,11 @@ function lensGridRegions(renderer) {
   return seen.size;
 }
 
-function lensCanvas(parent, cssWidth, cssHeight, title) {
+function lensCanvas(parent, cssWidth, cssHeight, title, testid) {
   const figure = document.createElement("figure");
   figure.style.cssText = "margin:0;display:inline-block;vertical-align:top;text-align:center;font:12px sans-serif";
   const canvas = document.createElement("canvas");
+  canvas.dataset.testid = testid;
   canvas.style.cssText = `width:${cssWidth}px;height:${cssHeight}px;image-rendering:pixelated;border:1px solid #ccc;display:block`;
   const caption = document.createElement("figcaption");
   caption.textContent = title;
@@ -112,13 +113,15 @@ export function render({ model, el }) {
   root.style.cssText = "font:12px sans-serif";
   el.append(root);
   const status = document.createElement("div");
+  status.dataset.testid = "lens-status";
   status.style.cssText = "margin:2px 0 4px";
   const row = document.createElement("div");
   root.append(row, status);
   const size = () => Math.max(16, Number(model.get("view")?.size) || 320);
-  const partition = lensCanvas(row, size(), size(), "linear regions");
-  const prediction = lensCanvas(row, size(), size(), "prediction");
+  const partition = lensCanvas(row, size(), size(), "linear regions", "lens-partition");
+  const prediction = lensCanvas(row, size(), size(), "prediction", "lens-prediction");
   const chart = document.createElement("canvas");
+  chart.dataset.testid = "lens-chart";
   chart.style.cssText = `display:none;width:${2 * size() + 8}px;height:${LENS_CHART_HEIGHT}px;margin-top:4px`;
   root.append(chart);
 

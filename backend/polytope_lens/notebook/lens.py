@@ -50,7 +50,8 @@ class Lens(anywidget.AnyWidget):
     shown on ``plane`` (``plane_through(points)``). ``box``: the square shown (default [-1, 1]²).
     ``size``: CSS pixels of each panel. ``fill_regions`` / ``boundaries``: as the page's view
     settings (same defaults). ``class_colors``: a classifier's colours, one "#rrggbb" or (r, g, b)
-    per output (default: the page's palette, which has 8).
+    per output (default: the page's palette, which has 8). ``task``, ``name``, ``activation`` and
+    ``negative_slope``: as for :func:`polytope_lens.partition`.
     """
 
     _esm = widget_module()
@@ -62,7 +63,8 @@ class Lens(anywidget.AnyWidget):
     def __init__(self, model: Any, plane=None, box: Sequence[float] | None = None, *, size: int = 320,
                  fill_regions: bool | None = None, boundaries: bool | None = None,
                  class_colors: Sequence[Any] | None = None, max_rate: float = DEFAULT_RATE,
-                 name: str | None = None, activation: str | None = None, negative_slope: float | None = None):
+                 name: str | None = None, activation: str | None = None, negative_slope: float | None = None,
+                 task: str | None = None):
         defaults = ViewSettings()
         if not size >= 16:
             raise ValueError(f"size must be at least 16 pixels, got {size}")
@@ -71,13 +73,14 @@ class Lens(anywidget.AnyWidget):
         self._plane = plane
         self._box = check_box(DEFAULT_BOX if box is None else box)
         self._class_colors = None if class_colors is None else [_rgb(c) for c in class_colors]
-        self._file_options = {"name": name, "activation": activation, "negative_slope": negative_slope}
+        self._file_options = {"name": name, "activation": activation, "negative_slope": negative_slope, "task": task}
         self._interval = 1.0 / float(max_rate)
         self._history = np.zeros((HISTORY_POINTS, 2))
         self._kept = 0
         self._step = 0
         self._last_sent = -np.inf
-        self._pending: Any = None
+        self._model = model  # what update() shows when it is given nothing: read again each time
+        self._pending = False  # an update is held back (sent by the next call after the interval, or the loop)
         self._flush_handle: asyncio.TimerHandle | None = None
         self._shape: tuple | None = None
         self._shown: FrozenNetwork | None = None
@@ -89,13 +92,15 @@ class Lens(anywidget.AnyWidget):
 
     # -- the training loop's side ------------------------------------------------------------
     def update(self, model: Any = None, loss: float | None = None, step: int | None = None) -> None:
-        """Show ``model``'s current weights (the network given last when None) and add ``loss`` at
+        """Show ``model``'s current weights (the model given last when None) and add ``loss`` at
         ``step`` (default: one more than the last) to the chart. Sent at once unless the last send
         was less than 1/max_rate s ago; then the next call, or the end of the cell, sends the newest."""
         self._step = self._step + 1 if step is None else int(step)
         if loss is not None:
             self._record(self._step, float(loss))
-        self._pending = model if model is not None else (self._pending or self._shown)
+        if model is not None:
+            self._model = model
+        self._pending = True
         if time.monotonic() - self._last_sent >= self._interval:
             self.flush()
         else:
@@ -106,10 +111,10 @@ class Lens(anywidget.AnyWidget):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        if self._pending is None:
+        if not self._pending:
             return
-        model, self._pending = self._pending, None
-        self._show(self._shown_network(model))
+        self._pending = False
+        self._show(self._shown_network(self._model))
 
     def partition(self, **options):
         """The exact partition of the network shown now (:func:`polytope_lens.partition`)."""
@@ -124,8 +129,7 @@ class Lens(anywidget.AnyWidget):
 
     # -- inside ----------------------------------------------------------------------------------
     def _shown_network(self, model: Any) -> FrozenNetwork:
-        network = model if isinstance(model, FrozenNetwork) and self._plane is None else \
-            on_plane(as_network(model, **self._file_options), self._plane)
+        network = on_plane(as_network(model, **self._file_options), self._plane)
         shape = (tuple(network.widths), network.out_dim, network.slopes, network.task)
         if shape != self._shape:
             self._describe(network)  # a new architecture: check it once

@@ -12,30 +12,35 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..core.network import FrozenNetwork, Network, freeze
+from ..core.network import CLASSIFY, REGRESS, FrozenNetwork, Network, Task, freeze
 
 
 def as_network(model_or_file: Any, *, name: str | None = None, activation: str | None = None,
-               negative_slope: float | None = None) -> FrozenNetwork:
+               negative_slope: float | None = None, task: Task | None = None) -> FrozenNetwork:
     """A frozen copy of ``model_or_file``: a Network as it is (a live MLP frozen), a torch module
     through ``sources.from_module``, a path or bytes through ``sources.open_network`` (``name``,
     ``activation`` and ``negative_slope`` are its options for files that carry only tensors).
+    ``task`` ("regress" or "classify") overrides what the outputs are taken to be.
     Raises ``NetworkRefused`` (a ValueError) naming what is not a (leaky) ReLU MLP, TypeError for
     anything else."""
-    if isinstance(model_or_file, FrozenNetwork):
-        return model_or_file
     if isinstance(model_or_file, (str, os.PathLike, bytes, bytearray, memoryview)):
         from ..sources import open_network
 
-        return open_network(model_or_file, name=name, activation=activation, negative_slope=negative_slope)
-    if isinstance(model_or_file, Network):  # the product's MLP (a torch module that states its layers itself)
-        return freeze(model_or_file)
-    if _is_torch_module(model_or_file):
+        return open_network(model_or_file, name=name, activation=activation, negative_slope=negative_slope, task=task)
+    if isinstance(model_or_file, Network):  # a FrozenNetwork, the product's MLP: they state their layers themselves
+        network = freeze(model_or_file)
+    elif _is_torch_module(model_or_file):
         from ..sources import from_module
 
-        return from_module(model_or_file)
-    raise TypeError(f"expected a torch module, a Polytope Lens network or a model file (path or bytes), "
-                    f"not {type(model_or_file).__name__}")
+        return from_module(model_or_file, task=task, name=name)
+    else:
+        raise TypeError(f"expected a torch module, a Polytope Lens network or a model file (path or bytes), "
+                        f"not {type(model_or_file).__name__}")
+    if task is None or task == network.task:
+        return network
+    if task not in (REGRESS, CLASSIFY):
+        raise ValueError(f"task must be {REGRESS!r} or {CLASSIFY!r}, not {task!r}")
+    return FrozenNetwork(network.affine_layers(), network.slopes, task)
 
 
 def _is_torch_module(value: Any) -> bool:

@@ -53,8 +53,8 @@ class Region:
         """(layer, neuron) of every neuron whose line carries an edge of this region, layers from 1."""
         info = self.inequalities()
         starts = np.cumsum([0, *info.widths])
-        return [(int(np.searchsorted(starts, k, side="right")), int(k - starts[np.searchsorted(starts, k, side="right") - 1]))
-                for k in np.flatnonzero(info.binding)]
+        layers = np.searchsorted(starts, np.flatnonzero(info.binding), side="right")  # 1-based
+        return [(int(layer), int(k - starts[layer - 1])) for layer, k in zip(layers, np.flatnonzero(info.binding))]
 
     def __repr__(self) -> str:
         return f"Region({self.index}: {len(self.polygon)} edges, area {self.area:.4g}, pattern {self.pattern})"
@@ -201,18 +201,19 @@ class Partition:
 
 def partition(model_or_file: Any, plane=None, box: Sequence[float] | None = None, *, layers: int | None = None,
               time_limit: float | None = None, max_regions: int | None = None, name: str | None = None,
-              activation: str | None = None, negative_slope: float | None = None) -> Partition:
+              activation: str | None = None, negative_slope: float | None = None, task: str | None = None) -> Partition:
     """The exact linear regions of a network on ``box`` (default [-1, 1]²).
 
     ``model_or_file``: a torch ``nn.Sequential`` of Linear and (leaky) ReLU layers, a Polytope Lens
     network, or a model file (ONNX, a state dict, safetensors: a path or its bytes; ``activation``,
-    ``negative_slope`` and ``name`` as for ``open_network``). A network of more than 2 inputs is seen
+    ``negative_slope`` and ``name`` as for ``open_network``; ``task`` "regress" or "classify" says what the
+    outputs are when the network does not). A network of more than 2 inputs is seen
     on ``plane`` (``plane_through(points)``). ``layers=k``: the partition of the first k hidden layers.
     ``time_limit`` (seconds) and ``max_regions`` stop a partition that grows too large
     (``PartitionTooLarge``). The same checks as ``polytope-lens regions``: a network that is not a
     (leaky) ReLU MLP, a bad box or layer count raise ValueError in words.
     """
-    source = as_network(model_or_file, name=name, activation=activation, negative_slope=negative_slope)
+    source = as_network(model_or_file, name=name, activation=activation, negative_slope=negative_slope, task=task)
     shown = on_plane(source, plane)
     L = len(shown.widths)
     if layers is not None and not 1 <= int(layers) <= L:
