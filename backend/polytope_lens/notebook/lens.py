@@ -10,7 +10,8 @@ user's training loop::
 ``update`` only freezes the weights and sends them (the flat float32 layout, kilobytes; the
 drawing happens in the browser), at most ``max_rate`` times a second: calls in between record the
 loss and leave the newest weights to be sent by the next call after the interval, or, when the
-cell ends first, just after it (a callback on the kernel's event loop). The widget's front end is
+cell ends first, as it ends (IPython's post_run_cell event; the kernel's event loop where the
+cell awaits). The widget's front end is
 frontend/notebook/lens.js joined to frontend/drawing/renderer.js (notebook/frontend.py).
 
 Needs the optional extra ``polytope-lens[notebook]`` (anywidget).
@@ -82,6 +83,7 @@ class Lens(anywidget.AnyWidget):
         self._model = model  # what update() shows when it is given nothing: read again each time
         self._pending = False  # an update is held back (sent by the next call after the interval, or the loop)
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._after_cell_registered = False
         self._shape: tuple | None = None
         self._shown: FrozenNetwork | None = None
         first = self._shown_network(model)  # refusals in words before any widget exists
@@ -120,7 +122,7 @@ class Lens(anywidget.AnyWidget):
         """The exact partition of the network shown now (:func:`polytope_lens.partition`)."""
         from .partition import partition
 
-        return partition(self._shown, box=self._box, **options)
+        return partition(self._source, plane=self._plane, box=self._box, **options)
 
     @property
     def shown(self) -> FrozenNetwork:
@@ -129,7 +131,8 @@ class Lens(anywidget.AnyWidget):
 
     # -- inside ----------------------------------------------------------------------------------
     def _shown_network(self, model: Any) -> FrozenNetwork:
-        network = on_plane(as_network(model, **self._file_options), self._plane)
+        self._source = as_network(model, **self._file_options)
+        network = on_plane(self._source, self._plane)
         shape = (tuple(network.widths), network.out_dim, network.slopes, network.task)
         if shape != self._shape:
             self._describe(network)  # a new architecture: check it once
@@ -170,17 +173,37 @@ class Lens(anywidget.AnyWidget):
         self._last_sent = time.monotonic()
 
     def _flush_later(self) -> None:
-        """Have the kernel's event loop send the held-back update once the interval has passed; it
-        runs when the cell lets it (at the latest when the cell ends). Outside a kernel there is no
-        loop: the next update or flush() sends it."""
-        if self._flush_handle is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        wait = max(0.0, self._interval - (time.monotonic() - self._last_sent))
-        self._flush_handle = loop.call_later(wait, self.flush)
+        """Have the held-back update sent once the interval has passed: by the kernel's event loop,
+        which runs when the cell lets it (an ``await`` in the loop), and at the latest when the cell
+        ends (IPython's post_run_cell event: sent as the cell's own output). Outside IPython and
+        without a running loop, the next update or flush() sends it."""
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                wait = max(0.0, self._interval - (time.monotonic() - self._last_sent))
+                self._flush_handle = loop.call_later(wait, self.flush)
+        shell = _ipython()
+        if shell is not None and not self._after_cell_registered:
+            shell.events.register("post_run_cell", self._after_cell)
+            self._after_cell_registered = True
+
+    def _after_cell(self, *_result) -> None:
+        shell = _ipython()
+        if shell is not None and self._after_cell_registered:
+            shell.events.unregister("post_run_cell", self._after_cell)  # IPython calls a copy of its list: safe here
+        self._after_cell_registered = False
+        self.flush()
+
+
+def _ipython():
+    """The running IPython shell (a Jupyter kernel's), or None; IPython is not imported for this."""
+    import sys
+
+    module = sys.modules.get("IPython")
+    return module.get_ipython() if module is not None else None
 
 
 def _rgb(color: Any) -> list[int]:
