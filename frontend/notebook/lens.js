@@ -65,7 +65,8 @@ function lensDrawChart(canvas, history, regions) {
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, w, h);
   ctx.font = "11px sans-serif";
-  const pad = { l: 46, r: 46, t: 8, b: 18 };
+  const pad = { l: 52, r: 52, t: 8, b: 18 };
+  const number = (v) => (v >= 0.01 && v < 1e4 ? v.toPrecision(2) : v.toExponential(1));
   const steps = [...history.map((p) => p[0]), ...regions.map((p) => p[0])];
   if (!steps.length) return;
   const s0 = Math.min(...steps), s1 = Math.max(s0 + 1, ...steps);
@@ -76,6 +77,9 @@ function lensDrawChart(canvas, history, regions) {
     ctx.beginPath();
     points.forEach(([s, v], i) => (i ? ctx.lineTo(x(s), value(v)) : ctx.moveTo(x(s), value(v))));
     ctx.stroke();
+    const [s, v] = points[points.length - 1]; // the newest point, marked (alone, it would not show)
+    ctx.fillStyle = color;
+    ctx.fillRect(x(s) - 2, value(v) - 2, 4, 4);
   };
   const positive = history.filter((p) => p[1] > 0 && Number.isFinite(p[1]));
   if (positive.length) {
@@ -85,8 +89,8 @@ function lensDrawChart(canvas, history, regions) {
     line(positive, y, LENS_LOSS_COLOR);
     ctx.fillStyle = LENS_LOSS_COLOR;
     ctx.textAlign = "right";
-    ctx.fillText(`${(10 ** hi).toPrecision(2)}`, pad.l - 4, pad.t + 8);
-    ctx.fillText(`${(10 ** lo).toPrecision(2)}`, pad.l - 4, h - pad.b);
+    ctx.fillText(number(10 ** hi), pad.l - 4, pad.t + 8);
+    ctx.fillText(number(10 ** lo), pad.l - 4, h - pad.b);
     ctx.textAlign = "left";
     ctx.fillText("loss", pad.l + 4, pad.t + 8);
   }
