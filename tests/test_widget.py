@@ -109,8 +109,11 @@ def test_what_the_renderer_cannot_draw_is_refused_in_words():
     with pytest.raises(ValueError, match="share one negative slope"):
         pl.Lens(mixed)
     ten = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 10))
-    with pytest.raises(ValueError, match="10 classes needs a colour for each; 8 are in the page's palette"):
+    with pytest.raises(ValueError, match="at most 8 outputs; this one has 10"):
         pl.Lens(ten)
+    five = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 5))
+    with pytest.raises(ValueError, match="5 classes needs a colour for each; 2 were given"):
+        pl.Lens(five, class_colors=["#ff0000", "#00ff00"])
     with pytest.raises(ValueError, match="64 inputs"):
         pl.Lens(nn.Sequential(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 1)))
     with pytest.raises(ValueError, match="class colour"):

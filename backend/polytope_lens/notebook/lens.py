@@ -31,7 +31,7 @@ try:
 except ImportError as exc:  # the optional extra is missing: say how to get it
     raise ImportError("the notebook widget needs anywidget: pip install 'polytope-lens[notebook]'") from exc
 
-from ..core.classes import PALETTE
+from ..core.classes import MAX_CLASSES, PALETTE
 from ..core.network import CLASSIFY, FrozenNetwork, shared_slope
 from ..core.settings import ViewSettings
 from ..geometry.exact import DEFAULT_BOX, check_box
@@ -145,6 +145,9 @@ class Lens(anywidget.AnyWidget):
         except ValueError:
             raise ValueError(f"the page's renderer draws networks whose hidden layers share one negative slope; "
                              f"this one has {list(network.slopes)}") from None
+        if network.out_dim > MAX_CLASSES:  # the renderer's output targets hold the scores of its class limit
+            raise ValueError(f"the page's renderer draws networks of at most {MAX_CLASSES} outputs; this one has "
+                             f"{network.out_dim} (polytope_lens.partition takes it)")
         colors = None
         if network.task == CLASSIFY:
             colors = self._class_colors or [list(c) for c in PALETTE[: network.out_dim]]
