@@ -91,7 +91,7 @@ def test_weights_frame_is_byte_identical_to_the_documented_one():
     model = mlp(widths=(4, 4), out_dim=3, activation="leaky_relu")
     header = {"step": 7, "regions": 12}
     documented = encode_frame({**header, "render": "client", "widths": [4, 4], "out_dim": 3, "negative_slope": 0.2,
-                               "in_dim": 2}, [("weights", flat_weights(model))])
+                               "slopes": [0.2, 0.2], "in_dim": 2}, [("weights", flat_weights(model))])
     assert weights_frame(header, model) == weights_frame(header, model.freeze()) == documented
 
 

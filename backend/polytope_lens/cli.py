@@ -124,6 +124,7 @@ def add_train_parser(subparsers) -> None:
     run.add_argument("--resume", type=Path, default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint.pt")
     run.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads for training (frames are drawn on another thread meanwhile; more helps only big nets on an idle machine)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_network_file_options(p, activation=False, plane=False)
     p.set_defaults(func=cmd_train)
 
 
@@ -133,21 +134,103 @@ def add_regions_parser(subparsers) -> None:
         "regions",
         help="export the exact linear regions of a saved network as JSON or SVG",
         description="Compute the exact partition of the [-1, 1]^2 input square into linear regions "
-        "for a checkpoint written by 'polytope-lens train', and write it as JSON (polygons, "
-        "activation patterns, affine maps) or SVG (regions coloured by pattern).",
+        "for a checkpoint written by 'polytope-lens train' or a model file (ONNX, a PyTorch state dict, "
+        "safetensors), and write it as JSON (polygons, activation patterns, affine maps) or SVG "
+        "(regions coloured by pattern). A network of more than 2 inputs is cut by a plane (--plane).",
     )
-    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="checkpoint.pt written by 'polytope-lens train'")
+    p.add_argument("checkpoint", type=Path, metavar="FILE", help="checkpoint.pt written by 'polytope-lens train', "
+                   "or a model file: .onnx, .pt/.pth (a state dict), .safetensors")
     p.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file: FILE.json or FILE.svg")
     p.add_argument("--layers", type=int, default=None, metavar="K", help="only the partition of the first K hidden layers (default: all)")
     p.add_argument("--size", type=int, default=1024, help="SVG side in pixels (default: 1024)")
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="give up after S seconds (default: no limit)")
     p.add_argument("--t", type=float, default=None, help="a clip's network: the moment to export, -1..1 (default: 0)")
+    add_network_file_options(p)
     p.set_defaults(func=cmd_regions)
+
+
+def add_network_file_options(p, activation: bool = True, plane: bool = True) -> None:
+    """Options of a model file: its plane (D inputs) and, for state dicts, its activations."""
+    g = p.add_argument_group("a model file (ONNX, state dict, safetensors)")
+    if not plane:
+        p.set_defaults(plane=None, rows=(0, 1, 2))
+        g.add_argument("--network", type=Path, default=None, metavar="FILE",
+                       help="continue training this model file's network (.onnx, .pt/.pth state dict, .safetensors; "
+                            "2 inputs, outputs that fit the picture: 1 gray, 3 colour (--color), k classes); "
+                            "a state dict's activation is --activation and --negative-slope")
+    else:
+        _plane_options(g)
+    if activation:  # train has its own --activation and --negative-slope (the network settings)
+        g.add_argument("--activation", choices=("relu", "leaky_relu"), default=None,
+                       help="a state dict's or safetensors file's hidden activation (an ONNX file carries its own)")
+        g.add_argument("--negative-slope", default=None, metavar="S[,S...]",
+                       help="its leaky slope: one, or one per hidden layer (e.g. 0,0.1,0)")
+    g.add_argument("--network-task", dest="network_task", choices=("regress", "classify"), default=None,
+                   help="what the model file's outputs are (default: classify after a final softmax or for other "
+                        "than 1 or 3 outputs, else regress)")
+
+
+def _plane_options(g) -> None:
+    g.add_argument("--plane", type=Path, default=None, metavar="POINTS",
+                   help="a network of D > 2 inputs: the plane through three rows of this .npy or .csv file (N x D); "
+                        "without it, the plane of the first two inputs (the others 0)")
+    g.add_argument("--rows", type=_non_negative_int, nargs=3, default=(0, 1, 2), metavar=("I", "J", "K"),
+                   help="the three rows of the points file (default: 0 1 2)")
+
+
+def _slopes_option(text) -> float | list[float] | None:
+    if text is None or isinstance(text, float):
+        return text
+    try:
+        values = [float(v) for v in str(text).replace(",", " ").split()]
+    except ValueError:
+        raise UsageError(f"--negative-slope: '{text}' is not a number or a comma-separated list of numbers") from None
+    if not values:
+        raise UsageError("--negative-slope: give one number or one per hidden layer")
+    return values[0] if len(values) == 1 else values
+
+
+def _open_model_file(path: Path, args, activation=None, negative_slope=None):
+    """The model file at ``path``, ready to show (sources.OpenedNetwork): a D-input one on its plane."""
+    from .sources import NetworkRefused, open_network, open_view, read_points
+
+    try:
+        network = open_network(path, activation=activation, negative_slope=_slopes_option(negative_slope),
+                               task=args.network_task)
+        points = read_points(args.plane) if args.plane is not None else None
+        if points is not None and network.in_dim == 2:
+            raise NetworkRefused(f"--plane: {path.name} takes 2 inputs and is shown as it is; a plane is for "
+                                 "networks of more inputs", "plane")
+        return open_view(network, path.name, points, tuple(args.rows))
+    except NetworkRefused as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """A checkpoint written by 'polytope-lens train' (read with weights_only, as every .pt file is)."""
+    from .core.training import read_checkpoint
+    from .sources import file_format
+
+    with path.open("rb") as f:
+        head = f.read(16)
+    if file_format(head, path.name) != "state_dict":
+        return False
+    try:
+        read_checkpoint(path)
+    except ValueError:
+        return False
+    return True
 
 
 def cmd_regions(args) -> int:
     if not args.checkpoint.is_file():
-        print(f"polytope-lens regions: error: no such checkpoint: {args.checkpoint}", file=sys.stderr)
+        print(f"polytope-lens regions: error: no such checkpoint or model file: {args.checkpoint}", file=sys.stderr)
+        return 2
+    if not _is_checkpoint(args.checkpoint):
+        return _model_file_regions(args)
+    if args.plane is not None or args.activation is not None or args.negative_slope is not None:
+        print(f"polytope-lens regions: error: {args.checkpoint} is a checkpoint: --plane, --activation and "
+              "--negative-slope are for model files", file=sys.stderr)
         return 2
     try:
         summary = export_regions(args.checkpoint, args.out, args.layers, size=args.size, time_limit_s=args.time_limit,
@@ -164,6 +247,41 @@ def cmd_regions(args) -> int:
           f"{summary['seconds']:.2f} s)")
     if "boundary_length" in summary:
         print(f"decision boundary: length {summary['boundary_length']:.4f}, crossing {summary['boundary_regions']:,} regions")
+    return 0
+
+
+def _model_file_regions(args) -> int:
+    """``regions FILE`` for a model file: its network (on its plane) as JSON or SVG, the plane's map
+    ("plane": origin, u, v: input = origin + x·u + y·v) and its three points in the JSON."""
+    from .core.classes import PALETTE
+    from .geometry.export import write_regions
+
+    try:
+        opened = _open_model_file(args.checkpoint, args, args.activation, args.negative_slope)
+        shown = opened.shown
+        classes = None
+        if shown.task == "classify" and shown.out_dim <= len(PALETTE):  # its decision regions, in the palette's colours
+            classes = ["#{:02x}{:02x}{:02x}".format(*c) for c in PALETTE[:shown.out_dim]]
+        summary = opened.summary()
+        extra = {"source": args.checkpoint.name, "network": {k: summary[k] for k in (
+            "in_dim", "out_dim", "layers", "slopes", "activations", "task")}}
+        if opened.plane is not None:
+            extra.update(plane=opened.plane.to_json(), marks=summary["marks"], rows=summary["rows"])
+        result = write_regions(shown, args.out, args.layers, extra=extra, classes=classes, marks=opened.marks,
+                               size=args.size, time_limit_s=args.time_limit)
+    except UsageError as exc:
+        print(f"polytope-lens regions: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, PartitionTooLarge) as exc:
+        print(f"polytope-lens regions: error: {exc}", file=sys.stderr)
+        return 2
+    where = "" if opened.plane is None else (
+        f" on the plane through rows {' '.join(map(str, opened.rows))} of {args.plane.name}" if opened.rows
+        else " on the plane of its first two inputs")
+    print(f"wrote {result['path']}: {result['regions']:,} regions of {args.checkpoint.name}{where} "
+          f"(first {result['layers']} of {result['hidden_layers']} hidden layers, {result['seconds']:.2f} s)")
+    if "boundary_length" in result:
+        print(f"decision boundary: length {result['boundary_length']:.4f}, crossing {result['boundary_regions']:,} regions")
     return 0
 
 
@@ -234,12 +352,16 @@ def _make_trainer(args) -> Trainer:
                 raise UsageError(f"{flags} cannot change when resuming (they define the network); only {allowed} can")
             if not args.resume.is_file():
                 raise UsageError(f"no such checkpoint: {args.resume}")
+            if args.network is not None:
+                raise UsageError("give either --network or --resume, not both (the checkpoint holds its network)")
             try:
                 return trainer_from_checkpoint(args.resume, overrides=given, device=args.device)
             except ValidationError:
                 raise
             except ValueError as exc:  # read_checkpoint: its "(...)" part is torch's multi-line unpickling story
                 raise UsageError(f"{args.resume}: {str(exc).split(' (')[0]}") from None
+        if args.network is not None and args.resume is None:
+            return _trainer_from_model_file(args, given)
         preset = _preset_settings(args)
         if args.image is None and "image" not in preset:
             raise UsageError("IMAGE is required (or --resume CHECKPOINT, or --preset ID)")
@@ -258,6 +380,32 @@ def _make_trainer(args) -> Trainer:
         raise UsageError(f"{args.image}: {exc}") from None
     except SettingError as exc:  # e.g. --task classify: too few classes, or a clip
         raise UsageError(f"{args.image if exc.field == 'image' else '--' + exc.field.replace('_', '-')}: {exc}") from None
+
+
+def _trainer_from_model_file(args, given: dict) -> Trainer:
+    """``train IMAGE --network FILE``: the file's network trained on from its weights on the picture."""
+    from .core.training import network_config, trainer_for_network
+
+    if not args.network.is_file():
+        raise UsageError(f"--network: no such model file: {args.network}")
+    preset = _preset_settings(args)
+    if args.image is None and "image" not in preset:
+        raise UsageError("IMAGE is required: the picture the network trains on")
+    if args.image is not None:
+        preset["image"] = args.image
+    args.image = preset["image"]
+    opened = _open_model_file(args.network, args, given.get("activation"), given.get("negative_slope"))
+    if opened.cannot_train:
+        raise UsageError(f"--network: {args.network.name} cannot train on a picture: {opened.cannot_train}")
+    config = network_config(RunConfig(**{**preset, **given}), opened.shown)
+    path = _resolve_image(args.image)
+    if not Path(path).is_file():
+        raise UsageError(f"no such picture file or sample id: {args.image}")
+    target = load_clip_or_picture(path, color=config.target_color)
+    trainer = trainer_for_network(config, target, opened.shown, device=args.device, cannot_train=opened.cannot_train)
+    if trainer.untrainable:
+        raise UsageError(f"--network: {args.network.name} cannot train on {args.image}: {trainer.untrainable}")
+    return trainer
 
 
 def _preset_settings(args) -> dict:

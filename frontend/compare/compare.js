@@ -79,6 +79,7 @@ class RunReplay {
       widths: this.meta.widths,
       outDim: this.meta.out_dim,
       negativeSlope: this.meta.negative_slope,
+      slopes: this.meta.slopes ?? null, // one per hidden layer (a network opened from a file may mix them)
       weights: this.weights.subarray(i * this.params, (i + 1) * this.params),
       classColors: classColorsOf(this.meta, this.meta.out_dim), // a classifier's: drawn as its class map
     };

@@ -4,6 +4,7 @@
 //   const r = new MLPRenderer(canvas);            // MLPRenderer.supported() first
 //   r.resize(w, h);                                // device pixels = grid points
 //   r.setWeights({widths, outDim, negativeSlope, weights});   // wire layout, float32
+//   r.setWeights({widths, outDim, slopes, weights});          // a slope per hidden layer (mixed)
 //   r.setDisplay({panel: "partition", fillRegions: false, boundaries: true});
 //   r.setView({x0: -1, x1: 1, y0: -1, y1: 1});     // redraws once, on the next frame
 //
@@ -178,8 +179,9 @@ function passOutputs(pass) {
 }
 
 const INPUT = "vec4(texelFetch(uXY, ivec2(p.x, 0), 0).r, texelFetch(uXY, ivec2(p.y, 1), 0).r, 1.0, 0.0)";
-const PASS_HEAD = `uniform sampler2D uXY;  // R32F: row 0 x of each column, row 1 y of each row (bottom up)
-uniform float uSlope;`;
+// The negative slope of each hidden layer (0: ReLU): a network opened from a file may mix them.
+const passHead = (lay) => `uniform sampler2D uXY;  // R32F: row 0 x of each column, row 1 y of each row (bottom up)
+uniform float uSlopes[${lay.widths.length}];`;
 
 // Pass 1, looped form (any net within the limits): weights from the RGBA32F texture,
 // activations in a local array. Each step dots input slot k with rows j..j+3 of a layer.
@@ -190,7 +192,7 @@ function loopedSource(lay, pass) {
   return `${HEAD}
 uniform sampler2D uW;
 uniform ivec4 uL[${lay.layers.length}];  // per layer: first texel, texels per row, inputs, outputs
-${PASS_HEAD}
+${passHead(lay)}
 ${out.decl}
 const int SLOTS = ${lay.slots};
 vec4 buf[2 * SLOTS];  // activations (and a 1.0 for the bias) of the current and next layer
@@ -208,7 +210,7 @@ void main() {
       int t = L.x + j * L.y;
       for (int k = 0; k < L.y; k++) { vec4 a = buf[cur + k]; z += ${rowDots}; }
       ${out.init ? setBits.join("\n      ") : ""}
-      buf[nxt + (j >> 2)] = mix(uSlope * z, z, greaterThan(z, vec4(0.0)));  // (leaky) ReLU, as torch
+      buf[nxt + (j >> 2)] = mix(uSlopes[l] * z, z, greaterThan(z, vec4(0.0)));  // (leaky) ReLU, as torch
     }
     int n = L.w;  // the bias input of the next layer: a 1.0 after the last activation
     vec4 one = vec4(equal(ivec4(0, 1, 2, 3), ivec4(n & 3)));
@@ -271,8 +273,9 @@ function unrolledSource(lay, pass, inBlock) {
     }
     return code;
   };
-  let g = 0;
+  let g = 0, li = 0; // li: the run's first hidden layer
   for (const run of layerRuns(lay, pass.layers, !inBlock)) {
+    const slope = run.count > 1 ? `uSlopes[${li} + i]` : `uSlopes[${li}]`;
     const texels = ((run.nOut + 3) & ~3) * run.stride, words = (run.nOut + 31) >> 5, loop = run.count > 1;
     const code = body(run, loop ? null : run.base);
     if (!loop) {  // pattern bits straight into their words
@@ -286,7 +289,7 @@ function unrolledSource(lay, pass, inBlock) {
     }
     for (let q = 0; q < (run.nOut + 3) >> 2; q++) {
       const bias = q === run.nOut >> 2 ? ` + vec4(${[0, 1, 2, 3].map((c) => (c === (run.nOut & 3) ? "1.0" : "0.0"))})` : "";
-      code.push(`a${q} = mix(uSlope * z${q}, z${q}, greaterThan(z${q}, vec4(0.0)))${bias};  // (leaky) ReLU, as torch`);
+      code.push(`a${q} = mix(${slope} * z${q}, z${q}, greaterThan(z${q}, vec4(0.0)))${bias};  // (leaky) ReLU, as torch`);
     }
     if ((run.nOut & 3) === 0) code.push(`a${run.nOut >> 2} = vec4(1.0, 0.0, 0.0, 0.0);  // the next layer's bias input`);
     if (out.init && loop) {
@@ -300,6 +303,7 @@ function unrolledSource(lay, pass, inBlock) {
     const head = loop ? [`for (int i = 0; i < ${run.count}; i++) {`, `  int b = ${run.base} + i * ${texels};`] : ["{"];
     lines.push(...head, ...code.map((c) => `  ${c}`), "}");
     g += run.nOut * run.count;
+    li += run.count;
   }
   if (pass.pred) {
     const L = lay.layers[lay.layers.length - 1];
@@ -310,7 +314,7 @@ function unrolledSource(lay, pass, inBlock) {
     : `uniform sampler2D uW;\nvec4 wt(int t) { return texelFetch(uW, ivec2(t & ${TEX_W - 1}, t >> ${Math.log2(TEX_W)}), 0); }`;
   return `${HEAD}
 ${weights}
-${PASS_HEAD}
+${passHead(lay)}
 ${out.decl}
 void main() {
   ivec2 p = ivec2(gl_FragCoord.xy);
@@ -498,7 +502,7 @@ export class MLPRenderer {
     this.options = options;
     this.view = { x0: -1, x1: 1, y0: -1, y1: 1 };
     this.display = { panel: "partition", fillRegions: false, boundaries: true };
-    this.net = null; // {lay, passes, slope, packed}
+    this.net = null; // {lay, passes, slopes, packed}
     this.size = [Math.max(1, canvas.width), Math.max(1, canvas.height)];
     this._frame = 0;
     this._init();
@@ -538,8 +542,9 @@ export class MLPRenderer {
   }
 
   /** weights: Float32Array, per layer (hidden layers, then output) W (out x in, row-major) then b.
-   *  classColors: a classifier's [[r, g, b], ...] (one per output), drawn as a class map; else null. */
-  setWeights({ widths, outDim = 1, negativeSlope = 0, weights, classColors = null }) {
+   *  classColors: a classifier's [[r, g, b], ...] (one per output), drawn as a class map; else null.
+   *  slopes: the negative slope of each hidden layer; without it, negativeSlope for all of them. */
+  setWeights({ widths, outDim = 1, negativeSlope = 0, slopes = null, weights, classColors = null }) {
     if (classColors && (!Array.isArray(classColors) || classColors.length !== outDim || outDim < 2)) {
       throw new Error(`a classifier needs one colour per output (${outDim}), got ${classColors?.length}`);
     }
@@ -549,7 +554,13 @@ export class MLPRenderer {
     if (!(weights instanceof Float32Array) || weights.length !== lay.params) {
       throw new Error(`expected a Float32Array of ${lay.params} weights, got ${weights?.length}`);
     }
-    this._setNet({ lay, passes: planPasses(lay, this.maxTargets), slope: negativeSlope, packed: packWeights(lay, weights), classColors });
+    const perLayer = slopes ?? widths.map(() => negativeSlope);
+    if (!Array.isArray(perLayer) && !(perLayer instanceof Float32Array) || perLayer.length !== widths.length
+        || ![...perLayer].every(Number.isFinite)) {
+      throw new Error(`expected a finite slope per hidden layer (${widths.length}), got ${JSON.stringify(slopes)}`);
+    }
+    this._setNet({ lay, passes: planPasses(lay, this.maxTargets), slopes: Float32Array.from(perLayer),
+      packed: packWeights(lay, weights), classColors });
     this._request();
   }
 
@@ -667,11 +678,11 @@ export class MLPRenderer {
   }
 
   _evaluate(pass) {
-    const gl = this.gl, { lay, slope, form } = this.net;
+    const gl = this.gl, { lay, slopes, form } = this.net;
     const key = `eval${JSON.stringify([lay.widths, lay.outDim, pass, form])}`;
     const prog = this._program(key, () => (form === "looped" ? loopedSource(lay, pass) : unrolledSource(lay, pass, form === "unrolled")));
     gl.useProgram(prog);
-    gl.uniform1f(prog.loc("uSlope"), slope);
+    gl.uniform1fv(prog.loc("uSlopes[0]"), slopes);
     if (form === "unrolled") {
       gl.uniformBlockBinding(prog, gl.getUniformBlockIndex(prog, "Weights"), 0);
       gl.bindBufferBase(gl.UNIFORM_BUFFER, 0, this.uniforms);

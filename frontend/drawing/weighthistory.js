@@ -5,7 +5,7 @@
 
 export const HISTORY_BYTES = 64 * 1024 * 1024;
 
-const shapeOf = (net) => `${net.widths.join(",")}|${net.outDim}|${net.negativeSlope}`;
+const shapeOf = (net) => `${net.widths.join(",")}|${net.outDim}|${net.slopes ? net.slopes.join(",") : net.negativeSlope}`;
 
 export class WeightHistory {
   constructor(maxBytes = HISTORY_BYTES) {
@@ -14,7 +14,7 @@ export class WeightHistory {
   }
 
   clear() {
-    this.entries = []; // nets {step, widths, outDim, negativeSlope, weights}, in step order
+    this.entries = []; // nets {step, widths, outDim, negativeSlope, slopes, weights}, in step order
     this.bytes = 0;
     this.gap = 0; // least step distance kept between entries once thinned (the newest aside)
     this.shape = null;

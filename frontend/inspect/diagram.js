@@ -55,12 +55,13 @@ export function preActivations(net, G) {
       input[P + r * G + c] = 1 - (2 * r + 1) / G;
     }
   }
-  const slope = net.negativeSlope || 0;
+  const slopes = net.slopes ?? net.widths.map(() => net.negativeSlope || 0); // one per hidden layer
   const w = net.weights;
   const layers = [];
   let at = 0;
   let inDim = 2;
-  for (const width of net.widths) {
+  for (const [l, width] of net.widths.entries()) {
+    const slope = slopes[l];
     const z = new Float32Array(width * P);
     const bias = at + width * inDim;
     for (let o = 0; o < width; o++) {

@@ -59,7 +59,7 @@ export class ServerWeights {
       if (token !== this.token) return;
       this.shown = data.step;
       this.onNet({
-        step: data.step, widths: data.widths, outDim: data.out_dim, negativeSlope: data.negative_slope,
+        step: data.step, widths: data.widths, outDim: data.out_dim, negativeSlope: data.negative_slope, slopes: data.slopes ?? null,
         weights: Float32Array.from(data.weights), inDim: data.in_dim,
       });
     } catch (err) {

@@ -44,7 +44,8 @@ export function parseFrame(buffer) {
   return { header, sections, net: null };
 }
 
-/** The network of a client-mode update: {step, widths, outDim, negativeSlope, weights: Float32Array}. */
+/** The network of a client-mode update: {step, widths, outDim, negativeSlope, slopes (one per hidden
+ *  layer), weights: Float32Array}. */
 function networkOf(header, bytes) {
   const widths = header.widths;
   const outDim = header.out_dim;
@@ -69,9 +70,13 @@ function networkOf(header, bytes) {
     for (let i = 0; i < params; i++) weights[i] = view.getFloat32(4 * i, true);
   }
   const slope = Number(header.negative_slope) || 0;
+  const slopes = header.slopes === undefined ? widths.map(() => slope) : header.slopes;
+  if (!Array.isArray(slopes) || slopes.length !== widths.length || !slopes.every(Number.isFinite)) {
+    throw new FrameError(`bad slopes ${JSON.stringify(header.slopes)} for ${widths.length} hidden layers`);
+  }
   // A classifier's class colours ("#rrggbb", one per output): its scores are drawn as a class map.
   const classColors = classColorsOf(header, outDim);
-  return { step: header.step, widths, outDim, negativeSlope: slope, weights, inDim, classColors };
+  return { step: header.step, widths, outDim, negativeSlope: slope, slopes, weights, inDim, classColors };
 }
 
 /** A frame's class colours as [[r, g, b], ...] (a classifier's), or null (a regression). */

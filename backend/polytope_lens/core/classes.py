@@ -103,6 +103,16 @@ def find_classes(target: Target) -> ClassLabels:
     return ClassLabels(labels, tuple(PALETTE[k] for k in found), tuple(PALETTE_NAMES[k] for k in found), tuple(counts))
 
 
+def view_classes(count: int, target: Target) -> ClassLabels:
+    """The classes of a classifier shown on a picture that does not hold its classes (a network opened
+    from a file, not trained here): the palette's first ``count`` colours, no pixel labelled."""
+    if not 2 <= count <= MAX_CLASSES:
+        raise ClassError(f"the page draws classifiers of 2 to {MAX_CLASSES} classes (one palette colour each); this "
+                         f"network has {count} class scores", field="network")
+    labels = np.full(target.values.shape[:2], UNLABELLED, dtype=np.int8)
+    return ClassLabels(labels, PALETTE[:count], PALETTE_NAMES[:count], (0,) * count)
+
+
 def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
     """Pixels whose (2 radius + 1)^2 square neighbourhood lies wholly in ``mask``; past the picture's
     border counts as in (the border is not an edge between colours)."""

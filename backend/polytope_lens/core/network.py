@@ -91,6 +91,15 @@ def shared_slope(network: Network) -> float:
     return slopes.pop() if slopes else 0.0
 
 
+def slope_fields(network: Network) -> dict:
+    """The activations as the formats that carry weights state them (the websocket's weights frame,
+    /weights, weights.json): ``slopes``, one negative slope per hidden layer, and ``negative_slope``,
+    the one slope of them all (where they differ, the first: readers that know only one slope predate
+    networks opened from files, which may mix them; every reader here takes ``slopes``)."""
+    slopes = [float(s) for s in network.slopes]
+    return {"negative_slope": slopes[0] if slopes else 0.0, "slopes": slopes}
+
+
 def flat_size(widths: Sequence[int], out_dim: int, in_dim: int = 2) -> int:
     """Bytes of the flat layout of a network of these hidden widths."""
     sizes = [in_dim, *widths, out_dim]

@@ -17,9 +17,9 @@ import torch
 from PIL import Image
 
 from .settings import VIEW_FIELDS, RunConfig, SettingError
-from .classes import ClassLabels, find_classes, sample_labelled_points
+from .classes import ClassLabels, find_classes, sample_labelled_points, view_classes
 from .images import PointSample, Target, sample_points
-from .model import MLP, build_mlp
+from .model import MLP, build_mlp, format_layers
 from .network import Network
 from .sawtooth import set_sawtooth
 
@@ -98,6 +98,8 @@ class Trainer:
         self.step_count = 0
         self.last_batch_loss = math.nan
         self._snapshot: dict[str, torch.Tensor] | None = None
+        self.opened: Network | None = None  # a network from a file this run started from (reset goes back to it)
+        self.untrainable: str | None = None  # why this run only shows its network (see view_only)
         self.reset()
 
     @property
@@ -125,6 +127,11 @@ class Trainer:
     def reset(self, seed: int | None = None) -> None:
         """Fresh initialisation; ``seed`` defaults to the config's (same start again)."""
         seed = self.config.seed if seed is None else seed
+        if self.untrainable and self.opened is not None:  # a network only shown: back to the file's weights
+            self._install(self.opened)
+            self.step_count = 0
+            self._take_snapshot()
+            return
         init_gen = torch.Generator().manual_seed(seed)
         self.model: MLP = build_mlp(
             self.config.widths,
@@ -145,6 +152,8 @@ class Trainer:
         )
         self.step_count = 0
         self.last_batch_loss = math.nan
+        if self.opened is not None:  # a run of a network from a file starts again from the file's weights
+            self._install(self.opened)
         self._take_snapshot()
 
     def adopt(self, network: Network) -> None:
@@ -154,12 +163,34 @@ class Trainer:
         problem = network_fits(network, self.target.in_dim, self.out_dim, self.config.task)
         if problem:
             raise SettingError(problem, field="network")
-        self.model = MLP.from_network(network).to(self.device)
-        self.optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr,
-                                        self.config.momentum)
+        self.opened = network
+        self._install(network)
         self.step_count = 0
         self.last_batch_loss = math.nan
         self._take_snapshot()
+
+    def view_only(self, network: Network, reason: str) -> None:
+        """Show ``network`` without training it (its inputs or outputs do not fit this picture):
+        no training points, losses not measured, ``step`` refused with ``reason``. A classifier's
+        scores are drawn in the palette's first colours (at most MAX_CLASSES of them)."""
+        self.opened = network
+        self.untrainable = reason
+        self._install(network)
+        empty = np.zeros((0, 2), dtype=np.float32)
+        labels = (np.zeros(0, np.int64) if network.task == "classify"  # a classifier's points carry labels
+                  else np.zeros((0, network.out_dim), np.float32))
+        self.sample = PointSample(np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64), empty, labels, empty, labels)
+        self.train_x = self.val_x = torch.from_numpy(empty).to(self.device)
+        self.train_y = self.val_y = torch.zeros((0, network.out_dim), device=self.device)
+        self.classes = view_classes(network.out_dim, self.target) if network.task == "classify" else None
+        self.config = self.config.model_copy(update={"task": network.task})  # what the network is, as it is
+        self.step_count = 0
+        self._take_snapshot()
+
+    def _install(self, network: Network) -> None:
+        self.model = MLP.from_network(network).to(self.device)
+        self.optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr,
+                                        self.config.momentum)
 
     def apply_training(self, **changes) -> None:
         """Change training settings (core.settings.TrainingSettings) on the running network.
@@ -180,7 +211,10 @@ class Trainer:
 
     # -- training -----------------------------------------------------------
     def step(self, n: int = 1) -> float:
-        """Run ``n`` optimiser steps; returns the last batch loss."""
+        """Run ``n`` optimiser steps; returns the last batch loss. SettingError (field ``network``)
+        for a run that only shows its network."""
+        if self.untrainable:
+            raise SettingError(f"this network cannot train here: {self.untrainable}", field="network")
         batch = self.config.effective_batch_size
         full = batch >= self.train_x.shape[0]
         loss_value = self.last_batch_loss
@@ -223,7 +257,10 @@ class Trainer:
 
     @torch.no_grad()
     def losses(self) -> Losses:
-        """Mean squared error (classify: cross-entropy, and accuracy) on all training and validation points."""
+        """Mean squared error (classify: cross-entropy, and accuracy) on all training and validation points;
+        NaN for a run that only shows its network (it has no points)."""
+        if self.untrainable:
+            return Losses(math.nan, math.nan)
         train_out, val_out = self.model(self.train_x), self.model(self.val_x)
         train = float(self._loss(train_out, self.train_y).item())
         val = float(self._loss(val_out, self.val_y).item())
@@ -264,6 +301,7 @@ class Trainer:
             "config": self.config.model_dump(),
             "step": self.step_count,
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "slopes": list(self.model.slopes),  # per hidden layer: a network from a file may mix them
             "optimizer": self.optimizer.state_dict(),
             "batch_generator": self.batch_gen.get_state().cpu(),
             "target_png": buf.getvalue(),
@@ -280,6 +318,44 @@ class Trainer:
         buf = io.BytesIO()
         torch.save(self.checkpoint(), buf)
         return buf.getvalue()
+
+
+def network_config(config: RunConfig, network: Network) -> RunConfig:
+    """``config`` (its picture, points, optimiser) with what defines ``network``: its layers, task,
+    colour (3 outputs) and activation (leaky when any layer leaks; the first leaky slope when the
+    settings can say it, per layer in the network itself)."""
+    leaky = [s for s in network.slopes if s]
+    update = {"layers": format_layers(network.widths), "task": network.task,
+              "color": network.task == "regress" and network.out_dim == 3,
+              "activation": "leaky_relu" if leaky else "relu", "init": "random"}
+    if leaky and 0.0 < leaky[0] < 1.0:
+        update["negative_slope"] = float(leaky[0])
+    return config.model_copy(update=update)
+
+
+def trainer_for_network(config: RunConfig, target: Target, network: Network, device: str | torch.device | None = None,
+                        cannot_train: str | None = None) -> Trainer:
+    """A run of a 2-input network opened from a file, on ``target``: it trains on from the network's
+    weights when the picture fits it (1 output: gray, 3: colour, k class scores: a picture of k
+    classes); otherwise (or with ``cannot_train``, the caller's reason) it only shows the network,
+    and ``untrainable`` says why."""
+    if network.task == "regress" and network.out_dim not in (1, 3):
+        raise SettingError(f"a regression is drawn from 1 (gray) or 3 (colour) outputs; this network has "
+                           f"{network.out_dim}: open it with task 'classify' to see its class scores", field="network")
+    config = network_config(config, network)
+    problem = cannot_train
+    if problem is None:
+        try:
+            trainer = Trainer(config, target, device=device)
+            problem = network_fits(network, target.in_dim, trainer.out_dim, config.task)
+        except (SettingError, ValueError) as exc:  # the picture has no classes, too few labelled pixels, ...
+            problem = str(exc)
+        if problem is None:
+            trainer.adopt(network)
+            return trainer
+    shown = Trainer(config.model_copy(update={"task": "regress", "color": target.channels == 3}), target, device=device)
+    shown.view_only(network, problem)
+    return shown
 
 
 def network_fits(network: Network, in_dim: int, out_dim: int, task: str) -> str | None:
@@ -314,6 +390,12 @@ def read_checkpoint(source: str | Path | bytes) -> dict:
     return ckpt
 
 
+def _mixed_slopes(ckpt: dict, slopes: tuple[float, ...]) -> bool:
+    """The checkpoint's network has its own slope per layer (one opened from a file), not the config's."""
+    saved = ckpt.get("slopes")
+    return isinstance(saved, list) and len(saved) == len(slopes) and tuple(map(float, saved)) != tuple(slopes)
+
+
 def _png(frame: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(frame[:, :, 0] if frame.shape[2] == 1 else frame).save(buf, format="PNG")
@@ -343,6 +425,10 @@ def trainer_from_checkpoint(
     ckpt = read_checkpoint(source)
     config = RunConfig.model_validate({**ckpt["config"], **(overrides or {})})
     trainer = Trainer(config, checkpoint_target(ckpt), device=device)
+    if _mixed_slopes(ckpt, trainer.model.slopes):
+        trainer.model = MLP(config.widths, trainer.out_dim, trainer.model.negative_slope, trainer.target.in_dim,
+                            config.task, layer_slopes=ckpt["slopes"]).to(trainer.device)
+        trainer.optimizer = make_optimizer(config.optimizer, trainer.model.parameters(), config.lr, config.momentum)
     trainer.model.load_state_dict(ckpt["model"])
     trainer.step_count = int(ckpt["step"])
     if config.optimizer == ckpt["config"]["optimizer"]:
@@ -362,6 +448,8 @@ def load_checkpoint_model(checkpoint_path: str | Path):
     model = build_mlp(config.widths, out_dim=out_dim, activation=config.activation,
                       negative_slope=config.negative_slope, in_dim=int(ckpt["model"]["linears.0.weight"].shape[1]),
                       task=config.task)
+    if _mixed_slopes(ckpt, model.slopes):
+        model = MLP(config.widths, out_dim, model.negative_slope, model.in_dim, config.task, layer_slopes=ckpt["slopes"])
     model.load_state_dict(ckpt["model"])
     model.eval()
     return model, config, int(ckpt["step"])

@@ -219,3 +219,17 @@ def partition_svg_bytes(partition: ExactPartition, size: int = 1024, stroke: str
         _check_clock(deadline, "SVG drawing")
     parts.append(b"</g></svg>")
     return b"".join(parts)
+
+
+def marks_svg(marks: Sequence[Sequence[float]], box: Sequence[float], size: int) -> str:
+    """Numbered rings at points of the square (x right, y up), e.g. the three points of a plane."""
+    x0, x1, y0, y1 = (float(v) for v in box)
+    r = max(4, size // 100)
+    items = []
+    for i, (x, y) in enumerate(marks, 1):
+        px, py = (x - x0) / (x1 - x0) * size, (y1 - y) / (y1 - y0) * size
+        items.append(f'<g class="mark"><circle cx="{px:.2f}" cy="{py:.2f}" r="{r}" fill="none" stroke="#000" '
+                     f'stroke-width="{max(1, r // 3)}"/><circle cx="{px:.2f}" cy="{py:.2f}" r="{r - 1}" fill="none" '
+                     f'stroke="#fff" stroke-width="1"/><text x="{px + r + 2:.2f}" y="{py - r - 2:.2f}" '
+                     f'font-size="{2 * r}" font-family="sans-serif">{i}</text></g>')
+    return f'<g id="marks">{"".join(items)}</g>'

@@ -13,9 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.network import Network
 from ..core.training import load_checkpoint_model
 from .decision import decision_json, decision_regions, decision_svg, with_decision_overlay
-from .documents import partition_document
+from .documents import marks_svg, partition_document
 from .exact import ExactPartition, exact_partition
 from .patterns import bit_pattern_colors
 from .slices import slice_model
@@ -92,36 +93,57 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
     "step", "area_sum", "seconds", "bytes"}``. Raises ``ValueError`` for an
     unknown extension, a bad ``layers`` or a file that is not a checkpoint.
     """
-    out = Path(out_path)
-    fmt = FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{out}: the output must end in .json or .svg")
+    output_format(out_path)
     model, config, step = load_checkpoint_model(checkpoint_path)
     classes = _checkpoint_class_colors(checkpoint_path) if config.task == "classify" else None
-    L = len(config.widths)
-    k = L if layers is None else int(layers)
-    if not 1 <= k <= L:
-        raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
-    start = time.perf_counter()
-    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     moment = None
     if model.in_dim == 3:
         moment = 0.0 if t is None else float(t)
         if not -1.0 <= moment <= 1.0:
             raise ValueError(f"t must be within -1..1 (the clip runs from t = -1 to t = 1), got {t}")
         model = slice_model(model, moment)
-    part = exact_partition(model, max_layers=k, max_regions=max_regions, deadline=deadline)
+    extra = {"step": step, "config": config.model_dump(), **({} if moment is None else {"t": moment})}
+    summary = write_regions(model, out_path, layers, extra=extra, classes=classes, size=size, max_regions=max_regions,
+                            time_limit_s=time_limit_s)
+    return {**summary, "step": step, "t": moment}
+
+
+def output_format(out_path: str | Path) -> str:
+    """"json" or "svg" by the output file's extension; ValueError for any other."""
+    fmt = FORMATS.get(Path(out_path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{out_path}: the output must end in .json or .svg")
+    return fmt
+
+
+def write_regions(network: Network, out_path: str | Path, layers: int | None = None, *, extra: dict | None = None,
+                  classes: Sequence[str] | None = None, marks: Sequence[Sequence[float]] = (), size: int = 1024,
+                  max_regions: int | None = None, time_limit_s: float | None = None) -> dict:
+    """Write the exact partition of any 2-input ``network`` to ``out_path`` (.json: the document the
+    server sends with ``extra``'s fields added; .svg: regions coloured by pattern), a classifier's
+    exact decision regions with it when ``classes`` (its colours) are given, and ``marks`` (points
+    on the square, e.g. a plane's three points) as rings in the SVG."""
+    out = Path(out_path)
+    fmt = output_format(out)
+    L = len(network.widths)
+    k = L if layers is None else int(layers)
+    if not 1 <= k <= L:
+        raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
+    start = time.perf_counter()
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    part = exact_partition(network, max_layers=k, max_regions=max_regions, deadline=deadline)
     decision = decision_regions(part) if classes and part.complete else None  # a classifier's exact decision regions
-    if fmt == "json":  # the compact document the server sends (documents.py), with the run's config
-        extra = {"format": DOCUMENT_FORMAT, "step": step, "config": config.model_dump(), "layers": k,
-                 "hidden_layers": L, **({} if moment is None else {"t": moment})}
+    if fmt == "json":  # the compact document the server sends (documents.py)
+        fields = {"format": DOCUMENT_FORMAT, **(extra or {}), "layers": k, "hidden_layers": L}
         if decision is not None:
-            extra.update(classes=classes, decision=decision_json(decision, classes))
-        text = partition_document(part, extra).decode()
+            fields.update(classes=list(classes), decision=decision_json(decision, list(classes)))
+        text = partition_document(part, fields).decode()
     else:
         text = partition_svg(part, size=size)
         if decision is not None:
-            text = with_decision_overlay(text, decision_svg(decision, part.box, size, classes))
+            text = with_decision_overlay(text, decision_svg(decision, part.box, size, list(classes)))
+        if marks:
+            text = with_decision_overlay(text, marks_svg(marks, part.box, size))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return {
@@ -130,8 +152,6 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
         "regions": part.region_count,
         "layers": k,
         "hidden_layers": L,
-        "step": step,
-        "t": moment,
         "area_sum": float(part.areas().sum()),
         "seconds": round(time.perf_counter() - start, 3),
         "bytes": len(text.encode()),

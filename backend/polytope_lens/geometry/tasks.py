@@ -22,7 +22,7 @@ from typing import Sequence
 
 from ..core.network import FrozenNetwork
 from .decision import decision_json, decision_regions, region_classes, decision_svg, with_decision_overlay
-from .documents import FIELDS, partition_document, partition_svg_bytes
+from .documents import FIELDS, marks_svg, partition_document, partition_svg_bytes
 from .exact import DEFAULT_BOX, exact_partition, neuron_zero_set, region_counts_partial
 
 PROGRESS_FORMAT = "<dq"  # fraction done (0..1), regions so far
@@ -77,9 +77,11 @@ def read_progress(path: str) -> tuple[float, int]:
 
 def regions_document(weights: FrozenNetwork, layers: int, extra: dict, *, kind: str = "json",
                      fields: Sequence[str] = FIELDS, max_regions: int, max_bytes: int, budget_s: float,
-                     box: Sequence[float] = DEFAULT_BOX, progress_path: str | None = None) -> bytes:
+                     box: Sequence[float] = DEFAULT_BOX, progress_path: str | None = None,
+                     marks: Sequence[Sequence[float]] = ()) -> bytes:
     """The exact partition of the first ``layers`` hidden layers as compact JSON (with ``extra``
-    fields) or SVG. Raises exact.PartitionTooLarge (or documents.DocumentTooLarge) past a limit."""
+    fields) or SVG (with ``marks``, points of the square such as a plane's three, as rings).
+    Raises exact.PartitionTooLarge (or documents.DocumentTooLarge) past a limit."""
     deadline = time.monotonic() + budget_s
     progress = ProgressFile(progress_path)
     try:
@@ -90,7 +92,9 @@ def regions_document(weights: FrozenNetwork, layers: int, extra: dict, *, kind: 
         decision = decision_regions(part) if classes else None
         if kind == "svg":
             svg = partition_svg_bytes(part, max_bytes=max_bytes, deadline=deadline)
-            return svg if decision is None else with_decision_overlay(svg, decision_svg(decision, part.box, 1024, classes))
+            if decision is not None:
+                svg = with_decision_overlay(svg, decision_svg(decision, part.box, 1024, classes))
+            return with_decision_overlay(svg, marks_svg(marks, part.box, 1024)) if marks else svg
         if decision is not None:
             extra = {**extra, "decision": decision_json(decision, classes)}
         return partition_document(part, extra, fields=fields, max_bytes=max_bytes, deadline=deadline)

@@ -19,7 +19,7 @@ run folder through ``RunFolder.record``; ``polytope-lens plot`` and a sweep's ca
     clip_counts.json                a clip's run: {"step", "moments": [{"frame", "t", "exact_regions"}]}
     weights.bin                     the network at every recorded step: float32 little-endian, step
                                     after step, each in the websocket's flat layout (docs/protocol.md)
-    weights.json                    what weights.bin holds: steps, widths, out_dim, negative_slope,
+    weights.json                    what weights.bin holds: steps, widths, out_dim, negative_slope, slopes,
                                     bytes per step, a classifier's class colours
     summary.json                    a sweep run's final losses and counts, written last: it finished
 
@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.network import flat_size, flat_weights, shared_slope
+from ..core.network import flat_size, flat_weights, slope_fields
 from ..core.settings import RunConfig, ViewSettings
 from ..core.training import Trainer, TrainingDiverged
 from .clipmovie import count_range, write_clip_movie
@@ -237,7 +237,7 @@ class RunFolder:
             "steps": steps,
             "widths": config.widths,
             "out_dim": trainer.out_dim,  # a classifier's: its picture's class count (config.out_dim is the most)
-            "negative_slope": shared_slope(trainer.model),
+            **slope_fields(trainer.model),  # "negative_slope", and "slopes": one per hidden layer
             "bytes_per_step": flat_size(config.widths, trainer.out_dim),
             # a classifier's class colours: the Compare page draws its scores as a class map
             "classes": trainer.classes.css_colors() if trainer.classes is not None else None,

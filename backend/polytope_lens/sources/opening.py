@@ -77,3 +77,16 @@ def open_network(path_or_bytes: str | os.PathLike | bytes, *, name: str | None =
     if kind == "safetensors":
         return read_safetensors(data, source, **options)
     return read_state_dict(data, source, **options)
+
+
+def preload() -> None:
+    """Import the readers' packages now (``import onnx`` takes seconds on a busy machine), so that the
+    first model file a server is sent opens as fast as any other. Missing optional packages are
+    left to the reader that needs one, which says how to install it."""
+    import importlib
+
+    for name in ("onnx", "onnx.numpy_helper", "safetensors.numpy"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass

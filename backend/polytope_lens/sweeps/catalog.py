@@ -313,6 +313,10 @@ def _weights_problem(meta) -> str | None:
     slope = meta.get("negative_slope")
     if not isinstance(slope, (int, float)) or isinstance(slope, bool) or not math.isfinite(slope):
         return "'negative_slope' must be a finite number"
+    slopes = meta.get("slopes")
+    if slopes is not None and (not isinstance(slopes, list) or len(slopes) != len(widths) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in slopes)):
+        return "'slopes' must be a finite number per hidden layer"
     per_step = meta.get("bytes_per_step")
     in_dim = meta.get("in_dim", 2)
     if not _is_int(in_dim) or in_dim not in (2, 3):

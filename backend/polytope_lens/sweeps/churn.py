@@ -46,7 +46,7 @@ def churn_series(history, meta: dict, resolution: int = CHURN_RESOLUTION, indice
         chunk = bytes(history[i * size:(i + 1) * size])
         if len(chunk) < size:
             break  # a run cut off mid-write
-        current = patterns(FrozenNetwork.from_flat(chunk, meta["widths"], meta["out_dim"], meta["negative_slope"]), points)
+        current = patterns(FrozenNetwork.from_flat(chunk, meta["widths"], meta["out_dim"], meta.get("slopes", meta["negative_slope"])), points)
         series.append(None if previous is None else round(float(np.mean(np.any(current != previous, axis=1))), 6))
         previous = current
     return series

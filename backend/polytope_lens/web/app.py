@@ -29,7 +29,9 @@ from .jobs import GeometryPool, IdleThreadPool
 from .middleware import MULTIPART_OVERHEAD, HostCheck, SecurityHeaders, UploadLimit, default_allowed_hosts
 from .registry import GeometryJobs, Jobs, SessionRegistry
 from .responses import describe_request_errors
-from .routers import baseline, downloads, geometry, images, live, meta, pages, presets, runs
+from ..sources import preload as preload_network_readers
+from .networkstore import NetworkStore
+from .routers import baseline, downloads, geometry, images, live, meta, networks, pages, presets, runs
 from .sessions.factory import session_factory
 from .store import ImageStore
 
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(app.state.session_factory.start)
         with contextlib.suppress(KeyError, ValueError):
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
+        await asyncio.to_thread(preload_network_readers)  # the first model file opens as fast as any other
         yield
         await app.state.registry.close_all()
         await asyncio.to_thread(app.state.session_factory.stop)
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Polytope Lens", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = ImageStore(settings.samples_dir, settings.resolved_uploads_dir(), settings.store_limits)
+    app.state.networks = NetworkStore(settings.network_limits)
     app.state.registry = SessionRegistry(settings.max_sessions)
     app.state.jobs = Jobs(settings.max_parallel_jobs)
     app.state.budget = MemoryBudget(settings.live_memory_bytes)
@@ -68,14 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                         max_wait_s=settings.geometry_wait_s))
     app.state.run_catalog = RunCatalog(settings.runs_dir) if settings.runs_dir is not None else None
     app.add_middleware(UploadLimit, path="/api/images", limit=settings.max_upload_bytes)
+    # a model file and a points file, each up to max_network_bytes
+    app.add_middleware(UploadLimit, path="/api/networks", limit=2 * settings.max_network_bytes)
     # An upload is read into memory whole anyway: keep its part there too, so that parsing it
     # needs no file writes on (lingering) anyio threads.
-    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_OVERHEAD)
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_OVERHEAD,
+                                         settings.max_network_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(HostCheck, allowed_hosts=default_allowed_hosts(settings.host, settings.allowed_hosts),
                        allowed_origins=settings.allowed_origins)  # 403 for other sites (DNS rebinding, POST)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413s and errors
     app.add_exception_handler(RequestValidationError, _readable_validation_error)
-    for area in (meta, images, downloads, live, pages, presets, baseline, geometry, runs):
+    for area in (meta, images, networks, downloads, live, pages, presets, baseline, geometry, runs):
         app.include_router(area.router)
     app.include_router(runs.page_router)  # the Compare page
     app.mount("/static", StaticFiles(directory=settings.frontend_dir, check_dir=False), name="static")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..assets import FRONTEND_DIR
+from ..sources.chain import MAX_NETWORK_FILE_BYTES
+from .networkstore import NetworkStoreLimits
 from .protocol import LiveLimits
 from .sessions.engine import Engine
 from .store import StoreLimits
@@ -25,6 +27,8 @@ class Settings:
     uploads_dir: Path | None = None  # overrides data_dir/uploads
     frontend_dir: Path = FRONTEND_DIR
     store_limits: StoreLimits = field(default_factory=StoreLimits)  # kept uploads: count, bytes
+    max_network_bytes: int = MAX_NETWORK_FILE_BYTES  # largest model file (and, apart, points file); 413 past it
+    network_limits: NetworkStoreLimits = field(default_factory=NetworkStoreLimits)  # opened networks kept
     live_limits: LiveLimits = field(default_factory=LiveLimits)  # message size, cost of a live run
     device: str | None = None
     max_ws_message_bytes: int = 4 * 1024 * 1024  # uvicorn ws_max_size: bigger messages close the socket (1009)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, create_model
 
 from ..core.settings import RunConfig, TrainingSettings, ViewSettings, validation_problems
 from ..core.model import count_parameters
+from ..core.training import network_config
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_STEP_N = 100_000
@@ -62,10 +63,26 @@ def _optional_fields(model: type[BaseModel]) -> dict:
 
 # -- client to server -------------------------------------------------------------------
 class Configure(_Message):
-    """A new network: network and training settings (core.settings.RunConfig)."""
+    """A new network: network and training settings (core.settings.RunConfig); with ``network``, the
+    network opened from a model file (POST /api/networks) on the picture ``config.image``."""
 
     type: Literal["configure"]
     config: RunConfig = Field(default_factory=RunConfig)
+    network: str | None = Field(None, min_length=1, max_length=64, description="an id from POST /api/networks")
+    # the opened network itself (sources.OpenedNetwork), put here by the server from its store: it
+    # travels with the command to wherever the session runs (web/routers/live.py)
+    _opened: Any = PrivateAttr(None)
+
+    def opening(self, opened) -> "Configure":
+        """This configure with the opened network attached and its config saying what the network is
+        (its layers, task, activation: core.training.network_config), so that admission judges it."""
+        command = self.model_copy(update={"config": network_config(self.config, opened.shown)})
+        command._opened = opened
+        return command
+
+    @property
+    def opened(self):
+        return self._opened
 
 
 class Start(_Message):

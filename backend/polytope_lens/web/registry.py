@@ -22,6 +22,7 @@ from .config import Settings
 from .jobs import GeometryPool
 from .sessions.contract import Downloads, Session
 from .sessions.factory import SessionFactory
+from .networkstore import NetworkStore
 from .store import ImageStore
 
 
@@ -91,6 +92,10 @@ async def get_store(conn: HTTPConnection) -> ImageStore:
     return conn.app.state.store
 
 
+async def get_networks(conn: HTTPConnection) -> NetworkStore:
+    return conn.app.state.networks
+
+
 async def get_registry(conn: HTTPConnection) -> SessionRegistry:
     return conn.app.state.registry
 
@@ -134,6 +139,7 @@ async def session_downloads(session: Annotated[Session, Depends(live_session)]) 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[ImageStore, Depends(get_store)]
+NetworksDep = Annotated[NetworkStore, Depends(get_networks)]
 RegistryDep = Annotated[SessionRegistry, Depends(get_registry)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
 SessionDep = Annotated[Session, Depends(live_session)]

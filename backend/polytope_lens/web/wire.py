@@ -11,7 +11,7 @@ import struct
 
 import numpy as np
 
-from ..core.network import Network, flat_weights, shared_slope
+from ..core.network import Network, flat_weights, slope_fields
 from ..geometry.grid import GridPartition
 from ..output.classmap import class_map_rgb, decision_mask, softmax_confidence
 from ..output.boundaries import boundary_lines
@@ -95,8 +95,8 @@ def class_frame(partition: GridPartition, colors, header: dict, fill_regions: bo
 def weights_frame(header: dict, network: Network) -> bytes:
     """The websocket update of the client renderer: the network itself (its flat layout,
     core.network.flat_weights) instead of pictures, with what the page needs to read it (``in_dim`` 3:
-    a clip's (x, y, t) network, which the page slices at its t itself). The page's renderer takes one
-    negative slope for all hidden layers (core.network.shared_slope)."""
+    a clip's (x, y, t) network, which the page slices at its t itself), and the negative slope of each
+    hidden layer (core.network.slope_fields: ``slopes``, and ``negative_slope``)."""
     meta = {"render": "client", "widths": list(network.widths), "out_dim": int(network.out_dim),
-            "negative_slope": float(shared_slope(network)), "in_dim": int(network.in_dim)}
+            **slope_fields(network), "in_dim": int(network.in_dim)}
     return encode_frame({**header, **meta}, [("weights", flat_weights(network))])

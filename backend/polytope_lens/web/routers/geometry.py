@@ -23,7 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 
-from ...core.network import FrozenNetwork, shared_slope
+from ...core.network import FrozenNetwork, slope_fields
 from ...core.settings import RunConfig
 from ...geometry import tasks
 from ...geometry.documents import parse_fields
@@ -276,7 +276,7 @@ async def weights(snap: SnapshotDep):
     flat = [v for W, b in layers for v in (*W.astype("float32").ravel().tolist(), *b.astype("float32").ravel().tolist())]
     return JSONResponse({
         "step": snap.step, "widths": snap.widths, "in_dim": 2, "out_dim": snap.weights.out_dim,
-        "negative_slope": shared_slope(snap.weights), "weights": flat, **_moment_fields(snap),
+        **slope_fields(snap.weights), "weights": flat, **_moment_fields(snap),
     }, headers={"Cache-Control": "no-store"})
 
 

@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 from ..memory import give_back_memory
 from ..protocol import Configure, ErrorMessage, LiveLimits, ProtocolError, View, check_live_cost, parse_command
 from ..budget import MemoryBudget
-from ..registry import BudgetDep, RegistryDep, SessionFactoryDep, SettingsDep, StoreDep
+from ..networkstore import NetworkStore, UnknownNetwork
+from ..registry import BudgetDep, NetworksDep, RegistryDep, SessionFactoryDep, SettingsDep, StoreDep
 from ..sessions.contract import Session
 from ..sessions.outbox import ServerOutbox
 
@@ -35,7 +36,7 @@ class SlowClient(Exception):
 
 @router.websocket("/ws")
 async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep, store: StoreDep, budget: BudgetDep,
-                    sessions: SessionFactoryDep):
+                    sessions: SessionFactoryDep, networks: NetworksDep):
     if not _origin_allowed(ws, settings.allowed_origins):
         log.info("refused a websocket from the page of %r", ws.headers.get("origin", "")[:100])
         await _deny(ws, "this page's origin may not open a session here (see allowed_origins)")
@@ -61,7 +62,7 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
     outbox = ServerOutbox(notify=notify)
     session = await asyncio.to_thread(sessions.open, store.target, outbox)  # may wait for a new process
     registry.add(session)
-    receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget))
+    receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget, networks))
     sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
     try:
         await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
@@ -94,7 +95,7 @@ async def _deny(ws: WebSocket, detail: str) -> None:
 
 
 async def _receive_loop(ws: WebSocket, session: Session, outbox: ServerOutbox, limits: LiveLimits,
-                        budget: MemoryBudget) -> None:
+                        budget: MemoryBudget, networks: NetworkStore) -> None:
     """Parse client messages into commands; answer bad ones with an error. Ends at disconnect.
 
     Every message gets its reply (an error, "slow down", or the command's own effect); while
@@ -112,6 +113,8 @@ async def _receive_loop(ws: WebSocket, session: Session, outbox: ServerOutbox, l
         text = message.get("text")
         try:
             command = parse_command(text if text is not None else (message.get("bytes") or b""), limits)
+            if isinstance(command, Configure) and command.network is not None:
+                command = _with_network(command, networks)
             wanted = _settings_after(command, config, resolution)
             if wanted and wanted[0] is not None:  # admission: a run too heavy for a live view is refused here
                 check_live_cost(*wanted, limits)
@@ -129,6 +132,14 @@ async def _receive_loop(ws: WebSocket, session: Session, outbox: ServerOutbox, l
                 message=f"'{command.type}' ignored: too many commands are waiting; "
                 "slow down (the session is still working on earlier ones)",
             ))
+
+
+def _with_network(command: Configure, networks: NetworkStore) -> Configure:
+    """A configure naming an opened network, with that network attached (it travels to the session)."""
+    try:
+        return command.opening(networks.get(command.network))
+    except UnknownNetwork as exc:
+        raise ProtocolError(f"network: {exc}", field="network") from None
 
 
 async def _send_loop(ws: WebSocket, outbox: ServerOutbox, wake: asyncio.Event, timeout: float) -> None:

@@ -9,6 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from ...core.classes import MAX_CLASSES
+from ...sources.chain import MAX_INPUTS
+from ...sources.opening import EXTENSIONS as NETWORK_FORMATS
 from ...core.images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE
 from ...core.model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
 from ...core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig, ViewSettings, settings_table
@@ -64,6 +66,9 @@ async def options(settings: SettingsDep):
             "max_frame_cost": live.max_frame_cost,
             "max_step_n": MAX_STEP_N,
             "max_upload_bytes": settings.max_upload_bytes,
+            "max_network_bytes": settings.max_network_bytes,  # a model file (POST /api/networks), and a points file
+            "max_network_inputs": MAX_INPUTS,  # a network of more inputs than 2 is shown on a plane
+            "network_formats": list(NETWORK_FORMATS),
             "max_source_pixels": MAX_SOURCE_PIXELS,
             "max_aspect_ratio": MAX_ASPECT_RATIO,
             "min_side": MIN_SIDE,

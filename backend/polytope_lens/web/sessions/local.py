@@ -22,6 +22,7 @@ This class is the session itself, wherever it runs: as a thread of the server's 
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import secrets
 import threading
@@ -34,7 +35,7 @@ from PIL import Image
 from ...core.images import Target
 from ...core.settings import RunConfig, SettingError, ViewSettings
 from ...core.smoothing import Baseline, NotARegression, smoothing_baseline
-from ...core.training import Trainer, TrainingDiverged
+from ...core.training import Trainer, TrainingDiverged, trainer_for_network
 from ...core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ...geometry.dynamics import LiveGeometry
 from ...core.network import FrozenNetwork
@@ -293,11 +294,14 @@ class LiveSession(Session):
 
     def _handle(self, command) -> None:
         if isinstance(command, Configure):
-            self._configure(command.config)
+            self._configure(command.config, command.opened)
         elif isinstance(command, View):
             self._change_view(command)
         elif self.trainer is None:
             raise ProtocolError("no network yet: send 'configure' first")
+        elif isinstance(command, (Start, Step)) and self.trainer.untrainable:
+            raise ProtocolError(f"Train: this network is shown, not trained: {self.trainer.untrainable}",
+                                field="network")
         elif isinstance(command, Start):
             self.state = "running"
             self._next_frame_at = 0.0  # first frame right away
@@ -343,17 +347,29 @@ class LiveSession(Session):
             self.outbox.discard_frame()
             self._send_frame()
 
-    def _configure(self, config: RunConfig) -> None:
+    def _configure(self, config: RunConfig, opened=None) -> None:
+        """A new network: a fresh one of ``config``, or the network ``opened`` from a file
+        (sources.OpenedNetwork; its config already says what it is, protocol.Configure.opening)."""
         try:
             target = self._resolve(config.image, config.target_color)
         except (KeyError, ValueError) as exc:
             raise ProtocolError(f"image: {exc}", field="image") from None
         try:
-            trainer = Trainer(config, target, device=self._device)
+            if opened is None:
+                trainer = Trainer(config, target, device=self._device)
+            else:
+                trainer = trainer_for_network(config, target, opened.shown, device=self._device,
+                                              cannot_train=opened.cannot_train)
         except SettingError as exc:  # e.g. classify: too few classes; a clip with task classify
             raise ProtocolError(f"{exc.field}: {exc}", field=exc.field) from None
         self._replace_network(trainer, config.image)
-        self._status(message="new network")
+        if opened is None:
+            message = "new network"
+        elif trainer.untrainable:
+            message = f"opened {opened.name}: shown, not trained ({trainer.untrainable})"
+        else:
+            message = f"opened {opened.name}: Train continues from its weights"
+        self._status(message=message)
         sample = trainer.sample
         clip = {} if sample.train_frames is None else {
             "train_frames": sample.train_frames.tolist(), "val_frames": sample.val_frames.tolist()}
@@ -470,8 +486,8 @@ class LiveSession(Session):
         header = {
             "step": step,
             "measured_step": frame.step,
-            "train_loss": frame.losses.train,
-            "val_loss": frame.losses.val,
+            "train_loss": _measured(frame.losses.train),  # None: not measured (a network only shown)
+            "val_loss": _measured(frame.losses.val),
             "regions": frame.partition.region_count,
             "steps_per_s": round(self._steps_per_s(), 1),
             "elapsed_s": round(self._train_time, 3),
@@ -530,3 +546,8 @@ class LiveSession(Session):
 
     def _error(self, message: str, field: str | None = None) -> None:
         self.outbox.put_message(ErrorMessage(message=message, field=field))
+
+
+def _measured(value: float) -> float | None:
+    """A loss for the frame's header: None where it was not measured (NaN: JSON has no NaN)."""
+    return value if math.isfinite(value) else None
