@@ -19,7 +19,7 @@ from polytope_lens.core.model import MLP, build_mlp
 from polytope_lens.core.network import FrozenNetwork
 from polytope_lens.geometry.exact import exact_partition, region_counts_per_layer
 from polytope_lens.geometry.inspection import region_inequalities
-from polytope_lens.geometry.plane import fold_plane
+from polytope_lens.geometry.plane import default_plane, fold_plane
 
 
 def sequential(sizes, slopes, seed=0, final=None) -> nn.Sequential:
@@ -119,8 +119,37 @@ def test_a_plane_through_many_inputs_is_the_folded_network():
     r = p.regions[len(p.regions) // 2]
     xy = r.polygon.mean(axis=0)
     np.testing.assert_allclose(r.A @ xy + r.c, _forward64(module, plane.inputs(xy[None]))[0], atol=1e-6)
-    with pytest.raises(ValueError, match="64 inputs.*plane_through"):
-        pl.partition(module)
+    # no plane: as the CLI and the page, the plane of the first two inputs (every other input 0)
+    first_two = pl.partition(module)
+    assert first_two.region_count == exact_partition(fold_plane(pl.from_module(module), default_plane(64))).region_count
+    with pytest.raises(ValueError, match="takes 2 inputs and is shown as it is"):
+        pl.partition(sequential([2, 4, 1], (0.0,)), plane=plane)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_documents_are_the_clis(tmp_path):
+    """to_json and to_svg are what `polytope-lens regions FILE --out` writes, byte for byte: a 2-input
+    classifier (with its decision regions) and a 16-input network on the plane through three rows of
+    a points file (the plane, its points marked)."""
+    from polytope_lens.cli import main
+
+    flat = sequential([2, 10, 8, 3], (0.0, 0.1), seed=8, final=nn.Softmax(dim=-1))
+    wide = sequential([16, 12, 12, 1], (0.0, 0.0), seed=9)
+    points = np.random.default_rng(2).normal(size=(12, 16))
+    np.save(tmp_path / "points.npy", points)
+    cases = [(flat, "flat.onnx", [], {}), (wide, "wide.onnx", ["--plane", str(tmp_path / "points.npy"), "--rows", "4", "2", "9"],
+                                          {"plane": (points, [4, 2, 9])})]
+    for module, name, options, kwargs in cases:
+        path = tmp_path / name
+        torch.onnx.export(module, (torch.zeros(1, module[0].in_features),), str(path), dynamo=False)
+        p = pl.partition(path, **kwargs)
+        for suffix, text in ((".json", p.to_json()), (".svg", p.to_svg())):
+            out = tmp_path / f"{name}{suffix}"
+            assert main(["regions", str(path), "--out", str(out), *options]) == 0
+            assert text == out.read_text(), f"{name}{suffix} differs from the CLI's"
+    doc = json.loads(p.to_json())
+    assert doc["rows"] == [4, 2, 9] and len(doc["marks"]) == 3 and doc["plane"]["origin"] == p.plane.origin.tolist()
+    assert p.to_svg().count("<circle") >= 3  # the three points, ringed
 
 
 def test_documents_and_what_jupyter_draws():

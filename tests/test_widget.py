@@ -18,7 +18,7 @@ import polytope_lens as pl  # noqa: E402
 from polytope_lens.core.classes import PALETTE  # noqa: E402
 from polytope_lens.core.model import build_mlp  # noqa: E402
 from polytope_lens.core.network import FrozenNetwork  # noqa: E402
-from polytope_lens.geometry.plane import fold_plane  # noqa: E402
+from polytope_lens.geometry.plane import default_plane, fold_plane  # noqa: E402
 from polytope_lens.notebook import frontend  # noqa: E402
 from polytope_lens.notebook.lens import HISTORY_POINTS  # noqa: E402
 
@@ -99,6 +99,12 @@ def test_a_plane_and_a_classifier():
     assert lens.network["widths"] == [16, 16] and lens.network["out_dim"] == 4
     assert lens.network["class_colors"] == [list(c) for c in PALETTE[:4]]  # the page's class palette
     assert lens.partition().region_count == pl.partition(module, plane=plane).region_count
+    # no plane: the plane of the first two inputs, as the page shows a D-input network
+    first_two = pl.Lens(module)
+    assert first_two.weights == fold_plane(pl.from_module(module), default_plane(64)).flat()
+    with pytest.raises(ValueError, match="the plane lies in 64 dimensions, the network takes 32"):
+        first_two.update(nn.Sequential(nn.Linear(32, 4), nn.ReLU(), nn.Linear(4, 1)))
+        first_two.flush()  # (sent now, or when the interval has passed)
     colours = pl.Lens(module, plane=plane, class_colors=["#ff0000", (0, 255, 0), "#0000ff", "#101010"])
     assert colours.network["class_colors"] == [[255, 0, 0], [0, 255, 0], [0, 0, 255], [16, 16, 16]]
 
@@ -114,8 +120,8 @@ def test_what_the_renderer_cannot_draw_is_refused_in_words():
     five = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 5))
     with pytest.raises(ValueError, match="5 classes needs a colour for each; 2 were given"):
         pl.Lens(five, class_colors=["#ff0000", "#00ff00"])
-    with pytest.raises(ValueError, match="64 inputs"):
-        pl.Lens(nn.Sequential(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 1)))
+    with pytest.raises(ValueError, match="takes 2 inputs and is shown as it is"):
+        pl.Lens(net(1), plane=np.eye(3, 2))
     with pytest.raises(ValueError, match="class colour"):
         pl.Lens(net(1), class_colors=["red"])
 

@@ -36,7 +36,8 @@ from ..core.network import CLASSIFY, FrozenNetwork, shared_slope
 from ..core.settings import ViewSettings
 from ..geometry.exact import DEFAULT_BOX, check_box
 from .frontend import widget_module
-from .networks import as_network, on_plane
+from ..geometry.plane import fold_plane
+from .networks import as_network, source_name, view
 
 HISTORY_POINTS = 4096  # (step, loss) pairs kept; past this every other one is dropped (the newest kept)
 DEFAULT_RATE = 30.0  # updates sent per second, at most
@@ -48,7 +49,8 @@ class Lens(anywidget.AnyWidget):
 
     ``model``: anything :func:`polytope_lens.partition` takes (a torch ``nn.Sequential`` of Linear and
     (leaky) ReLU layers, a Polytope Lens network, a model file). A network of more than 2 inputs is
-    shown on ``plane`` (``plane_through(points)``). ``box``: the square shown (default [-1, 1]²).
+    shown on ``plane`` (as for :func:`polytope_lens.partition`: a ``Plane``, points, or ``(points,
+    rows)``; default: the plane of its first two inputs), settled by the first network given. ``box``: the square shown (default [-1, 1]²).
     ``size``: CSS pixels of each panel. ``fill_regions`` / ``boundaries``: as the page's view
     settings (same defaults). ``class_colors``: a classifier's colours, one "#rrggbb" or (r, g, b)
     per output (default: the page's palette, which has 8). ``task``, ``name``, ``activation`` and
@@ -71,7 +73,8 @@ class Lens(anywidget.AnyWidget):
             raise ValueError(f"size must be at least 16 pixels, got {size}")
         if not max_rate > 0:
             raise ValueError(f"max_rate must be positive (updates per second), got {max_rate}")
-        self._plane = plane
+        self._plane_given = plane
+        self._plane = None  # the Plane shown (from the first model: plane_through of points, or the default)
         self._box = check_box(DEFAULT_BOX if box is None else box)
         self._class_colors = None if class_colors is None else [_rgb(c) for c in class_colors]
         self._file_options = {"name": name, "activation": activation, "negative_slope": negative_slope, "task": task}
@@ -132,7 +135,14 @@ class Lens(anywidget.AnyWidget):
     # -- inside ----------------------------------------------------------------------------------
     def _shown_network(self, model: Any) -> FrozenNetwork:
         self._source = as_network(model, **self._file_options)
-        network = on_plane(self._source, self._plane)
+        if self._shape is None:  # the first network: where it is shown (its plane) is settled once
+            self._plane = view(self._source, self._plane_given, source_name(model, self._file_options["name"])).plane
+        if self._plane is None:
+            network = self._source
+            if network.in_dim != 2:
+                raise ValueError(f"this network takes {network.in_dim} inputs; the first one shown took 2")
+        else:
+            network = fold_plane(self._source, self._plane)
         shape = (tuple(network.widths), network.out_dim, network.slopes, network.task)
         if shape != self._shape:
             self._describe(network)  # a new architecture: check it once

@@ -2,15 +2,18 @@
 renderer take: a network of the product's own (an ``MLP``, a ``FrozenNetwork``), a torch module, or a
 model file (a path or its bytes), optionally seen on a plane through many inputs.
 
-Reading files and modules is the sources' job (sources/: ``open_network``, ``from_module``) and the
-plane's fold is geometry/plane.py's (``fold_plane``); this module only tells which one applies and
-says in words what cannot be shown.
+Reading files and modules is the sources' job (sources/: ``open_network``, ``from_module``), showing
+a D-input network on a plane is theirs and geometry/plane.py's (``open_view``, ``fold_plane``): this
+module only tells which one applies, the way ``polytope-lens regions`` does.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..core.network import CLASSIFY, REGRESS, FrozenNetwork, Network, Task, freeze
 
@@ -51,14 +54,34 @@ def _is_torch_module(value: Any) -> bool:
     return torch is not None and isinstance(value, torch.nn.Module)
 
 
-def on_plane(network: FrozenNetwork, plane=None) -> FrozenNetwork:
-    """The 2-input network shown: ``network`` itself (2 inputs, no plane), or its fold onto ``plane``
-    (geometry/plane.py: input = origin + x·u + y·v). ValueError in words otherwise."""
-    if plane is None:
-        if network.in_dim != 2:
-            raise ValueError(f"this network takes {network.in_dim} inputs: show it on a plane through three of "
-                             "them, e.g. plane=polytope_lens.plane_through(points)")
-        return network
-    from ..geometry.plane import fold_plane
+def source_name(model_or_file: Any, name: str | None = None) -> str:
+    """What a document calls the network: ``name``, a file's name, else the object's type."""
+    if name:
+        return name
+    if isinstance(model_or_file, (str, os.PathLike)):
+        return Path(model_or_file).name
+    if isinstance(model_or_file, (bytes, bytearray, memoryview)):
+        return "the model file"
+    return type(model_or_file).__name__
 
-    return fold_plane(network, plane)
+
+def view(network: FrozenNetwork, plane: Any = None, name: str = "network"):
+    """``network`` ready to show, as ``polytope-lens regions`` and the page show it (sources.OpenedNetwork:
+    ``shown`` is the 2-input network): a 2-input network as it is; a D-input one on ``plane``, which is
+    a ``Plane`` (input = origin + x·u + y·v), the points of a data array (N x D: the plane through its
+    first three rows, marked on the square), or ``(points, rows)``; with no plane, the plane of its
+    first two inputs. ValueError in words otherwise."""
+    from ..geometry.plane import Plane, fold_plane
+    from ..sources.opened import OpenedNetwork, open_view
+
+    if plane is None:
+        return open_view(network, name)
+    if network.in_dim == 2:  # as the CLI says of --plane
+        raise ValueError(f"{name} takes 2 inputs and is shown as it is; a plane is for networks of more inputs")
+    if isinstance(plane, Plane):
+        return OpenedNetwork(network, fold_plane(network, plane), name, plane)
+    if isinstance(plane, tuple) and len(plane) == 2:
+        points, rows = plane
+    else:
+        points, rows = plane, (0, 1, 2)
+    return open_view(network, name, np.asarray(points, dtype=np.float64), tuple(int(r) for r in rows))

@@ -19,10 +19,13 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..core.network import CLASSIFY, FrozenNetwork
+from ..geometry.decision import decision_regions
+from ..geometry.documents import DocumentTooLarge
 from ..geometry.exact import DEFAULT_BOX, ExactPartition, check_box, exact_partition
+from ..geometry.export import output_format, regions_text
 from ..geometry.inspection import RegionInfo, inspect_point, region_inequalities
 from ..geometry.patterns import bit_pattern_colors, pattern_strings
-from .networks import as_network, on_plane
+from .networks import as_network, source_name, view
 
 REPR_SVG_SIZE = 480  # pixels of the picture a notebook shows
 REPR_SVG_MAX_BYTES = 8 * 1024 * 1024  # past this a notebook shows the summary instead (a cell output that size is slow)
@@ -86,20 +89,22 @@ class Partition:
     """The exact partition of one network on its box (and plane): built by :func:`partition`.
 
     ``region_count``, ``regions`` (each a :class:`Region`), ``exact`` (the ExactPartition arrays),
-    ``network`` (the 2-input network whose regions these are: the plane folded in), ``plane``,
-    ``box``; :meth:`region_at` and :meth:`inspect` find a point's region; :meth:`to_json`,
-    :meth:`to_svg` and :meth:`save` write the CLI's documents.
+    ``network`` (the 2-input network whose regions these are: the plane folded in), ``source`` (the
+    network as given), ``plane`` and ``box``; :meth:`region_at` and :meth:`inspect` find a point's
+    region; :meth:`to_json`, :meth:`to_svg` and :meth:`save` write the CLI's documents.
     """
 
-    def __init__(self, network: FrozenNetwork, exact: ExactPartition, *, source: FrozenNetwork,
-                 plane=None, layers: int | None = None, seconds: float = 0.0):
-        self.network = network
-        self.source = source
+    def __init__(self, opened, exact: ExactPartition, *, name: str, seconds: float = 0.0):
+        self.opened = opened  # sources.OpenedNetwork: the network as given, the one shown, the plane, its marks
+        self.name = name
+        self.network: FrozenNetwork = opened.shown
+        self.source: FrozenNetwork = opened.network
+        self.plane = opened.plane
         self.exact = exact
-        self.plane = plane
         self.box = tuple(exact.box)
-        self.layers = len(exact.widths) if layers is None else layers
+        self.layers = len(exact.widths)
         self.seconds = seconds
+        self._decision_regions = None
 
     # -- the regions ---------------------------------------------------------------------
     @property
@@ -162,37 +167,40 @@ class Partition:
 
     # -- documents ---------------------------------------------------------------------------
     def to_json(self) -> str:
-        """The document ``polytope-lens regions --out x.json`` writes (docs/protocol.md)."""
-        from .documents import regions_document
-
-        return regions_document(self, "json")
+        """The document ``polytope-lens regions FILE --out x.json`` writes (docs/protocol.md): the
+        regions, the network as given (``source``: its name), the plane and its marked points, and a
+        classifier's decision regions."""
+        return self._document("json")
 
     def to_svg(self, size: int = 1024) -> str:
-        """The picture ``polytope-lens regions --out x.svg`` writes: every region in its pattern's colour."""
-        from .documents import regions_document
-
-        return regions_document(self, "svg", size=size)
+        """The picture ``polytope-lens regions FILE --out x.svg`` writes: every region in its pattern's
+        colour, a classifier's decision boundary, the plane's three points as rings."""
+        return self._document("svg", size=size)
 
     def save(self, path: str | Path, size: int = 1024) -> Path:
         """Write :meth:`to_json` or :meth:`to_svg` by the file's extension (.json, .svg)."""
         path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in (".json", ".svg"):
-            raise ValueError(f"{path}: the output must end in .json or .svg")
-        path.write_text(self.to_json() if suffix == ".json" else self.to_svg(size))
+        path.write_text(self._document(output_format(path), size=size))
         return path
 
     def _repr_svg_(self) -> str | None:
-        from .documents import regions_document
-
         try:
-            return regions_document(self, "svg", size=REPR_SVG_SIZE, max_bytes=REPR_SVG_MAX_BYTES)
-        except ValueError:  # too large for a cell's output: the summary (repr) stands instead
+            return self._document("svg", size=REPR_SVG_SIZE, max_bytes=REPR_SVG_MAX_BYTES)
+        except DocumentTooLarge:  # too large for a cell's output: the summary (repr) stands instead
             return None
+
+    def _document(self, fmt: str, size: int = 1024, max_bytes: int | None = None) -> str:
+        extra, classes = self.opened.regions_fields(self.name)
+        if classes and self.complete and self._decision_regions is None:
+            self._decision_regions = decision_regions(self.exact)
+        return regions_text(self.exact, fmt, hidden_layers=len(self.network.widths), extra=extra, classes=classes,
+                            marks=self.opened.marks, size=size, decision=self._decision_regions if classes else None,
+                            max_bytes=max_bytes)
 
     def __repr__(self) -> str:
         net = self.source
-        where = f" on a plane through {net.in_dim}-D inputs" if self.plane is not None else ""
+        where = "" if self.plane is None else (f" on the plane through rows {', '.join(map(str, self.opened.rows))}"
+                                               if self.opened.rows else " on a plane") + f" of its {net.in_dim} inputs"
         layers = "" if self.complete else f", first {self.layers} of {len(net.widths)} hidden layers"
         return (f"<Partition: {self.region_count:,} linear regions of a {net.in_dim}-{'x'.join(map(str, net.widths))}-"
                 f"{net.out_dim} {'classifier' if net.task == CLASSIFY else 'network'}{where} on the box "
@@ -207,14 +215,19 @@ def partition(model_or_file: Any, plane=None, box: Sequence[float] | None = None
     ``model_or_file``: a torch ``nn.Sequential`` of Linear and (leaky) ReLU layers, a Polytope Lens
     network, or a model file (ONNX, a state dict, safetensors: a path or its bytes; ``activation``,
     ``negative_slope`` and ``name`` as for ``open_network``; ``task`` "regress" or "classify" says what the
-    outputs are when the network does not). A network of more than 2 inputs is seen
-    on ``plane`` (``plane_through(points)``). ``layers=k``: the partition of the first k hidden layers.
+    outputs are when the network does not). A network of more than 2 inputs is seen on ``plane``:
+    a ``Plane`` (``plane_through(points, rows)``), a data array (N x D: the plane through its first
+    three rows) or ``(points, rows)`` (those rows; then, as in the CLI, the three points are kept as
+    ``marks`` and ringed in the SVG); with no plane, the plane of its first two inputs (the others 0).
+    ``layers=k``: the partition of the first k hidden layers.
     ``time_limit`` (seconds) and ``max_regions`` stop a partition that grows too large
     (``PartitionTooLarge``). The same checks as ``polytope-lens regions``: a network that is not a
     (leaky) ReLU MLP, a bad box or layer count raise ValueError in words.
     """
-    source = as_network(model_or_file, name=name, activation=activation, negative_slope=negative_slope, task=task)
-    shown = on_plane(source, plane)
+    network = as_network(model_or_file, name=name, activation=activation, negative_slope=negative_slope, task=task)
+    name = source_name(model_or_file, name)
+    opened = view(network, plane, name)
+    shown = opened.shown
     L = len(shown.widths)
     if layers is not None and not 1 <= int(layers) <= L:
         raise ValueError(f"layers must be 1..{L} (the network has {L} hidden layers), got {layers}")
@@ -222,5 +235,4 @@ def partition(model_or_file: Any, plane=None, box: Sequence[float] | None = None
     start = time.perf_counter()
     deadline = None if time_limit is None else time.monotonic() + float(time_limit)
     exact = exact_partition(shown, box, max_layers=layers, max_regions=max_regions, deadline=deadline)
-    return Partition(shown, exact, source=source, plane=plane, layers=layers,
-                     seconds=time.perf_counter() - start)
+    return Partition(opened, exact, name=name, seconds=time.perf_counter() - start)
