@@ -146,7 +146,7 @@ def panel(page, view: int, name: str) -> np.ndarray:
 
 def reference(page, lens) -> dict[str, np.ndarray]:
     net = lens.network
-    arg = {"net": {"widths": net["widths"], "outDim": net["out_dim"], "negativeSlope": net["negative_slope"],
+    arg = {"net": {"widths": net["widths"], "outDim": net["out_dim"], "slopes": net["slopes"],
                    "classColors": net["class_colors"], "box": net["box"]},
            "weights": base64.b64encode(lens.weights).decode(), "size": SIZE,
            "display": {"fillRegions": lens.view["fill_regions"], "boundaries": lens.view["boundaries"]}}
@@ -194,12 +194,12 @@ def test_widget_draws_the_pages_pixels_and_follows_updates(page):
     assert "loss 0.25" in page.evaluate("(i) => views[i].el.querySelector('[data-testid=lens-status]').textContent", view)
 
 
-def test_a_classifier_filled_regions_and_a_box(page):
+def test_a_classifier_mixed_slopes_filled_regions_and_a_box(page):
     rng = np.random.default_rng(3)
     sizes = [2, 10, 8, 3]
     layers = [(rng.normal(size=(o, i)), rng.normal(size=o) * 0.3) for i, o in zip(sizes[:-1], sizes[1:])]
-    net = FrozenNetwork(layers, 0.1, "classify")
+    net = FrozenNetwork(layers, [0.1, 0.0], "classify")  # mixed: leaky 0.1, then ReLU
     lens = pl.Lens(net, box=(-2, 1, -0.5, 2.5), size=SIZE, fill_regions=True)
-    assert len(lens.network["class_colors"]) == 3 and lens.network["negative_slope"] == pytest.approx(0.1)
+    assert len(lens.network["class_colors"]) == 3 and lens.network["slopes"] == [pytest.approx(0.1), 0.0]
     view = mount(page, lens)
     assert_same_panels(page, view, lens)

@@ -4,7 +4,7 @@
 //
 // The kernel's widget state (traitlets):
 //   weights  bytes: the flat float32 layout (docs/protocol.md "Weights instead of pictures")
-//   network  {widths, out_dim, negative_slope, class_colors, box: [x0, x1, y0, y1], step}
+//   network  {widths, out_dim, slopes (one per hidden layer), class_colors, box: [x0, x1, y0, y1], step}
 //   view     {size (CSS pixels of a panel), fill_regions, boundaries}
 //   history  bytes: float64 (step, loss) pairs, oldest first (thinned by the kernel)
 //
@@ -145,7 +145,7 @@ export function render({ model, el }) {
     if (!renderer || !renderer.gl || !net || !Array.isArray(net.widths) || !bytes.byteLength) return;
     const side = Math.max(1, Math.round(size() * (window.devicePixelRatio || 1)));
     try {
-      renderer.setWeights({ widths: net.widths, outDim: net.out_dim, negativeSlope: net.negative_slope,
+      renderer.setWeights({ widths: net.widths, outDim: net.out_dim, slopes: net.slopes,
         weights: new Float32Array(bytes.buffer), classColors: net.class_colors ?? null });
     } catch (err) {
       status.textContent = `The page's renderer cannot draw this network: ${err.message}`;

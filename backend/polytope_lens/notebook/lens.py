@@ -32,7 +32,7 @@ except ImportError as exc:  # the optional extra is missing: say how to get it
     raise ImportError("the notebook widget needs anywidget: pip install 'polytope-lens[notebook]'") from exc
 
 from ..core.classes import MAX_CLASSES, PALETTE
-from ..core.network import CLASSIFY, FrozenNetwork, shared_slope
+from ..core.network import CLASSIFY, FrozenNetwork
 from ..core.settings import ViewSettings
 from ..geometry.exact import DEFAULT_BOX, check_box
 from .frontend import widget_module
@@ -59,7 +59,7 @@ class Lens(anywidget.AnyWidget):
 
     _esm = widget_module()
     weights = traitlets.Bytes(b"").tag(sync=True)  # the flat float32 layout (docs/protocol.md)
-    network = traitlets.Dict().tag(sync=True)  # widths, out_dim, negative_slope, class_colors, box, step
+    network = traitlets.Dict().tag(sync=True)  # widths, out_dim, slopes (one per hidden layer), class_colors, box, step
     view = traitlets.Dict().tag(sync=True)  # size, fill_regions, boundaries
     history = traitlets.Bytes(b"").tag(sync=True)  # float64 (step, loss) pairs
 
@@ -150,11 +150,6 @@ class Lens(anywidget.AnyWidget):
         return network
 
     def _describe(self, network: FrozenNetwork) -> None:
-        try:
-            slope = shared_slope(network)
-        except ValueError:
-            raise ValueError(f"the page's renderer draws networks whose hidden layers share one negative slope; "
-                             f"this one has {list(network.slopes)}") from None
         if network.out_dim > MAX_CLASSES:  # the renderer's output targets hold the scores of its class limit
             raise ValueError(f"the page's renderer draws networks of at most {MAX_CLASSES} outputs; this one has "
                              f"{network.out_dim} (polytope_lens.partition takes it)")
@@ -166,7 +161,7 @@ class Lens(anywidget.AnyWidget):
                 raise ValueError(f"a classifier of {network.out_dim} classes needs a colour for each; "
                                  f"{len(colors)} {given} (class_colors=[...])")
         self._network_fields = {"widths": list(network.widths), "out_dim": network.out_dim,
-                                "negative_slope": slope, "class_colors": colors, "box": list(self._box)}
+                                "slopes": [float(v) for v in network.slopes], "class_colors": colors, "box": list(self._box)}
 
     def _record(self, step: int, loss: float) -> None:
         if self._kept == HISTORY_POINTS:  # thin evenly, keeping the newest
