@@ -30,7 +30,9 @@ def as_network(model_or_file: Any, *, name: str | None = None, activation: str |
         from ..sources import open_network
 
         return open_network(model_or_file, name=name, activation=activation, negative_slope=negative_slope, task=task)
-    if isinstance(model_or_file, Network):  # a FrozenNetwork, the product's MLP: they state their layers themselves
+    if isinstance(model_or_file, FrozenNetwork):  # (first: the Protocol check below costs a little every update)
+        network = model_or_file
+    elif isinstance(model_or_file, Network):  # the product's MLP: it states its layers itself
         network = freeze(model_or_file)
     elif _is_torch_module(model_or_file):
         from ..sources import from_module
