@@ -92,7 +92,7 @@ function lensDrawChart(canvas, history, regions) {
     ctx.fillText(number(10 ** hi), pad.l - 4, pad.t + 8);
     ctx.fillText(number(10 ** lo), pad.l - 4, h - pad.b);
     ctx.textAlign = "left";
-    ctx.fillText("loss", pad.l + 4, pad.t + 8);
+    ctx.fillText("loss (log)", pad.l, h - 4); // series names under the plot, clear of the lines
   }
   if (regions.length) {
     const counts = regions.map((p) => p[1]);
@@ -104,7 +104,7 @@ function lensDrawChart(canvas, history, regions) {
     ctx.fillText(String(hi), w - pad.r + 4, pad.t + 8);
     ctx.fillText(String(lo), w - pad.r + 4, h - pad.b);
     ctx.textAlign = "right";
-    ctx.fillText("regions (grid)", w - pad.r - 4, pad.t + 8);
+    ctx.fillText("regions on the grid", w - pad.r, h - 4);
   }
   ctx.fillStyle = "#555";
   ctx.textAlign = "center";
