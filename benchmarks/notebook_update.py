@@ -5,7 +5,7 @@ signs and sends; no front end draws (the drawing happens in the browser, not in 
     .venv/bin/python benchmarks/notebook_update.py            # about half a minute
     .venv/bin/python benchmarks/notebook_update.py --quick
 
-Figures (row 10 of run_all.py):
+Figures (row 11 of run_all.py):
 - one update that is sent (max_rate unbounded, so every call sends): median ms per call; target <= 20 ms;
 - a training loop at batch 1024 calling update every step (the default max_rate, 30 sends/s) against
   the same loop bare: steps/s, the two measured in alternating blocks (A B A B), medians.
@@ -85,9 +85,9 @@ def run(calls: int = 300, blocks: int = 3, seconds: float = 2.0, log=lambda *_: 
 
 def rows(r: dict) -> list[tuple]:
     return [
-        ("10", f"notebook: lens.update 14x6 sent (a comm message of {r['update_bytes']:,} weight bytes), per call",
+        ("11", f"notebook: lens.update 14x6 sent (a comm message of {r['update_bytes']:,} weight bytes), per call",
          f"{r['sent_ms']:.2f} ms", "", "", "<= 20 ms", "yes" if r["sent_ms"] <= 20 else "NO"),
-        ("10", "notebook: training loop calling lens.update every step (30 sends/s) vs bare, steps/s",
+        ("11", "notebook: training loop calling lens.update every step (30 sends/s) vs bare, steps/s",
          f"{r['live_steps_per_s']:.0f}", f"{r['bare_steps_per_s']:.0f}", f"{r['ratio']:.2f}", "", ""),
     ]
 

@@ -16,7 +16,8 @@ Rows (each measured in this one run, the two sides of a ratio close together in 
      four sessions against four bare loops at once
   7. the headless CLI: wall time of the README's command against its training time
   8. sweeps: runs per hour of a mini grid, local engine vs Ray-local, and Ray's cost per run (sweeps.py)
- 10. the notebook widget: lens.update's cost per sent update and to a training loop, in a real kernel
+ 10. networks from files: an ONNX file opened to its first panel, the plane view of a 64-input network (networks.py)
+ 11. the notebook widget: lens.update's cost per sent update and to a training loop, in a real kernel
      (notebook_update.py)
 Progress goes to stderr; the table to stdout (--json FILE also writes every figure).
 """
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import exact_partition  # noqa: E402
 import frames  # noqa: E402
 import live  # noqa: E402
+import networks  # noqa: E402
 import notebook_update  # noqa: E402
 import sweeps  # noqa: E402
 
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         log("  skipped: Ray is not installed (pip install 'polytope-lens[ray]')")
         results["relay"] = None
 
-    log("10. the notebook widget (lens.update in a real kernel)")
+    log("11. the notebook widget (lens.update in a real kernel)")
     try:
         results["notebook"] = notebook_update.run(calls=100 if quick else 300, blocks=1 if quick else 3,
                                                   seconds=1.0 if quick else 2.0, log=log)
@@ -139,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     log("5. exact partition")
     cases = exact_partition.CASES[:1] if quick else exact_partition.CASES
     results["exact"] = exact_partition.run(cases, runs=3 if quick else 5, log=log)
+
+    log("10. networks from files: open an ONNX file -> first panel; the plane view of a 64-input network")
+    results["networks"] = networks.run(runs=3 if quick else 5, log=log)
 
     rows = []
     for f in results["frames"]:
@@ -203,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("5", f"exact partition {e['net']} ({trained}), {e['regions']:,} regions (grid {e['grid_regions']:,})",
                      fmt_s(e["exact_s"]), fmt_s(e["grid_s"]), f"{e['grid_s'] / e['exact_s']:.1f}x",
                      f"<= {fmt_s(e['target_s'])}", yes(e["exact_s"] <= e["target_s"])))
+    rows.extend(networks.rows(results["networks"], fmt_s))
 
     print(f"Polytope Lens benchmarks, {results['date']}, {results['machine']}{' (--quick)' if quick else ''}")
     print(table(rows))

@@ -8,6 +8,7 @@ import { mountPanels } from "./drawing/panelsview.js";
 import { mountInspection } from "./inspect/inspectview.js";
 import { mountLiveRun } from "./live/liverun.js";
 import { mountRunBar } from "./live/runbar.js";
+import { mountNetworkFile } from "./sidebar/networkfile.js";
 import { mountSidebar } from "./sidebar/sidebarview.js";
 
-export const PARTS = [mountSidebar, mountPanels, mountInspection, mountCharts, mountRunBar, mountLiveRun];
+export const PARTS = [mountSidebar, mountNetworkFile, mountPanels, mountInspection, mountCharts, mountRunBar, mountLiveRun];

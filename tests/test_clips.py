@@ -188,7 +188,7 @@ def test_sample_clip_is_served(http):
 
 
 def test_sample_clip_is_learnt():
-    """The learning check (README "Moving pictures"): 14x6 with the defaults on the moving-disk
+    """The learning check (docs/guide.md, "Moving pictures"): 14x6 with the defaults on the moving-disk
     sample reaches a validation MSE below 0.01 in 1000 steps (measured: about 0.003)."""
     from polytope_lens.core.settings import RunConfig
     from polytope_lens.core.training import Trainer

@@ -180,13 +180,13 @@ def test_plot_command_draws_a_metric_of_several_runs(tmp_path, sample_dir):
     assert main(["plot", str(tmp_path), "--out", str(picture)]) == 2  # no metrics.jsonl there
 
 
-POST_RUNS = {"post-14x6": 0.0074, "post-bottleneck": 0.0078, "post-deep": 0.0090}  # README, "Experiments"
+POST_RUNS = {"post-14x6": 0.0074, "post-bottleneck": 0.0078, "post-deep": 0.0090}  # docs/guide.md, "Experiments"
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)  # as long as it waits for the runs below; they share the cores with an xdist worker
 def test_post_runs_reach_the_stated_validation_mse(tmp_path):
-    """README, "Experiments": the polytope post's runs, 6000 steps each (about 10-60 s of training),
+    """docs/guide.md, "Experiments": the polytope post's runs, 6000 steps each (about 10-60 s of training),
     the three at once (they are independent: the machine's cores share them)."""
     commands = {preset: [sys.executable, "-m", "polytope_lens.cli", "train", "--preset", preset, "--frame-every", "6000",
                          "--resolution", "32", "--out", str(tmp_path / preset), "--quiet"] for preset in POST_RUNS}

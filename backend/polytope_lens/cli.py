@@ -32,6 +32,7 @@ from .output.runfolder import Recording, RunFolder, RunOutcome
 from .geometry.export import export_regions
 from .geometry.exact import PartitionTooLarge
 from .core.training import Trainer, TrainingDiverged, trainer_from_checkpoint
+from .sources.chain import MAX_NETWORK_FILE_BYTES
 from .sweeps.command import add_sweep_parser
 
 PROG = "polytope-lens"
@@ -529,6 +530,7 @@ def add_serve_parser(subparsers) -> None:
     p.add_argument("--port", type=_positive_int, default=8000, help="port to listen on")
     p.add_argument("--max-sessions", type=_positive_int, default=4, help="training sessions at once; more get a 'busy' answer")
     p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="largest picture upload, in MiB")
+    p.add_argument("--max-network-mb", type=_positive_float, default=MAX_NETWORK_FILE_BYTES / 2**20, help="largest model file for 'Open a network…' (and, apart, its points file), in MiB")
     p.add_argument("--max-uploads", type=_positive_int, default=200, help="uploaded pictures kept; the oldest are evicted")
     p.add_argument("--data-dir", type=Path, default=None, help="folder that keeps uploaded pictures across restarts (default: a temporary folder)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="another browser origin allowed to open the websocket and upload pictures, e.g. https://example.org (repeatable; * allows any)")
@@ -572,6 +574,7 @@ def cmd_serve(args) -> int:
         port=args.port,
         max_sessions=args.max_sessions,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_network_bytes=int(args.max_network_mb * 1024 * 1024),
         data_dir=args.data_dir,
         store_limits=StoreLimits(max_uploads=args.max_uploads),
         device=args.device,

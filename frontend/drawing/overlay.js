@@ -1,6 +1,7 @@
 // A transparent canvas above the partition panel for exact geometry, in input
 // coordinates (y up) mapped through the panel's view box: the polygons of the first
-// k layers (layer slider), the inspected region's polygon, and a neuron's zero line.
+// k layers (layer slider), the inspected region's polygon, a neuron's zero line, and marks (the
+// three points a plane through many inputs was drawn through, numbered 1, 2, 3).
 // It never takes pointer events; clicks reach the partition canvas below.
 
 import { fitCanvas } from "./panels.js";
@@ -19,6 +20,7 @@ export class Overlay {
     this.folding = null; // {polygons, colors}
     this.highlight = null; // {polygon, point, boundary: a classifier's decision segments in it}
     this.lines = {}; // neuron lines by who asked (the inspector, the network diagram): [[[x0, y0], [x1, y1]], ...]
+    this.marks = []; // [[x, y], ...]: points of the square, numbered from 1
     this.box = SQUARE; // the input box the panel shows
     this.rafPending = false;
     if (typeof ResizeObserver === "function") new ResizeObserver(() => this.render()).observe(reference);
@@ -53,6 +55,12 @@ export class Overlay {
     this.schedule();
   }
 
+  /** Numbered points of the square (a plane's three points); [] for none. */
+  setMarks(points) {
+    this.marks = Array.isArray(points) ? points : [];
+    this.schedule();
+  }
+
   schedule() {
     if (this.rafPending) return;
     this.rafPending = true;
@@ -78,6 +86,27 @@ export class Overlay {
     if (this.highlight) this._drawHighlight(ctx, S, dpr);
     const neuronPasses = [[4.5 * dpr, "rgba(255, 255, 255, 0.85)"], [2.2 * dpr, NEURON_LINE]];
     for (const segments of Object.values(this.lines)) this._drawSegments(ctx, segments, S, neuronPasses);
+    if (this.marks.length) this._drawMarks(ctx, S, dpr);
+  }
+
+  _drawMarks(ctx, S, dpr) {
+    const r = 7 * dpr;
+    ctx.font = `bold ${Math.round(12 * dpr)}px sans-serif`;
+    this.marks.forEach((p, i) => {
+      const [x, y] = this._px(p, S);
+      for (const [width, colour] of [[4 * dpr, "#ffffff"], [2 * dpr, "#111111"]]) {
+        ctx.lineWidth = width;
+        ctx.strokeStyle = colour;
+        ctx.beginPath();
+        ctx.arc(x, y, r, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+      ctx.lineWidth = 3 * dpr;
+      ctx.strokeStyle = "#ffffff";
+      ctx.strokeText(String(i + 1), x + r + 2 * dpr, y - r);
+      ctx.fillStyle = "#111111";
+      ctx.fillText(String(i + 1), x + r + 2 * dpr, y - r);
+    });
   }
 
   _path(ctx, polygon, S) {

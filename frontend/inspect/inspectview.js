@@ -97,5 +97,7 @@ export function mountInspection(store) {
     }, ZOOM_SETTLE_MS);
   });
 
+  // A network opened from a file and shown on a plane: its three points, numbered, on the partition.
+  store.subscribe("network", (net) => overlay.setMarks(net && net.plane ? net.marks : []));
   return { overlay, inspector, geometry, diagram, diagramLine, serverWeights };
 }

@@ -54,6 +54,12 @@ export class LiveRun {
     });
 
     store.subscribe("settings", (now, before) => this.settingsChanged(changedSettings(now, before)));
+    // A network opened from a file (or closed): a new network, with the debounce of any network edit.
+    store.subscribe("network", (net) => {
+      this.pendingReasons.add(net ? `opened ${net.name}` : "the opened network closed");
+      clearTimeout(this.configureTimer);
+      this.configureTimer = setTimeout(() => this.flushConfigure(), CONFIGURE_DEBOUNCE_MS);
+    });
     store.subscribe("renderer", (choice) => {
       if (!this.choosing && choice && choice.mode !== this.renderSent) this.sendView();
     });
@@ -173,7 +179,10 @@ export class LiveRun {
     const choice = this.store.get("renderer");
     const mode = choice !== choiceBefore ? choice.mode : before;
     if (mode !== before && mode === "server") this.sendView();
-    if (!this.send({ type: "configure", config: this.table.runConfig(this.store.get("settings")) })) return;
+    const opened = this.store.get("network");
+    const configure = { type: "configure", config: this.table.runConfig(this.store.get("settings")) };
+    if (opened) configure.network = opened.id; // the server says what the network is (its layers, task)
+    if (!this.send(configure)) return;
     if (mode !== before && mode === "client") this.sendView();
     this.pendingNotice = notice;
     this.store.emit("restarted", { reset: false }); // a new network from step 0

@@ -88,6 +88,27 @@ export async function uploadImage(file) {
   return response.json();
 }
 
+/** Open a model file (.onnx, .pt/.pth state dict, .safetensors), optionally with a points file
+ *  (.npy/.csv) and three row numbers for a D-input network's plane; resolves to the network's
+ *  summary {id, name, in_dim, out_dim, layers, slopes, activations, task, plane, marks, rows, ...},
+ *  rejects with the server's words. */
+export async function openNetwork(file, { points = null, rows = "" } = {}) {
+  const form = new FormData();
+  form.append("file", file, file.name || "network");
+  if (points) form.append("points", points, points.name || "points");
+  if (rows) form.append("rows", rows);
+  let response;
+  try {
+    response = await fetch("/api/networks", { method: "POST", body: form });
+  } catch (err) {
+    const error = new Error("Opening the network failed: the server could not be reached");
+    error.detail = "the server could not be reached";
+    throw error;
+  }
+  if (!response.ok) throw await failure(response, "Opening the network failed");
+  return response.json();
+}
+
 export function thumbnailUrl(url, size = 96) {
   return `${url}${url.includes("?") ? "&" : "?"}size=${size}`;
 }

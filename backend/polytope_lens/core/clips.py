@@ -6,7 +6,7 @@ scaled to 1024x1024 exactly like a picture (images.normalise). A clip longer
 than MAX_CLIP_FRAMES is sampled evenly (first and last frame kept); time runs
 over the clip as t in [-1, 1], frame k of F at t = -1 + 2k/(F-1) (core/cliptime.py).
 
-Limits (README "Moving pictures"), checked before pixels pile up:
+Limits (docs/guide.md "Moving pictures"), checked before pixels pile up:
 - at most MAX_SOURCE_FRAMES frames in the source and MAX_SOURCE_CLIP_PIXELS
   pixels decoded in all (frames x width x height): decoding time;
 - the kept frames as uint8 at 1024x1024 are at most MAX_CLIP_BYTES: memory.

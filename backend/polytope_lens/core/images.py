@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .cliptime import frame_times
 from .settings import IMAGE_SIZE
 
-# Limits for pictures (README "Limits").
+# Limits for pictures (docs/guide.md "Limits").
 MAX_SOURCE_PIXELS = 50_000_000  # a decompression bomb declares far more than this
 MAX_ASPECT_RATIO = 20.0
 MIN_SIDE = 8
@@ -244,7 +244,7 @@ def load_target(source: str | Path | bytes, color: bool = False) -> Target:
 
 def pixel_to_point(rows: np.ndarray, cols: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     """(row, col) indices to points (x, y) in [-1, 1]^2, y up: the one pixel-centre formula
-    (README "Coordinates"), used for training points and every grid."""
+    (docs/guide.md "Coordinates"), used for training points and every grid."""
     x = -1.0 + (2.0 * np.asarray(cols, dtype=np.float64) + 1.0) / size
     y = 1.0 - (2.0 * np.asarray(rows, dtype=np.float64) + 1.0) / size
     return np.stack([x, y], axis=-1).astype(np.float32)

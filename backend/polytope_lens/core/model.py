@@ -16,7 +16,7 @@ from torch import nn
 
 from .network import REGRESS, FrozenNetwork, Network, Task, layer_arrays
 
-# Documented limits (README "Limits"): they keep a live frame affordable on a
+# Documented limits (docs/guide.md "Limits"): they keep a live frame affordable on a
 # 2-core machine and stop a typo such as 14x600 from eating the server.
 MAX_DEPTH = 64
 MAX_WIDTH = 1024

@@ -1,4 +1,4 @@
-"""The server's settings (README "Limits and server settings"; `polytope-lens serve --help`)."""
+"""The server's settings (docs/guide.md "Limits and server settings"; `polytope-lens serve --help`)."""
 
 from __future__ import annotations
 

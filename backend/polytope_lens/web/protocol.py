@@ -25,7 +25,7 @@ MAX_ERROR_CHARS = 400  # error texts echo parts of the message; never echo megab
 
 @dataclass(frozen=True)
 class LiveLimits:
-    """What one live (websocket) run may cost; README "Limits". Checked on top of RunConfig's own limits.
+    """What one live (websocket) run may cost; docs/guide.md "Limits". Checked on top of RunConfig's own limits.
 
     - max_message_bytes: longest client message that is read (longer ones get an ``error``).
     - max_point_activations: points evaluated at once (the larger of the batch, train_points and

@@ -300,8 +300,8 @@ class LiveSession(Session):
         elif self.trainer is None:
             raise ProtocolError("no network yet: send 'configure' first")
         elif isinstance(command, (Start, Step)) and self.trainer.untrainable:
-            raise ProtocolError(f"Train: this network is shown, not trained: {self.trainer.untrainable}",
-                                field="network")
+            self._error(f"Train: this network is shown, not trained: {self.trainer.untrainable}", field="network")
+            self._status()  # still paused: a page that took its Train for granted hears so
         elif isinstance(command, Start):
             self.state = "running"
             self._next_frame_at = 0.0  # first frame right away
