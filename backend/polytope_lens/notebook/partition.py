@@ -31,7 +31,7 @@ REPR_SVG_SIZE = 480  # pixels of the picture a notebook shows
 REPR_SVG_MAX_BYTES = 8 * 1024 * 1024  # past this a notebook shows the summary instead (a cell output that size is slow)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Region:
     """One linear region: its polygon (counter-clockwise vertices), activation pattern ('0110|1001',
     1 = on), area, colour (the pattern's, as the panels paint it) and the affine map
@@ -138,19 +138,19 @@ class Partition:
                       e.A[k].copy(), e.c[k].copy(), self)
 
     def _inequalities(self, k: int) -> RegionInfo:
-        # The first ``layers`` hidden layers of the shown network: the inspector takes a whole network,
-        # so a partial partition asks about the network cut after its last included layer.
-        return region_inequalities(self._shown_network, self.exact.patterns[k], self.box)
+        return region_inequalities(self._inspected_network, self.exact.patterns[k], self.box)
 
     @cached_property
-    def _shown_network(self) -> FrozenNetwork:
+    def _inspected_network(self) -> FrozenNetwork:
+        """The network the inspector reads: the shown one, or for a partition of its first k hidden
+        layers, those layers with an identity output (the inspector takes a whole network; its map
+        is then the k-th layer's activations, as the partial partition's A, c are)."""
         if self.complete:
             return self.network
         layers = self.network.affine_layers()[: self.layers]
         W, b = layers[-1]
-        cut = FrozenNetwork([*layers, (np.eye(W.shape[0]), np.zeros(W.shape[0]))], self.network.slopes[: self.layers],
-                            "regress")
-        return cut
+        return FrozenNetwork([*layers, (np.eye(W.shape[0]), np.zeros(W.shape[0]))], self.network.slopes[: self.layers],
+                             "regress")
 
     def region_at(self, x: float, y: float) -> Region:
         """The region containing the point (x, y) of the box."""
@@ -163,7 +163,7 @@ class Partition:
         """Everything the page's inspector shows about the region at (x, y), as plain JSON (pattern per
         layer, f = A x + c with torch autograd's check, every inequality with the binding ones marked,
         and ``text``: the same as "copy as text")."""
-        return inspect_point(self._shown_network, (x, y), self.box)
+        return inspect_point(self._inspected_network, (x, y), self.box)
 
     # -- documents ---------------------------------------------------------------------------
     def to_json(self) -> str:
