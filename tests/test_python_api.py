@@ -89,6 +89,8 @@ def test_a_region_is_the_inspectors():
     # the first layer alone: the inspector of the network cut after it
     first = pl.partition(model, layers=1)
     assert first.regions[0].inequalities().a.shape == (8, 2) and not first.complete
+    for r in first.regions[::5]:  # its map: the first layer's activations, as the inspector of the cut network has it
+        np.testing.assert_allclose(r.inequalities().A, r.A, atol=1e-12)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy exporter says it is legacy
