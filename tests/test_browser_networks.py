@@ -137,3 +137,12 @@ def test_a_d_input_network_on_the_plane_through_a_points_file(page, tmp_path):
     expect(summary).to_contain_text("Train: this network is shown, not trained")
     page.get_by_test_id("network-close").click()
     wait_ready(page)
+    # ten class scores: past the page's class colours, said in words, with its exact regions to download
+    onnx_file(tmp_path / "ten.onnx", [12, 8, 10], [0.0], seed=6)
+    page.get_by_test_id("network-input").set_input_files(str(tmp_path / "ten.onnx"))
+    expect(summary).to_contain_text("Not shown live: the page draws classifiers of up to 8 classes")
+    link = page.get_by_test_id("network-regions")
+    expect(link).to_be_visible()
+    svg = page.request.get(page.server.url + link.get_attribute("href"))
+    assert svg.ok and svg.text().count('class="mark"') == 3
+    assert page.evaluate("() => window.polytopeLens.store.get('network')") is None

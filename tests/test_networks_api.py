@@ -192,6 +192,8 @@ def test_refusals_are_4xx_in_words_and_the_server_keeps_serving(server, tmp_path
     csv = b"1,2\n3,4\n5,6\n"
     columns = upload(server, good, points=("p.csv", csv))
     assert columns.status_code == 422 and "2 columns" in columns.json()["detail"]
+    flat = upload(server, onnx_bytes(sequential([2, 4, 1], [0.0]), 2), points=("p.csv", csv))
+    assert flat.status_code == 422 and "takes 2 inputs" in flat.json()["detail"]
     line = upload(server, good, points=("p.csv", b"1,0,0\n2,0,0\n3,0,0\n"))
     assert line.status_code == 422 and "lie on one line" in line.json()["detail"]
     state = io.BytesIO()

@@ -109,6 +109,11 @@ export async function openNetwork(file, { points = null, rows = "" } = {}) {
   return response.json();
 }
 
+/** An opened network's exact partition: "json" or "svg" (a D-input network's plane points as rings). */
+export function networkRegionsUrl(id, kind = "svg") {
+  return `/api/networks/${encodeURIComponent(id)}/regions.${kind}`;
+}
+
 export function thumbnailUrl(url, size = 96) {
   return `${url}${url.includes("?") ? "&" : "?"}size=${size}`;
 }

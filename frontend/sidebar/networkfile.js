@@ -6,7 +6,8 @@
 // defines a new network (layers, activation, task, colour, init) closes it: the page's own
 // network is built again.
 
-import { openNetwork } from "../shared/api.js";
+import { networkRegionsUrl, openNetwork } from "../shared/api.js";
+import { facts } from "../shared/facts.js";
 import { wireUpload } from "./gallery.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,9 +28,21 @@ export function describeNetwork(net) {
   return text;
 }
 
+/** Why the live view cannot draw this network (its exact partition is still exported), or null. */
+function notDrawable(net) {
+  if (net.task === "classify" && net.out_dim > facts.maxClasses) {
+    return `the page draws classifiers of up to ${facts.maxClasses} classes; this network has ${net.out_dim} class scores`;
+  }
+  if (net.task === "regress" && net.out_dim !== 1 && net.out_dim !== 3) {
+    return `a regression is drawn from 1 (gray) or 3 (colour) outputs; this network has ${net.out_dim}`;
+  }
+  return null;
+}
+
 export function mountNetworkFile(store) {
   const input = $("network-input"), points = $("network-points-input"), rows = $("network-rows-input");
   const summary = $("network-summary"), close = $("network-close"), zone = $("network-drop-zone");
+  const exportLink = $("network-regions");
   let chosenPoints = null;
 
   function show(net, error = "") {
@@ -38,11 +51,23 @@ export function mountNetworkFile(store) {
     close.hidden = !net;
   }
 
+  /** The exact partition of an opened network as SVG (with its plane's points): a download. */
+  function offerExport(net) {
+    exportLink.hidden = !net;
+    if (net) exportLink.href = networkRegionsUrl(net.id, "svg");
+  }
+
   async function open(file) {
     store.banner.clear("network");
     zone.classList.add("busy");
     try {
       const net = await openNetwork(file, { points: chosenPoints, rows: rows.value.trim() });
+      offerExport(net);
+      const why = notDrawable(net);
+      if (why) {
+        show(store.get("network"), `${describeNetwork(net)} Not shown live: ${why}. Its exact regions: the link below.`);
+        return;
+      }
       show(net);
       store.set({ network: net });
     } catch (err) {
@@ -57,6 +82,7 @@ export function mountNetworkFile(store) {
   });
   close.addEventListener("click", () => {
     show(null);
+    offerExport(null);
     store.set({ network: null });
   });
   wireUpload({ input, dropTargets: [zone], onFile: (file) => open(file) });
@@ -69,7 +95,14 @@ export function mountNetworkFile(store) {
   });
   // The server's refusals of the network (Train on a network only shown, too many classes) are said here too.
   store.on("serverError", (text, field) => {
-    if (field === "network") show(store.get("network"), text);
+    if (field !== "network") return;
+    const run = store.get("run");
+    if (run === "configuring" || run === "configuringToRun") {
+      show(null, text); // the configure naming it was refused (e.g. the server no longer keeps it): the page's own network again
+      store.set({ network: null });
+    } else {
+      show(store.get("network"), text);
+    }
   });
   store.on("status", (msg) => {
     if (store.get("network") && typeof msg.message === "string" && msg.message.startsWith("opened ")) {

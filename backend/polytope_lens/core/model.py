@@ -102,11 +102,11 @@ class MLP(nn.Module):
         super().__init__()
         self.widths = list(widths)
         self.negative_slope = float(negative_slope)
-        # one slope per hidden layer: all ``negative_slope`` unless given (a network opened from a file may mix them)
-        self.layer_slopes = (tuple(float(s) for s in layer_slopes) if layer_slopes is not None
-                             else (self.negative_slope,) * len(self.widths))
-        if len(self.layer_slopes) != len(self.widths):
-            raise ValueError(f"{len(self.layer_slopes)} slopes for {len(self.widths)} hidden layers")
+        # one slope per hidden layer when given (a network opened from a file may mix them); else
+        # ``negative_slope`` for all of them, read when used (setting it later changes them all)
+        self._layer_slopes = tuple(float(s) for s in layer_slopes) if layer_slopes is not None else None
+        if self._layer_slopes is not None and len(self._layer_slopes) != len(self.widths):
+            raise ValueError(f"{len(self._layer_slopes)} slopes for {len(self.widths)} hidden layers")
         self.task: Task = task
         sizes = [in_dim, *widths, out_dim]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
@@ -125,8 +125,15 @@ class MLP(nn.Module):
         return int(self.linears[-1].out_features)
 
     @property
-    def slopes(self) -> tuple[float, ...]:
+    def layer_slopes(self) -> tuple[float, ...]:
         """The negative slope of each hidden layer."""
+        if self._layer_slopes is not None:
+            return self._layer_slopes
+        return (self.negative_slope,) * len(self.widths)
+
+    @property
+    def slopes(self) -> tuple[float, ...]:
+        """The negative slope of each hidden layer (the Network contract)."""
         return self.layer_slopes
 
     @staticmethod

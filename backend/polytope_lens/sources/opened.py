@@ -79,9 +79,12 @@ def activation_name(slope: float) -> str:
 
 def open_view(network: FrozenNetwork, name: str = "network", points: np.ndarray | None = None,
               rows: Sequence[int] = (0, 1, 2), margin: float = DEFAULT_MARGIN) -> OpenedNetwork:
-    """``network`` ready to show: itself when it has 2 inputs (a data file is then not needed),
-    else folded onto the plane through ``rows`` of ``points`` (or the plane of its first two inputs)."""
-    if network.in_dim == 2 and points is None:
+    """``network`` ready to show: itself when it has 2 inputs (points are then refused), else folded
+    onto the plane through ``rows`` of ``points`` (or the plane of its first two inputs)."""
+    if network.in_dim == 2:
+        if points is not None:
+            raise NetworkRefused(f"{name} takes 2 inputs and is shown on the square itself; a plane through points "
+                                 "is for networks of more inputs", "points")
         return OpenedNetwork(network, network, name)
     if points is None:
         plane = default_plane(network.in_dim)

@@ -10,6 +10,7 @@ them only through the dependencies of registry.py, never through globals.
 from __future__ import annotations
 
 import asyncio
+import threading
 import contextlib
 
 import anyio.to_thread
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(app.state.session_factory.start)
         with contextlib.suppress(KeyError, ValueError):
             await asyncio.to_thread(app.state.store.target, RunConfig().image, False)
-        await asyncio.to_thread(preload_network_readers)  # the first model file opens as fast as any other
+        # the model file readers load beside serving (seconds on a busy machine): the first model file
+        # then opens as fast as any other, and the server answers meanwhile
+        threading.Thread(target=preload_network_readers, name="preload-network-readers", daemon=True).start()
         yield
         await app.state.registry.close_all()
         await asyncio.to_thread(app.state.session_factory.stop)
