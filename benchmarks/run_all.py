@@ -17,6 +17,8 @@ Rows (each measured in this one run, the two sides of a ratio close together in 
   7. the headless CLI: wall time of the README's command against its training time
   8. sweeps: runs per hour of a mini grid, local engine vs Ray-local, and Ray's cost per run (sweeps.py)
  10. networks from files: an ONNX file opened to its first panel, the plane view of a 64-input network (networks.py)
+ 11. the notebook widget: lens.update's cost per sent update and to a training loop, in a real kernel
+     (notebook_update.py)
 Progress goes to stderr; the table to stdout (--json FILE also writes every figure).
 """
 
@@ -39,6 +41,7 @@ import exact_partition  # noqa: E402
 import frames  # noqa: E402
 import live  # noqa: E402
 import networks  # noqa: E402
+import notebook_update  # noqa: E402
 import sweeps  # noqa: E402
 
 
@@ -127,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         log("  skipped: Ray is not installed (pip install 'polytope-lens[ray]')")
         results["relay"] = None
 
+    log("11. the notebook widget (lens.update in a real kernel)")
+    try:
+        results["notebook"] = notebook_update.run(calls=100 if quick else 300, blocks=1 if quick else 3,
+                                                  seconds=1.0 if quick else 2.0, log=log)
+    except ModuleNotFoundError:
+        log("  skipped: the notebook packages are not installed (pip install 'polytope-lens[notebook]' nbclient ipykernel)")
+        results["notebook"] = None
+
     log("5. exact partition")
     cases = exact_partition.CASES[:1] if quick else exact_partition.CASES
     results["exact"] = exact_partition.run(cases, runs=3 if quick else 5, log=log)
@@ -188,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         for engine, r in results["relay"].items():
             rows.append(("9", f"web server CPU relaying one client-drawn session ({engine}; {r['fps']:.0f} updates/s)",
                          f"{r['server_cpu'] * 100:.0f}% of a core", "", "", "", ""))
+
+    if results["notebook"]:
+        rows.extend(notebook_update.rows(results["notebook"]))
 
     for e in results["exact"]:
         trained = f"trained {e['trained_steps']} steps" if e["trained_steps"] else "at initialisation"

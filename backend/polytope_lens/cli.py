@@ -264,20 +264,12 @@ def cmd_regions(args) -> int:
 def _model_file_regions(args) -> int:
     """``regions FILE`` for a model file: its network (on its plane) as JSON or SVG, the plane's map
     ("plane": origin, u, v: input = origin + x·u + y·v) and its three points in the JSON."""
-    from .core.classes import PALETTE
     from .geometry.export import write_regions
 
     try:
         opened = _open_model_file(args.checkpoint, args, args.activation, args.negative_slope)
         shown = opened.shown
-        classes = None
-        if shown.task == "classify" and shown.out_dim <= len(PALETTE):  # its decision regions, in the palette's colours
-            classes = ["#{:02x}{:02x}{:02x}".format(*c) for c in PALETTE[:shown.out_dim]]
-        summary = opened.summary()
-        extra = {"source": args.checkpoint.name, "network": {k: summary[k] for k in (
-            "in_dim", "out_dim", "layers", "slopes", "activations", "task")}}
-        if opened.plane is not None:
-            extra.update(plane=opened.plane.to_json(), marks=summary["marks"], rows=summary["rows"])
+        extra, classes = opened.regions_fields(args.checkpoint.name)
         result = write_regions(shown, args.out, args.layers, extra=extra, classes=classes, marks=opened.marks,
                                size=args.size, time_limit_s=args.time_limit, output=args.output,
                                description=args.checkpoint.name)

@@ -16,7 +16,7 @@ import numpy as np
 from ..core.network import Network
 from ..core.training import load_checkpoint_model
 from .decision import decision_json, decision_regions, decision_svg, with_decision_overlay
-from .documents import marks_svg, partition_document
+from .documents import marks_svg, partition_document, partition_svg_bytes
 from .exact import ExactPartition, exact_partition
 from .patterns import bit_pattern_colors
 from .slices import slice_model
@@ -147,17 +147,8 @@ def write_regions(network: Network, out_path: str | Path, layers: int | None = N
         return _write_surface(network, out, fmt, k, output, description, max_regions, deadline, start)
     part = exact_partition(network, max_layers=k, max_regions=max_regions, deadline=deadline)
     decision = decision_regions(part) if classes and part.complete else None  # a classifier's exact decision regions
-    if fmt == "json":  # the compact document the server sends (documents.py)
-        fields = {"format": DOCUMENT_FORMAT, **(extra or {}), "layers": k, "hidden_layers": L}
-        if decision is not None:
-            fields.update(classes=list(classes), decision=decision_json(decision, list(classes)))
-        text = partition_document(part, fields).decode()
-    else:
-        text = partition_svg(part, size=size)
-        if decision is not None:
-            text = with_decision_overlay(text, decision_svg(decision, part.box, size, list(classes)))
-        if marks:
-            text = with_decision_overlay(text, marks_svg(marks, part.box, size))
+    text = regions_text(part, fmt, hidden_layers=L, extra=extra, classes=classes, marks=marks, size=size,
+                        decision=decision)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return {
@@ -191,6 +182,29 @@ def _write_surface(network: Network, out: Path, fmt: str, k: int, output: str | 
     return {"path": str(out), "format": fmt, "regions": part.region_count, "facets": mesh.facet_count,
             "output": str(chosen), "layers": L, "hidden_layers": L, "area_sum": float(mesh.areas().sum()),
             "seconds": round(time.perf_counter() - start, 3), "bytes": len(data)}
+
+
+def regions_text(part: ExactPartition, fmt: str, *, hidden_layers: int, extra: dict | None = None,
+                 classes: Sequence[str] | None = None, marks: Sequence[Sequence[float]] = (), size: int = 1024,
+                 decision=None, max_bytes: int | None = None) -> str:
+    """The document :func:`write_regions` writes for a partition already made (``fmt`` "json" or
+    "svg"); polytope_lens.partition's ``to_json`` / ``to_svg`` are this too. ``decision``: the
+    partition's decision regions when already made (else made here when ``classes`` are given);
+    ``max_bytes`` caps the document (DocumentTooLarge past it)."""
+    if decision is None and classes and part.complete:
+        decision = decision_regions(part)
+    k = len(part.widths)
+    if fmt == "json":  # the compact document the server sends (documents.py)
+        fields = {"format": DOCUMENT_FORMAT, **(extra or {}), "layers": k, "hidden_layers": hidden_layers}
+        if decision is not None:
+            fields.update(classes=list(classes), decision=decision_json(decision, list(classes)))
+        return partition_document(part, fields, max_bytes=max_bytes).decode()
+    text = partition_svg_bytes(part, size=size, max_bytes=max_bytes).decode()  # partition_svg's drawing, capped
+    if decision is not None:
+        text = with_decision_overlay(text, decision_svg(decision, part.box, size, list(classes)))
+    if marks:
+        text = with_decision_overlay(text, marks_svg(marks, part.box, size))
+    return text
 
 
 def _checkpoint_class_colors(checkpoint_path) -> list[str]:

@@ -54,6 +54,24 @@ class OpenedNetwork:
             "trainable_on_pictures": self.cannot_train is None,
         }
 
+    def regions_fields(self, source: str) -> tuple[dict, list[str] | None]:
+        """What the regions document of this network adds to the partition (``polytope-lens regions
+        FILE`` and ``polytope_lens.partition(...).to_json()`` write the same): the file's name, the
+        network as the file holds it, the plane, its points on the square and their rows; and the
+        class colours of a classifier (the page's palette; None past it: no decision regions)."""
+        from ..core.classes import PALETTE
+
+        shown = self.shown
+        classes = None
+        if shown.task == "classify" and shown.out_dim <= len(PALETTE):  # its decision regions, in the palette's colours
+            classes = ["#{:02x}{:02x}{:02x}".format(*c) for c in PALETTE[:shown.out_dim]]
+        summary = self.summary()
+        extra = {"source": source, "network": {k: summary[k] for k in (
+            "in_dim", "out_dim", "layers", "slopes", "activations", "task")}}
+        if self.plane is not None:
+            extra.update(plane=self.plane.to_json(), marks=summary["marks"], rows=summary["rows"])
+        return extra, classes
+
 
 def activation_name(slope: float) -> str:
     return "relu" if slope == 0 else f"leaky_relu({slope:g})"

@@ -15,10 +15,7 @@ from ...sources.opening import EXTENSIONS as NETWORK_FORMATS
 from ...core.images import MAX_ASPECT_RATIO, MAX_SOURCE_PIXELS, MIN_SIDE
 from ...core.model import MAX_DEPTH, MAX_PARAMETERS, MAX_WIDTH
 from ...core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConfig, ViewSettings, settings_table
-from ...output.classmap import CLASS_REGION_EDGE, DECISION_COLOR, LIGHTEST, UNLABELLED_FADE, VAL_POINT_COLOR
-from ...output.moments import NEARBY_FRAMES
-from ...output.boundaries import FADE_EIGHTHS
-from ...output.render import BOUNDARY_COLOR, REGION_EDGE_COLOR, TRAIN_COLOR, VAL_COLOR
+from ...output.facts import DRAWING, POINT_COLORS, DrawingFacts
 from ..protocol import MAX_STEP_N
 from ..registry import RegistryDep, SettingsDep
 
@@ -33,36 +30,6 @@ class Health(BaseModel):
 @router.get("/health", response_model=Health)
 async def health(registry: RegistryDep):
     return {"status": "ok", "sessions": registry.in_use()}
-
-
-RGB = tuple[int, int, int]
-
-
-class DrawingFacts(BaseModel):
-    """How the server paints its panels, so that the page paints its own the same (docs/protocol.md)."""
-
-    boundary_fade_eighths: tuple[int, ...]  # a painted boundary pixel's opacity by the painted pixels among its 3x3
-    boundary_color: RGB  # boundaries over the prediction
-    region_edge_color: RGB  # boundaries between filled regions
-    class_region_edge_color: RGB  # region boundaries over a class map
-    decision_color: RGB  # a classifier's decision boundary
-    class_val_point_color: RGB  # a classifier's validation points
-    class_lightest: float  # share of the class colour at the lowest confidence (1/K)
-    unlabelled_fade: float  # a classifier's target picture, faded towards white under its points
-    nearby_frames: int  # a clip's target at frame k shows the points of frames k-n..k+n
-
-
-DRAWING = DrawingFacts(
-    boundary_fade_eighths=FADE_EIGHTHS,
-    boundary_color=BOUNDARY_COLOR,
-    region_edge_color=REGION_EDGE_COLOR,
-    class_region_edge_color=CLASS_REGION_EDGE,
-    decision_color=DECISION_COLOR,
-    class_val_point_color=VAL_POINT_COLOR,
-    class_lightest=LIGHTEST,
-    unlabelled_fade=UNLABELLED_FADE,
-    nearby_frames=NEARBY_FRAMES,
-)
 
 
 class Options(BaseModel):
@@ -86,7 +53,7 @@ async def options(settings: SettingsDep):
     return {
         "settings": settings_table(),
         "defaults": {**RunConfig().model_dump(), **ViewSettings().model_dump()},
-        "point_colors": {"train": _hex(TRAIN_COLOR), "val": _hex(VAL_COLOR)},
+        "point_colors": POINT_COLORS,
         "drawing": DRAWING.model_dump(),
         "runs": {"available": settings.runs_dir is not None},  # serve --runs DIR: /api/runs and /compare
         "limits": {
@@ -116,6 +83,3 @@ async def options(settings: SettingsDep):
         },
     }
 
-
-def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
