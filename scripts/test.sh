@@ -16,5 +16,6 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # Two pytest-xdist workers, one test file each at a time: a file's module fixtures (a server,
-# a browser, a local Ray) stay in one worker. Arguments given later win (-n 0, --dist load).
+# a browser) stay in one worker; tests/conftest.py hands out the longest file first and the Ray
+# files to one worker together. Arguments given later win (-n 0, --dist load).
 exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

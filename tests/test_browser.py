@@ -23,7 +23,6 @@ import pytest
 from browser import (
     CANVAS_HALVES,
     PageLog,
-    ServeProcess,
     blur,
     canvas_halves,
     canvas_stats,
@@ -59,9 +58,8 @@ expect.set_options(timeout=WAIT)
 
 # -- fixtures ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def server():
-    with ServeProcess() as s:
-        yield s
+def server(shared_serve):
+    return shared_serve  # tests/conftest.py: one per test process
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import os
 import numpy as np
 import pytest
 from browser import PageLog, ServeProcess, chromium_path, launch_chromium
-from sweep_fixture import make_mini_sweep
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +29,8 @@ PIXELS = """(testid) => {
 
 
 @pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory):
-    return make_mini_sweep(tmp_path_factory.mktemp("sweep"))
+def sweep_dir(mini_sweep):
+    return mini_sweep  # tests/conftest.py: one per run
 
 
 @pytest.fixture(scope="module")

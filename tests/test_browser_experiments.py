@@ -6,7 +6,7 @@ import os
 import urllib.parse
 
 import pytest
-from browser import PageLog, ServeProcess, chromium_path, launch_chromium, wait_number, wait_ready
+from browser import PageLog, chromium_path, launch_chromium, wait_number, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -23,8 +23,9 @@ expect.set_options(timeout=WAIT)
 
 
 @pytest.fixture(scope="module")
-def page():
-    with ServeProcess() as server, sync_playwright() as p:
+def page(shared_serve):
+    server = shared_serve  # tests/conftest.py: one per test process
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(WAIT)

@@ -21,7 +21,6 @@ import torch
 
 
 from browser import chromium_path, launch_chromium
-from live_server import running_server
 from playwright.sync_api import sync_playwright
 
 from polytope_lens.geometry.exact import exact_partition, region_counts_per_layer
@@ -48,9 +47,10 @@ def _model_at(model, point):
 
 
 @pytest.fixture(scope="module")
-def served():
-    """(url, browser): one server and one Chromium for the module."""
-    with running_server() as url, sync_playwright() as p:
+def served(shared_server):
+    """(url, browser): the test process's server (tests/conftest.py) and one Chromium for the module."""
+    url = shared_server
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             yield url, browser

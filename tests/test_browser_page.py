@@ -14,7 +14,7 @@ import re
 import httpx
 import numpy as np
 import pytest
-from browser import (CANVAS_STATS, PageLog, ServeProcess, blur, canvas_stats, chromium_path, launch_chromium, text_of,
+from browser import (CANVAS_STATS, PageLog, blur, canvas_stats, chromium_path, launch_chromium, text_of,
                      wait_canvas_change, wait_number, wait_ready)
 
 from polytope_lens.core.training import trainer_from_checkpoint
@@ -37,9 +37,8 @@ expect.set_options(timeout=WAIT)
 
 
 @pytest.fixture(scope="module")
-def server():
-    with ServeProcess() as s:
-        yield s
+def server(shared_serve):
+    return shared_serve  # tests/conftest.py: one per test process
 
 
 @pytest.fixture(scope="module")

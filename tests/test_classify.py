@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from live_server import LiveClient, running_server
+from live_server import LiveClient
 
 from polytope_lens.cli import main
 from polytope_lens.core.classes import (
@@ -234,9 +234,8 @@ def test_cli_refuses_a_picture_without_classes(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_server() as url:
-        yield url
+def server(shared_server):
+    return shared_server  # tests/conftest.py: one per test process
 
 
 def test_websocket_classifier_sends_classes_accuracy_and_decision_fields(server):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from live_server import SMALL_CONFIG, LiveClient, running_server
+from live_server import SMALL_CONFIG, LiveClient
 
 from polytope_lens.core.history import WeightHistory
 from polytope_lens.core.model import build_mlp, count_parameters
@@ -41,9 +41,8 @@ def test_history_is_bounded_thinned_evenly_and_keeps_the_newest():
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_server() as url:
-        yield url
+def server(shared_server):
+    return shared_server  # tests/conftest.py: one per test process
 
 
 def test_client_mode_sends_weights_small_enough_and_keeps_the_history(server):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from live_server import SMALL_CONFIG, LiveClient, running_server
+from live_server import SMALL_CONFIG, LiveClient
 from PIL import Image
 import io
 
@@ -13,9 +13,8 @@ from polytope_lens.core.settings import RunConfig
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_server() as url:
-        yield url
+def server(shared_server):
+    return shared_server  # tests/conftest.py: one per test process
 
 
 def test_presets_route_lists_full_configs(server):

@@ -365,7 +365,7 @@ def test_unfinished_and_unreadable_uploads_are_removed_at_start_up(tmp_path):
     small.write_bytes(encode(noise(), "PNG"))
     stray = tmp_path / "notes.txt"  # not the store's: left alone
     stray.write_text("mine")
-    with running_server(uploads_dir=tmp_path) as url:
+    with running_server(uploads_dir=tmp_path, session_engine="thread") as url:  # no session: the thread engine spares a fork server's start-up
         for path in (stale, empty, damaged, small):
             assert not path.exists(), path
         assert stray.exists()
@@ -751,13 +751,13 @@ def test_upload_from_a_foreign_page_is_refused(server, http):
 
 def test_allow_host_and_allow_origin_open_the_door(tmp_path):
     with running_server(allowed_hosts=("lens.example",), allowed_origins=("https://friend.example",),
-                        uploads_dir=tmp_path) as url:
+                        uploads_dir=tmp_path, session_engine="thread") as url:  # no session: the thread engine spares a fork server's start-up
         assert httpx.get(f"{url}/api/health", headers={"Host": "lens.example:8000"}).status_code == 200
         assert httpx.get(f"{url}/api/health", headers={"Host": "evil.example"}).status_code == 403
         files = {"file": ("a.png", GOOD_PNG, "image/png")}
         assert httpx.post(f"{url}/api/images", files=files, headers={"Origin": "https://friend.example"}).status_code == 201
         assert httpx.post(f"{url}/api/images", files=files, headers={"Origin": "https://evil.example"}).status_code == 403
-    with running_server(allowed_hosts=("*",), uploads_dir=tmp_path) as url:
+    with running_server(allowed_hosts=("*",), uploads_dir=tmp_path, session_engine="thread") as url:
         assert httpx.get(f"{url}/api/health", headers={"Host": "anything.example"}).status_code == 200
 
 

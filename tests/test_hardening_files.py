@@ -24,7 +24,6 @@ from hostile_files import (
     mp4_with_one_byte_samples, video, video_hiding_its_size,
 )
 from live_server import LiveClient, running_server, tree_rss
-from sweep_fixture import run_sweep_of
 
 import polytope_lens.core.clips as clips
 from polytope_lens.core.clips import DecodeStopped, open_clip
@@ -65,13 +64,12 @@ def watched(server):
 
 
 @pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory) -> Path:
-    """A runs folder: one real run ("good", 100 steps), copies of it damaged in each way, and links out."""
+def runs_dir(tmp_path_factory, mini_sweep) -> Path:
+    """A runs folder: one real run ("good", the mini sweep's 4x2_seed0: tests/conftest.py), copies of it
+    damaged in each way, and links out."""
     root = tmp_path_factory.mktemp("runs")
-    made = run_sweep_of(tmp_path_factory.mktemp("made"), {
-        "image": "ring", "layers": ["4x2"], "seed": [0], "steps": 100, "frame_every": 50, "resolution": 32,
-        "train_points": 400, "val_points": 100})
-    [entry] = json.loads((made / "sweep.json").read_text())["runs"]
+    made = mini_sweep
+    [entry] = [run for run in json.loads((made / "sweep.json").read_text())["runs"] if run["id"] == "4x2_seed0"]
     outside = tmp_path_factory.mktemp("outside")
     (outside / "secret.txt").write_text("not for the compare view\n")
     shutil.copytree(made / entry["id"], outside / "stolen-run")

@@ -11,7 +11,6 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from live_server import running_server
-from sweep_fixture import make_mini_sweep
 
 from polytope_lens.sweeps.churn import churn_series
 from polytope_lens.web.app import create_app
@@ -19,8 +18,8 @@ from polytope_lens.web.config import Settings
 
 
 @pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory):
-    return make_mini_sweep(tmp_path_factory.mktemp("sweep"))
+def sweep_dir(mini_sweep):
+    return mini_sweep  # tests/conftest.py: one per run
 
 
 @pytest.fixture(scope="module")

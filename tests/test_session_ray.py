@@ -27,12 +27,8 @@ from test_websocket import (  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")
-def ray_address():
-    # Small: two CPUs and a 100 MiB object store on a machine shared with other work.
-    context = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
-                       log_to_driver=False, configure_logging=False)
-    yield context.address_info["gcs_address"]
-    ray.shutdown()
+def ray_address(local_ray):
+    return local_ray  # tests/conftest.py: one local Ray per test process
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,8 @@ from test_sweep import ENTRY_KEYS, MINI, MINI_IDS, SUMMARY_KEYS, index  # noqa: 
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    # Small: two CPUs and a 100 MiB object store on a machine shared with other work.
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
-             log_to_driver=False, configure_logging=False)
-    yield
-    ray.shutdown()
+def ray_running(local_ray):
+    """The sweeps below run on the test process's local Ray (tests/conftest.py), started once."""
 
 
 def _without_times(summary: dict) -> dict:

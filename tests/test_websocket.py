@@ -11,7 +11,7 @@ import httpx
 import psutil
 import pytest
 import torch
-from live_server import SMALL_CONFIG, LiveClient, running_app, running_server
+from live_server import SMALL_CONFIG, LiveClient, running_app
 from PIL import Image
 
 from polytope_lens.web.app import create_app
@@ -19,9 +19,8 @@ from polytope_lens.web.config import Settings
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_server() as url:
-        yield url
+def server(shared_server):
+    return shared_server  # tests/conftest.py: one per test process
 
 
 @pytest.fixture
