@@ -310,6 +310,12 @@ class LiveGeometry:
             return self._patterns if current else None
 
     # -- the paused count past the live budget -----------------------------------------
+    def network_changed(self) -> None:
+        """The network was changed in place at the same step (an edit by hand): what was counted
+        for it is moot, and the next frame starts a new generation."""
+        with self._lock:
+            self._model_ref = None
+
     def cancel(self) -> None:
         """Stop a paused count in progress (a command that changes the network or its step)."""
         with self._lock:
