@@ -171,3 +171,39 @@ def test_train_asks_before_changing_a_hand_set_network_and_reset_brings_it_back(
     page.get_by_test_id("start-button").click()  # set by hand again: Train asks again
     expect(ask).to_be_visible()
     page.get_by_test_id("train-cancel").click()
+
+
+def take_editor_screenshot(path: str) -> None:
+    """The README's picture: the editor open on the XOR network's weight y -> n0, set to -0.5."""
+    from pathlib import Path
+
+    with ServeProcess() as server, sync_playwright() as p:
+        browser = launch_chromium(p)
+        pg = browser.new_page(viewport={"width": 1440, "height": 900})
+        pg.goto(f"{server.url}/?res=256&render=server")
+        wait_ready(pg)
+        _load(pg, "xor-by-hand")
+        expect(pg.get_by_test_id("exact-count")).to_have_text("4")
+        pg.get_by_test_id("network-diagram").scroll_into_view_if_needed()
+        _click_edge(pg, 1, 0, 1)
+        pg.get_by_test_id("weight-value").fill("-0.5")
+        pg.get_by_test_id("weight-apply").click()
+        expect(pg.get_by_test_id("exact-count")).not_to_have_text("4")
+        expect(pg.locator("#restart-notice")).to_be_hidden(timeout=15_000)  # the "new network" notice has gone
+        pg.wait_for_timeout(500)
+        box = pg.locator(".diagram-panel").bounding_box()
+        editor = pg.get_by_test_id("weight-editor").bounding_box()
+        panels = pg.get_by_test_id("panel-partition").bounding_box()
+        x0 = min(box["x"], panels["x"]) - 8
+        y0 = min(box["y"], panels["y"], editor["y"]) - 8
+        x1 = max(box["x"] + box["width"], editor["x"] + editor["width"]) + 8
+        y1 = max(box["y"] + box["height"], editor["y"] + editor["height"], panels["y"] + panels["height"]) + 60
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=path, clip={"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0})
+        browser.close()
+
+
+if __name__ == "__main__":  # .venv/bin/python tests/test_browser_byhand.py docs/images/byhand-editor.png
+    import sys
+
+    take_editor_screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/images/byhand-editor.png")

@@ -398,7 +398,8 @@ class LiveSession(Session):
         self.outbox.discard_frame()  # a waiting frame shows the network before the edit
         recorded = len(self.movie.frames)
         self._send_frame(remeasure=True, measure_now=True)
-        if len(self.movie.frames) == recorded:  # not due: recorded anyway
+        # not due: recorded anyway, at most every min_interval_s (a slider dragged sends many edits)
+        if len(self.movie.frames) == recorded and time.monotonic() - self.movie.last_time >= self.movie.min_interval_s:
             self._record_edit(step)
 
     def _record_edit(self, step: int) -> None:
