@@ -35,6 +35,7 @@ def page():
         context.set_default_timeout(WAIT)
         pg = context.new_page()
         pg.log = PageLog().attach(pg)
+        pg.server_url = server.url
         pg.goto(f"{server.url}/?res=128&render=server")
         wait_ready(pg)
         yield pg
@@ -44,7 +45,12 @@ def page():
 
 
 def _load(page, preset: str) -> None:
+    """The experiment, as it starts (loaded again: the same settings, so Reset gives its start)."""
+    again = page.get_by_test_id("experiment-select").input_value() == preset
     page.get_by_test_id("experiment-select").select_option(preset)
+    if again:
+        page.get_by_test_id("reset-button").click()
+        page.wait_for_function("() => window.polytopeLens.handEdits.marks.size === 0")
     page.wait_for_function("(p) => window.polytopeLens.runConfig && window.polytopeLens.runConfig.init === p",
                            arg={"xor-by-hand": "xor", "sawtooth": "sawtooth"}[preset])
     expect(page.get_by_test_id("step-counter")).to_have_text("0")
@@ -117,8 +123,9 @@ def test_the_slider_drag_redraws_before_it_is_let_go(page):
     page.mouse.down()
     seen = {before}
     for i in range(1, 6):  # drag towards +span: red's score rises, red takes more of the square
+        last = _hash(page)
         page.mouse.move(box["x"] + box["width"] / 2 + i * box["width"] / 12, y)
-        seen.add(_wait_hash(page, "!==", _hash(page)))
+        seen.add(_wait_hash(page, "!==", last))
     assert len(seen) >= 3  # redrawn along the way, before the slider is let go
     page.mouse.up()
     expect(page.locator('[data-testid="diagram-edited"][data-key="2:bias:0:"]')).to_have_count(1)
@@ -143,6 +150,46 @@ def test_copy_and_paste_weights(page):
     page.get_by_test_id("undo-edit").click()
     _wait_hash(page, "===", before, PREDICTION)
     expect(page.get_by_test_id("train-accuracy")).to_have_text("100.0%")
+
+
+def test_a_link_carries_the_weights_and_the_page_drawing_follows_the_slider(page):
+    """The link opened in a second page, drawn by the page itself (WebGL2): the same edited network,
+    and a dragged slider redrawn there too."""
+    _load(page, "xor-by-hand")
+    expect(page.get_by_test_id("exact-count")).to_have_text("4")
+    _click_edge(page, 1, 2, 0)  # x into n2 = relu(x - y)
+    page.get_by_test_id("weight-value").fill("0.25")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("exact-count")).not_to_have_text("4")
+    count = text_of(page, "exact-count")
+    page.get_by_test_id("weight-close").click()
+    page.get_by_test_id("weights-link").click()
+    expect(page.get_by_test_id("hand-tools-note")).to_contain_text("address now carries")
+    assert "#weights=4_2_" in page.url and len(page.url.split("#")[1]) <= 2048
+    other = page.context.new_page()
+    other.log = PageLog().attach(other)
+    try:
+        other.goto(page.url.replace("render=server", "render=client"))
+        expect(other.get_by_test_id("exact-count")).to_have_text(count)
+        expect(other.get_by_test_id("train-accuracy")).not_to_have_text("100.0%")
+        expect(other.locator('[data-testid="diagram-edited"][data-key="1:weight:2:0"]')).to_have_count(1)
+        before = _hash(other)
+        other.locator('.diagram-node[data-neuron="0"]').click()  # n0 = relu(x + y): its bias moves its line
+        expect(other.get_by_test_id("weight-editor-title")).to_have_text("Bias of layer 1 neuron 0")
+        box = other.get_by_test_id("weight-slider").bounding_box()
+        y = box["y"] + box["height"] / 2
+        other.mouse.move(box["x"] + box["width"] / 2, y)
+        other.mouse.down()
+        seen = {before}
+        for i in range(1, 5):
+            last = _hash(other)
+            other.mouse.move(box["x"] + box["width"] / 2 - i * box["width"] / 10, y)
+            seen.add(_wait_hash(other, "!==", last))
+        other.mouse.up()
+        assert len(seen) >= 3
+        assert not other.log.errors(), other.log.errors()
+    finally:
+        other.close()
 
 
 def test_train_asks_before_changing_a_hand_set_network_and_reset_brings_it_back(page):
