@@ -101,7 +101,7 @@ export class NetworkDiagram {
   /** box: the scrolling container; summary: a line saying what is shown; onHover(node|null) and
    *  onPin(node|null) with node = {layer (1-based), neuron (0-based)}; onPick(pick) when a person
    *  clicks an edge (a weight) or a node (its bias): pick = {layer (1-based, as the edit message),
-   *  kind, row, col, value, anchor: {x, y} in client px}. */
+   *  kind, row, col, value, anchor: {x, y, left?} in client px: open beside x, or left of left}. */
   constructor(box, summary, { onHover = () => {}, onPin = () => {}, onPick = () => {} } = {}) {
     this.box = box;
     this.summary = summary;
@@ -362,7 +362,7 @@ export class NetworkDiagram {
     const row = Number(g.dataset.neuron);
     const rect = g.getBoundingClientRect();
     this.onPick({ layer, kind: "bias", row, col: null, value: this._value(layer, "bias", row),
-                  anchor: { x: rect.right, y: rect.top } });
+                  anchor: { x: rect.right, y: rect.top + rect.height / 2, left: rect.left } });
   }
 
   _pickEdge(event) {

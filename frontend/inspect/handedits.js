@@ -290,7 +290,7 @@ export class HandEdits {
     const h = this.editor.offsetHeight;
     // beside the pick: to its right, or to its left where the right has no room
     const right = pick.anchor.x + 12;
-    const x = right + w <= window.innerWidth - 8 ? right : Math.max(8, pick.anchor.x - w - 12);
+    const x = right + w <= window.innerWidth - 8 ? right : Math.max(8, (pick.anchor.left ?? pick.anchor.x) - w - 12);
     const y = Math.min(window.innerHeight - h - 8, Math.max(8, pick.anchor.y - h / 2));
     this.editor.style.left = `${x}px`;
     this.editor.style.top = `${y}px`;
