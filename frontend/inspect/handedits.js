@@ -208,8 +208,9 @@ export class HandEdits {
     const right = pick.anchor.x + 12;
     const x = right + w <= window.innerWidth - 8 ? right : Math.max(8, (pick.anchor.left ?? pick.anchor.x) - w - 12);
     const y = Math.min(window.innerHeight - h - 8, Math.max(8, pick.anchor.y - h / 2));
-    this.editor.style.left = `${x}px`;
-    this.editor.style.top = `${y}px`;
+    // in the page's coordinates: it scrolls with the diagram it points at, never over it
+    this.editor.style.left = `${x + window.scrollX}px`;
+    this.editor.style.top = `${Math.max(8, y) + window.scrollY}px`;
     this.number.focus();
     this.number.select();
   }
