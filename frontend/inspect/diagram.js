@@ -362,7 +362,8 @@ export class NetworkDiagram {
     const row = Number(g.dataset.neuron);
     const rect = g.getBoundingClientRect();
     this.onPick({ layer, kind: "bias", row, col: null, value: this._value(layer, "bias", row),
-                  anchor: { x: rect.right, y: rect.top + rect.height / 2, left: rect.left } });
+                  anchor: { x: rect.right, y: rect.top + rect.height / 2, left: rect.left, top: rect.top,
+                            bottom: rect.bottom } });
   }
 
   _pickEdge(event) {

@@ -204,14 +204,24 @@ export class HandEdits {
     this.editor.hidden = false;
     const w = this.editor.offsetWidth;
     const h = this.editor.offsetHeight;
-    // beside the pick: to its right, or to its left where the right has no room
-    const right = pick.anchor.x + 12;
-    const x = right + w <= window.innerWidth - 8 ? right : Math.max(8, (pick.anchor.left ?? pick.anchor.x) - w - 12);
-    const y = Math.min(window.innerHeight - h - 8, Math.max(8, pick.anchor.y - h / 2));
+    // beside the pick, never over it: right of it, left of it, below or above (the first that fits)
+    const a = pick.anchor;
+    const [left, top, bottom] = [a.left ?? a.x, a.top ?? a.y, a.bottom ?? a.y];
+    const W = window.innerWidth;
+    const H = window.innerHeight;
+    const clampX = (v) => Math.max(8, Math.min(W - w - 8, v));
+    const clampY = (v) => Math.max(8, Math.min(H - h - 8, v));
+    const places = [
+      [a.x + 12, clampY(a.y - h / 2), a.x + 12 + w <= W - 8],
+      [left - w - 12, clampY(a.y - h / 2), left - w - 12 >= 8],
+      [clampX(left), bottom + 8, bottom + 8 + h <= H - 8],
+      [clampX(left), top - h - 8, top - h - 8 >= 8],
+    ];
+    const [x, y] = places.find((p) => p[2]) || [clampX(a.x + 12), bottom + 8];
     // in the page's coordinates: it scrolls with the diagram it points at, never over it
     this.editor.style.left = `${x + window.scrollX}px`;
     this.editor.style.top = `${Math.max(8, y) + window.scrollY}px`;
-    this.number.focus();
+    this.number.focus({ preventScroll: true });
     this.number.select();
   }
 
