@@ -101,7 +101,8 @@ export class NetworkDiagram {
   /** box: the scrolling container; summary: a line saying what is shown; onHover(node|null) and
    *  onPin(node|null) with node = {layer (1-based), neuron (0-based)}; onPick(pick) when a person
    *  clicks an edge (a weight) or a node (its bias): pick = {layer (1-based, as the edit message),
-   *  kind, row, col, value, anchor: {x, y, left?} in client px: open beside x, or left of left}. */
+   *  kind, row, col, value, anchor: {x, y, left?, top?, bottom?} in client px, origin: the element
+   *  it was measured against (the editor follows it when the page moves)}. */
   constructor(box, summary, { onHover = () => {}, onPin = () => {}, onPick = () => {} } = {}) {
     this.box = box;
     this.summary = summary;
@@ -363,7 +364,7 @@ export class NetworkDiagram {
     const rect = g.getBoundingClientRect();
     this.onPick({ layer, kind: "bias", row, col: null, value: this._value(layer, "bias", row),
                   anchor: { x: rect.right, y: rect.top + rect.height / 2, left: rect.left, top: rect.top,
-                            bottom: rect.bottom } });
+                            bottom: rect.bottom }, origin: this.svg });
   }
 
   _pickEdge(event) {
@@ -380,7 +381,7 @@ export class NetworkDiagram {
     if (!best) return;
     const [, , , , layer, row, col] = best;
     this.onPick({ layer, kind: "weight", row, col, value: this._value(layer, "weight", row, col),
-                  anchor: { x: event.clientX, y: event.clientY } });
+                  anchor: { x: event.clientX, y: event.clientY }, origin: this.svg });
   }
 
   /** The edited numbers, over the drawing: an amber line per edge, an amber ring per node. */

@@ -202,25 +202,10 @@ export class HandEdits {
     Object.assign(this.editor.dataset, { layer: pick.layer, kind: pick.kind, row: pick.row, col: pick.col ?? "" });
     this._setValue(pick.value, true);
     this.editor.hidden = false;
-    const w = this.editor.offsetWidth;
-    const h = this.editor.offsetHeight;
-    // beside the pick, never over it: right of it, left of it, below or above (the first that fits)
-    const a = pick.anchor;
-    const [left, top, bottom] = [a.left ?? a.x, a.top ?? a.y, a.bottom ?? a.y];
-    const W = window.innerWidth;
-    const H = window.innerHeight;
-    const clampX = (v) => Math.max(8, Math.min(W - w - 8, v));
-    const clampY = (v) => Math.max(8, Math.min(H - h - 8, v));
-    const places = [
-      [a.x + 12, clampY(a.y - h / 2), a.x + 12 + w <= W - 8],
-      [left - w - 12, clampY(a.y - h / 2), left - w - 12 >= 8],
-      [clampX(left), bottom + 8, bottom + 8 + h <= H - 8],
-      [clampX(left), top - h - 8, top - h - 8 >= 8],
-    ];
-    const [x, y] = places.find((p) => p[2]) || [clampX(a.x + 12), bottom + 8];
-    // in the page's coordinates: it scrolls with the diagram it points at, never over it
-    this.editor.style.left = `${x + window.scrollX}px`;
-    this.editor.style.top = `${Math.max(8, y) + window.scrollY}px`;
+    const o = pick.origin ? pick.origin.getBoundingClientRect() : { left: 0, top: 0 };
+    this.placedAt = null;
+    this.anchor = { ...pick.anchor, dx: o.left, dy: o.top }; // measured against the diagram, which may move
+    if (!this.placing) this._place(); // (one loop, however often it is opened)
     this.number.focus({ preventScroll: true });
     this.number.select();
   }
@@ -228,6 +213,39 @@ export class HandEdits {
   close() {
     this.editor.hidden = true;
     this.pick = null;
+  }
+
+  /** Beside the pick, never over it: right of it, left of it, below or above (the first that fits).
+   *  While open it follows the diagram when the page moves under it (a scroll bar, a longer page). */
+  _place() {
+    this.placing = Boolean(this.pick);
+    if (!this.pick) return;
+    const o = this.pick.origin ? this.pick.origin.getBoundingClientRect() : { left: 0, top: 0 };
+    const shift = { x: o.left - this.anchor.dx, y: o.top - this.anchor.dy };
+    const key = `${shift.x},${shift.y},${window.scrollX},${window.scrollY}`;
+    if (key !== this.placedAt) {
+      this.placedAt = key;
+      const a = this.anchor;
+      const w = this.editor.offsetWidth;
+      const h = this.editor.offsetHeight;
+      const [ax, ay] = [a.x + shift.x, a.y + shift.y];
+      const [left, top, bottom] = [(a.left ?? a.x) + shift.x, (a.top ?? a.y) + shift.y, (a.bottom ?? a.y) + shift.y];
+      const W = document.documentElement.clientWidth;
+      const H = window.innerHeight;
+      const clampX = (v) => Math.max(8, Math.min(W - w - 8, v));
+      const clampY = (v) => Math.max(8, Math.min(H - h - 8, v));
+      const places = [
+        [ax + 12, clampY(ay - h / 2), ax + 12 + w <= W - 8],
+        [left - w - 12, clampY(ay - h / 2), left - w - 12 >= 8],
+        [clampX(left), bottom + 8, bottom + 8 + h <= H - 8],
+        [clampX(left), top - h - 8, top - h - 8 >= 8],
+      ];
+      const [x, y] = places.find((p) => p[2]) || [clampX(ax + 12), bottom + 8];
+      // in the page's coordinates: it scrolls with the diagram it points at
+      this.editor.style.left = `${x + window.scrollX}px`;
+      this.editor.style.top = `${Math.max(8, y) + window.scrollY}px`;
+    }
+    requestAnimationFrame(() => this._place());
   }
 
   _setValue(v, rescale = false) {
