@@ -5,10 +5,12 @@
 
 import { mountCharts } from "./charts/chartsview.js";
 import { mountPanels } from "./drawing/panelsview.js";
+import { mountHandEdits } from "./inspect/handedits.js";
 import { mountInspection } from "./inspect/inspectview.js";
 import { mountLiveRun } from "./live/liverun.js";
 import { mountRunBar } from "./live/runbar.js";
 import { mountNetworkFile } from "./sidebar/networkfile.js";
 import { mountSidebar } from "./sidebar/sidebarview.js";
 
-export const PARTS = [mountSidebar, mountNetworkFile, mountPanels, mountInspection, mountCharts, mountRunBar, mountLiveRun];
+export const PARTS = [mountSidebar, mountNetworkFile, mountPanels, mountInspection, mountHandEdits, mountCharts, mountRunBar,
+  mountLiveRun];

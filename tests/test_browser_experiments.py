@@ -45,7 +45,7 @@ def query(page) -> dict:
 
 def test_experiments_menu_loads_the_sawtooth_and_its_comparison(page):
     select = page.get_by_test_id("experiment-select")
-    expect(select.locator("option")).to_have_count(12)  # "choose" and the eleven experiments
+    expect(select.locator("option")).to_have_count(13)  # "choose" and the twelve experiments
     select.select_option("sawtooth")
     expect(page.get_by_test_id("experiment-note")).to_contain_text("2^L vertical strips")
     expect(page.get_by_test_id("exact-count")).to_have_text("64")  # 2^6, no training

@@ -31,6 +31,8 @@ const ON_LIGHT = [219, 234, 254];
 const ON_DARK = [29, 78, 216];
 const OFF = [236, 239, 243];
 const LINE = [225, 29, 143]; // the overlay's neuron line colour (overlay.js)
+const EDITED = "#d97706"; // edges and nodes set by hand (inspect/handedits.js) until training changes them
+const PICK_PX = 6; // a click this close to a drawn edge picks its weight
 const POSITIVE = "37, 99, 235";
 const NEGATIVE = "220, 38, 38";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -86,8 +88,8 @@ export function preActivations(net, G) {
 }
 
 /** Offsets of each layer's W and b in the flat weights (the `weights` section's layout). */
-function layerOffsets(net) {
-  const sizes = [2, ...net.widths, net.outDim];
+export function layerOffsets(net) {
+  const sizes = [net.inDim || 2, ...net.widths, net.outDim];
   const out = [];
   let at = 0;
   for (let l = 1; l < sizes.length; l++) {
@@ -99,12 +101,19 @@ function layerOffsets(net) {
 
 export class NetworkDiagram {
   /** box: the scrolling container; summary: a line saying what is shown; onHover(node|null) and
-   *  onPin(node|null) with node = {layer (1-based), neuron (0-based)}. */
-  constructor(box, summary, { onHover = () => {}, onPin = () => {} } = {}) {
+   *  onPin(node|null) with node = {layer (1-based), neuron (0-based)}; onPick(pick) when a person
+   *  clicks an edge (a weight) or a node (its bias): pick = {layer (1-based, as the edit message),
+   *  kind, row, col, value, anchor: {x, y, left?, top?, bottom?} in client px, origin: the element
+   *  it was measured against (the editor follows it when the page moves)}. */
+  constructor(box, summary, { onHover = () => {}, onPin = () => {}, onPick = () => {} } = {}) {
     this.box = box;
     this.summary = summary;
     this.onHover = onHover;
     this.onPin = onPin;
+    this.onPick = onPick;
+    this.edgeHits = []; // [x0, y0, x1, y1, layer, row, col] of every edge drawn
+    this.edited = []; // [{layer, kind, row, col}] set by hand: marked
+    this.marks = document.createElementNS(SVG_NS, "g");
     this.net = null;
     this.t = 0;
     this.layout = null;
@@ -124,9 +133,18 @@ export class NetworkDiagram {
     this.svg.addEventListener("pointerleave", () => this._hover(null));
     this.svg.addEventListener("focusin", (e) => this._hover(e.target.closest(".diagram-node")));
     this.svg.addEventListener("focusout", () => this._hover(null));
-    this.svg.addEventListener("click", (e) => this._click(e.target.closest(".diagram-node")));
+    this.svg.addEventListener("click", (e) => {
+      const node = e.target.closest(".diagram-node, .diagram-output");
+      if (node && node.classList.contains("diagram-node")) this._click(node);
+      if (node) this._pickBias(node);
+      else this._pickEdge(e);
+    });
     this.svg.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") this._click(e.target.closest(".diagram-node"));
+      const node = e.target.closest(".diagram-node, .diagram-output");
+      if (e.key === "Enter" && node) {
+        if (node.classList.contains("diagram-node")) this._click(node);
+        this._pickBias(node);
+      }
     });
     if (typeof ResizeObserver === "function") {
       new ResizeObserver(() => {
@@ -203,6 +221,7 @@ export class NetworkDiagram {
     this._drawEdges(ctx, net);
     this._drawThumbnails(ctx, pre);
     this._drawEnds(ctx);
+    this._drawMarks();
     this.canvas.dataset.step = String(net.step ?? "");
     this.lastDraw = performance.now();
     this.cost = this.lastDraw - started;
@@ -290,7 +309,113 @@ export class NetworkDiagram {
     text(first[1].x, first[1].y + s * 0.35 + 8, "y", "diagram-label");
     const out = columns[columns.length - 1];
     text(out[0].x, out[0].y - s * 0.35, "out", "diagram-label");
+    out.forEach((p, j) => { // the outputs: their biases can be set by hand
+      const g = document.createElementNS(SVG_NS, "g");
+      g.setAttribute("class", "diagram-output");
+      g.setAttribute("tabindex", "0");
+      g.setAttribute("role", "button");
+      g.dataset.layer = String(widths.length + 1);
+      g.dataset.neuron = String(j);
+      const title = document.createElementNS(SVG_NS, "title");
+      title.textContent = `Output ${j}: click to set its bias`;
+      const circle = document.createElementNS(SVG_NS, "circle");
+      circle.setAttribute("cx", p.x.toFixed(1));
+      circle.setAttribute("cy", p.y.toFixed(1));
+      circle.setAttribute("r", (s * 0.18 + 2).toFixed(1));
+      g.append(title, circle);
+      svg.append(g);
+    });
+    svg.append(this.marks);
     this.setPinned(this.pinned);
+  }
+
+  // -- edits by hand: picking a weight or bias, marking the edited ones ----------------------
+
+  /** Mark these numbers as set by hand ([{layer, kind, row, col}]), until told otherwise. */
+  setEdited(list) {
+    this.edited = list;
+    if (this.layout) this._drawMarks();
+  }
+
+  /** A point of the edge of weight (layer, row, col) that picks it (the one farthest from other
+   *  edges), in client px; null where it is not drawn. */
+  edgePoint(layer, row, col) {
+    const hit = this.edgeHits.find((h) => h[4] === layer && h[5] === row && h[6] === col);
+    if (!hit) return null;
+    let best = null;
+    for (const t of [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]) {
+      const x = hit[0] + t * (hit[2] - hit[0]);
+      const y = hit[1] + t * (hit[3] - hit[1]);
+      let clear = Infinity;
+      for (const h of this.edgeHits) if (h !== hit) clear = Math.min(clear, segmentDistance(x, y, h[0], h[1], h[2], h[3]));
+      if (!best || clear > best.clear) best = { x, y, clear };
+    }
+    const rect = this.svg.getBoundingClientRect();
+    return { x: rect.left + best.x, y: rect.top + best.y };
+  }
+
+  _value(layer, kind, row, col) {
+    const o = layerOffsets(this.net)[layer - 1];
+    return this.net.weights[kind === "bias" ? o.b + row : o.W + row * o.cols + col];
+  }
+
+  _pickBias(g) {
+    if (!this.net) return;
+    const layer = Number(g.dataset.layer);
+    const row = Number(g.dataset.neuron);
+    const rect = g.getBoundingClientRect();
+    this.onPick({ layer, kind: "bias", row, col: null, value: this._value(layer, "bias", row),
+                  anchor: { x: rect.right, y: rect.top + rect.height / 2, left: rect.left, top: rect.top,
+                            bottom: rect.bottom }, origin: this.svg });
+  }
+
+  _pickEdge(event) {
+    if (!this.net || !this.layout) return;
+    const rect = this.svg.getBoundingClientRect();
+    const x = event.clientX - rect.left;
+    const y = event.clientY - rect.top;
+    let best = null;
+    let bestD = PICK_PX;
+    for (const h of this.edgeHits) {
+      const d = segmentDistance(x, y, h[0], h[1], h[2], h[3]);
+      if (d < bestD) [best, bestD] = [h, d];
+    }
+    if (!best) return;
+    const [, , , , layer, row, col] = best;
+    this.onPick({ layer, kind: "weight", row, col, value: this._value(layer, "weight", row, col),
+                  anchor: { x: event.clientX, y: event.clientY }, origin: this.svg });
+  }
+
+  /** The edited numbers, over the drawing: an amber line per edge, an amber ring per node. */
+  _drawMarks() {
+    this.marks.replaceChildren();
+    const { s, columns } = this.layout;
+    const half = (i) => (i === 0 || i === columns.length - 1 ? s * 0.18 : s / 2);
+    for (const e of this.edited) {
+      const to = columns[e.layer];
+      const from = columns[e.layer - 1];
+      if (!to || !to[e.row] || (e.kind === "weight" && !from[e.col])) continue; // not shown (a wide layer)
+      const el = document.createElementNS(SVG_NS, e.kind === "weight" ? "line" : "circle");
+      el.setAttribute("class", "diagram-edited");
+      el.dataset.testid = "diagram-edited";
+      el.dataset.key = `${e.layer}:${e.kind}:${e.row}:${e.col ?? ""}`;
+      el.setAttribute("stroke", EDITED);
+      if (e.kind === "weight") {
+        el.setAttribute("x1", (from[e.col].x + half(e.layer - 1)).toFixed(1));
+        el.setAttribute("y1", from[e.col].y.toFixed(1));
+        el.setAttribute("x2", (to[e.row].x - half(e.layer)).toFixed(1));
+        el.setAttribute("y2", to[e.row].y.toFixed(1));
+        el.setAttribute("stroke-width", "3");
+        el.setAttribute("stroke-dasharray", "5 3");
+      } else {
+        el.setAttribute("cx", to[e.row].x.toFixed(1));
+        el.setAttribute("cy", to[e.row].y.toFixed(1));
+        el.setAttribute("r", (half(e.layer) + 3).toFixed(1));
+        el.setAttribute("fill", "none");
+        el.setAttribute("stroke-width", "2.5");
+      }
+      this.marks.append(el);
+    }
   }
 
   // -- drawing ------------------------------------------------------------------------------
@@ -300,6 +425,7 @@ export class NetworkDiagram {
     const offsets = layerOffsets(net);
     const w = net.weights;
     const keep = Math.max(16, Math.min(EDGES_PER_GAP, Math.floor(EDGES_IN_ALL / offsets.length)));
+    this.edgeHits = [];
     const half = (i) => (i === 0 || i === columns.length - 1 ? s * 0.18 : s / 2);
     offsets.forEach((o, gap) => {
       const from = columns[gap];
@@ -313,7 +439,7 @@ export class NetworkDiagram {
           edges.push([value, r, c]);
         }
       }
-      if (!max) return;
+      if (!max) max = 1; // a network of zeros: every edge faint, still there to be picked
       if (edges.length > keep) {
         edges.sort((a, b) => Math.abs(b[0]) - Math.abs(a[0]));
         edges.length = keep;
@@ -325,6 +451,7 @@ export class NetworkDiagram {
         const key = (value > 0 ? 0 : EDGE_LEVELS) + level;
         if (!paths.has(key)) paths.set(key, []);
         paths.get(key).push(from[c].x + half(gap), from[c].y, to[r].x - half(gap + 1), to[r].y);
+        this.edgeHits.push([from[c].x + half(gap), from[c].y, to[r].x - half(gap + 1), to[r].y, gap + 1, r, c]);
       }
       for (const [key, lines] of paths) {
         const m = ((key % EDGE_LEVELS) + 1) / EDGE_LEVELS;
@@ -422,4 +549,12 @@ export class NetworkDiagram {
     this.setPinned(same ? null : node);
     this.onPin(this.pinned);
   }
+}
+
+/** Distance from (x, y) to the segment (x0, y0)–(x1, y1). */
+function segmentDistance(x, y, x0, y0, x1, y1) {
+  const dx = x1 - x0;
+  const dy = y1 - y0;
+  const t = Math.max(0, Math.min(1, ((x - x0) * dx + (y - y0) * dy) / (dx * dx + dy * dy || 1)));
+  return Math.hypot(x - (x0 + t * dx), y - (y0 + t * dy));
 }

@@ -35,6 +35,12 @@ export class ServerWeights {
     this.refused = null;
   }
 
+  /** The network changed at the step shown (an edit by hand): fetch it again. */
+  stale() {
+    this.shown = null;
+    this.schedule();
+  }
+
   /** A server frame of `step` arrived: fetch that network soon unless it is the one shown. */
   onFrame(step) {
     this.wanted = step;

@@ -31,6 +31,7 @@ export function mountInspection(store) {
   const diagram = new NetworkDiagram($("network-diagram"), $("diagram-summary"), {
     onHover: (node) => diagramLine.hover(node),
     onPin: (node) => diagramLine.pin(node),
+    onPick: (pick) => store.emit("weightPicked", pick), // the editor (handedits.js) opens beside it
   });
   const serverWeights = new ServerWeights({ onNet: (net) => diagram.setNet(net), at, onError: (m) => diagram.say(m) });
   let runLayers = null; // the layer string of the network on screen
@@ -87,6 +88,14 @@ export function mountInspection(store) {
   });
 
   store.subscribe("replayStep", (step) => geometry.setReplay(step));
+  // An edit by hand changed the network at the step on screen: every tool asks again.
+  store.on("edited", () => {
+    serverWeights.stale();
+    inspector.refresh();
+    geometry.refresh();
+    diagramLine.refresh();
+  });
+  store.on("handEdits", (list) => diagram.setEdited(list));
 
   store.on("moment", () => {
     diagram.setTime(store.moment());

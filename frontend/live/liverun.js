@@ -64,6 +64,7 @@ export class LiveRun {
       if (!this.choosing && choice && choice.mode !== this.renderSent) this.sendView();
     });
     store.on("command", (command, detail) => this.command(command, detail));
+    store.on("edit", (message) => this.send({ ...message, type: "edit" })); // inspect/handedits.js
     document.addEventListener("visibilitychange", () => this.sendView());
     window.addEventListener("online", () => this.connection.retryNow());
   }
@@ -115,7 +116,12 @@ export class LiveRun {
   }
 
   /** A person's command (the run bar, the space key). */
-  command(name, { n = 1 } = {}) {
+  command(name, { n = 1, anyway = false } = {}) {
+    // a network set by hand is not trained before the person says so (inspect/handedits.js asks)
+    if (name === "start" && this.store.get("handSet") && !anyway) {
+      this.store.emit("trainHandSet");
+      return;
+    }
     if (name === "start" || name === "step" || name === "reset") this.flushConfigure();
     if (name === "start" || name === "step") this.flushSet();
     const events = { start: "userStart", pause: "userPause", step: "userStep", reset: "userReset" };
@@ -225,6 +231,7 @@ export class LiveRun {
     if (msg.type === "status") this.onStatus(msg);
     else if (msg.type === "error") this.onError(msg);
     else if (msg.type === "points") this.onPoints(msg);
+    else if (msg.type === "edited") this.store.emit("edited", msg);
   }
 
   /** Points come once per network the server built: the configure was accepted. Only now do the

@@ -19,6 +19,7 @@ from .network import FrozenNetwork
 Entry = FrozenNetwork | bytes
 
 DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
+MAX_MARKS = 10_000  # edits by hand remembered per run (each a few words)
 
 
 def _size(entry: Entry) -> int:
@@ -35,6 +36,7 @@ class WeightHistory:
         self._data: list[bytes] = []
         self._bytes = 0
         self._gap = 0  # least step distance between kept entries (the newest excepted)
+        self._marks: list[tuple[int, str]] = []  # (step, words): edits by hand, shown on the timeline
         self._lock = threading.Lock()
 
     def add(self, step: int, data: Entry) -> None:
@@ -45,6 +47,7 @@ class WeightHistory:
                     self._data[-1] = data
                     return
                 self._drop_from(bisect.bisect_left(self._steps, step))  # a reset went back: forget the future
+                self._marks = [m for m in self._marks if m[0] < step]
             if len(self._steps) >= 2 and self._steps[-1] - self._steps[-2] < self._gap:
                 self._drop_from(len(self._steps) - 1)  # the newest was kept only for being the newest
             self._steps.append(step)
@@ -63,6 +66,17 @@ class WeightHistory:
             i = bisect.bisect_left(self._steps, step)
             return self._data[i] if i < len(self._steps) and self._steps[i] == step else None
 
+    def mark(self, step: int, note: str) -> None:
+        """Say that the network was edited by hand at ``step`` (the entry of that step is the edited one)."""
+        with self._lock:
+            self._marks.append((step, note))
+            del self._marks[:-MAX_MARKS]
+
+    def marks(self) -> list[tuple[int, str]]:
+        """(step, words) of every edit by hand still in the run, oldest first."""
+        with self._lock:
+            return list(self._marks)
+
     def steps(self) -> list[int]:
         with self._lock:
             return list(self._steps)
@@ -70,6 +84,7 @@ class WeightHistory:
     def clear(self) -> None:
         with self._lock:
             self._drop_from(0)
+            self._marks.clear()
 
     @property
     def nbytes(self) -> int:

@@ -27,6 +27,8 @@ class Preset:
     steps: int
     view: dict = field(default_factory=dict)
     compare_with: str | None = None
+    # a hand-set network: what each neuron does, by "layer:neuron" (layers as in core/handedits.py)
+    roles: dict = field(default_factory=dict)
 
     @property
     def config(self) -> RunConfig:
@@ -53,6 +55,18 @@ PRESETS: tuple[Preset, ...] = (
            "The same 12 neurons in one layer: at most 13 pieces along any line, however it is trained.",
            {"image": "gradient", "layers": "12", "init": "sawtooth"}, 0,
            view={"fill_regions": True}, compare_with="sawtooth"),
+    Preset("xor-by-hand", "XOR by hand: four ReLU neurons",
+           "Set by hand, no training: n0 = relu(x + y), n1 = relu(−x − y), n2 = relu(x − y), n3 = relu(y − x); "
+           "red's score is 4·(n0 + n1) = 4|x + y|, blue's 4·(n2 + n3) = 4|x − y|, so red wins exactly where "
+           "x·y > 0 (accuracy 1.0). Click a weight in the network diagram to change it.",
+           {"image": "classes-xor", "task": "classify", "layers": "4", "init": "xor", "train_points": 2000,
+            "val_points": 500}, 0, view={"fill_regions": True},
+           roles={"1:0": "n0 = relu(x + y): on above the falling diagonal",
+                  "1:1": "n1 = relu(−x − y): on below the falling diagonal",
+                  "1:2": "n2 = relu(x − y): on below the rising diagonal",
+                  "1:3": "n3 = relu(y − x): on above the rising diagonal",
+                  "2:0": "red's score: 4·(n0 + n1) = 4|x + y|",
+                  "2:1": "blue's score: 4·(n2 + n3) = 4|x − y|"}),
     Preset("wide-shallow", "Wide and shallow (1,105 parameters)",
            "One layer of 276 neurons, as many parameters as 14x6: its regions come only from straight lines.",
            {**POST, "layers": "276"}, 6000, compare_with="narrow-deep"),

@@ -34,7 +34,7 @@ Activation = Literal["relu", "leaky_relu"]
 Optimizer = Literal["adam", "sgd", "sgd_momentum", "rmsprop"]
 MAX_CLASSES = 8  # a classifier has one output per class found, at most this many (core/classes.py has a colour for each)
 Kind = Literal["network", "training", "view"]
-Init = Literal["random", "sawtooth"]
+Init = Literal["random", "sawtooth", "zeros", "xor"]
 
 
 class SettingError(ValueError):
@@ -66,7 +66,9 @@ class NetworkSettings(_Settings):
                             description="validation pixels (disjoint from training)")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of sampling, initialisation and batches")
     label_noise: float = Field(0.0, ge=0.0, le=0.5, description="classify: fraction of training labels flipped to another class (seeded)")
-    init: Init = Field("random", description="initial weights: random (He), or sawtooth (hand-set tent maps, layers 2xL or one layer)")
+    init: Init = Field("random", description="initial weights: random (He); or set by hand (core/handmade.py): sawtooth (tent maps, "
+                                           "layers 2xL or one layer), zeros (every weight 0, any shape), xor (a "
+                                           "classifier of x·y's sign, layers 4)")
 
     # Checks across fields sit on the later field, so the error names a field a person can change.
     @field_validator("layers")
@@ -93,11 +95,11 @@ class NetworkSettings(_Settings):
     @field_validator("init")
     @classmethod
     def _init_fits(cls, value: str, info: ValidationInfo) -> str:
-        if value == "sawtooth":
-            from .sawtooth import sawtooth_problem  # the one place that knows which nets it can build
+        if value != "random":
+            from .handmade import init_problem  # the one place that knows which nets each can build
 
-            problem = sawtooth_problem(parse_layers(info.data["layers"]) if "layers" in info.data else None,
-                                       info.data.get("activation"))
+            problem = init_problem(value, parse_layers(info.data["layers"]) if "layers" in info.data else None,
+                                   info.data.get("activation"), info.data.get("task"))
             if problem:
                 raise ValueError(problem)
         return value

@@ -21,7 +21,8 @@ from .classes import ClassLabels, find_classes, sample_labelled_points, view_cla
 from .images import PointSample, Target, sample_points
 from .model import MLP, build_mlp, format_layers
 from .network import Network
-from .sawtooth import set_sawtooth
+from .handedits import WeightEdit, check_edit, edited_mask
+from .handmade import set_initial
 
 CHECKPOINT_FORMAT = 1
 
@@ -100,6 +101,7 @@ class Trainer:
         self._snapshot: dict[str, torch.Tensor] | None = None
         self.opened: Network | None = None  # a network from a file this run started from (reset goes back to it)
         self.untrainable: str | None = None  # why this run only shows its network (see view_only)
+        self._start: dict[str, torch.Tensor] | None = None  # the network at step 0 after edits by hand
         self.reset()
 
     @property
@@ -143,8 +145,11 @@ class Trainer:
             in_dim=self.target.in_dim,  # (x, y, t) for a clip
             task=self.config.task,
         )
-        if self.config.init == "sawtooth":
-            set_sawtooth(self.model)
+        if self.config.init != "random":
+            try:
+                set_initial(self.model, self.config.init)
+            except ValueError as exc:  # e.g. the XOR network on a picture of 3 classes
+                raise SettingError(f"init: {exc}", field="init") from None
         self.model = self.model.to(self.device)
         self.batch_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.optimizer = make_optimizer(
@@ -154,6 +159,8 @@ class Trainer:
         self.last_batch_loss = math.nan
         if self.opened is not None:  # a run of a network from a file starts again from the file's weights
             self._install(self.opened)
+        if self._start is not None and seed == self.config.seed:
+            self.model.load_state_dict(self._start)  # the start as edited by hand (see edit)
         self._take_snapshot()
 
     def adopt(self, network: Network) -> None:
@@ -208,6 +215,30 @@ class Trainer:
             group["lr"] = config.lr
             if "momentum" in group and config.optimizer == "sgd_momentum":
                 group["momentum"] = config.momentum
+
+    def edit(self, edit: WeightEdit) -> None:
+        """Write an edit by hand (core/handedits.py) into the network; EditRefused (naming the field)
+        leaves it exactly as it was.
+
+        The optimiser's momentum of the written numbers (Adam's first moment, SGD's momentum buffer)
+        is set to 0, so training goes on from the new value rather than carrying the old one's
+        velocity; the per-number scale (Adam's second moment, RMSprop's average) is kept, so the
+        next step is no larger than before. Edits made at step 0 become the start ``reset`` returns to.
+        """
+        shapes = [tuple(linear.weight.shape) for linear in self.model.linears]
+        value = check_edit(edit, shapes)
+        linear = self.model.linears[edit.layer - 1]
+        param = linear.weight if edit.kind == "weight" else linear.bias
+        index = edited_mask(edit, tuple(param.shape))
+        with torch.no_grad():
+            param[index] = torch.as_tensor(value, dtype=param.dtype, device=param.device)
+            state = self.optimizer.state.get(param, {})
+            for key in ("exp_avg", "momentum_buffer"):
+                if torch.is_tensor(state.get(key)):
+                    state[key][index] = 0.0
+        if self.step_count == 0:
+            self._start = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self._take_snapshot()  # a divergence later goes back to the edited network, not before it
 
     # -- training -----------------------------------------------------------
     def step(self, n: int = 1) -> float:

@@ -332,6 +332,12 @@ class LiveGeometry:
             return self._generation, result[0], self._moment, kept[0], kept[1]
 
     # -- the paused count past the live budget -----------------------------------------
+    def network_changed(self) -> None:
+        """The network was changed in place at the same step (an edit by hand): what was counted
+        for it is moot, and the next frame starts a new generation."""
+        with self._lock:
+            self._model_ref = None
+
     def cancel(self) -> None:
         """Stop a paused count in progress (a command that changes the network or its step)."""
         with self._lock:

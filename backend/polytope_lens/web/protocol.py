@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, create_model
 
 from ..core.settings import RunConfig, TrainingSettings, ViewSettings, validation_problems
+from ..core.handedits import MAX_ABS_VALUE, WeightEdit
 from ..core.model import count_parameters
 from ..core.training import network_config
 
@@ -103,6 +104,31 @@ class Reset(_Message):
     type: Literal["reset"]
 
 
+# A number a person typed: finite and at most MAX_ABS_VALUE either way (checked again in core/handedits.py).
+HandValue = Annotated[float, Field(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE, allow_inf_nan=False)]
+
+
+class Edit(_Message):
+    """An edit by hand of the network (core/handedits.py): one weight or bias (``value`` at ``row``,
+    ``col``), or a whole weight matrix (``values``: rows of numbers) or bias vector (``values``:
+    numbers). ``layer`` is 1-based (the map computing the diagram's column ``layer``; depth + 1 is the
+    output), ``row`` and ``col`` 0-based. Whether it fits the network is checked where it runs."""
+
+    type: Literal["edit"]
+    layer: int = Field(ge=1, le=10_000)
+    kind: Literal["weight", "bias"]
+    row: int | None = Field(None, ge=0)
+    col: int | None = Field(None, ge=0)
+    value: HandValue | None = None
+    values: list[list[HandValue]] | list[HandValue] | None = None
+
+    def to_edit(self) -> WeightEdit:
+        values = self.values
+        if values is not None:
+            values = tuple(tuple(v) if isinstance(v, list) else v for v in values)
+        return WeightEdit(self.layer, self.kind, self.row, self.col, self.value, values)
+
+
 # ``set`` changes training settings of the running network, ``view`` how it is drawn: their
 # fields are those of the settings models, so a new setting of either kind appears here by itself.
 Set = create_model("Set", __base__=_Message, type=(Literal["set"], ...), **_optional_fields(TrainingSettings))
@@ -115,9 +141,9 @@ View = create_model(
     **_optional_fields(ViewSettings),
 )
 
-Command = Annotated[Union[Configure, Start, Pause, Step, Reset, Set, View], Field(discriminator="type")]
+Command = Annotated[Union[Configure, Start, Pause, Step, Reset, Set, View, Edit], Field(discriminator="type")]
 _COMMAND = TypeAdapter(Command)
-TYPES = ("configure", "start", "pause", "step", "reset", "set", "view")
+TYPES = ("configure", "start", "pause", "step", "reset", "set", "view", "edit")
 
 
 def changes(command: BaseModel) -> dict:
@@ -160,6 +186,22 @@ class ErrorMessage(_ServerMessage):
     message: str
     field: str | None = None
     _omit_when_none = ("field",)
+
+
+class EditedMessage(_ServerMessage):
+    """An edit by hand was written: the next update carries the network with it. ``step`` is the step
+    it was made at (the timeline's mark); ``note`` says what changed in words."""
+
+    type: Literal["edited"] = "edited"
+    step: int
+    layer: int
+    kind: Literal["weight", "bias"]
+    row: int | None = None
+    col: int | None = None
+    value: float | None = None
+    values: list | None = None
+    note: str
+    _omit_when_none = ("row", "col", "value", "values")
 
 
 class PointsMessage(_ServerMessage):
@@ -207,7 +249,7 @@ class BinaryMessage(BaseModel):
     data: bytes
 
 
-ServerMessage = Union[StatusMessage, ErrorMessage, PointsMessage]
+ServerMessage = Union[StatusMessage, ErrorMessage, PointsMessage, EditedMessage]
 
 
 class NotAJsonNumber(str):
@@ -288,12 +330,14 @@ def _named(exc: ValidationError) -> ProtocolError:
     problem in words."""
     problems = []
     for err, (_, msg) in zip(exc.errors(), validation_problems(exc)):
-        parts = [str(p) for p in err.get("loc", ())]  # the path itself: a key may contain a dot
+        # the path itself (a key may contain a dot), without list positions and union branches
+        # (values.3.1, values.list[float]): the field is the name a person sent
+        parts = [str(p) for p in err.get("loc", ()) if not isinstance(p, int) and not str(p).startswith("list[")]
         if parts[:1] and parts[0] in TYPES:
             parts = parts[1:]
         if parts[:1] == ["config"] and len(parts) > 1:
             parts = parts[1:]
         problems.append((".".join(parts) or None, parts[-1] if parts else None, msg))
     field = _clip(problems[0][1], 80) if problems and problems[0][1] else None
-    problems = [(f, m) for f, _, m in problems]
+    problems = list(dict.fromkeys((f, m) for f, _, m in problems))  # a union's branches say the same twice
     return ProtocolError(_clip("; ".join(f"{f}: {m}" if f else m for f, m in problems)), field=field)

@@ -179,6 +179,14 @@ class Session(abc.ABC):
         network's validation loss at its last measured step; None before configure. Raises
         NotARegression for a classifier's run."""
 
+    @remote
+    @abc.abstractmethod
+    def edit(self, edit: Any) -> Any:
+        """Write an edit by hand (protocol.Edit) into the network now, after the commands queued
+        before it, and send the page the edited network; None when it was written, else the
+        refusal (protocol.ErrorMessage naming the field; the network unchanged). The page sends
+        the same as a websocket ``edit`` command (``submit``), which answers a refusal with an error."""
+
     @remote(wire=NETWORK_WIRE)
     @abc.abstractmethod
     def weights_snapshot(self, step: int | None = None) -> tuple[FrozenNetwork, int] | None:

@@ -43,10 +43,11 @@ from ...output.clipmovie import frozen_copy
 from ...output.frames import Frame, FrameProducer
 from ...output.frozen import FrozenRun
 from ...output.movie import MovieRecorder, movie_partition
+from ...core.handedits import EditRefused
 from ...geometry.surface import build_surface, surface_message
 from ..protocol import (
-    BinaryMessage, Configure, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError, Reset, Set, Start,
-    StatusMessage, Step, View, changes,
+    BinaryMessage, Configure, Edit, EditedMessage, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError,
+    Reset, Set, Start, StatusMessage, Step, View, changes,
 )
 from ..wire import class_frame, partition_frame, weights_frame
 from .contract import Downloads, Outbox, Session
@@ -79,6 +80,19 @@ log = logging.getLogger("polytope_lens.web")
 
 class _GeometryReady:
     """Internal command: a paused exact count progressed or finished; send its fields."""
+
+
+EDIT_WAIT_S = 30.0  # the longest ``edit`` waits for the worker (it drains commands between ~20 ms slices)
+
+
+class _EditCall:
+    """Internal command: ``edit`` called from another thread; the worker writes it in order and says
+    how it went."""
+
+    def __init__(self, edit: Edit):
+        self.edit = edit
+        self.refusal: ErrorMessage | None = None
+        self.done = threading.Event()
 
 
 class LiveSession(Session):
@@ -160,6 +174,22 @@ class LiveSession(Session):
     @property
     def has_network(self) -> bool:
         return self.trainer is not None
+
+    def edit(self, edit: Edit) -> ErrorMessage | None:
+        """Write an edit by hand in order with the queued commands (the worker writes it); None when
+        written, else the refusal in words."""
+        if threading.current_thread() is self._thread:
+            return self._edit_or_refusal(edit)
+        call = _EditCall(edit)
+        if self._closed.is_set():
+            return ErrorMessage(message="the session is closed", field="session")
+        try:
+            self._commands.put(call, timeout=EDIT_WAIT_S)
+        except queue.Full:
+            return ErrorMessage(message="edit ignored: too many commands are waiting; slow down")
+        if not call.done.wait(EDIT_WAIT_S):
+            return ErrorMessage(message=f"the session did not take the edit within {EDIT_WAIT_S:g} s")
+        return call.refusal
 
     def step_count(self) -> int | None:
         trainer = self.trainer
@@ -246,7 +276,7 @@ class LiveSession(Session):
             else:
                 if command is None:
                     break
-                if not isinstance(command, _GeometryReady):
+                if not isinstance(command, (_GeometryReady, _EditCall)):  # the client's commands only
                     self._on_command_taken()
                 self._handle_safely(command)
                 continue  # drain all commands before training again
@@ -283,7 +313,13 @@ class LiveSession(Session):
         if isinstance(command, _GeometryReady):
             self._send_geometry()
             return
-        if isinstance(command, (Configure, Start, Step, Reset)):
+        if isinstance(command, _EditCall):
+            try:
+                command.refusal = self._edit_or_refusal(command.edit)
+            finally:
+                command.done.set()
+            return
+        if isinstance(command, (Configure, Start, Step, Reset, Edit)):
             self.frames.geometry.cancel()  # a paused count of the network on screen is moot now
         try:
             self._handle(command)
@@ -334,6 +370,52 @@ class LiveSession(Session):
             with self._lock:
                 self.trainer.apply_training(**fields)
             self._status()
+        elif isinstance(command, Edit):
+            self._edit(command)
+
+    def _edit_or_refusal(self, edit: Edit) -> ErrorMessage | None:
+        try:
+            if self.trainer is None:
+                raise ProtocolError("no network yet: send 'configure' first")
+            self._edit(edit)
+        except ProtocolError as exc:
+            return ErrorMessage(message=str(exc), field=exc.field)
+        return None
+
+    def _edit(self, edit: Edit) -> None:
+        """Write an edit by hand (worker thread): the network changes in place at its step, so what
+        was measured of it is moot; the page hears ``edited`` and gets the network at once; the
+        history marks the step and the movie gets a frame of it. Training, if running, goes on from it."""
+        written = edit.to_edit()
+        self.frames.geometry.cancel()
+        with self._lock:
+            trainer = self.trainer
+            try:
+                trainer.edit(written)
+            except EditRefused as exc:
+                raise ProtocolError(str(exc), field=exc.field) from None
+            self._network += 1  # a measurement of the weights before it is dropped (_measured)
+            self.frames.geometry.network_changed()
+            step = int(trainer.step_count)
+            note = written.describe(len(trainer.model.widths))
+        self.history.mark(step, note)
+        self.outbox.put_message(EditedMessage(step=step, layer=edit.layer, kind=edit.kind, row=edit.row, col=edit.col,
+                                              value=edit.value, values=edit.values, note=note))
+        self.outbox.discard_frame()  # a waiting frame shows the network before the edit
+        recorded = len(self.movie.frames)
+        self._send_frame(remeasure=True, measure_now=True)
+        # not due: recorded anyway, at most every min_interval_s (a slider dragged sends many edits)
+        if len(self.movie.frames) == recorded and time.monotonic() - self.movie.last_time >= self.movie.min_interval_s:
+            self._record_edit(step)
+
+    def _record_edit(self, step: int) -> None:
+        """The movie shows every edit, due or not: a frame of the edited network at its step."""
+        frame = self._frame
+        if frame is None or frame.step != step or not self.visible:
+            return
+        with self._lock, self._measurer.lock:
+            small = movie_partition(frame.partition)
+            self.movie.add(step, self.frames.picture(self.trainer, frame, self.view, partition=small))
 
     def _change_view(self, command: View) -> None:
         """Drawing settings: the network and its step stay as they are."""
@@ -456,9 +538,10 @@ class LiveSession(Session):
         (t0, s0), (t1, s1) = self._rate_window[0], self._rate_window[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
-    def _send_frame(self, remeasure: bool = True) -> None:
+    def _send_frame(self, remeasure: bool = True, measure_now: bool = False) -> None:
         """Send the network's state to the page (pictures, or the weights for the page to draw),
-        keep it in the history and the movie; schedule the next one."""
+        keep it in the history and the movie; schedule the next one. ``measure_now``: measured on
+        this thread even while running (the network just changed by hand: its count is wanted now)."""
         if self.trainer is None or not self.visible:
             return
         start = time.perf_counter()
@@ -470,7 +553,7 @@ class LiveSession(Session):
                 network = trainer.model.freeze()
                 step = int(trainer.step_count)
                 moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
-                if remeasure and client and live and self._frame is not None and not moved:
+                if remeasure and client and live and self._frame is not None and not moved and not measure_now:
                     if start >= self._next_measure_at:  # measured beside training
                         self._measurer.hand(self._network, self.frames, FrozenRun.of(trainer), self.view)
                         # due every interval on the clock, not after it: updates arrive every ~20 ms
