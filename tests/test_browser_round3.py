@@ -15,10 +15,11 @@ One server and one browser for the module, a fresh context per test.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from browser import PageLog, ServeProcess, chromium_path, launch_chromium, wait_number, wait_ready
-from sweep_fixture import make_mini_sweep
+from sweep_fixture import MINI_SETTINGS, run_sweep_of
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +38,8 @@ QUERY = "res=128&layers=8x3"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    sweep = make_mini_sweep(tmp_path_factory.mktemp("sweep"))
+    # two runs (one per architecture) of the compare tests' mini sweep: the Compare link and page
+    sweep = run_sweep_of(tmp_path_factory.mktemp("sweep"), {**MINI_SETTINGS, "seed": [0]})
     s = ServeProcess()
     s.command += ["--runs", str(sweep)]
     with s:
@@ -210,3 +212,31 @@ def test_the_depth_control_shows_forty_layers(open_page):
     layers.fill("10x10,2,10x3")  # several widths: the depth is still a number
     expect(page.locator("#depth-value")).to_have_text("14")
     expect(page.locator("#width-value")).to_have_text("—")
+
+
+# -- item 6: the Compare page -----------------------------------------------------------------------------
+def test_compare_plays_in_training_steps_and_draws_at_device_pixels(open_page):
+    page = open_page("/compare", viewport=(1440, 900), ready=False, device_scale_factor=2)
+    expect(by(page, "compare-panels")).to_have_attribute("data-ready", "4x2_seed0,6x3_seed0")
+    # Each panel at its device-pixel size: one point of the square per device pixel, no staircase.
+    for slot in (0, 1):
+        canvas = f"compare-canvas-{slot}"
+        page.wait_for_function("(id) => { const c = document.querySelector(`[data-testid=${id}]`);"
+                               " return c.width === Math.round(c.clientWidth * devicePixelRatio); }", arg=canvas)
+        backing, css, ratio = page.evaluate(CANVAS_SIZES, [canvas])[canvas]
+        assert backing == round(css * ratio) and css > 320, (backing, css, ratio)
+        # ... and it says what it shows
+        expect(by(page, f"compare-explain-{slot}")).to_contain_text("Partition")
+        expect(by(page, f"compare-explain-{slot}")).to_contain_text("boundaries")
+    expect(by(page, "compare-speed-note")).to_have_text("training steps per second; a snapshot every 50 steps")
+    # 100 training steps per second: the 200 steps of the runs take 2 s, not 4 snapshots' worth of ticks.
+    by(page, "compare-speed").select_option("100")
+    started = time.monotonic()
+    by(page, "compare-play").click()
+    expect(by(page, "compare-play")).to_have_attribute("data-playing", "false", timeout=30_000)
+    elapsed = time.monotonic() - started
+    expect(by(page, "compare-step")).to_have_attribute("data-step", "200")
+    assert elapsed >= 1.8, f"200 training steps played in {elapsed:.2f} s at 100 steps/s"
+    fill = by(page, "compare-fill")
+    fill.check()
+    expect(by(page, "compare-explain-0")).to_contain_text("its own colour")

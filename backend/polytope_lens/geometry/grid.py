@@ -214,13 +214,21 @@ class _Evaluator:
         self.hidden = sum(widths)
         self.words = words_per_pattern(self.hidden)
         self.shorts = (self.hidden + 15) // 16
-        self.packs = []  # (first code, last code + 1, (codes, width) matrix of powers of two)
+        # per layer: (first code, last code + 1, the packing matrix). A layer that fills whole codes
+        # (it starts at a multiple of 16 and its width is one) packs each group of 16 bits with one
+        # batched (1, 16) x (16, c) product: (g, 1, 16) powers of two. Any other layer: a dense
+        # (codes, width) matrix, whose cost grows with width squared (a 1,024-wide layer: 64 times
+        # the layer's own product), so wide layers must not take that path.
+        self.packs = []
         col = 0
         for w in widths:
             lo, hi = col // 16, (col + w - 1) // 16 + 1
-            pack = torch.zeros(hi - lo, w)
-            for j in range(w):
-                pack[(col + j) // 16 - lo, j] = float(1 << ((col + j) % 16))
+            if col % 16 == 0 and w % 16 == 0:
+                pack = (2.0 ** torch.arange(16, dtype=torch.float32)).repeat(hi - lo, 1, 1)  # (g, 1, 16)
+            else:
+                pack = torch.zeros(hi - lo, w)
+                for j in range(w):
+                    pack[(col + j) // 16 - lo, j] = float(1 << ((col + j) % 16))
             self.packs.append((lo, hi, pack))
             col += w
         self.widest = max([*widths, out_dim, 2])
@@ -278,7 +286,10 @@ class _Evaluator:
                 z, z_np, bits, bits_np = per_layer[layer]
                 torch.addmm(bias, weight, a, out=z)
                 torch.gt(z, 0, out=bits)
-                codes[lo:hi].addmm_(pack, bits)
+                if pack.dim() == 3:  # whole codes: one batched product straight into them
+                    torch.bmm(pack, bits.view(hi - lo, 16, c_pad), out=codes[lo:hi].view(hi - lo, 1, c_pad))
+                else:
+                    codes[lo:hi].addmm_(pack, bits)
                 if margins:
                     np.abs(z_np, out=bits_np)
                     np.min(bits_np[:, :c], axis=0, out=minabs[layer, start : start + c])
