@@ -43,7 +43,7 @@ def dense_packs(widths: list[int]) -> list:
         pack = torch.zeros(hi - lo, w)
         for j in range(w):
             pack[(col + j) // 16 - lo, j] = float(1 << ((col + j) % 16))
-        packs.append((lo, hi, pack))
+        packs.append([(lo, 0, w, pack)])  # one piece: every code of the layer, added
         col += w
     return packs
 
