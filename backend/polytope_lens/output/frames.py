@@ -24,19 +24,20 @@ from .moments import MomentCache
 from .render import FrameInfo, render_frame, target_rgb
 
 
-# A live frame (taken while training runs) costs about R^2 x the widest layer when boundaries cross
-# everywhere (a wide shallow net): one layer of 1,024 at 512^2 takes about a second, and the view
-# would update once every few seconds. While running, such a network is seen on a grid halved until
-# R^2 x width is within this work (the frame says its resolution); paused, at the view's own.
+# A live frame (taken while training runs) costs up to R^2 x the hidden neurons (every pixel near a
+# boundary is evaluated through every layer): one layer of 1,024, or 40 layers of 20, at 512^2 take
+# a second or more, and the view would update once every few seconds. While running, such a network
+# is seen on a grid halved until R^2 x hidden neurons is within this work (the frame says its
+# resolution); paused, at the view's own.
 LIVE_WORK = 512 * 512 * 300
 LIVE_MIN_RESOLUTION = 128
 
 
 def live_resolution(resolution: int, widths) -> int:
     """The grid side of a live frame of a network with hidden ``widths`` at the view's ``resolution``."""
-    widest = max(widths, default=1)
+    hidden = max(1, sum(widths))
     r = int(resolution)
-    while r > LIVE_MIN_RESOLUTION and r * r * widest > LIVE_WORK:
+    while r > LIVE_MIN_RESOLUTION and r * r * hidden > LIVE_WORK:
         r //= 2
     return max(r, min(int(resolution), LIVE_MIN_RESOLUTION))
 
