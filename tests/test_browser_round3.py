@@ -171,7 +171,10 @@ def test_a_phone_keeps_the_title_a_step_line_and_tap_targets(open_page):
     by(page, "step-n-input").fill("5")
     by(page, "step-button").tap()
     expect(line).to_contain_text("step 5 · loss ")
-    assert by(page, "train-loss").text_content().strip() in line.text_content()
+    page.wait_for_function("""() => {  // the line says what the Train loss readout says
+      const q = (id) => document.querySelector(`[data-testid=${id}]`).textContent.trim();
+      return q("run-summary") === `step ${q("step-counter")} · loss ${q("train-loss")}`;
+    }""")
     # The panel's checkboxes: 40 px tap targets that toggle.
     for testid in ("fill-regions-toggle", "boundaries-toggle"):
         label = page.locator(f"label:has([data-testid={testid}])")
