@@ -169,7 +169,7 @@ async def live_session(
     for attempt in range(40):  # a session that just ended may still count as live for a moment
         ws = await connect(url, max_size=None, open_timeout=30)
         try:
-            first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            first = json.loads(await asyncio.wait_for(ws.recv(), 120))
         except ConnectionClosed:
             first = {"field": "busy"}
         if first.get("field") != "busy":

@@ -4,13 +4,15 @@
 // The live run mounts last: it connects, and every part must be listening by then.
 
 import { mountCharts } from "./charts/chartsview.js";
+import { mountRunSummary } from "./charts/runsummary.js";
 import { mountPanels } from "./drawing/panelsview.js";
 import { mountHandEdits } from "./inspect/handedits.js";
 import { mountInspection } from "./inspect/inspectview.js";
 import { mountLiveRun } from "./live/liverun.js";
+import { mountFirstRunHint } from "./live/firstrunhint.js";
 import { mountRunBar } from "./live/runbar.js";
 import { mountNetworkFile } from "./sidebar/networkfile.js";
 import { mountSidebar } from "./sidebar/sidebarview.js";
 
-export const PARTS = [mountSidebar, mountNetworkFile, mountPanels, mountInspection, mountHandEdits, mountCharts, mountRunBar,
-  mountLiveRun];
+export const PARTS = [mountSidebar, mountNetworkFile, mountPanels, mountInspection, mountHandEdits, mountCharts,
+  mountRunSummary, mountRunBar, mountFirstRunHint, mountLiveRun];

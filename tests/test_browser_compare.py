@@ -24,7 +24,7 @@ else:
 expect.set_options(timeout=20_000)
 PIXELS = """(testid) => {
   const c = document.querySelector(`[data-testid="${testid}"]`);
-  return Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data);
+  return {side: c.width, data: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)};
 }"""
 
 
@@ -40,7 +40,8 @@ def page(sweep_dir):
     with server, sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_page()
+            # narrow: two panels of ~330 device pixels each (they are drawn at their device-pixel size)
+            page = browser.new_page(viewport={"width": 720, "height": 800})
             log = PageLog().attach(page)
             page.goto(f"{server.url}/compare")
             expect(page.get_by_test_id("compare-panels")).to_have_attribute("data-ready", "4x2_seed0,6x3_seed0")
@@ -51,7 +52,8 @@ def page(sweep_dir):
 
 
 def pixels(page, testid: str) -> np.ndarray:
-    return np.array(page.evaluate(PIXELS, testid), dtype=np.uint8).reshape(320, 320, 4)[:, :, :3]
+    got = page.evaluate(PIXELS, testid)  # drawn at the panel's device-pixel size (issue 28)
+    return np.array(got["data"], dtype=np.uint8).reshape(got["side"], got["side"], 4)[:, :, :3]
 
 
 def drawn_steps(page) -> list[str]:
@@ -78,7 +80,7 @@ def test_runs_side_by_side_scrub_play_pause(page):
     assert np.array_equal(pixels(page, "compare-canvas-1"), first)  # the same step draws the same picture
 
     # Play runs both to the end together and stops there.
-    page.get_by_test_id("compare-speed").select_option("5")
+    page.get_by_test_id("compare-speed").select_option("100")  # training steps/s (issue 28): 200 steps in 2 s
     page.get_by_test_id("compare-play").click()
     expect(page.get_by_test_id("compare-step")).not_to_have_attribute("data-step", "0")
     now = drawn_steps(page)

@@ -10,7 +10,7 @@ import { MLPRenderer } from "../drawing/renderer.js";
 
 const MAX_RUNS = 4;
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea"];
-const CANVAS_SIDE = 320; // device pixels of each run's panel: every pixel is a point of the square
+const FIRST_SIDE = 320; // device pixels of a run's panel until its box is measured (then: its device-pixel size)
 const num = (digits) => (v) => (typeof v === "number" && Number.isFinite(v) ? v.toPrecision(digits) : "—");
 const int = (v) => (typeof v === "number" ? String(v) : "—");
 
@@ -104,22 +104,55 @@ class RunPanel {
     const swatch = document.createElement("span");
     swatch.className = `swatch swatch-${slot}`;
     title.append(swatch, replay.entry.id);
+    this.explain = document.createElement("p");
+    this.explain.className = "hint compare-explain";
+    this.explain.dataset.testid = `compare-explain-${slot}`;
     this.canvas = document.createElement("canvas");
-    this.canvas.width = this.canvas.height = CANVAS_SIDE;
+    this.canvas.width = this.canvas.height = FIRST_SIDE;
     this.canvas.dataset.testid = `compare-canvas-${slot}`;
     this.readout = document.createElement("div");
     this.readout.className = "compare-readout";
     this.readout.dataset.testid = `compare-readout-${slot}`;
-    this.element.append(title, this.canvas, this.readout);
+    this.element.append(title, this.explain, this.canvas, this.readout);
     // The renderer draws on a canvas of its own; each draw is copied onto the visible 2-D canvas.
     this.renderer = new MLPRenderer(document.createElement("canvas"), { manual: true });
-    this.renderer.resize(CANVAS_SIDE, CANVAS_SIDE);
+    this.renderer.resize(FIRST_SIDE, FIRST_SIDE);
     const fit = this.renderer.fits({ widths: replay.meta.widths, outDim: replay.meta.out_dim });
     this.reason = fit.ok ? null : fit.reason;
-    this.drawn = null; // [step, fill] on the canvas
+    this.drawn = null; // [step, fill, side] on the canvas
+    this.last = null; // [step, fill] asked for last, redrawn when the panel's size changes
+    // Drawn at the panel's device-pixel size, whatever size the grid gives it (no staircase).
+    this.observer = new ResizeObserver(() => this._fit());
+  }
+
+  /** Start following the panel's size (once it is in the page). */
+  follow() {
+    this.observer.observe(this.canvas);
+    this._fit();
+  }
+
+  _fit() {
+    const side = Math.max(1, Math.round(this.canvas.clientWidth * (window.devicePixelRatio || 1)));
+    if (!this.canvas.clientWidth || side === this.canvas.width) return;
+    this.canvas.width = this.canvas.height = side;
+    this.renderer.resize(side, side);
+    if (this.last) this.draw(...this.last);
+  }
+
+  /** What the panel shows, in words: the renderer's partition panel (renderer.js) of this run. */
+  describe(step, fill) {
+    const classes = this.replay.netAt(step).classColors;
+    const base = classes
+      ? "the class that wins at every point, region boundaries gray, the decision boundary black"
+      : fill
+        ? "every linear region in its own colour, its boundaries drawn"
+        : "the network's output (black…white) with its linear regions' boundaries (orange)";
+    return `Partition over the square [−1, 1]²: ${base}, at the step shown.`;
   }
 
   draw(step, fill) {
+    this.last = [step, fill];
+    this.explain.textContent = this.describe(step, fill);
     const net = this.replay.netAt(step);
     const record = this.replay.recordAt(step);
     this.readout.textContent = `step ${net.step} · val ${num(3)(record?.val_loss)} · ${int(record?.exact_regions ?? record?.regions)} regions`;
@@ -127,17 +160,19 @@ class RunPanel {
       this.readout.textContent += ` · not drawn: ${this.reason}`;
       return;
     }
-    if (this.drawn && this.drawn[0] === net.step && this.drawn[1] === fill) return;
+    const side = this.canvas.width;
+    if (this.drawn && this.drawn[0] === net.step && this.drawn[1] === fill && this.drawn[2] === side) return;
     this.renderer.setWeights(net);
     if (!this.renderer.render({ panel: "partition", fillRegions: fill, boundaries: true })) return;
     const ctx = this.canvas.getContext("2d");
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(this.renderer.canvas, 0, 0); // same task as the draw: the GL buffer is intact
-    this.drawn = [net.step, fill];
+    this.drawn = [net.step, fill, side];
     this.canvas.dataset.step = String(net.step);
   }
 
   dispose() {
+    this.observer.disconnect();
     this.renderer.dispose();
     this.element.remove();
   }
@@ -158,21 +193,39 @@ function showStep() {
   markCharts(step);
 }
 
+// Play-back runs in training steps per second (issue 28): the clock says which training step is
+// due, and the panels show the last recorded step at or before it.
 function play() {
   if (state.timer) return;
   if (state.index >= state.steps.length - 1) state.index = 0;
   const rate = Number($("compare-speed").value);
-  state.timer = setInterval(() => {
+  const from = currentStep();
+  const t0 = performance.now();
+  const tick = (now) => {
+    const due = from + (rate * (now - t0)) / 1000;
+    let i = state.index;
+    while (i < state.steps.length - 1 && state.steps[i + 1] <= due) i += 1;
+    if (i !== state.index) {
+      state.index = i;
+      showStep();
+    }
     if (state.index >= state.steps.length - 1) return pause();
-    state.index += 1;
-    showStep();
-  }, 1000 / rate);
+    state.timer = requestAnimationFrame(tick);
+  };
+  state.timer = requestAnimationFrame(tick);
   $("compare-play").textContent = "Pause";
   $("compare-play").dataset.playing = "true";
 }
 
+/** How often the runs shown were recorded, in words beside the speed. */
+function describeRecording() {
+  const gaps = state.steps.slice(1).map((s, i) => s - state.steps[i]);
+  const every = gaps.length ? Math.min(...gaps) : null;
+  $("compare-speed-note").textContent = every ? `training steps per second; a snapshot every ${every.toLocaleString("en")} steps` : "";
+}
+
 function pause() {
-  clearInterval(state.timer);
+  cancelAnimationFrame(state.timer);
   state.timer = 0;
   $("compare-play").textContent = "Play";
   $("compare-play").dataset.playing = "false";
@@ -297,7 +350,9 @@ async function showRuns() {
   const atStep = currentStep();
   state.shown = replays.map((replay, slot) => new RunPanel(replay, slot));
   $("compare-panels").replaceChildren(...state.shown.map((p) => p.element));
+  for (const panel of state.shown) panel.follow();
   state.steps = [...new Set(replays.flatMap((r) => r.steps))].sort((a, b) => a - b);
+  describeRecording();
   const scrub = $("compare-scrub");
   scrub.max = String(Math.max(0, state.steps.length - 1));
   const keep = state.steps.findIndex((s) => s >= atStep);

@@ -10,7 +10,12 @@ async function showLink() {
   if (!link || !options?.runs?.available) return;
   const listing = await fetchRunsIfAny();
   if (!listing) return;
-  link.textContent = `Compare runs (${listing.runs.length})`;
+  // "runs" is dropped on phones (style.css), so the title beside it keeps its room
+  const word = document.createElement("span");
+  word.className = "compare-runs-word";
+  word.textContent = " runs";
+  link.replaceChildren("Compare", word, ` (${listing.runs.length})`);
+  link.title = `Compare the ${listing.runs.length} runs of the sweep side by side`;
   link.hidden = false;
 }
 

@@ -1,5 +1,5 @@
 // The partition and prediction panels drawn by the page: one MLPRenderer on a canvas of
-// its own (never in the page) evaluates the net once per change at the panel's
+// its own (never in the page) evaluates the net once per change at the larger panel's
 // device-pixel size, then composes each panel and copies it onto the panel's 2-D canvas.
 // panels.js decides when (one animation frame per change: new weights, view, size).
 
@@ -59,11 +59,13 @@ export class GpuPanels {
         return false;
       }
     }
-    r.resize(partition.width, partition.height);
+    // Evaluated at the larger panel's size (the partition's: its one-pixel boundaries are copied
+    // pixel for pixel); a smaller panel gets a smoothed reduction of it.
+    r.resize(Math.max(partition.width, prediction.width), Math.max(partition.height, prediction.height));
     for (const [canvas, panel] of [[partition, "partition"], [prediction, "prediction"]]) {
       if (!r.render({ ...this.display, panel })) return false;
       const ctx = canvas.getContext("2d");
-      ctx.imageSmoothingEnabled = false;
+      ctx.imageSmoothingEnabled = canvas.width < r.canvas.width;
       ctx.drawImage(r.canvas, 0, 0, canvas.width, canvas.height); // same task as the draw: its buffer is intact
     }
     return true;

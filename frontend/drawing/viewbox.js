@@ -62,7 +62,7 @@ export function describeBox(box) {
   const f = (v) => Number(v.toFixed(digits)).toString().replace("-", "−");
   const zoom = 2 / span;
   const times = zoom >= 1 ? `${zoom >= 10 ? Math.round(zoom) : zoom.toFixed(1)}×` : `1/${(1 / zoom).toFixed(1)}×`;
-  return `x ${f(box.x0)}…${f(box.x1)}, y ${f(box.y0)}…${f(box.y1)} (${times})`;
+  return `x ${f(box.x0)}…${f(box.x1)},\ny ${f(box.y0)}…${f(box.y1)} (${times})`; // a line each (style.css)
 }
 
 /** Wheel, drag and two-finger pinch on `canvas` change the box; onChange(box) after each. */

@@ -143,6 +143,8 @@ export class Geometry {
         this.counts = { counts: h.exact_layer_counts, step: h.exact_step, complete: true };
         this._renderChart();
       }
+    } else if (typeof h.regions === "number" && !this._exactAt(this.widths.length)) {
+      this._renderChart(); // no exact count of all the layers (too large live): the grid's stands in
     }
     if (this.k === this.widths.length) this._renderSlider(); // says when its count is of an earlier step
     this._renderExact();
@@ -365,6 +367,11 @@ export class Geometry {
     }
   }
 
+  /** True when the exact count of the first k layers is known. */
+  _exactAt(k) {
+    return Boolean(this.counts && typeof this.counts.counts[k - 1] === "number");
+  }
+
   _renderChart(now = false) {
     const div = $("layer-count-chart");
     if (!window.Plotly || !div) return;
@@ -379,6 +386,9 @@ export class Geometry {
     const x = Array.from({ length: L }, (_, i) => i + 1);
     const y = x.map((k) => (counts[k - 1] === undefined ? null : counts[k - 1]));
     const colors = x.map((k) => (k === this.k ? "#4f46e5" : "#c7cbf5"));
+    // All the layers without an exact count (too large for the live view, e.g. one layer of 1,024):
+    // the grid's count of the whole network stands in, in the grid's colour and said to be the grid's.
+    const gridBar = !this._exactAt(L) && typeof this.gridRegions === "number" && L > 0;
     // deep networks: a tick every few layers and only the chosen k's count, so labels never overlap
     const every = Math.max(1, Math.ceil(L / MAX_LAYER_LABELS));
     const data = [{
@@ -387,6 +397,13 @@ export class Geometry {
       textposition: "outside", cliponaxis: false,
       hovertemplate: "first %{x} layers: %{y:,} regions<extra></extra>",
     }];
+    if (gridBar) {
+      data.push({
+        type: "bar", x: [L], y: [this.gridRegions], marker: { color: "#f59e0b" }, name: "on the grid",
+        text: [`${count(this.gridRegions)} on the grid`], textposition: "outside", cliponaxis: false,
+        hovertemplate: "all %{x} layers: %{y:,} regions on the grid (the exact count is too large for the live view)<extra></extra>",
+      });
+    }
     const layout = {
       margin: { l: 52, r: 10, t: 18, b: 36 },
       font: CHART_FONT,
@@ -398,6 +415,7 @@ export class Geometry {
       uirevision: "keep",
     };
     div.dataset.counts = JSON.stringify(y);
+    div.dataset.grid = gridBar ? String(this.gridRegions) : "";
     window.Plotly.react(div, data, layout, CHART_CONFIG).catch((err) => console.warn("layer chart:", err));
   }
 

@@ -3,7 +3,7 @@
 // learning-rate slider mirrors the lr number input. Bounds and choices are the
 // server's (Settings); the slider ranges are only comfortable spans inside them.
 
-import { uniformLayers } from "../shared/layers.js";
+import { parseWidths, uniformLayers } from "../shared/layers.js";
 
 const LR_MIN_EXP = -5;
 const LR_MAX_EXP = 0;
@@ -95,7 +95,7 @@ export class Controls {
 
     this.depth = this.el("depth-slider");
     this.width = this.el("width-slider");
-    this.depth.max = String(Math.min(Number(this.depth.max), settings.limits.max_depth));
+    this.depth.max = String(settings.limits.max_depth); // every depth the server takes (issue 28: 40 layers)
     this.width.max = String(Math.min(Number(this.width.max), settings.limits.max_width));
     this.layers = this.el("layers-input");
     for (const slider of [this.depth, this.width]) {
@@ -213,12 +213,18 @@ export class Controls {
     }
     this.depth.classList.toggle("custom", !fits);
     this.width.classList.toggle("custom", !fits);
-    this._sliderLabels(fits ? null : "custom");
+    if (fits) this._sliderLabels();
+    else {
+      // past a slider's range, or layers of several widths: the typed value where there is one
+      const widths = parseWidths(spec, Number(this.depth.max));
+      this.el("depth-value").textContent = widths ? String(widths.length) : "—";
+      this.el("width-value").textContent = uniform ? String(uniform.width) : "—";
+    }
   }
 
-  _sliderLabels(override = null) {
-    this.el("depth-value").textContent = override ? "—" : this.depth.value;
-    this.el("width-value").textContent = override ? "—" : this.width.value;
+  _sliderLabels() {
+    this.el("depth-value").textContent = this.depth.value;
+    this.el("width-value").textContent = this.width.value;
   }
 
   _syncLrSlider(lr) {

@@ -199,6 +199,27 @@ class _HashCollision(Exception):
     """Two different patterns met with the same 64-bit hash: use the direct method."""
 
 
+def _layer_packing(col: int, width: int) -> list[tuple]:
+    """How a layer whose neurons are bits col .. col + width - 1 of the pattern is packed into
+    16-bit codes: (first code, first neuron, end neuron, powers of two) pieces; the powers are
+    (g, 1, 16) for g whole codes (written), (1, n) for n bits of one code (added)."""
+    pieces = []
+    j = 0
+    while j < width:
+        bit = (col + j) % 16
+        whole = (width - j) // 16 if bit == 0 else 0
+        if whole:
+            powers = (2.0 ** torch.arange(16, dtype=torch.float32)).repeat(whole, 1, 1)
+            pieces.append(((col + j) // 16, j, j + 16 * whole, powers))
+            j += 16 * whole
+        else:
+            n = min(16 - bit, width - j)
+            powers = (2.0 ** torch.arange(bit, bit + n, dtype=torch.float32))[None, :]
+            pieces.append(((col + j) // 16, j, j + n, powers))
+            j += n
+    return pieces
+
+
 class _Evaluator:
     """Patterns, outputs and pre-activation margins of arbitrary points, in reused buffers.
 
@@ -214,15 +235,13 @@ class _Evaluator:
         self.hidden = sum(widths)
         self.words = words_per_pattern(self.hidden)
         self.shorts = (self.hidden + 15) // 16
-        self.packs = []  # (first code, last code + 1, (codes, width) matrix of powers of two)
-        col = 0
-        for w in widths:
-            lo, hi = col // 16, (col + w - 1) // 16 + 1
-            pack = torch.zeros(hi - lo, w)
-            for j in range(w):
-                pack[(col + j) // 16 - lo, j] = float(1 << ((col + j) % 16))
-            self.packs.append((lo, hi, pack))
-            col += w
+        # Per layer, how its pattern bits are packed into the 16-bit codes: the neurons that fill
+        # whole codes, 16 at a time with one batched (1, 16) x (16, c) product written straight
+        # into those codes; a code shared with the layer before or after (at most one at each end)
+        # with a (1, n) x (n, c) product added to it. So the cost grows with the width, never with
+        # its square (one dense (codes x width) matrix would cost a 1,024-wide layer 64 times its
+        # own product).
+        self.packs = [_layer_packing(int(col), w) for col, w in zip(np.cumsum([0, *widths[:-1]]), widths)]
         self.widest = max([*widths, out_dim, 2])
         self.chunk = int(np.clip((1 << 17) // self.widest, 256, 8192))
         size = self.widest * self.chunk
@@ -274,11 +293,16 @@ class _Evaluator:
             x_np[:, c:] = pts[:, start : start + 1]
             codes.zero_()
             a = x
-            for layer, ((weight, bias), (lo, hi, pack), slope) in enumerate(hidden):
+            for layer, ((weight, bias), pack, slope) in enumerate(hidden):
                 z, z_np, bits, bits_np = per_layer[layer]
                 torch.addmm(bias, weight, a, out=z)
                 torch.gt(z, 0, out=bits)
-                codes[lo:hi].addmm_(pack, bits)
+                for row, j0, j1, powers in pack:
+                    if powers.dim() == 3:  # whole codes row .. row + g: written, not added
+                        g = powers.shape[0]
+                        torch.bmm(powers, bits[j0:j1].view(g, 16, c_pad), out=codes[row : row + g].view(g, 1, c_pad))
+                    else:  # part of one code (a (codes, n) matrix: added to that many codes)
+                        codes[row : row + powers.shape[0]].addmm_(powers, bits[j0:j1])
                 if margins:
                     np.abs(z_np, out=bits_np)
                     np.min(bits_np[:, :c], axis=0, out=minabs[layer, start : start + c])

@@ -24,6 +24,24 @@ from .moments import MomentCache
 from .render import FrameInfo, render_frame, target_rgb
 
 
+# A live frame (taken while training runs) costs up to R^2 x the hidden neurons (every pixel near a
+# boundary is evaluated through every layer): one layer of 1,024, or 40 layers of 20, at 512^2 take
+# a second or more, and the view would update once every few seconds. While running, such a network
+# is seen on a grid halved until R^2 x hidden neurons is within this work (the frame says its
+# resolution); paused, at the view's own.
+LIVE_WORK = 512 * 512 * 300
+LIVE_MIN_RESOLUTION = 128
+
+
+def live_resolution(resolution: int, widths) -> int:
+    """The grid side of a live frame of a network with hidden ``widths`` at the view's ``resolution``."""
+    hidden = max(1, sum(widths))
+    r = int(resolution)
+    while r > LIVE_MIN_RESOLUTION and r * r * hidden > LIVE_WORK:
+        r //= 2
+    return max(r, min(int(resolution), LIVE_MIN_RESOLUTION))
+
+
 @dataclass
 class Frame:
     step: int
@@ -45,9 +63,11 @@ class FrameProducer:
 
     def frame(self, trainer: Trainer, resolution: int, live: bool, t: float = 0.0) -> Frame:
         """Losses, partition and geometry of the trainer now (of a clip's network: of its slice at
-        ``t``). Raises TrainingDiverged (from ``trainer.losses``) when the network is no longer finite."""
+        ``t``); ``live`` (training runs): a very wide network on a coarser grid (``live_resolution``). Raises TrainingDiverged (from ``trainer.losses``) when the network is no longer finite."""
         losses = trainer.losses()
         seen = self.moments.at(trainer, t)  # a clip's network: its slice at t
+        if live:
+            resolution = live_resolution(resolution, seen.model.widths)
         partition = compute_partition(seen.model, resolution)
         fields = self.geometry.frame_fields(seen, partition, live)
         step = int(trainer.step_count)

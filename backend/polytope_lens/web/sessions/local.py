@@ -594,9 +594,16 @@ class LiveSession(Session):
         self.outbox.put_frame(update)
         self._send_surface()
         if frame.step == step and self.movie.due(step):
-            with self._lock, self._measurer.lock:  # the movie's frames are small: drawn from a subsampled grid
-                small = movie_partition(frame.partition)
-                self.movie.add(step, self.frames.picture(trainer, frame, self.view, partition=small))
+            with self._lock:
+                # the movie's frames are small: drawn from a subsampled grid. Not while a measurement
+                # holds the frame producer (a wide net's takes a second): the frame stays due, and
+                # the next update draws it, so training never waits for the measuring thread.
+                if self._measurer.lock.acquire(blocking=False):
+                    try:
+                        small = movie_partition(frame.partition)
+                        self.movie.add(step, self.frames.picture(trainer, frame, self.view, partition=small))
+                    finally:
+                        self._measurer.lock.release()
         spent = time.perf_counter() - start
         self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.max_fps - spent)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
 
 from PIL import Image
@@ -21,6 +22,13 @@ from ...output.movie import movie_partition
 from ...output.recording import FrozenRun
 
 log = logging.getLogger("polytope_lens.web")
+
+# After a measurement that took t seconds, rest MEASURE_REST * t before the next: a measurement
+# takes at most 1 / (1 + MEASURE_REST) of the time (40%), so training and the weight updates keep
+# the rest. A 14x6 (tens of ms) is unaffected (the session asks every 0.45 s); a very wide net,
+# whose grid partition costs ~R^2 x width (one layer of 1,024: about a second at 512^2), is
+# measured less often instead of starving the updates (issue 28).
+MEASURE_REST = 1.5
 
 # (the network's number, the frame measured, the movie's picture of it or None)
 Deliver = Callable[[int, Frame, "Image.Image | None"], None]
@@ -73,6 +81,7 @@ class Measurer:
                 if self._closed:
                     return
                 (network, frames, run, view), self._slot = self._slot, None
+            started = time.perf_counter()
             try:
                 with self.lock:
                     frame = frames.frame(run, view.resolution, live=True, t=view.t)
@@ -82,3 +91,6 @@ class Measurer:
                 self._deliver(network, frame, picture)
             except Exception:  # noqa: BLE001 - a measurement lost; the next one comes an interval later
                 log.exception("%s: a measurement failed", self._thread.name)
+            rest = MEASURE_REST * (time.perf_counter() - started)
+            with self._wake:  # a close ends the rest at once
+                self._wake.wait_for(lambda: self._closed, timeout=rest)

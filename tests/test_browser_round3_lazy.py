@@ -1,0 +1,48 @@
+"""The `lazy` ready experiment (one layer of 1,024 neurons) in headless Chromium against a real
+server (issue 28, item 7): its layer chart is not empty although the exact count is too large for
+the live view (the grid's count stands in, said to be the grid's).
+
+The issue's other half, at least 2 updates a second while it trains, is not asserted here: on the
+shared 2-core VM (load average 13-26 while this was written) the page saw one update in 4 s. See
+docs/benchmarks.md (benchmarks/live_measure.py) for where the time goes.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from browser import PageLog, ServeProcess, chromium_path, launch_chromium, wait_ready
+
+pytestmark = pytest.mark.browser
+
+if chromium_path() is None and not os.environ.get("CI"):
+    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
+if os.environ.get("CI"):
+    from playwright.sync_api import expect, sync_playwright
+else:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
+    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+
+expect.set_options(timeout=60_000)
+
+def test_the_lazy_experiment_charts_its_layer():
+    with ServeProcess() as server, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            log = PageLog().attach(page)
+            page.goto(f"{server.url}/?render=server")
+            wait_ready(page, timeout=120_000)
+            page.get_by_test_id("experiment-select").select_option("lazy")
+            expect(page.get_by_test_id("layers-input")).to_have_value("1024")
+            expect(page.get_by_test_id("run-state")).to_have_attribute("data-state", "paused")
+            # The grid's count of the one layer stands in for the exact one (too large live).
+            chart = page.get_by_test_id("layer-count-chart")
+            page.wait_for_function("() => Number(document.querySelector('[data-testid=layer-count-chart]').dataset.grid) > 0",
+                                   timeout=120_000)
+            assert chart.locator(".bars path").count() >= 1
+            assert "on the grid" in chart.text_content()
+            assert log.errors() == []
+        finally:
+            browser.close()
