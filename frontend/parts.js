@@ -9,5 +9,6 @@ import { mountInspection } from "./inspect/inspectview.js";
 import { mountLiveRun } from "./live/liverun.js";
 import { mountRunBar } from "./live/runbar.js";
 import { mountSidebar } from "./sidebar/sidebarview.js";
+import { mountSurface } from "./surface/surfaceview.js";
 
-export const PARTS = [mountSidebar, mountPanels, mountInspection, mountCharts, mountRunBar, mountLiveRun];
+export const PARTS = [mountSidebar, mountPanels, mountInspection, mountSurface, mountCharts, mountRunBar, mountLiveRun];

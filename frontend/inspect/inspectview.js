@@ -21,6 +21,7 @@ export function mountInspection(store) {
   const overlay = new Overlay($("partition-overlay"), $("panel-partition"));
   const inspector = new Inspector({
     canvas: $("panel-partition"), overlay, root: $("inspector"), onError: geometryError, at, busy: () => store.get("dragging"),
+    onInspected: (data) => store.emit("inspected", data),
   });
   const geometry = new Geometry({ overlay, at });
   const diagramLine = new DiagramLine({ overlay, at, onError: geometryError });
@@ -60,6 +61,11 @@ export function mountInspection(store) {
       diagramLine.pin(null);
       geometry.setWidths(table.widths(msg.config.layers) || []);
     }
+  });
+
+  // Another view picked a point (the 3-D surface's facets): inspected as a click on the panel.
+  store.on("inspectAt", (point) => {
+    if (store.get("token")) inspector.inspect(point, true);
   });
 
   store.on("points", (msg) => inspector.setClassNames(Array.isArray(msg.classes) ? msg.classes.map((c) => c.name) : []));

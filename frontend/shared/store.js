@@ -6,7 +6,8 @@
 // server runs, from its last status), `isClip`, `renderer` (who draws: {mode, label, reason},
 // drawing/rendermode.js), `replayStep` (the step on screen when an earlier one is replayed, null
 // live), `box` (the panels' view box), `dragging` (the panels are being dragged), `invalid`
-// ({field, message} of a refused setting, or null).
+// ({field, message} of a refused setting, or null), `surfaceShown` (the 3-D surface is on screen:
+// the server pushes exact surfaces only then).
 // Events (on, emit): what happens rather than what is, e.g. a frame or a message from the server,
 // a person's command, a network put on screen. Each part of the page (parts.js) subscribes to
 // what it shows; the store itself decides nothing.
@@ -33,6 +34,7 @@ export class Store {
       box: SQUARE,
       dragging: false,
       invalid: null,
+      surfaceShown: false,
     };
     this.watchers = new Map(); // key -> [fn(value, previous)]
     this.listeners = new Map(); // event -> [fn(...args)]
