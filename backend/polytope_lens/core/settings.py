@@ -124,6 +124,8 @@ class ViewSettings(_Settings):
         "server", description="who draws the live view: the server sends pictures, or the page draws from the weights"
     )
     t: float = Field(0.0, ge=-1.0, le=1.0, description="the moment of a clip shown, from -1 (first frame) to 1 (last); pictures ignore it")
+    surface: bool = Field(False, description="send the exact origami surface (a binary 'surface' message) whenever the "
+                          "live exact partition is new")
 
 
 class RunConfig(NetworkSettings, TrainingSettings):

@@ -49,7 +49,7 @@ import numpy as np
 
 from ..core.network import freeze
 from .decision import decision_regions, partition_and_layer_counts
-from .exact import PartitionTooLarge, region_counts_and_patterns, region_counts_per_layer
+from .exact import ExactPartition, PartitionTooLarge, region_counts_and_patterns, region_counts_per_layer
 from .patterns import pack_patterns
 
 log = logging.getLogger("polytope_lens.dynamics")
@@ -201,6 +201,10 @@ class LiveGeometry:
         self._result: tuple[int, list[int], float] | None = None  # (step, layer counts, seconds)
         self._patterns: np.ndarray | None = None  # packed patterns (regions, K) of the exact partition at _result's step
         self._decision: tuple[int, dict | None] | None = None  # a classifier's (step, boundary length and regions crossed)
+        # the exact partition itself at _result's step (and a classifier's decision regions), kept for
+        # the origami surface (surface.py) so that it is never computed twice; None when counted without it
+        self._partition: tuple[ExactPartition, object] | None = None
+        self._moment: float | None = None  # a clip's t of the network tracked now (output/moments.py), else None
         self._next_density_at = 0.0
         self._mask_key: tuple | None = None
         self._mask: np.ndarray | None = None
@@ -218,6 +222,7 @@ class LiveGeometry:
         with self._lock:
             # a frozen run (output/frozen.py) names the live model it was copied from
             generation = self._track(getattr(trainer, "source_model", model), step)
+            self._moment = getattr(trainer, "t", None)  # a new t is a new generation: fixed within one
             job = self._pause_job
             if job is not None and (live or job[:2] != (generation, step)):
                 job[2].set()  # training goes on, or another step is shown: that count is moot
@@ -254,6 +259,7 @@ class LiveGeometry:
             self._result = None
             self._patterns = None
             self._decision = None
+            self._partition = None
             self._next_exact_at = 0.0
             self._retry_at, self._retry_s = 0.0, RETRY_FIRST_S
             if self._pause_job is not None:
@@ -264,18 +270,21 @@ class LiveGeometry:
 
     def _compute(self, model, step: int, generation: int, background: bool, classify: bool = False) -> None:
         start = time.perf_counter()
-        counts, status, decision, patterns = None, STATUS_EXACT, None, None
+        counts, status, decision, patterns, kept = None, STATUS_EXACT, None, None, None
         try:
             deadline = time.monotonic() + self.budget_s
-            if classify:  # the same pass gives the regions; their decision boundary is cheap next to it
+            # the same pass gives the regions, kept for the surface (surface.py); a classifier's decision
+            # regions are cheap next to it
+            regions = None
+            if classify:
                 part, counts = partition_and_layer_counts(model, max_regions=self.max_regions, deadline=deadline)
                 regions = decision_regions(part)
                 decision = {"boundary_length": round(regions.boundary_length, 4),
                             "boundary_regions": regions.regions_crossed}
-                patterns = pack_patterns(part.patterns)
             else:
-                counts, bits = region_counts_and_patterns(model, max_regions=self.max_regions, deadline=deadline)
-                patterns = pack_patterns(bits)
+                counts, _, part = region_counts_and_patterns(model, max_regions=self.max_regions, deadline=deadline)
+            patterns = pack_patterns(part.patterns)
+            kept = (part, regions)
         except PartitionTooLarge:
             status = STATUS_TOO_LARGE
         except Exception:  # never let the count break a frame; say so instead
@@ -302,12 +311,23 @@ class LiveGeometry:
                     self._result = (step, counts, seconds)
                     self._decision = (step, decision)
                     self._patterns = patterns
+                    self._partition = kept
 
     def exact_patterns(self, step: int) -> np.ndarray | None:
         """Packed patterns (regions, K) of the exact partition when it is the one at ``step``, else None."""
         with self._lock:
             current = self._result is not None and self._result[0] == step and self._patterns is not None
             return self._patterns if current else None
+
+    def exact_surface(self) -> tuple[int, int, float | None, ExactPartition, object] | None:
+        """The exact partition of the network tracked now, when its count is current: (generation,
+        step, a clip's t or None, the partition, a classifier's DecisionRegions or None); None while
+        there is none (pending, past the budget, counted past it while paused without polygons)."""
+        with self._lock:
+            result, kept = self._result, self._partition
+            if result is None or kept is None or self._status_locked() != STATUS_EXACT:
+                return None
+            return self._generation, result[0], self._moment, kept[0], kept[1]
 
     # -- the paused count past the live budget -----------------------------------------
     def cancel(self) -> None:
@@ -365,6 +385,7 @@ class LiveGeometry:
             elif generation == self._generation and (self._result is None or step >= self._result[0]):
                 self._result = (step, counts, seconds)
                 self._patterns = None  # counted without patterns (the paused pass past the live budget)
+                self._partition = None  # ... nor polygons: no surface of it
         self._notify()
 
     def _notify(self) -> None:
@@ -374,23 +395,26 @@ class LiveGeometry:
             except Exception:  # the owner's trouble must not end the count
                 log.exception("on_update failed")
 
+    def _status_locked(self) -> str:
+        """``exact_status`` now (the caller holds the lock)."""
+        result = self._result
+        fresh = result is not None and result[0] == self._last_step
+        if fresh and self._too_large:
+            return STATUS_EXACT  # counted past the live budget while paused
+        if self._pause_job is not None:
+            return STATUS_COUNTING
+        if self._too_large:
+            return STATUS_TOO_LARGE
+        if self._failed:
+            return STATUS_UNAVAILABLE
+        return STATUS_EXACT if result is not None else STATUS_PENDING
+
     def exact_fields(self) -> dict:
         """The exact-count header fields as they stand now."""
         with self._lock:
             result = self._result
-            fresh = result is not None and result[0] == self._last_step
-            counting = self._pause_job is not None
-            progress = self._pause_progress if counting else None
-            if fresh and self._too_large:
-                status = STATUS_EXACT  # counted past the live budget while paused
-            elif counting:
-                status = STATUS_COUNTING
-            elif self._too_large:
-                status = STATUS_TOO_LARGE
-            elif self._failed:
-                status = STATUS_UNAVAILABLE
-            else:
-                status = STATUS_EXACT if result is not None else STATUS_PENDING
+            progress = self._pause_progress if self._pause_job is not None else None
+            status = self._status_locked()
         if status != STATUS_EXACT:
             result = None
         return {

@@ -203,16 +203,22 @@ def region_counts_per_layer(model: Network, box: Sequence[float] = DEFAULT_BOX, 
 
 
 def region_counts_and_patterns(model: Network, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
-                               deadline: float | None = None) -> tuple[list[int], np.ndarray]:
-    """:func:`region_counts_per_layer` and the activation patterns (regions, H) bool of the full partition
-    (what the live dynamics compare between updates: births, deaths, dead neurons)."""
+                               deadline: float | None = None) -> tuple[list[int], np.ndarray, ExactPartition]:
+    """:func:`region_counts_per_layer`, the activation patterns (regions, H) bool of the full partition
+    (what the live dynamics compare between updates: births, deaths, dead neurons) and that complete
+    partition itself (the live origami surface draws it: surface.py), from one pass."""
     layers, slopes = numpy_layers(model)
+    hidden = layers[:-1]
     counts: list[int] = []
     state = None
-    for i, state in enumerate(_layer_states(layers[:-1], slopes, check_box(box), max_regions, deadline)):
+    for i, state in enumerate(_layer_states(hidden, slopes, check_box(box), max_regions, deadline)):
         if i:
             counts.append(int(state.n.shape[0]))
-    return counts, state.patterns
+    W, b = layers[-1]
+    A, c = _apply_layer(W, b, state.A, state.c)
+    partition = ExactPartition(state.V, state.n, state.patterns, A, c, state.box,
+                               tuple(w.shape[0] for w, _ in hidden), complete=True)
+    return counts, state.patterns, partition
 
 
 def region_counts_partial(model: Network, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,

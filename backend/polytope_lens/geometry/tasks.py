@@ -22,8 +22,10 @@ from typing import Sequence
 
 from ..core.network import FrozenNetwork
 from .decision import decision_json, decision_regions, region_classes, decision_svg, with_decision_overlay
-from .documents import FIELDS, partition_document, partition_svg_bytes
+from .documents import FIELDS, DocumentTooLarge, partition_document, partition_svg_bytes
 from .exact import DEFAULT_BOX, exact_partition, neuron_zero_set, region_counts_partial
+from .surface import (build_surface, obj_bytes, parse_output, ply_bytes, surface_for, surface_message,
+                      surface_message_bytes)
 
 PROGRESS_FORMAT = "<dq"  # fraction done (0..1), regions so far
 PROGRESS_BYTES = struct.calcsize(PROGRESS_FORMAT)
@@ -135,3 +137,33 @@ def inspect(weights: FrozenNetwork, point: tuple[float, float], extra: dict, *, 
     if extra.get("classes"):
         data["classify"] = region_classes(data, extra["classes"])
     return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+
+
+SURFACE_FORMATS = ("binary", "obj", "ply")
+
+
+def surface(weights: FrozenNetwork, output: str | None, extra: dict, *, kind: str = "binary", max_regions: int,
+            max_bytes: int, budget_s: float, box: Sequence[float] = DEFAULT_BOX, t: float | None = None,
+            comments: Sequence[str] = (), progress_path: str | None = None) -> bytes:
+    """The origami surface (surface.py) of ``weights`` on ``box``: the binary ``surface`` message
+    (``kind`` "binary": every output's map; a classifier's facets are its decision pieces), or an
+    OBJ / PLY file of ``output``. Raises exact.PartitionTooLarge (documents.DocumentTooLarge) past
+    a limit."""
+    deadline = time.monotonic() + budget_s
+    progress = ProgressFile(progress_path)
+    try:
+        chosen = parse_output(output, weights.task, weights.out_dim)
+        part = exact_partition(weights, box=box, max_regions=max_regions, deadline=deadline, progress=progress)
+        if kind == "binary":
+            mesh = build_surface(part, weights.task)
+            size = surface_message_bytes(mesh)
+            if size > max_bytes:
+                raise DocumentTooLarge(f"{mesh.facet_count:,} facets make a surface of {size / 1e6:,.0f} MB, more "
+                                       f"than the {max_bytes / 1e6:,.0f} MB limit")
+            return surface_message(mesh, extra.get("step", 0), t, chosen,
+                                   {k: v for k, v in extra.items() if k != "step"})
+        mesh = surface_for(part, weights.task, chosen)
+        write = obj_bytes if kind == "obj" else ply_bytes
+        return write(mesh, chosen, comments, max_bytes=max_bytes, deadline=deadline)
+    finally:
+        progress.close()

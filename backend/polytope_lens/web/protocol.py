@@ -3,7 +3,8 @@
 Every client message becomes a typed command, validated once, or a
 ProtocolError whose text names the problem and whose ``field`` names the
 setting, so the server can answer in words and keep the session. Server
-messages (status, error, points) are models too; frames are binary (wire.py).
+messages (status, error, points) are models too; frames are binary (wire.py), and so is a
+surface message, which travels among the JSON messages as a ``BinaryMessage``.
 """
 
 from __future__ import annotations
@@ -177,6 +178,16 @@ def points_classes(trainer) -> dict:
         return {}
     return {"classes": trainer.classes.summary(), "train_labels": trainer.sample.train_y.tolist(),
             "val_labels": trainer.sample.val_y.tolist()}
+
+
+class BinaryMessage(BaseModel):
+    """A binary message that keeps its place among the JSON messages (the send loop sends ``data``
+    as bytes): the origami ``surface`` (docs/protocol.md). Latest-wins by ``kind``: the outbox
+    replaces an unsent one of the same kind with a newer one (outbox.py)."""
+
+    kind: Literal["surface"]
+    step: int
+    data: bytes
 
 
 ServerMessage = Union[StatusMessage, ErrorMessage, PointsMessage]

@@ -6,17 +6,13 @@ forwards them.
 
 from __future__ import annotations
 
-import json
-import struct
-
 import numpy as np
 
+from ..core.container import pack, unpack
 from ..core.network import Network, flat_weights, shared_slope
 from ..geometry.grid import GridPartition
 from ..output.classmap import class_map_rgb, decision_mask, softmax_confidence
 from ..output.boundaries import boundary_lines
-
-MAGIC = b"PLF1"
 
 
 def prediction_bytes(prediction: np.ndarray) -> bytes:
@@ -34,26 +30,14 @@ def boundary_bytes(boundary: np.ndarray) -> bytes:
 
 
 def encode_frame(header: dict, sections: list[tuple[str, bytes]]) -> bytes:
-    """Pack a JSON header and named byte sections into one binary message."""
-    offset = 0
-    table = []
-    for name, data in sections:
-        table.append({"name": name, "offset": offset, "length": len(data)})
-        offset += len(data)
-    # allow_nan=False: browsers cannot parse NaN, so a non-finite value is a bug to hear about here
-    head = json.dumps({**header, "type": "frame", "sections": table}, separators=(",", ":"), allow_nan=False).encode()
-    return b"".join([MAGIC, struct.pack("<I", len(head)), head, *(data for _, data in sections)])
+    """Pack a JSON header and named byte sections into one binary message (core/container.py)."""
+    return pack({**header, "type": "frame"}, sections)
 
 
 def decode_frame(message: bytes) -> tuple[dict, dict[str, bytes]]:
-    """Inverse of encode_frame (used by tests, benchmarks and Python clients)."""
-    if message[:4] != MAGIC:
-        raise ValueError("not a Polytope Lens frame")
-    (length,) = struct.unpack("<I", message[4:8])
-    header = json.loads(message[8 : 8 + length])
-    payload = memoryview(message)[8 + length :]
-    sections = {s["name"]: bytes(payload[s["offset"] : s["offset"] + s["length"]]) for s in header["sections"]}
-    return header, sections
+    """Inverse of encode_frame (used by tests, benchmarks and Python clients); reads surface
+    messages too."""
+    return unpack(message)
 
 
 def partition_frame(partition: GridPartition, header: dict, fill_regions: bool = False) -> bytes:

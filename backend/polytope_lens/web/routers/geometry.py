@@ -32,6 +32,7 @@ from ...geometry.export import DOCUMENT_FORMAT
 from ...geometry.decision import region_classes
 from ...geometry.inspection import inspect_point
 from ...geometry.slices import counts_over_time_job, slice_weights
+from ...geometry.surface import parse_output
 from ..jobs import Busy, Overrun
 from ..registry import GeometryJobs, GeometryJobsDep, RegistryDep
 from ..sessions.contract import Session
@@ -114,6 +115,10 @@ def _parse_box(text: str | None) -> tuple[float, float, float, float]:
         x0, x1, y0, y1 = (float(v) for v in text.split(","))
     except ValueError:
         raise HTTPException(422, f"box must be four numbers x0,x1,y0,y1, got {text[:60]!r}") from None
+    return _checked_box(x0, x1, y0, y1, text)
+
+
+def _checked_box(x0: float, x1: float, y0: float, y1: float, text: str) -> tuple[float, float, float, float]:
     finite = all(abs(v) <= MAX_BOX for v in (x0, x1, y0, y1))
     if not (finite and x1 > x0 and y1 > y0 and (x1 - x0) >= MIN_BOX_SIDE and (y1 - y0) >= MIN_BOX_SIDE):
         raise HTTPException(422, f"box must have x0 < x1 and y0 < y1, sides of at least {MIN_BOX_SIDE:g}, "
@@ -227,6 +232,72 @@ async def regions_svg(heavy: GeometryJobsDep, token: str, snap: SnapshotDep, lay
     svg, snap, k = await _document(heavy, token, snap, layers, "svg")
     return Response(svg, media_type="image/svg+xml",
                     headers=attachment(download_name(snap.config, snap.step, f"regions-k{k}", "svg")))
+
+
+def _surface_box(snap: _Snapshot, x0, x1, y0, y1) -> tuple[float, float, float, float]:
+    """The zoom box of a surface: ``x0``, ``x1``, ``y0``, ``y1`` where given, else ``box=``'s (or the square's)."""
+    given = [v if v is not None else d for v, d in zip((x0, x1, y0, y1), snap.box)]
+    return _checked_box(*given, text=",".join(f"{v:g}" for v in given))
+
+
+async def _surface(heavy: GeometryJobs, token: str, snap: _Snapshot, output: str | None, box, kind: str) -> bytes:
+    try:
+        chosen = parse_output(output, snap.weights.task, snap.weights.out_dim)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    comments = [f"Polytope Lens origami surface: z = the network's output {chosen} over the box "
+                f"x {box[0]:g}..{box[1]:g}, y {box[2]:g}..{box[3]:g}",
+                f"step {snap.step}" + ("" if snap.t is None else f", t = {snap.t:g}")
+                + ("" if snap.config is None else f", {snap.config.architecture_label(snap.weights.out_dim)}")]
+    extra = {"step": snap.step}
+    if snap.classes:
+        extra["classes"] = snap.classes
+    try:
+        return await _run_heavy(heavy, token, "the origami surface", tasks.surface, snap.weights, str(chosen), extra,
+                                kind=kind, max_regions=REGIONS_MAX, max_bytes=REGIONS_MAX_BYTES,
+                                budget_s=REGIONS_BUDGET_S, box=box, t=snap.t, comments=comments)
+    except PartitionTooLarge as exc:  # also documents.DocumentTooLarge
+        raise _too_large(exc, "surface", REGIONS_BUDGET_S, REGIONS_MAX) from None
+
+
+_OUTPUT_QUERY = Query(None, description="the height: channel:i, luminance, winner or class:i (default: luminance "
+                      "for a colour picture, winner for a classifier, else channel:0)")
+_X0, _X1 = Query(None, description="zoom box: left x"), Query(None, description="zoom box: right x")
+_Y0, _Y1 = Query(None, description="zoom box: bottom y"), Query(None, description="zoom box: top y")
+
+
+@router.get("/surface", responses={200: {"content": {"application/octet-stream": {}}}, **_PROBLEMS})
+async def surface(heavy: GeometryJobsDep, token: str, snap: SnapshotDep, output: str | None = _OUTPUT_QUERY,
+                  x0: float | None = _X0, x1: float | None = _X1, y0: float | None = _Y0, y1: float | None = _Y1):
+    """The origami surface (docs/protocol.md, "The origami surface") as the binary ``surface``
+    message: one facet per linear region (a classifier's: per decision piece), each with every
+    output's exact affine map, in the zoom box."""
+    box = _surface_box(snap, x0, x1, y0, y1)
+    body = await _surface(heavy, token, snap, output, box, "binary")
+    return Response(body, media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/surface.obj", responses={200: {"content": {"model/obj": {}}}, **_PROBLEMS})
+async def surface_obj(heavy: GeometryJobsDep, token: str, snap: SnapshotDep, output: str | None = _OUTPUT_QUERY,
+                      x0: float | None = _X0, x1: float | None = _X1, y0: float | None = _Y0,
+                      y1: float | None = _Y1):
+    """The origami surface of ``output`` as a Wavefront OBJ download: one group per linear region
+    (``g region_K``; a classifier's winning score: per decision piece), float64 vertices."""
+    box = _surface_box(snap, x0, x1, y0, y1)
+    body = await _surface(heavy, token, snap, output, box, "obj")
+    return Response(body, media_type="model/obj",
+                    headers=attachment(download_name(snap.config, snap.step, "surface", "obj")))
+
+
+@router.get("/surface.ply", responses={200: {"content": {"application/octet-stream": {}}}, **_PROBLEMS})
+async def surface_ply(heavy: GeometryJobsDep, token: str, snap: SnapshotDep, output: str | None = _OUTPUT_QUERY,
+                      x0: float | None = _X0, x1: float | None = _X1, y0: float | None = _Y0,
+                      y1: float | None = _Y1):
+    """The origami surface of ``output`` as a binary PLY download (triangles with their region)."""
+    box = _surface_box(snap, x0, x1, y0, y1)
+    body = await _surface(heavy, token, snap, output, box, "ply")
+    return Response(body, media_type="application/octet-stream",
+                    headers=attachment(download_name(snap.config, snap.step, "surface", "ply")))
 
 
 @router.get("/layer-counts", responses=_PROBLEMS)

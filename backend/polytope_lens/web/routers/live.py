@@ -19,7 +19,7 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
 from ..memory import give_back_memory
-from ..protocol import Configure, ErrorMessage, LiveLimits, ProtocolError, View, check_live_cost, parse_command
+from ..protocol import BinaryMessage, Configure, ErrorMessage, LiveLimits, ProtocolError, View, check_live_cost, parse_command
 from ..budget import MemoryBudget
 from ..registry import BudgetDep, RegistryDep, SessionFactoryDep, SettingsDep, StoreDep
 from ..sessions.contract import Session
@@ -144,7 +144,10 @@ async def _send_loop(ws: WebSocket, outbox: ServerOutbox, wake: asyncio.Event, t
             wake.clear()
             messages, frame = outbox.take()
             for message in messages:
-                await _timed(ws.send_text(message.to_json()), timeout)
+                if isinstance(message, BinaryMessage):  # a surface: binary, in its place among the others
+                    await _timed(ws.send_bytes(message.data), timeout)
+                else:
+                    await _timed(ws.send_text(message.to_json()), timeout)
             if frame is not None:
                 await _timed(ws.send_bytes(frame), timeout)
     except (RuntimeError, ConnectionError, OSError):

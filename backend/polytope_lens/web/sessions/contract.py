@@ -66,8 +66,8 @@ def contract_members(contract: type) -> set[str]:
 
 class Outbox(abc.ABC):
     """Where a session puts what it says: JSON messages in order (each the reply to a command, never
-    dropped), and frames latest-wins (one waits at most), so a slow client gets fewer frames, never
-    a growing queue."""
+    dropped; among them binary ones, protocol.BinaryMessage, latest-wins by kind), and frames
+    latest-wins (one waits at most), so a slow client gets fewer frames, never a growing queue."""
 
     @abc.abstractmethod
     def put_message(self, message: BaseModel) -> None: ...

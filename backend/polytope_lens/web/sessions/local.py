@@ -42,8 +42,9 @@ from ...output.clipmovie import frozen_copy
 from ...output.frames import Frame, FrameProducer
 from ...output.frozen import FrozenRun
 from ...output.movie import MovieRecorder, movie_partition
+from ...geometry.surface import build_surface, surface_message
 from ..protocol import (
-    Configure, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError, Reset, Set, Start,
+    BinaryMessage, Configure, ErrorMessage, Pause, PointsMessage, points_classes, ProtocolError, Reset, Set, Start,
     StatusMessage, Step, View, changes,
 )
 from ..wire import class_frame, partition_frame, weights_frame
@@ -105,6 +106,7 @@ class LiveSession(Session):
         self.frames = self._frame_producer()
         self._frame: Frame | None = None  # the last measured state: losses, grid partition, geometry
         self._next_measure_at = 0.0
+        self._surface_sent: tuple | None = None  # which exact partition the last surface message was of
         self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
         self._baselines: dict[float, Baseline] = {}  # smoothing baselines of this network's points by sigma
         self._network = 0  # bumped when the network is replaced or re-initialised: older measurements are moot
@@ -491,12 +493,34 @@ class LiveSession(Session):
         else:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
+        self._send_surface()
         if frame.step == step and self.movie.due(step):
             with self._lock, self._measurer.lock:  # the movie's frames are small: drawn from a subsampled grid
                 small = movie_partition(frame.partition)
                 self.movie.add(step, self.frames.picture(trainer, frame, self.view, partition=small))
         spent = time.perf_counter() - start
         self._next_frame_at = time.perf_counter() + max(TRAIN_PER_DRAW * spent, 1.0 / self.max_fps - spent)
+
+    def _send_surface(self) -> None:
+        """While the view asks for it: the origami surface (docs/protocol.md) of the live exact
+        partition, once per partition, as soon as there is a new one (the exact count's, which keeps
+        its polygons: nothing is computed twice). Past the live budget there is none, and nothing is
+        sent (the frame's exact_status says why)."""
+        if not self.view.surface:
+            self._surface_sent = None  # switched on again: the current partition is sent again
+            return
+        found = self.frames.geometry.exact_surface()
+        if found is None:
+            return
+        generation, step, t, partition, decision = found
+        key = (self._network, id(self.frames), generation, step)
+        if key == self._surface_sent:
+            return
+        self._surface_sent = key
+        task = "classify" if self.trainer.classes is not None else "regress"
+        mesh = build_surface(partition, task, decision=decision)
+        extra = {"classes": self.trainer.classes.css_colors()} if self.trainer.classes is not None else None
+        self.outbox.put_message(BinaryMessage(kind="surface", step=step, data=surface_message(mesh, step, t, extra=extra)))
 
     def _measured(self, network: int, frame: Frame, picture: Image.Image | None) -> None:
         """From the measuring thread: a frozen run's measurements, unless they are moot now."""

@@ -10,13 +10,15 @@ from typing import Callable
 
 from pydantic import BaseModel
 
+from ..protocol import BinaryMessage
 from .contract import Outbox
 
 
 class ServerOutbox(Outbox):
     """Thread-safe: ordered JSON messages (protocol models) plus one latest frame.
 
-    JSON messages are never dropped (each is the reply to a command). The queue is bounded
+    JSON messages are never dropped (each is the reply to a command); a binary message among them
+    (protocol.BinaryMessage, the origami surface) replaces an unsent one of its kind. The queue is bounded
     by its reader instead: while ``backlog()`` is at ``high_water`` or more, the server stops
     reading commands from the client (routers/live.py), so a flood waits in the socket, not here.
     """
@@ -41,6 +43,10 @@ class ServerOutbox(Outbox):
 
     def put_message(self, message: BaseModel) -> None:
         with self._lock:
+            if isinstance(message, BinaryMessage):  # latest-wins: an unsent one of its kind is moot now
+                stale = [m for m in self._messages if isinstance(m, BinaryMessage) and m.kind == message.kind]
+                for old in stale:
+                    self._messages.remove(old)
             self._messages.append(message)
         self._notify()
 
