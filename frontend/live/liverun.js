@@ -180,17 +180,16 @@ export class LiveRun {
     this.store.emit("restarted", { reset: false }); // a new network from step 0
   }
 
-  /** The `view` message: every view setting of the table, the page's choice of who draws, and
-   *  what the connection itself asks (visible, max_fps, surface: whether the page shows the surface). */
+  /** The `view` message: every view setting of the table, the page's choices (who draws, whether
+   *  the surface is shown), and what the connection itself asks (visible, max_fps). */
   sendView() {
     const choice = this.store.get("renderer");
     const render = choice ? choice.mode : "server";
     const sent = this.send({
       type: "view",
       visible: document.visibilityState !== "hidden",
-      ...this.table.viewFields(this.store.get("settings"), { render }),
+      ...this.table.viewFields(this.store.get("settings"), { render, surface: this.store.get("surfaceShown") }),
       max_fps: MAX_FPS,
-      surface: this.store.get("surfaceShown"),
     });
     if (sent) this.renderSent = render;
   }

@@ -151,13 +151,14 @@ export function fetchWeights(token, at = null) {
 }
 
 /** The surface routes' step= (a replayed step), t= (a clip's moment) and x0, x1, y0, y1 (a zoomed
- *  box), and `output` (the height the surface panel shows: "luminance", "winner" or k) when given. */
+ *  box), and `output` (the height the surface panel shows: "channel:i", "luminance", "winner",
+ *  "class:i") when given. */
 export function surfaceParams(at, output = null) {
   const params = {};
   if (at && Number.isInteger(at.step)) params.step = at.step;
   if (at && Number.isFinite(at.t)) params.t = at.t;
   if (at && at.box) Object.assign(params, { x0: at.box.x0, x1: at.box.x1, y0: at.box.y0, y1: at.box.y1 });
-  if (output) params.output = output.startsWith("output:") ? output.slice(7) : output;
+  if (output) params.output = output;
   return params;
 }
 

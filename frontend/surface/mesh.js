@@ -5,30 +5,32 @@
 // score or one class's score. Colours: the region's pattern colour, the output's own colour
 // (grey, the RGB prediction, the winning class) or a ramp over the height.
 
-// Luminance of an RGB output (ITU-R BT.601, as PIL's "L" conversion of the target picture).
+// Luminance of an RGB output (ITU-R BT.601, as PIL's "L" conversion of the target picture and
+// the server's surface routes: docs/protocol.md).
 export const LUMINANCE = Object.freeze([0.299, 0.587, 0.114]);
 
 const RAMP = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]]; // dark to light
 
-/** What the panel can show as height for a network of `outDim` outputs: [{value, label}], value
- *  "output:k", "luminance" or "winner". */
+/** What the panel can show as height for a network of `outDim` outputs: [{value, label}], each
+ *  value as the surface routes' `output` (docs/protocol.md): "channel:i", "luminance", "winner",
+ *  "class:i". */
 export function outputChoices(task, outDim, classNames = []) {
   if (task === "classify") {
     return [{ value: "winner", label: "winning class's score" },
-      ...Array.from({ length: outDim }, (_, k) => ({ value: `output:${k}`, label: `score of ${classNames[k] || `class ${k + 1}`}` }))];
+      ...Array.from({ length: outDim }, (_, k) => ({ value: `class:${k}`, label: `score of ${classNames[k] || `class ${k + 1}`}` }))];
   }
   if (outDim === 3) {
     return [{ value: "luminance", label: "luminance" },
-      ...["red", "green", "blue"].map((name, k) => ({ value: `output:${k}`, label: `${name} channel` }))];
+      ...["red", "green", "blue"].map((name, k) => ({ value: `channel:${k}`, label: `${name} channel` }))];
   }
-  return Array.from({ length: outDim }, (_, k) => ({ value: `output:${k}`, label: outDim === 1 ? "output" : `output ${k + 1}` }));
+  return Array.from({ length: outDim }, (_, k) => ({ value: `channel:${k}`, label: outDim === 1 ? "output" : `output ${k + 1}` }));
 }
 
 /** The height's weights over the outputs (null: a classifier's winning score). */
 export function heightWeights(choice, outDim) {
   if (choice === "winner") return null;
   if (choice === "luminance" && outDim === 3) return LUMINANCE;
-  const k = /^output:(\d+)$/.exec(choice || "");
+  const k = /^(?:channel|class):(\d+)$/.exec(choice || "");
   const w = new Array(outDim).fill(0);
   w[k && Number(k[1]) < outDim ? Number(k[1]) : 0] = 1;
   return w;

@@ -81,7 +81,7 @@ export class SurfaceView {
   }
 
   get choice() {
-    return this.els.output.value || (this.task === "classify" ? "winner" : this.outDim === 3 ? "luminance" : "output:0");
+    return this.els.output.value || (this.task === "classify" ? "winner" : this.outDim === 3 ? "luminance" : "channel:0");
   }
 
   get classColors() {
