@@ -14,7 +14,7 @@ import { clipFrameUrl, fetchSessionFile, fetchSurface, fetchWeights, surfacePara
 import { exactMesh, heightOf, heightWeights, outputChoices, sampledMesh } from "./mesh.js";
 import { loadTarget, pointCloud } from "./points.js";
 import { evaluator, sampleSurface } from "./sampled.js";
-import { SurfaceRenderer } from "./surfacegl.js";
+import { BACKGROUND, SurfaceRenderer } from "./surfacegl.js";
 
 const FRESH_MS = 2500; // while training runs, an exact surface this recent is shown rather than a sampled one
 const SAMPLE_MS = 200; // a sampled surface is made at most this often
@@ -27,10 +27,13 @@ const $ = (id) => document.getElementById(id);
 const hexRgb = (hex) => [1, 3, 5].map((i) => parseInt(String(hex).slice(i, i + 2), 16) || 0);
 const sameBox = (a, b) => ["x0", "x1", "y0", "y1"].every((k) => Math.abs(a[k] - b[k]) < 1e-9);
 
+// ?surface=1|0 as the page was opened (read when this module loads, before the settings part
+// rewrites the address with the settings alone).
+const ASKED = new URLSearchParams(location.search).get("surface");
+
 /** On at first: the address says so (?surface=1|0), else where it fits the first screen below the panels. */
 function shownAtFirst(section) {
-  const asked = new URLSearchParams(location.search).get("surface");
-  if (asked === "1" || asked === "0") return asked === "1";
+  if (ASKED === "1" || ASKED === "0") return ASKED === "1";
   const top = section.getBoundingClientRect().top + window.scrollY;
   return window.innerWidth >= 1100 && top + MIN_PANEL_PX <= window.innerHeight;
 }
@@ -62,12 +65,14 @@ export class SurfaceView {
     this.fetchTimer = null;
     this.shownKind = null; // "exact" | "sampled" | null
     this.sampledAt = 0;
+    this.sampleCost = 0; // ms the last sampling took
     this.sampledKey = null;
     this.sampleTimer = null;
     this.note = "";
     this.inspected = null; // the inspector's region {polygon, gradient, c}
     this.stats = { updates: 0, lastLatencyMs: null, latencies: [], lastDrawMs: null, lastMeshMs: null };
     this.pendingLatency = null; // receivedAt of an exact surface on its way to the screen
+    this.background = BACKGROUND.map((c) => Math.round(c * 255)); // what an empty canvas shows (tests)
   }
 
   // -- what is on screen -------------------------------------------------------------------
@@ -199,15 +204,18 @@ export class SurfaceView {
     }
     const key = `${net.step}|${this.store.moment()}|${JSON.stringify(w.box)}|${this._look()}|${net === this.sampledNet}`;
     if (this.shownKind === "sampled" && key === this.sampledKey) return;
-    const wait = this.sampledAt + SAMPLE_MS - performance.now();
+    // At most one sampling per SAMPLE_MS, and never more than a quarter of the page's time.
+    const wait = this.sampledAt + Math.max(SAMPLE_MS, 3 * this.sampleCost) - performance.now();
     if (wait > 0 && this.shownKind === "sampled") {
       // While training runs a new network comes every frame: one sampling per SAMPLE_MS is plenty.
       clearTimeout(this.sampleTimer);
       this.sampleTimer = setTimeout(() => this.update(), wait);
       return;
     }
+    const started = performance.now();
     const grid = sampleSurface(net, w.box, { classify: this.task === "classify" });
     this.sampledAt = performance.now();
+    this.sampleCost = this.sampledAt - started;
     this.sampledKey = key;
     this.sampledNet = net;
     this._setMesh(sampledMesh(grid, { choice: this.choice, colorMode: this.els.color.value, classColors: this.classColors }));
