@@ -189,6 +189,7 @@ export function pickFacet(mesh, origin, dir) {
   let best = null;
   for (let f = 0; f < mesh.facets; f++) {
     const first = mesh.starts[f], end = mesh.starts[f + 1];
+    if (end - first < 3) continue; // no area: nothing to hit
     // The facet's plane from three of its vertices (it is flat), then the hit, then inside-ness.
     const i0 = 3 * first, i1 = 3 * (first + 1), i2 = 3 * (first + 2);
     const ux = P[i1] - P[i0], uy = P[i1 + 1] - P[i0 + 1], uz = P[i1 + 2] - P[i0 + 2];

@@ -33,9 +33,10 @@ export function evaluator(net) {
   const { layers, params, hidden } = layersOf(net);
   const slope = Number(net.negativeSlope) || 0;
   const width = Math.max(2, ...layers.map((L) => L.nOut));
-  let a = new Float64Array(width), z = new Float64Array(width);
+  const bufA = new Float64Array(width), bufB = new Float64Array(width);
   /** Outputs into `out` (length outDim); the pattern's bits into `bits` (Uint32Array words) when given. */
   function evaluate(x, y, out, bits = null) {
+    let a = bufA, z = bufB; // locals: swapping captured variables would slow the loop several times
     a[0] = x;
     a[1] = y;
     let h = 0;
@@ -56,7 +57,11 @@ export function evaluator(net) {
           h++;
         }
       }
-      if (!last) [a, z] = [z, a];
+      if (!last) {
+        const swap = a;
+        a = z;
+        z = swap;
+      }
     }
   }
   return { evaluate, params, hidden };

@@ -105,10 +105,11 @@ function transform(m, v) {
 }
 
 export class SurfaceRenderer {
-  /** Throws when WebGL2 cannot be had. onDraw(ms) after each drawn frame (the benchmarks read it). */
-  constructor(canvas, { onDraw = () => {} } = {}) {
+  /** Throws when WebGL2 cannot be had. onDraw(ms) after each drawn frame. `antialias`: smooth
+   *  edges (multisampling; on a software rasterizer it costs ~4x the frame, so the panel leaves it off there). */
+  constructor(canvas, { onDraw = () => {}, antialias = true } = {}) {
     this.canvas = canvas;
-    const gl = canvas.getContext("webgl2", { antialias: true, preserveDrawingBuffer: true });
+    const gl = canvas.getContext("webgl2", { antialias, preserveDrawingBuffer: true });
     if (!gl) throw new Error("this browser has no WebGL2");
     this.gl = gl;
     this.onDraw = onDraw;
@@ -162,7 +163,9 @@ export class SurfaceRenderer {
     gl.bufferData(gl.ARRAY_BUFFER, mesh.colors, gl.DYNAMIC_DRAW);
     // Each facet is convex: a fan from its first vertex.
     const { starts, facets } = mesh;
-    const indices = new Uint32Array(3 * (starts[facets] - 2 * facets));
+    let triangles = 0;
+    for (let f = 0; f < facets; f++) triangles += Math.max(0, starts[f + 1] - starts[f] - 2);
+    const indices = new Uint32Array(3 * triangles);
     let at = 0;
     for (let f = 0; f < facets; f++) {
       for (let v = starts[f] + 1; v + 1 < starts[f + 1]; v++) {

@@ -8,6 +8,7 @@
 // ("inspected") and is outlined in 3-D. A "Surface (OBJ)" download for the step on screen.
 
 import { nearestFrame, sliceAt } from "../drawing/cliptime.js";
+import { probeGL } from "../drawing/rendermode.js";
 import { isSquare } from "../drawing/viewbox.js";
 import { parseFrame } from "../live/connection.js";
 import { clipFrameUrl, fetchSessionFile, fetchSurface, fetchWeights, surfaceParams } from "../shared/api.js";
@@ -44,7 +45,7 @@ export class SurfaceView {
     this.els = els;
     this.renderer = null;
     try {
-      this.renderer = new SurfaceRenderer(els.canvas, { onDraw: (ms) => this._drawn(ms) });
+      this.renderer = new SurfaceRenderer(els.canvas, { onDraw: (ms) => this._drawn(ms), antialias: !probeGL().software });
     } catch (err) {
       this.failed = err.message;
     }

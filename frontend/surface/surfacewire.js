@@ -26,10 +26,7 @@ export function decodeSurface(header, sections) {
     ? { x0: header.box[0], x1: header.box[1], y0: header.box[2], y1: header.box[3] } : { x0: -1, x1: 1, y0: -1, y1: 1 };
   const counts = typed(sections.counts, Uint32Array, regions, "counts");
   const starts = new Uint32Array(regions + 1);
-  for (let i = 0; i < regions; i++) {
-    if (counts[i] < 3) throw new SurfaceError(`surface: facet ${i} has ${counts[i]} vertices`);
-    starts[i + 1] = starts[i] + counts[i];
-  }
+  for (let i = 0; i < regions; i++) starts[i + 1] = starts[i] + counts[i];
   const vertices = typed(sections.vertices, Float32Array, 2 * starts[regions], "vertices");
   const maps = typed(sections.maps, Float32Array, regions * outDim * 3, "maps");
   const colors = typed(sections.colors, Uint8Array, regions * 3, "colors");
