@@ -112,7 +112,7 @@ def frame_bytes(model, resolution: int = 512) -> int:
     return len(partition_frame(compute_partition(model, resolution), {"type": "frame", "step": 0}))
 
 
-def run(nets: list[str], steps: dict[str, int], seconds: float, deadline_s: float = 60.0, log=print) -> list[dict]:
+def run(nets: list[str], steps: dict[str, int], seconds: float, deadline_s: float = 120.0, log=print) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     chromium = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
