@@ -203,8 +203,8 @@ export class SurfaceView {
       this._status();
       return;
     }
-    const key = `${net.step}|${this.store.moment()}|${JSON.stringify(w.box)}|${this._look()}|${net === this.sampledNet}`;
-    if (this.shownKind === "sampled" && key === this.sampledKey) return;
+    const key = `${this.store.moment()}|${JSON.stringify(w.box)}|${this._look()}`;
+    if (this.shownKind === "sampled" && net === this.sampledNet && key === this.sampledKey) return;
     // At most one sampling per SAMPLE_MS, and never more than a quarter of the page's time.
     const wait = this.sampledAt + Math.max(SAMPLE_MS, 3 * this.sampleCost) - performance.now();
     if (wait > 0 && this.shownKind === "sampled") {
