@@ -32,11 +32,13 @@ const sameBox = (a, b) => ["x0", "x1", "y0", "y1"].every((k) => Math.abs(a[k] - 
 // rewrites the address with the settings alone).
 const ASKED = new URLSearchParams(location.search).get("surface");
 
-/** On at first: the address says so (?surface=1|0), else where it fits the first screen below the panels. */
+/** On at first: the address says so (?surface=1|0), else where it fits the first screen below the
+ *  panels and WebGL2 runs on a GPU (a software rasterizer's frames would slow the whole page: there
+ *  it waits for the switch, as the page's own panel renderer does for ?render=client). */
 function shownAtFirst(section) {
   if (ASKED === "1" || ASKED === "0") return ASKED === "1";
   const top = section.getBoundingClientRect().top + window.scrollY;
-  return window.innerWidth >= 1100 && top + MIN_PANEL_PX <= window.innerHeight;
+  return !probeGL().software && window.innerWidth >= 1100 && top + MIN_PANEL_PX <= window.innerHeight;
 }
 
 export class SurfaceView {
