@@ -391,7 +391,7 @@ def take_surface_screenshot(browser, server, path: Path, steps: int = 2000) -> N
     page.mouse.down()
     page.mouse.move(box["x"] + 0.44 * box["width"], box["y"] + 0.47 * box["height"], steps=5)
     page.mouse.up()
-    page.mouse.click(box["x"] + 0.5 * box["width"], box["y"] + 0.55 * box["height"])  # a facet: its region inspected
+    page.mouse.click(box["x"] + 0.62 * box["width"], box["y"] + 0.42 * box["height"])  # a facet: its region inspected
     page.wait_for_function("() => document.querySelector('[data-testid=inspector]').dataset.state === 'ready'")
     page.wait_for_timeout(800)
     page.get_by_test_id("surface-panel").screenshot(path=str(path))

@@ -6,7 +6,7 @@
 
 import { patternColor } from "./patterncolor.js";
 
-const FLOPS_BUDGET = 2.5e7; // multiply-adds per sampling: ~50 ms of JavaScript on a slow core
+const FLOPS_BUDGET = 1.2e7; // multiply-adds per sampling: ~25 ms of JavaScript on a quiet core
 const MIN_CELLS = 24;
 const MAX_CELLS = 96;
 

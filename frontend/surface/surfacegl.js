@@ -10,7 +10,7 @@ import { pickFacet } from "./mesh.js";
 export const BACKGROUND = [0.975, 0.978, 0.985];
 const CREASE = [0.1, 0.1, 0.12];
 const OUTLINE = [0.26, 0.22, 0.79]; // the overlay's highlight colour (drawing/overlay.js)
-const HOME = Object.freeze({ yaw: -2.2, pitch: 0.62, distance: 3.4 });
+const HOME = Object.freeze({ yaw: -2.2, pitch: 0.72, distance: 3.0 });
 
 const MESH_VS = `#version 300 es
 in vec3 aPos; in vec3 aColor;
@@ -339,7 +339,7 @@ export class SurfaceRenderer {
       const dpr = window.devicePixelRatio || 1;
       gl.uniform1i(fp.uniforms.uRound, 1);
       gl.uniform1i(fp.uniforms.uVertexColor, 1);
-      gl.uniform1f(fp.uniforms.uSize, Math.max(2, 3 * dpr));
+      gl.uniform1f(fp.uniforms.uSize, Math.max(2, 2.5 * dpr));
       attribs(this.buffers.pointPos, this.buffers.pointColor);
       gl.drawArrays(gl.POINTS, 0, this.counts.points);
     }
