@@ -33,7 +33,8 @@ def client(server):
 def test_first_status_has_a_token_and_no_network(client):
     status = client.status
     assert status["state"] == "idle" and status["step"] == 0 and status["config"] is None
-    assert status["view"] == {"resolution": 512, "fill_regions": False, "boundaries": True, "render": "server", "t": 0.0}
+    assert status["view"] == {"resolution": 512, "fill_regions": False, "boundaries": True, "render": "server", "t": 0.0,
+                              "surface": False}
     assert len(status["token"]) >= 20
 
 

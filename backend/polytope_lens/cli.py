@@ -30,6 +30,7 @@ from .core.images import ImageError
 from .output.churnplot import NoMetrics, chart_runs
 from .output.runfolder import Recording, RunFolder, RunOutcome
 from .geometry.export import export_regions
+from .geometry.surface import OUTPUT_HELP
 from .geometry.exact import PartitionTooLarge
 from .core.training import Trainer, TrainingDiverged, trainer_from_checkpoint
 from .sweeps.command import add_sweep_parser
@@ -131,17 +132,21 @@ def add_regions_parser(subparsers) -> None:
     """The ``regions`` subcommand of the console script (added by cli.build_parser)."""
     p = subparsers.add_parser(
         "regions",
-        help="export the exact linear regions of a saved network as JSON or SVG",
+        help="export the exact linear regions of a saved network as JSON or SVG, or its surface as OBJ or PLY",
         description="Compute the exact partition of the [-1, 1]^2 input square into linear regions "
         "for a checkpoint written by 'polytope-lens train', and write it as JSON (polygons, "
-        "activation patterns, affine maps) or SVG (regions coloured by pattern).",
+        "activation patterns, affine maps) or SVG (regions coloured by pattern), or the network's "
+        "output over it as an exact 3-D surface, one flat facet per region (OBJ or PLY).",
     )
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="checkpoint.pt written by 'polytope-lens train'")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file: FILE.json or FILE.svg")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file: FILE.json, FILE.svg, or the "
+                   "surface as FILE.obj (one group per region, float64 vertices) or FILE.ply")
     p.add_argument("--layers", type=int, default=None, metavar="K", help="only the partition of the first K hidden layers (default: all)")
     p.add_argument("--size", type=int, default=1024, help="SVG side in pixels (default: 1024)")
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="give up after S seconds (default: no limit)")
     p.add_argument("--t", type=float, default=None, help="a clip's network: the moment to export, -1..1 (default: 0)")
+    p.add_argument("--output", default=None, metavar="CHOICE", help=f"the surface's height (.obj, .ply): {OUTPUT_HELP} "
+                   "(default: luminance for colour, winner for a classifier, else channel:0)")
     p.set_defaults(func=cmd_regions)
 
 
@@ -151,13 +156,18 @@ def cmd_regions(args) -> int:
         return 2
     try:
         summary = export_regions(args.checkpoint, args.out, args.layers, size=args.size, time_limit_s=args.time_limit,
-                                 t=args.t)
+                                 t=args.t, output=args.output)
     except (ValueError, PartitionTooLarge) as exc:
         message = str(exc)
         if message.startswith("not a Polytope Lens checkpoint"):
             message = f"{args.checkpoint}: {message.split(' (')[0]}"  # drop torch's unpickling story
         print(f"polytope-lens regions: error: {message}", file=sys.stderr)
         return 2
+    if "facets" in summary:  # a surface
+        print(f"wrote {summary['path']}: the surface of {summary['output']}, {summary['facets']:,} facets over "
+              f"{summary['regions']:,} linear regions (step {summary['step']}, "
+              + (f"t = {summary['t']:g}, " if summary.get("t") is not None else "") + f"{summary['seconds']:.2f} s)")
+        return 0
     print(f"wrote {summary['path']}: {summary['regions']:,} regions "
           f"(first {summary['layers']} of {summary['hidden_layers']} hidden layers, step {summary['step']}, "
           + (f"t = {summary['t']:g}, " if summary.get("t") is not None else "") +

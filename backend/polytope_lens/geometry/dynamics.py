@@ -23,6 +23,8 @@ Exact count (``LiveGeometry``)
     (the headless recorder) a paused "too large" stands until the network is
     replaced (``configure``/``reset``, or a step count that goes backwards).
     The exact partition stays available on demand through the REST endpoints.
+    The partition of the last count within the live budget is kept (``exact_surface``): the live
+    origami surface (surface.py) is drawn from it, never computed again.
 
 Edge density (``edge_mask``, ``region_density``)
     Regions per unit area near the target's edges versus far from them, from the

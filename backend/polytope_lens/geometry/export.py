@@ -19,8 +19,10 @@ from .documents import partition_document
 from .exact import ExactPartition, exact_partition
 from .patterns import bit_pattern_colors
 from .slices import slice_model
+from .surface import obj_bytes, parse_output, ply_bytes, surface_for
 
-FORMATS = {".json": "json", ".svg": "svg"}
+FORMATS = {".json": "json", ".svg": "svg", ".obj": "obj", ".ply": "ply"}
+SURFACE_FORMATS = ("obj", "ply")  # the origami surface (surface.py) rather than the partition
 DOCUMENT_FORMAT = "polytope-lens-regions/1"
 
 
@@ -80,8 +82,9 @@ def _css_color(col) -> str:
 
 def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: int | None = None,
                    *, size: int = 1024, max_regions: int | None = None,
-                   time_limit_s: float | None = None, t: float | None = None) -> dict:
-    """Write the exact partition of the checkpoint's network to ``out_path`` (.json or .svg).
+                   time_limit_s: float | None = None, t: float | None = None, output: str | None = None) -> dict:
+    """Write the exact partition of the checkpoint's network to ``out_path`` (.json or .svg), or
+    its origami surface (.obj or .ply: surface.py) of ``output`` (default: the page's default).
 
     ``layers=k`` exports the partition induced by the first k hidden layers
     (default: all). ``size`` is the SVG's side in pixels. ``max_regions`` and
@@ -95,7 +98,9 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
     out = Path(out_path)
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{out}: the output must end in .json or .svg")
+        raise ValueError(f"{out}: the output must end in .json or .svg (the partition), or .obj or .ply (its surface)")
+    if output is not None and fmt not in SURFACE_FORMATS:
+        raise ValueError(f"--output chooses the height of a surface: write FILE.obj or FILE.ply, not {out.suffix}")
     model, config, step = load_checkpoint_model(checkpoint_path)
     classes = _checkpoint_class_colors(checkpoint_path) if config.task == "classify" else None
     L = len(config.widths)
@@ -110,6 +115,23 @@ def export_regions(checkpoint_path: str | Path, out_path: str | Path, layers: in
         if not -1.0 <= moment <= 1.0:
             raise ValueError(f"t must be within -1..1 (the clip runs from t = -1 to t = 1), got {t}")
         model = slice_model(model, moment)
+    if fmt in SURFACE_FORMATS:
+        if k != L:
+            raise ValueError("a surface is the network's output: it needs all hidden layers (leave out --layers)")
+        chosen = parse_output(output, model.task, model.out_dim)
+        part = exact_partition(model, max_regions=max_regions, deadline=deadline)
+        mesh = surface_for(part, model.task, chosen)
+        comments = [f"Polytope Lens origami surface of {Path(checkpoint_path).name}: z = the output {chosen} "
+                    "over the square [-1, 1]^2",
+                    f"step {step}" + ("" if moment is None else f", t = {moment:g}")
+                    + f", {config.architecture_label(model.out_dim, in_dim=2 if moment is None else 3)}"]
+        data = (obj_bytes if fmt == "obj" else ply_bytes)(mesh, chosen, comments, deadline=deadline)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        return {"path": str(out), "format": fmt, "regions": part.region_count, "facets": mesh.facet_count,
+                "output": str(chosen), "layers": L, "hidden_layers": L, "step": step, "t": moment,
+                "area_sum": float(mesh.areas().sum()), "seconds": round(time.perf_counter() - start, 3),
+                "bytes": len(data)}
     part = exact_partition(model, max_layers=k, max_regions=max_regions, deadline=deadline)
     decision = decision_regions(part) if classes and part.complete else None  # a classifier's exact decision regions
     if fmt == "json":  # the compact document the server sends (documents.py), with the run's config
