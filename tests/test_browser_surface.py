@@ -189,6 +189,25 @@ def test_obj_download_is_the_network(page, served, tmp_path):
     assert np.max(np.abs(vertices[:, 2] - expected)) / span < 1e-6
 
 
+def test_replayed_and_zoomed_views_are_exact(page):
+    """A step replayed on the timeline and a zoomed box: the exact surface of what is on screen (REST)."""
+    page.get_by_test_id("timeline").fill("0")  # the first kept step
+    page.wait_for_function("() => window.polytopeLens.store.get('replayStep') === 0")
+    _wait_kind(page, "exact", step=0)
+    page.click("[data-testid=timeline-live]")
+    _wait_kind(page, "exact", step=STEPS)
+    box = page.get_by_test_id("panel-partition").bounding_box()
+    page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.4 * box["height"])
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("() => window.polytopeLens.store.get('box').x1 - window.polytopeLens.store.get('box').x0 < 1.9")
+    page.wait_for_function(f"""() => {{
+      const b = window.polytopeLens.store.get('box'), m = window.polytopeLens.surface.mesh;
+      return {PANEL}.dataset.kind === 'exact' && ['x0', 'x1', 'y0', 'y1'].every((k) => Math.abs(m.box[k] - b[k]) < 1e-9); }}""",
+                           timeout=30_000)
+    page.click("[data-testid=zoom-reset]")
+    page.wait_for_function(f"() => {PANEL}.dataset.kind === 'exact' && window.polytopeLens.surface.mesh.box.x1 === 1")
+
+
 def test_server_frames_exact_then_sampled_past_the_budget(served):
     """Where the server draws the panels: the exact surface, then for a network past the live exact
     budget the surface sampled from the server's weights (GET .../weights), said so, following training."""
