@@ -21,6 +21,7 @@ const FRESH_MS = 2500; // while training runs, an exact surface this recent is s
 const SAMPLE_MS = 200; // a sampled surface is made at most this often
 const WEIGHTS_MS = 500; // where the server draws, its weights are asked for at most this often
 const FETCH_SETTLE_MS = 120; // a REST surface once the view stops changing
+const BUSY_RETRY_MS = 2000; // a REST surface refused as busy (503) is asked again after this
 const MIN_PANEL_PX = 360; // the surface is on at first where this much of it fits below the panels
 const CLICK_SLOP_PX = 4; // a pointer that moved less than this is a click, not a drag
 
@@ -259,6 +260,11 @@ export class SurfaceView {
         if (token === this.token) {
           this.note = err.detail || err.message;
           this._status();
+          if (err.status === 503) {
+            // Busy, not too large (every geometry worker at work): asked again in a moment.
+            this.fetched = null;
+            setTimeout(() => this.update(), BUSY_RETRY_MS);
+          }
         }
       } finally {
         this.fetching = false;
