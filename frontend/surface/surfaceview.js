@@ -22,7 +22,7 @@ const SAMPLE_MS = 200; // a sampled surface is made at most this often
 const WEIGHTS_MS = 500; // where the server draws, its weights are asked for at most this often
 const FETCH_SETTLE_MS = 120; // a REST surface once the view stops changing
 const BUSY_RETRY_MS = 2000; // a REST surface refused as busy (503) is asked again after this
-const MIN_PANEL_PX = 360; // the surface is on at first where this much of it fits below the panels
+const MIN_PANEL_PX = 360; // the surface is on at first where this much of it fits in the first screen
 const CLICK_SLOP_PX = 4; // a pointer that moved less than this is a click, not a drag
 
 const $ = (id) => document.getElementById(id);
@@ -33,8 +33,8 @@ const sameBox = (a, b) => ["x0", "x1", "y0", "y1"].every((k) => Math.abs(a[k] - 
 // rewrites the address with the settings alone).
 const ASKED = new URLSearchParams(location.search).get("surface");
 
-/** On at first: the address says so (?surface=1|0), else where it fits the first screen below the
- *  panels and WebGL2 runs on a GPU (a software rasterizer's frames would slow the whole page: there
+/** On at first: the address says so (?surface=1|0), else where it fits the first screen (below the
+ *  panels and charts) and WebGL2 runs on a GPU (a software rasterizer's frames would slow the whole page: there
  *  it waits for the switch, as the page's own panel renderer does for ?render=client). */
 function shownAtFirst(section) {
   if (ASKED === "1" || ASKED === "0") return ASKED === "1";
@@ -463,7 +463,10 @@ export function mountSurface(store) {
     els.toggle.title = `The 3-D surface needs WebGL2 (${view.failed})`;
   }
   bindCamera(view, els.canvas);
-  els.toggle.addEventListener("change", () => view.setShown(els.toggle.checked));
+  els.toggle.addEventListener("change", () => {
+    view.setShown(els.toggle.checked);
+    if (view.shown) els.panel.scrollIntoView({ block: "nearest" }); // it opens below the charts
+  });
   els.reset.addEventListener("click", () => view.renderer?.resetCamera());
   els.scale.addEventListener("input", () => view.renderer?.setVerticalScale(Number(els.scale.value)));
   for (const select of [els.output, els.color]) {
