@@ -39,6 +39,11 @@ SMALL = dict(layers="8x3", resolution=64, train_points=1000, val_points=200, bat
 @pytest.fixture(scope="module")
 def server():
     with running_app(create_app(Settings())) as url:
+        # the first session of a server starts its fork server: on a busy machine that alone can take
+        # longer than LiveClient's 20 s for the first status, so one session is opened here, waited for
+        warm = LiveClient(url, read_status=False)
+        warm.expect("status", timeout=120)
+        warm.close()
         yield url
 
 
