@@ -13,6 +13,7 @@ import { mountFirstRunHint } from "./live/firstrunhint.js";
 import { mountRunBar } from "./live/runbar.js";
 import { mountNetworkFile } from "./sidebar/networkfile.js";
 import { mountSidebar } from "./sidebar/sidebarview.js";
+import { mountSurface } from "./surface/surfaceview.js";
 
-export const PARTS = [mountSidebar, mountNetworkFile, mountPanels, mountInspection, mountHandEdits, mountCharts,
-  mountRunSummary, mountRunBar, mountFirstRunHint, mountLiveRun];
+export const PARTS = [mountSidebar, mountNetworkFile, mountPanels, mountInspection, mountHandEdits, mountSurface,
+  mountCharts, mountRunSummary, mountRunBar, mountFirstRunHint, mountLiveRun];

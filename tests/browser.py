@@ -279,7 +279,7 @@ def blur(page) -> None:
 def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client") -> list[Path]:
     """The app after ``seconds`` of training on the ring, on a 1440x900 laptop screen: plain, with
     coloured regions, a network-diagram node pinned (its switching line on the partition), paused
-    with one region inspected; replaying an earlier step zoomed in; and on a 390x844 phone.
+    with one region inspected; replaying an earlier step zoomed in; on a 390x844 phone; and the 3-D surface.
     ``render``: who draws (the page's renderer by default, forced, as this Chromium's WebGL2 is
     software)."""
     from playwright.sync_api import sync_playwright
@@ -287,6 +287,7 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client
     out_dir.mkdir(parents=True, exist_ok=True)
     plain, regions, inspected = out_dir / "app.png", out_dir / "app-regions.png", out_dir / "app-inspector.png"
     diagram, replay, phone = out_dir / "app-diagram.png", out_dir / "app-replay-zoom.png", out_dir / "app-phone.png"
+    surface = out_dir / "app-surface.png"
     with ServeProcess() as server, sync_playwright() as p:
         browser = launch_chromium(p)
         try:
@@ -326,9 +327,10 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client
             page.close()
             take_replay_screenshot(browser, server, replay, seconds)
             take_phone_screenshot(browser, server, phone, render)
+            take_surface_screenshot(browser, server, surface)
         finally:
             browser.close()
-    return [plain, regions, diagram, inspected, replay, phone]
+    return [plain, regions, diagram, inspected, replay, phone, surface]
 
 
 def take_phone_screenshot(browser, server, path: Path, render: str) -> None:
@@ -371,13 +373,38 @@ def take_replay_screenshot(browser, server, path: Path, seconds: float) -> None:
     page.close()
 
 
+def take_surface_screenshot(browser, server, path: Path, steps: int = 2000) -> None:
+    """The 3-D surface panel (frontend/surface/) of a 14x6 trained ``steps`` steps on the ring, paused
+    (exact, one facet per linear region), one region inspected (outlined), turned a little."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server.url}/?img=ring&layers=14x6&render=client&surface=1")
+    wait_ready(page)
+    page.fill("[data-testid=step-n-input]", str(steps))
+    page.get_by_test_id("step-button").click()
+    panel = "document.querySelector('[data-testid=surface-panel]')"
+    page.wait_for_function(f"(s) => {panel}.dataset.kind === 'exact' && {panel}.dataset.step === s", arg=str(steps),
+                           timeout=300_000)
+    canvas = page.get_by_test_id("surface-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.44 * box["width"], box["y"] + 0.47 * box["height"], steps=5)
+    page.mouse.up()
+    page.mouse.click(box["x"] + 0.62 * box["width"], box["y"] + 0.42 * box["height"])  # a facet: its region inspected
+    page.wait_for_function("() => document.querySelector('[data-testid=inspector]').dataset.state === 'ready'")
+    page.wait_for_timeout(800)
+    page.get_by_test_id("surface-panel").screenshot(path=str(path))
+    page.close()
+
+
 if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--screenshots", type=Path, metavar="DIR", required=True,
-                        help="write app.png, app-regions.png, app-diagram.png, app-inspector.png, app-replay-zoom.png "
-                             "and app-phone.png here")
+                        help="write app.png, app-regions.png, app-diagram.png, app-inspector.png, app-replay-zoom.png, "
+                             "app-phone.png and app-surface.png here")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of training before the screenshot")
     parser.add_argument("--render", choices=["client", "server"], default="client", help="who draws the first three (default: the page)")
     args = parser.parse_args()

@@ -42,8 +42,10 @@ export function fmtArea(area) {
 export class Inspector {
   /** at() -> {step (null: live), box (null: the square)}; busy() is true while the panel is dragged;
    *  onShow(data | null, {pinned, replay, box, error}) after each answer shown, a clear or an error
-   *  (the compact card, inspectbrief.js). */
-  constructor({ canvas, overlay, root, onError, at = () => ({ step: null, box: null }), busy = () => false, onShow = () => {} }) {
+   *  (the compact card, inspectbrief.js); onInspected(data | null): the region shown (the /inspect
+   *  answer), for other views to mark it (the 3-D surface). */
+  constructor({ canvas, overlay, root, onError, at = () => ({ step: null, box: null }), busy = () => false, onShow = () => {},
+    onInspected = () => {} }) {
     this.canvas = canvas;
     this.overlay = overlay;
     this.root = root;
@@ -53,6 +55,7 @@ export class Inspector {
     this.onShow = onShow;
     this.at = at;
     this.busy = busy;
+    this.onInspected = onInspected;
     this.again = null; // a step change that came while a request was out: {step, immediate}
     this.asked = null; // the replayed step the data shown was asked for (null: live)
     this.token = null;
@@ -141,6 +144,7 @@ export class Inspector {
     this.overlay.setHighlight(null);
     this.overlay.setSegments(null);
     this._show(null);
+    this.onInspected(null);
   }
 
   _click(event) {
@@ -173,6 +177,7 @@ export class Inspector {
       this.asked = Number.isInteger(at.step) ? at.step : null;
       this._show(data);
       this.overlay.setHighlight(data.polygon, data.point, data.classify ? data.classify.boundary : null);
+      this.onInspected(data);
       // The line depends on the network and the box only: fetched again when the step moved, not per point.
       if (this.neuron && (this.neuron.step !== data.step || this.neuron.box !== at.box)) this._loadLine(this.neuron.layer, this.neuron.neuron);
     } catch (err) {

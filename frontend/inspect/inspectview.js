@@ -25,6 +25,7 @@ export function mountInspection(store) {
   const inspector = new Inspector({
     canvas: $("panel-partition"), overlay, root: $("inspector"), onError: geometryError, at, busy: () => store.get("dragging"),
     onShow: (data, how) => (how.error ? brief.error(how.error) : brief.show(data, how)),
+    onInspected: (data) => store.emit("inspected", data),
   });
   const geometry = new Geometry({ overlay, at });
   const diagramLine = new DiagramLine({ overlay, at, onError: geometryError });
@@ -66,6 +67,11 @@ export function mountInspection(store) {
       diagramLine.pin(null);
       geometry.setWidths(table.widths(msg.config.layers) || []);
     }
+  });
+
+  // Another view picked a point (the 3-D surface's facets): inspected as a click on the panel.
+  store.on("inspectAt", (point) => {
+    if (store.get("token")) inspector.inspect(point, true);
   });
 
   store.on("points", (msg) => inspector.setClassNames(Array.isArray(msg.classes) ? msg.classes.map((c) => c.name) : []));

@@ -2,6 +2,8 @@
 // binary frames from the server, automatic reconnection with back-off. The server
 // never sends NaN or Infinity (it refuses to), so plain JSON.parse reads everything.
 
+import { decodeSurface } from "../surface/surfacewire.js";
+
 const MAGIC = [0x50, 0x4c, 0x46, 0x31]; // "PLF1"
 const decoder = new TextDecoder("utf-8");
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1; // the wire's float32 order
@@ -13,7 +15,8 @@ export class FrameError extends Error {}
  *   bytes 0..3 "PLF1", bytes 4..7 header length L (uint32 LE), then L bytes of
  *   UTF-8 JSON header, then the payload; section offsets are relative to the payload.
  * Returns {header, sections: {name: Uint8Array view}, net}: `net` is the network of a
- * weights update (render "client"), null for a picture frame.
+ * weights update (render "client"), null for a picture frame; a message of type "surface" (the
+ * exact surface, docs/protocol.md) has `surface` instead (surface/surfacewire.js).
  */
 export function parseFrame(buffer) {
   if (!(buffer instanceof ArrayBuffer)) throw new FrameError("frame is not an ArrayBuffer");
@@ -39,6 +42,7 @@ export function parseFrame(buffer) {
     }
     sections[section.name] = new Uint8Array(buffer, payloadStart + offset, length);
   }
+  if (header.type === "surface") return { header, sections, net: null, surface: decodeSurface(header, sections) };
   if (header.render === "client") return { header, sections, net: networkOf(header, sections.weights) };
   checkSections(header, sections);
   return { header, sections, net: null };
@@ -107,7 +111,7 @@ function checkSections(header, sections) {
 }
 
 /**
- * handlers: onOpen(isReconnect), onClose(wasOpen), onMessage(obj), onFrame(frame),
+ * handlers: onOpen(isReconnect), onClose(wasOpen), onMessage(obj), onFrame(frame: a frame or a surface),
  * onStateChange("connecting" | "open" | "reconnecting").
  */
 export class Connection {
@@ -170,6 +174,7 @@ export class Connection {
           console.warn("unreadable frame:", err.message);
           return;
         }
+        frame.receivedAt = event.timeStamp; // when it arrived (performance.now()'s clock)
         this._call("onFrame", frame);
       }
     });

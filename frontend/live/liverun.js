@@ -1,7 +1,7 @@
 // The live run: the websocket (connection.js) and the run control (runcontrol.js) on one side,
 // the store on the other. It sends what the run control asks for (configure, set, start, pause,
 // step, reset) and the `view` message, and turns the server's messages into the store's state
-// (token, run, runConfig, task, invalid) and events ("status", "points", "frame", ...).
+// (token, run, runConfig, task, invalid) and events ("status", "points", "frame", "surface", ...).
 // Which edit sends what is the settings table's word (each setting's kind, shared/settings.js).
 
 import { websocketUrl } from "../shared/api.js";
@@ -49,7 +49,7 @@ export class LiveRun {
       onOpen: (isReconnect) => this.onOpen(isReconnect),
       onClose: () => this.onClose(),
       onMessage: (msg) => this.onMessage(msg),
-      onFrame: (frame) => store.emit("frame", frame),
+      onFrame: (frame) => (frame.surface ? store.emit("surface", frame.surface, frame.receivedAt) : store.emit("frame", frame)),
       onStateChange: (state) => store.set({ connection: state }),
     });
 
@@ -63,6 +63,7 @@ export class LiveRun {
     store.subscribe("renderer", (choice) => {
       if (!this.choosing && choice && choice.mode !== this.renderSent) this.sendView();
     });
+    store.subscribe("surfaceShown", () => this.sendView()); // the surface is pushed only while shown
     store.on("command", (command, detail) => this.command(command, detail));
     store.on("edit", (message) => this.send({ ...message, type: "edit" })); // inspect/handedits.js
     document.addEventListener("visibilitychange", () => this.sendView());
@@ -193,15 +194,15 @@ export class LiveRun {
     this.pendingNotice = notice;
   }
 
-  /** The `view` message: every view setting of the table, the page's choice of who draws, and
-   *  what the connection itself asks (visible, max_fps). */
+  /** The `view` message: every view setting of the table, the page's choices (who draws, whether
+   *  the surface is shown), and what the connection itself asks (visible, max_fps). */
   sendView() {
     const choice = this.store.get("renderer");
     const render = choice ? choice.mode : "server";
     const sent = this.send({
       type: "view",
       visible: document.visibilityState !== "hidden",
-      ...this.table.viewFields(this.store.get("settings"), { render }),
+      ...this.table.viewFields(this.store.get("settings"), { render, surface: this.store.get("surfaceShown") }),
       max_fps: MAX_FPS,
     });
     if (sent) this.renderSent = render;

@@ -176,6 +176,26 @@ export function fetchWeights(token, at = null) {
   return getJson(sessionPath(token, "weights", atParams(at && { step: at.step, t: at.t })), "Network weights");
 }
 
+/** The surface routes' step= (a replayed step), t= (a clip's moment) and x0, x1, y0, y1 (a zoomed
+ *  box), and `output` (the height the surface panel shows: "channel:i", "luminance", "winner",
+ *  "class:i") when given. */
+export function surfaceParams(at, output = null) {
+  const params = {};
+  if (at && Number.isInteger(at.step)) params.step = at.step;
+  if (at && Number.isFinite(at.t)) params.t = at.t;
+  if (at && at.box) Object.assign(params, { x0: at.box.x0, x1: at.box.x1, y0: at.box.y0, y1: at.box.y1 });
+  if (output) params.output = output;
+  return params;
+}
+
+/** The exact surface of the step, box and moment `at`: an ArrayBuffer, the binary message the
+ *  session pushes live (live/connection.js parseFrame reads both). */
+export async function fetchSurface(token, at = null) {
+  const response = await fetch(sessionPath(token, "surface", surfaceParams(at)), { cache: "no-store" });
+  if (!response.ok) throw await failure(response, "Surface");
+  return response.arrayBuffer();
+}
+
 /** {active, task, fraction, regions, elapsed_s} of the session's running exact computation. */
 export function fetchExactProgress(token) {
   return getJson(sessionPath(token, "exact-progress"), "Progress");

@@ -25,8 +25,9 @@ const URL_KEYS = {
 };
 
 // View settings the page decides itself rather than keeping in its state: who draws
-// (rendermode.js picks it per network; the address may force it with ?render=).
-const PAGE_CHOSEN = new Set(["render"]);
+// (rendermode.js picks it per network; the address may force it with ?render=) and whether the
+// exact surface is pushed (while the 3-D surface is on screen: surface/surfaceview.js).
+const PAGE_CHOSEN = new Set(["render", "surface"]);
 
 export class OptionsError extends Error {}
 

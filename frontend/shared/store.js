@@ -8,7 +8,8 @@
 // live), `box` (the panels' view box), `dragging` (the panels are being dragged), `invalid`
 // ({field, message} of a refused setting, or null), `network` (a network opened from a file:
 // its summary from POST /api/networks, or null), `handSet` (the network on screen was set by hand
-// and Train should ask first: inspect/handedits.js).
+// and Train should ask first: inspect/handedits.js), `surfaceShown` (the 3-D surface is on screen:
+// the server pushes exact surfaces only then).
 // Events (on, emit): what happens rather than what is, e.g. a frame or a message from the server,
 // a person's command, a network put on screen. Each part of the page (parts.js) subscribes to
 // what it shows; the store itself decides nothing.
@@ -37,6 +38,7 @@ export class Store {
       invalid: null,
       network: null, // a network opened from a file (POST /api/networks' answer), shown instead of a new one
       handSet: false,
+      surfaceShown: false,
     };
     this.watchers = new Map(); // key -> [fn(value, previous)]
     this.listeners = new Map(); // event -> [fn(...args)]
