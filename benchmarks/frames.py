@@ -63,11 +63,11 @@ def naive_frame(model: MLP, resolution: int, seed: int = 1) -> dict:
     gen = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(grid_points(resolution))
     code = torch.zeros(x.shape[0], dtype=torch.float64)
-    for linear in model.linears[:-1]:
+    for linear, slope in zip(model.linears[:-1], model.layer_slopes):
         z = linear(x)
         coefficients = torch.rand(z.shape[1], generator=gen, dtype=torch.float64)
         code += (z > 0).double() @ coefficients
-        x = model.activate(z)
+        x = model.activate(z, slope)
     out = model.linears[-1](x).numpy().reshape(resolution, resolution, -1)
     ids = code.numpy().reshape(resolution, resolution)
     boundary = np.zeros(ids.shape, dtype=bool)

@@ -87,7 +87,8 @@ FILE_SECONDS: dict[str, float] = {
     "test_session_contract.py": 10,
 }
 # The files that use a local Ray (the local_ray fixture) go to one worker together: one Ray start-up.
-RAY_FILES = {"test_session_contract.py", "test_session_ray.py", "test_sweep_ray.py"}
+RAY_FILES = {"test_session_contract.py", "test_session_ray.py", "test_sweep_ray.py", "test_surface_api.py",
+             "test_edit_engines.py"}
 
 
 def _file_seconds(scope: str, tests: int) -> float:

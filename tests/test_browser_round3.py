@@ -167,7 +167,10 @@ def test_a_phone_keeps_the_title_a_step_line_and_tap_targets(open_page):
     boxes = page.evaluate(BOXES, ["run-summary", "panel-partition", "start-button"])
     assert boxes["run-summary"][3] <= boxes["panel-partition"][1], boxes
     assert boxes["panel-partition"][3] <= 844, boxes  # the partition panel is still on the first screen
-    expect(line).to_have_text("step 0 · loss " + by(page, "train-loss").text_content().strip())
+    page.wait_for_function("""() => {  // step 0, and the loss the Train loss readout shows (both arrive with the first update)
+      const q = (id) => document.querySelector(`[data-testid=${id}]`).textContent.trim();
+      return q('run-summary') === `step 0 · loss ${q('train-loss')}`;
+    }""", timeout=30000)
     by(page, "step-n-input").fill("5")
     by(page, "step-button").tap()
     expect(line).to_contain_text("step 5 · loss ")

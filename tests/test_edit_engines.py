@@ -38,12 +38,8 @@ def test_edit_is_a_remote_member_of_the_contract():
 
 
 @pytest.fixture(scope="module")
-def ray_address():
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'polytope-lens[ray]')")
-    context = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
-                       log_to_driver=False, configure_logging=False)
-    yield context.address_info["gcs_address"]
-    ray.shutdown()
+def ray_address(local_ray):
+    return local_ray  # tests/conftest.py: one local Ray per test process
 
 
 @pytest.mark.parametrize("engine", list(Engine), ids=[e.value for e in Engine])
@@ -87,6 +83,8 @@ def test_an_edit_is_marked_in_the_history_and_recorded_in_the_movie(ring_target)
         assert session.submit(parse_command(json.dumps({"type": "step", "n": 3})))
         _wait(lambda: session.step_count() == 3)
         movie_frames = len(session.movie.frames)
+        # a frame of an edit is recorded at most every min_interval_s after the last one (a dragged slider)
+        _wait(lambda: time.monotonic() - session.movie.last_time >= session.movie.min_interval_s)
         assert session.edit(_edit(layer=1, kind="weight", row=2, col=0, value=0.125)) is None
         assert session.history.marks() == [(3, "layer 1 w[2,0] = 0.125")]
         assert session.history.get(3).affine_layers()[0][0][2, 0] == np.float32(0.125)  # the edited network

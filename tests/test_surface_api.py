@@ -245,12 +245,8 @@ def test_rest_surface_zoom_box_outputs_and_refusals(server, monkeypatch):
 
 # -- every engine ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def ray_address():
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'polytope-lens[ray]')")
-    context = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
-                       log_to_driver=False, configure_logging=False)
-    yield context.address_info["gcs_address"]
-    ray.shutdown()
+def ray_address(local_ray):
+    return local_ray  # tests/conftest.py: one local Ray per test process
 
 
 def _command(kind: str, **fields):
