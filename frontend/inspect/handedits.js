@@ -111,8 +111,10 @@ export class HandEdits {
         this.store.updateSettings({ init: "zeros" });
       }),
       this.toolsNote, this.text, this.applyPaste);
-    const box = $("network-diagram");
-    box.after(this.tools);
+    // In a card of their own under the charts (beside the inspector), not under the diagram: the first
+    // screen keeps the panels, the timeline and the charts (the editor itself opens by the diagram).
+    const card = el("div", { class: "card hand-card", testid: "hand-card" }, el("h3", { text: "By hand" }), this.tools);
+    document.querySelector("section.geometry").prepend(card);
     this._renderTools();
 
     // the question Train asks of a network set by hand
