@@ -70,6 +70,8 @@ def _wait_hash(page, op: str, value: int, panel: str = PARTITION) -> int:
 
 
 def _click_edge(page, layer: int, row: int, col: int) -> None:
+    # the By hand card lies under the charts: a click there scrolls the diagram away; bring it back first
+    page.get_by_test_id("network-diagram").scroll_into_view_if_needed()
     page.wait_for_function("([l, r, c]) => window.polytopeLens.diagram.edgePoint(l, r, c) !== null", arg=[layer, row, col])
     point = page.evaluate("([l, r, c]) => window.polytopeLens.diagram.edgePoint(l, r, c)", [layer, row, col])
     page.mouse.click(point["x"], point["y"])
