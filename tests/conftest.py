@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import io
 import os
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import torch
@@ -28,6 +30,11 @@ settings.load_profile(os.environ.get("POLYTOPE_LENS_HYPOTHESIS", "repeatable"))
 # One torch thread: the tests run on a shared 2-core machine, where two OpenMP threads
 # competing with other processes make small-network steps many times slower.
 torch.set_num_threads(1)
+
+# httpx's own calls give up after 5 s; on a loaded 2-core CI machine an exact-geometry route of a
+# session in another process (a Ray actor) can take longer. A test that means a time limit says so.
+for _verb in ("get", "post", "put", "delete"):
+    setattr(httpx, _verb, functools.partial(getattr(httpx, _verb), timeout=60.0))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-
 from polytope_lens.geometry import dynamics as dynamics
 from polytope_lens.geometry.dynamics import (
     STATUS_EXACT,
@@ -21,6 +20,7 @@ from polytope_lens.geometry.dynamics import (
     edge_mask,
     region_density,
 )
+from polytope_lens.geometry.decision import decision_regions
 from polytope_lens.geometry.exact import exact_partition
 from polytope_lens.core.images import Target
 from polytope_lens.core.model import build_mlp
@@ -189,14 +189,34 @@ def test_paused_count_past_the_live_budget_goes_on_and_reports(monkeypatch):
     f = geo.exact_fields()
     assert f["exact_status"] == STATUS_EXACT and f["exact_step"] == 711
     assert f["exact_regions"] == exact_partition(model).region_count
+    # it keeps its polygons: the live origami surface of a count past the budget
+    generation, step, _, kept, _ = geo.exact_surface()
+    assert step == 711 and kept.region_count == f["exact_regions"]
+    assert geo.exact_patterns(711).shape[0] == f["exact_regions"]
     # the same step again is answered from the result, not counted again
     assert geo.frame_fields(trainer, part, live=False)["exact_regions"] == f["exact_regions"]
+
+
+def test_a_classifiers_paused_count_brings_its_decision_fields():
+    model = build_mlp([10, 10, 10], out_dim=3, generator=torch.Generator().manual_seed(4))
+    part = compute_partition(model, 32)
+    updates = threading.Semaphore(0)
+    geo = LiveGeometry(max_regions=5, pause_budget_s=20.0, on_update=updates.release)
+    trainer = SimpleNamespace(**vars(_trainer(model, step=5)), classes=object())
+    geo.frame_fields(trainer, part, live=False)
+    while geo.exact_fields()["exact_status"] == dynamics.STATUS_COUNTING:
+        assert updates.acquire(timeout=20)
+    f = geo.exact_fields(classify=True)
+    pieces = decision_regions(exact_partition(model))
+    assert f["exact_status"] == STATUS_EXACT and f["boundary_regions"] == pieces.regions_crossed
+    assert f["boundary_length"] == pytest.approx(pieces.boundary_length, abs=1e-4)
+    assert geo.exact_surface()[4].counts.shape == pieces.counts.shape
 
 
 def test_paused_count_is_cancelled_by_the_next_command(monkeypatch):
     started, stopped = threading.Event(), threading.Event()
 
-    def endless(model, max_regions=None, deadline=None, progress=None):
+    def endless(model, max_regions=None, deadline=None, progress=None):  # region_counts_and_patterns
         if max_regions == 10:  # the inline attempt within the live budget
             raise dynamics.PartitionTooLarge("more than 10 regions")
         started.set()
@@ -208,7 +228,7 @@ def test_paused_count_is_cancelled_by_the_next_command(monkeypatch):
             stopped.set()
         raise dynamics.PartitionTooLarge("deadline")
 
-    monkeypatch.setattr(dynamics, "region_counts_per_layer", endless)
+    monkeypatch.setattr(dynamics, "region_counts_and_patterns", endless)
     model = _net(8)
     part = compute_partition(model, 32)
     geo = LiveGeometry(max_regions=10, pause_budget_s=30.0)

@@ -23,11 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exact import (
-    SLIVER_AREA, SNAP_EPS, ExactPartition, PartitionTooLarge, _apply_layer, _layer_states, check_box,
-    clip_both, numpy_layers, shoelace, snap, _vertex_mean,
+    SLIVER_AREA, SNAP_EPS, ExactPartition, PartitionTooLarge, clip_both, shoelace, snap, _vertex_mean,
 )
-from .exact import DEFAULT_BOX
-from ..core.network import Network
 
 
 @dataclass
@@ -155,23 +152,6 @@ def decision_regions(partition: ExactPartition) -> DecisionRegions:
     )
 
 
-def partition_and_layer_counts(model: Network, box=DEFAULT_BOX, max_regions: int | None = None,
-                               deadline: float | None = None) -> tuple[ExactPartition, list[int]]:
-    """The complete exact partition and the region count after each hidden layer, in one pass
-    (what the live view of a classifier needs: the counts, and the regions to clip)."""
-    layers, slopes = numpy_layers(model)
-    hidden = layers[:-1]
-    counts, state = [], None
-    for i, state in enumerate(_layer_states(hidden, slopes, check_box(box), max_regions, deadline)):
-        if i:
-            counts.append(int(state.n.shape[0]))
-    W, b = layers[-1]
-    A, c = _apply_layer(W, b, state.A, state.c)
-    part = ExactPartition(state.V, state.n, state.patterns, A, c, state.box,
-                          tuple(w.shape[0] for w, _ in hidden), complete=True)
-    return part, counts
-
-
 def softmax(scores: np.ndarray) -> np.ndarray:
     z = np.asarray(scores, dtype=np.float64)
     e = np.exp(z - z.max(axis=-1, keepdims=True))
@@ -256,4 +236,4 @@ def with_decision_overlay(svg: str | bytes, overlay: str) -> str | bytes:
 
 
 __all__ = ["DecisionRegions", "decision_regions", "decision_json", "decision_svg", "with_decision_overlay",
-           "partition_and_layer_counts", "PartitionTooLarge"]
+           "PartitionTooLarge"]

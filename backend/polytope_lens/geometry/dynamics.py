@@ -23,8 +23,9 @@ Exact count (``LiveGeometry``)
     (the headless recorder) a paused "too large" stands until the network is
     replaced (``configure``/``reset``, or a step count that goes backwards).
     The exact partition stays available on demand through the REST endpoints.
-    The partition of the last count within the live budget is kept (``exact_surface``): the live
-    origami surface (surface.py) is drawn from it, never computed again.
+    The partition of the last count is kept (``exact_surface``), a paused count's too when it has
+    at most ``KEEP_MAX_REGIONS`` regions: the live origami surface (surface.py) is drawn from it,
+    never computed again.
 
 Edge density (``edge_mask``, ``region_density``)
     Regions per unit area near the target's edges versus far from them, from the
@@ -45,13 +46,13 @@ import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from ..core.network import freeze
-from .decision import decision_regions, partition_and_layer_counts
-from .exact import ExactPartition, PartitionTooLarge, region_counts_and_patterns, region_counts_per_layer
+from .decision import decision_regions
+from .exact import ExactPartition, PartitionTooLarge, region_counts_and_patterns
 from .patterns import pack_patterns
 
 log = logging.getLogger("polytope_lens.dynamics")
@@ -60,6 +61,7 @@ LIVE_BUDGET_S = 0.3  # deadline of one live exact computation
 LIVE_INTERVAL_S = 1.0  # at most this often (once a second: it shares a session's GIL with training) ...
 LIVE_DUTY = 0.15  # ... and at most this fraction of wall time on one core
 LIVE_MAX_REGIONS = 200_000
+KEEP_MAX_REGIONS = LIVE_MAX_REGIONS  # a paused count past this keeps its counts, not its polygons
 DENSITY_INTERVAL_S = 0.25
 EDGE_THRESHOLD = 0.1  # a jump of the target (values in [0, 1]) between neighbouring pixels
 NEAR_EDGE_DISTANCE = 0.04  # half-width of the near-edge band, input units ([-1, 1] square)
@@ -166,6 +168,31 @@ def region_density(region_ids: np.ndarray, near: np.ndarray, region_count: int |
 # ---------------------------------------------------------------------------
 
 
+class _Counted(NamedTuple):
+    """One exact pass: the region count after each hidden layer, the packed activation patterns (the
+    live dynamics compare them between updates), the partition and a classifier's decision regions
+    (the origami surface draws them; None when too many to keep), and a classifier's decision fields."""
+    counts: list[int]
+    patterns: np.ndarray | None
+    kept: tuple[ExactPartition, object] | None
+    decision: dict | None
+
+
+def _count(model, max_regions: int | None, deadline: float, classify: bool, progress=None,
+           keep_max: int | None = None) -> _Counted:
+    """The exact partition of ``model`` once (exact.py), with all the live view reads from it; raises
+    PartitionTooLarge past ``max_regions`` or ``deadline``. Past ``keep_max`` regions only the counts
+    are kept (a paused count may reach a million regions)."""
+    counts, patterns, part = region_counts_and_patterns(model, max_regions=max_regions, deadline=deadline,
+                                                        progress=progress)
+    regions = decision_regions(part) if classify else None
+    decision = None if regions is None else {"boundary_length": round(regions.boundary_length, 4),
+                                             "boundary_regions": regions.regions_crossed}
+    if keep_max is not None and part.region_count > keep_max:
+        return _Counted(counts, None, None, decision)
+    return _Counted(counts, pack_patterns(patterns), (part, regions), decision)
+
+
 class LiveGeometry:
     """The geometry fields of one session's frames (see the module docstring).
 
@@ -242,10 +269,8 @@ class LiveGeometry:
         elif want and not live:
             self._compute(model, step, generation, False, classify)
         if not live:
-            self._maybe_count_paused(model, step, generation)
-        fields = self.exact_fields()
-        if classify:
-            fields.update(self._decision_fields())
+            self._maybe_count_paused(model, step, generation, classify)
+        fields = self.exact_fields(classify)
         if not live or now >= self._next_density_at:
             self._next_density_at = now + DENSITY_INTERVAL_S
             fields.update(self._density_fields(trainer.target, partition))
@@ -272,21 +297,9 @@ class LiveGeometry:
 
     def _compute(self, model, step: int, generation: int, background: bool, classify: bool = False) -> None:
         start = time.perf_counter()
-        counts, status, decision, patterns, kept = None, STATUS_EXACT, None, None, None
+        counted, status = None, STATUS_EXACT
         try:
-            deadline = time.monotonic() + self.budget_s
-            # the same pass gives the regions, kept for the surface (surface.py); a classifier's decision
-            # regions are cheap next to it
-            regions = None
-            if classify:
-                part, counts = partition_and_layer_counts(model, max_regions=self.max_regions, deadline=deadline)
-                regions = decision_regions(part)
-                decision = {"boundary_length": round(regions.boundary_length, 4),
-                            "boundary_regions": regions.regions_crossed}
-            else:
-                counts, _, part = region_counts_and_patterns(model, max_regions=self.max_regions, deadline=deadline)
-            patterns = pack_patterns(part.patterns)
-            kept = (part, regions)
+            counted = _count(model, self.max_regions, time.monotonic() + self.budget_s, classify)
         except PartitionTooLarge:
             status = STATUS_TOO_LARGE
         except Exception:  # never let the count break a frame; say so instead
@@ -310,10 +323,14 @@ class LiveGeometry:
                     self._too_large = False
                     self._retry_s = RETRY_FIRST_S
                 if self._result is None or step >= self._result[0]:
-                    self._result = (step, counts, seconds)
-                    self._decision = (step, decision)
-                    self._patterns = patterns
-                    self._partition = kept
+                    self._keep_locked(step, counted, seconds)
+
+    def _keep_locked(self, step: int, counted: "_Counted", seconds: float) -> None:
+        """Make ``counted`` the result at ``step`` (the caller holds the lock)."""
+        self._result = (step, counted.counts, seconds)
+        self._decision = (step, counted.decision)
+        self._patterns = counted.patterns
+        self._partition = counted.kept
 
     def exact_patterns(self, step: int) -> np.ndarray | None:
         """Packed patterns (regions, K) of the exact partition when it is the one at ``step``, else None."""
@@ -345,7 +362,7 @@ class LiveGeometry:
                 self._pause_job[2].set()
                 self._pause_job = None
 
-    def _maybe_count_paused(self, model, step: int, generation: int) -> None:
+    def _maybe_count_paused(self, model, step: int, generation: int, classify: bool = False) -> None:
         if self.pause_budget_s is None:
             return
         with self._lock:
@@ -358,10 +375,11 @@ class LiveGeometry:
             self._pause_job = (generation, step, cancel)
             self._pause_progress = 0.0
         snapshot = freeze(model)
-        threading.Thread(target=self._count_paused, args=(snapshot, step, generation, cancel),
+        threading.Thread(target=self._count_paused, args=(snapshot, step, generation, cancel, classify),
                          name="exact-pause", daemon=True).start()
 
-    def _count_paused(self, snapshot, step: int, generation: int, cancel: threading.Event) -> None:
+    def _count_paused(self, snapshot, step: int, generation: int, cancel: threading.Event,
+                      classify: bool = False) -> None:
         start = time.perf_counter()
         told = [time.monotonic()]
 
@@ -373,10 +391,10 @@ class LiveGeometry:
                 told[0] = time.monotonic()
                 self._notify()
 
-        counts = None
+        counted = None
         try:
-            counts = region_counts_per_layer(snapshot, max_regions=self.pause_max_regions,
-                                             deadline=time.monotonic() + self.pause_budget_s, progress=progress)
+            counted = _count(snapshot, self.pause_max_regions, time.monotonic() + self.pause_budget_s, classify,
+                             progress=progress, keep_max=KEEP_MAX_REGIONS)
         except _Cancelled:
             return
         except PartitionTooLarge:
@@ -388,12 +406,10 @@ class LiveGeometry:
             if self._pause_job is None or self._pause_job[2] is not cancel:
                 return  # cancelled meanwhile
             self._pause_job = None
-            if counts is None:
+            if counted is None:
                 self._pause_failed = (generation, step)
             elif generation == self._generation and (self._result is None or step >= self._result[0]):
-                self._result = (step, counts, seconds)
-                self._patterns = None  # counted without patterns (the paused pass past the live budget)
-                self._partition = None  # ... nor polygons: no surface of it
+                self._keep_locked(step, counted, seconds)
         self._notify()
 
     def _notify(self) -> None:
@@ -417,8 +433,8 @@ class LiveGeometry:
             return STATUS_UNAVAILABLE
         return STATUS_EXACT if result is not None else STATUS_PENDING
 
-    def exact_fields(self) -> dict:
-        """The exact-count header fields as they stand now."""
+    def exact_fields(self, classify: bool = False) -> dict:
+        """The exact-count header fields as they stand now (a classifier's: with its decision fields)."""
         with self._lock:
             result = self._result
             progress = self._pause_progress if self._pause_job is not None else None
@@ -432,6 +448,7 @@ class LiveGeometry:
             "exact_layer_counts": list(result[1]) if result else None,
             "exact_ms": round(result[2] * 1000, 1) if result else None,
             "exact_progress": None if progress is None else round(progress, 3),
+            **(self._decision_fields() if classify else {}),
         }
 
     def _decision_fields(self) -> dict:

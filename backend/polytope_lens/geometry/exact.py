@@ -203,7 +203,8 @@ def region_counts_per_layer(model: Network, box: Sequence[float] = DEFAULT_BOX, 
 
 
 def region_counts_and_patterns(model: Network, box: Sequence[float] = DEFAULT_BOX, max_regions: int | None = None,
-                               deadline: float | None = None) -> tuple[list[int], np.ndarray, ExactPartition]:
+                               deadline: float | None = None, progress: Progress | None = None
+                               ) -> tuple[list[int], np.ndarray, ExactPartition]:
     """:func:`region_counts_per_layer`, the activation patterns (regions, H) bool of the full partition
     (what the live dynamics compare between updates: births, deaths, dead neurons) and that complete
     partition itself (the live origami surface draws it: surface.py), from one pass."""
@@ -211,7 +212,7 @@ def region_counts_and_patterns(model: Network, box: Sequence[float] = DEFAULT_BO
     hidden = layers[:-1]
     counts: list[int] = []
     state = None
-    for i, state in enumerate(_layer_states(hidden, slopes, check_box(box), max_regions, deadline)):
+    for i, state in enumerate(_layer_states(hidden, slopes, check_box(box), max_regions, deadline, progress)):
         if i:
             counts.append(int(state.n.shape[0]))
     W, b = layers[-1]

@@ -306,7 +306,7 @@ class LiveSession(Session):
         with self._lock:
             if self._frame.step != self.trainer.step_count:
                 return
-            self._frame.geometry.update(self.frames.geometry.exact_fields())
+            self._frame.geometry.update(self.frames.geometry.exact_fields(self.trainer.classes is not None))
         self._send_frame(remeasure=False)
 
     def _handle_safely(self, command) -> None:
