@@ -38,14 +38,17 @@ def pick_device(preference: str | None = None) -> torch.device:
 
 
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+    # foreach: one batched update over all layers instead of a Python loop per tensor (torch picks it
+    # only on CUDA by default). Our networks are many small tensors, so on the CPU the loop was most
+    # of a step: 1.4-1.6x more steps/s, bitwise the same weights (docs/benchmarks.md).
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, foreach=True)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
+        return torch.optim.SGD(params, lr=lr, foreach=True)
     if name == "sgd_momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, foreach=True)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
     raise ValueError(f"unknown optimizer '{name}' (use adam, sgd, sgd_momentum or rmsprop)")
 
 
