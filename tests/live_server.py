@@ -200,6 +200,17 @@ def running_app(app, **uvicorn_overrides) -> Iterator[ServerURL]:
         sock.close()
 
 
+@contextlib.contextmanager
+def serving_here(**settings) -> Iterator[ServerURL]:
+    """``create_app(Settings(**settings))`` served in this process (``running_app``): no new Python
+    process importing torch (a few CPU-seconds each), for tests of routes and settings that need no
+    session (with the default engine, a first session still starts its fork server)."""
+    from polytope_lens.web.app import create_app
+
+    with running_app(create_app(Settings(**settings))) as url:
+        yield url
+
+
 # -- a small websocket client ----------------------------------------------------------
 class LiveClient:
     """A websocket session against a running server (the `websockets` package, sync API).

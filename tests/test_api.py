@@ -8,7 +8,7 @@ import io
 import httpx
 import numpy as np
 import pytest
-from live_server import running_server
+from live_server import running_server, serving_here
 from PIL import Image
 
 from polytope_lens.core.settings import RunConfig, ViewSettings
@@ -222,7 +222,7 @@ def test_security_headers(http):
 def test_frontend_page_is_served_with_a_strict_policy(tmp_path):
     (tmp_path / "index.html").write_text('<!doctype html><script type="module" src="/static/app.js"></script>')
     (tmp_path / "app.js").write_text("export {};\n")
-    with running_server(frontend_dir=tmp_path, session_engine="thread") as url:  # no session: the thread engine spares a fork server's start-up
+    with serving_here(frontend_dir=tmp_path) as url:
         r = httpx.get(url + "/")
         assert r.status_code == 200 and "text/html" in r.headers["content-type"]
         assert "script-src 'self'" in r.headers["content-security-policy"]

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from browser import PageLog, ServeProcess, chromium_path, launch_chromium, wait_ready
+from browser import PageLog, chromium_path, launch_chromium, wait_ready
 from torch import nn
 
 pytestmark = pytest.mark.browser
@@ -37,8 +37,9 @@ expect.set_options(timeout=WAIT)
 
 
 @pytest.fixture(scope="module")
-def page():
-    with ServeProcess() as server, sync_playwright() as p:
+def page(shared_serve):
+    server = shared_serve  # tests/conftest.py: one server per test process
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(WAIT)

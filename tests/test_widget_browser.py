@@ -17,7 +17,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from browser import PageLog, ServeProcess, chromium_path, launch_chromium
+from browser import PageLog, chromium_path, launch_chromium
 
 from polytope_lens.core.model import build_mlp
 from polytope_lens.core.network import FrozenNetwork
@@ -98,8 +98,9 @@ JS_REFERENCE = """({net, weights, size, display}) => {
 
 
 @pytest.fixture(scope="module")
-def page():
-    with ServeProcess() as server, sync_playwright() as p:
+def page(shared_serve):
+    server = shared_serve  # tests/conftest.py: one server per test process
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             pg = browser.new_page()
