@@ -312,6 +312,8 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client
             before = canvas_stats(page, "partition-overlay")
             page.locator("[data-testid=network-diagram] .diagram-node[data-layer='3'][data-neuron='4']").click()
             wait_canvas_change(page, "partition-overlay", before)
+            if page.get_by_test_id("weight-close").is_visible():  # the click also opened the bias editor
+                page.get_by_test_id("weight-close").click()
             page.mouse.move(5, 5)
             page.wait_for_timeout(500)
             panels = page.locator("#panels").bounding_box()
@@ -321,9 +323,14 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client
             box = page.get_by_test_id("panel-partition").bounding_box()
             page.mouse.click(box["x"] + 0.63 * box["width"], box["y"] + 0.31 * box["height"])
             page.wait_for_function("() => document.querySelector('[data-testid=inspector]').dataset.state === 'ready'")
-            page.locator(".geometry").scroll_into_view_if_needed()
+            # the card's top just below the sticky top bar, which would otherwise cover part of it
+            page.evaluate("""() => { const bar = document.querySelector('.topbar').getBoundingClientRect().height;
+                const card = document.querySelector('.geometry').getBoundingClientRect();
+                window.scrollBy(0, card.top - bar - 8); }""")
             page.wait_for_timeout(500)
-            page.locator(".geometry").screenshot(path=str(inspected))
+            card = page.locator(".geometry").bounding_box()
+            page.screenshot(path=str(inspected), clip={"x": card["x"], "y": card["y"], "width": card["width"],
+                                                       "height": min(card["height"], 900 - card["y"])})
             page.close()
             take_replay_screenshot(browser, server, replay, seconds)
             take_phone_screenshot(browser, server, phone, render)

@@ -39,8 +39,8 @@ def pick_device(preference: str | None = None) -> torch.device:
 
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
     # foreach: one batched update over all layers instead of a Python loop per tensor (torch picks it
-    # only on CUDA by default). Our networks are many small tensors, so on the CPU the loop was most
-    # of a step: 1.4-1.6x more steps/s, bitwise the same weights (docs/benchmarks.md).
+    # only on CUDA by default). Our networks are many small tensors, so on the CPU the loop was much
+    # of Adam's and RMSprop's step: 1.1-1.7x more steps/s, bitwise the same weights (benchmarks/optimizer.py).
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, foreach=True)
     if name == "sgd":
