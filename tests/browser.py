@@ -20,6 +20,7 @@ Run as a script, it renders the README's screenshots of the app::
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -33,6 +34,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from live_server import stop_process, wait_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +209,39 @@ CANVAS_HALVES = """(testid) => {
 }"""
 
 TEXT_OF = """(testid) => { const e = document.querySelector(`[data-testid="${testid}"]`); return e ? e.textContent.trim() : null; }"""
+
+
+# Bytes cross from the page as base64 text: Array.from(typed array) sends a JSON list with one number
+# per byte (millions for a panel at device pixels), which costs seconds of CPU on both sides.
+_AS_BASE64 = """(a) => { const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength); let s = "";
+  for (let i = 0; i < b.length; i += 32768) s += String.fromCharCode.apply(null, b.subarray(i, i + 32768));
+  return btoa(s); }"""
+
+
+def page_bytes(page, typed_array_js: str, arg=None) -> tuple[np.ndarray, object]:
+    """``typed_array_js``: a JS function of ``arg`` returning ``{data: a typed array, ...}``; returns its data
+    as flat uint8 and the rest of the object (e.g. the size)."""
+    got = page.evaluate(f"""async (arg) => {{ const r = await ({typed_array_js})(arg);
+      return {{...r, data: ({_AS_BASE64})(r.data)}}; }}""", arg)
+    data = np.frombuffer(base64.b64decode(got.pop("data")), dtype=np.uint8)
+    return data, got
+
+
+_CANVAS_RGBA = """(testid) => { const c = document.querySelector(`[data-testid="${testid}"]`);
+  return {size: c.width, height: c.height, data: c.getContext("2d").getImageData(0, 0, c.width, c.height).data}; }"""
+
+
+def canvas_rgb(page, testid: str) -> np.ndarray:
+    """A 2-D canvas's pixels, (height, width, 3) uint8."""
+    data, meta = page_bytes(page, _CANVAS_RGBA, testid)
+    return data.reshape(meta["height"], meta["size"], 4)[:, :, :3]
+
+
+def renderer_rgb(page, options_js: str) -> np.ndarray:
+    """The page's WebGL renderer's picture ``readImage(options)`` (square), (size, size, 3) uint8."""
+    data, meta = page_bytes(page, f"""() => {{ const r = window.polytopeLens.gpu.renderer;
+      return {{size: r.size[0], data: r.readImage({options_js})}}; }}""")
+    return data.reshape(meta["size"], meta["size"], 4)[:, :, :3]
 
 
 def canvas_stats(page, testid: str) -> dict | None:

@@ -15,7 +15,8 @@ import re
 import httpx
 import numpy as np
 import pytest
-from browser import CANVAS_STATS, canvas_stats, settled_text, text_of, wait_canvas_change, wait_number
+from browser import (CANVAS_STATS, canvas_rgb, canvas_stats, renderer_rgb, settled_text, text_of, wait_canvas_change,
+                     wait_number)
 from test_browser import QUERY, browser, by, expect, expect_state, open_app, server, start, pause  # noqa: F401 (fixtures)
 
 from polytope_lens.core.training import trainer_from_checkpoint
@@ -29,15 +30,8 @@ SMALL = f"{CLIENT}&layers=8x3"  # cheap for software GL
 TOO_WIDE = "40x30"  # 1,200 hidden neurons: past the renderer's 1,024, within the server's limits
 
 # (testid) => the canvas's RGBA pixels as a plain array (for numpy on this side).
-CANVAS_PIXELS = """(testid) => {
-  const c = document.querySelector(`[data-testid="${testid}"]`);
-  return {size: c.width, data: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)};
-}"""
-
-
 def pixels(page, testid: str) -> np.ndarray:
-    got = page.evaluate(CANVAS_PIXELS, testid)
-    return np.array(got["data"], dtype=np.uint8).reshape(got["size"], got["size"], 4)[:, :, :3]
+    return canvas_rgb(page, testid)
 
 
 def step_n(page, n: int, expect_step: int) -> None:
@@ -101,9 +95,7 @@ def test_client_mode_draws_the_network_as_the_server_computes_it(open_app, serve
     partition = pixels(page, "panel-partition")
     # The prediction as the page's renderer composes it at the partition panel's size (the prediction
     # panel itself is smaller beside the partition since issue 28, a smoothed reduction of this).
-    got = page.evaluate("""() => { const r = window.polytopeLens.gpu.renderer;
-      return {size: r.size[0], data: Array.from(r.readImage({panel: "prediction", fillRegions: false, boundaries: true}))}; }""")
-    prediction = np.array(got["data"], dtype=np.uint8).reshape(got["size"], got["size"], 4)[:, :, :3]
+    prediction = renderer_rgb(page, '{panel: "prediction", fillRegions: false, boundaries: true}')
     size = partition.shape[0]
     assert size >= 200 and prediction.shape[0] == size
     ref = compute_partition(model, size)

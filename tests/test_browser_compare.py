@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 import pytest
-from browser import PageLog, ServeProcess, chromium_path, launch_chromium
+from browser import PageLog, ServeProcess, canvas_rgb, chromium_path, launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -22,12 +22,6 @@ else:
     expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
 
 expect.set_options(timeout=20_000)
-PIXELS = """(testid) => {
-  const c = document.querySelector(`[data-testid="${testid}"]`);
-  return {side: c.width, data: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)};
-}"""
-
-
 @pytest.fixture(scope="module")
 def sweep_dir(mini_sweep):
     return mini_sweep  # tests/conftest.py: one per run
@@ -52,8 +46,7 @@ def page(sweep_dir):
 
 
 def pixels(page, testid: str) -> np.ndarray:
-    got = page.evaluate(PIXELS, testid)  # drawn at the panel's device-pixel size (issue 28)
-    return np.array(got["data"], dtype=np.uint8).reshape(got["side"], got["side"], 4)[:, :, :3]
+    return canvas_rgb(page, testid)  # drawn at the panel's device-pixel size (issue 28)
 
 
 def drawn_steps(page) -> list[str]:

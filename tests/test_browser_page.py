@@ -14,8 +14,8 @@ import re
 import httpx
 import numpy as np
 import pytest
-from browser import (CANVAS_STATS, PageLog, blur, canvas_stats, chromium_path, launch_chromium, text_of,
-                     wait_canvas_change, wait_number, wait_ready)
+from browser import (CANVAS_STATS, PageLog, blur, canvas_rgb, canvas_stats, chromium_path, launch_chromium,
+                     page_bytes, renderer_rgb, text_of, wait_canvas_change, wait_number, wait_ready)
 
 from polytope_lens.core.training import trainer_from_checkpoint
 from polytope_lens.geometry.grid import compute_partition
@@ -388,24 +388,23 @@ def test_a_wide_deep_network_diagram_stays_in_its_box(open_app):
 
 
 # -- rough edge 6: big networks ------------------------------------------------------------------
-PIXELS = """(testid) => {
-  const c = document.querySelector(`[data-testid="${testid}"]`);
-  return {size: c.width, data: Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)};
-}"""
 ORANGE = (255, 120, 0)  # output/render.py BOUNDARY_COLOR
 
 
 def _rgb(page, testid: str) -> np.ndarray:
-    got = page.evaluate(PIXELS, testid)
-    return np.array(got["data"], dtype=np.uint8).reshape(got["size"], got["size"], 4)[:, :, :3]
+    return canvas_rgb(page, testid)
 
 
 def _prediction_at_partition_size(page) -> np.ndarray:
     """The prediction panel as the page's renderer composes it at the partition panel's size (the
     prediction panel itself is smaller beside the partition since issue 28)."""
-    got = page.evaluate("""() => { const r = window.polytopeLens.gpu.renderer;
-      return {size: r.size[0], data: Array.from(r.readImage({panel: "prediction", fillRegions: false, boundaries: true}))}; }""")
-    return np.array(got["data"], dtype=np.uint8).reshape(got["size"], got["size"], 4)[:, :, :3]
+    return renderer_rgb(page, '{panel: "prediction", fillRegions: false, boundaries: true}')
+
+
+def _partition_layer_rgb(page) -> np.ndarray:
+    """The server frame's partition picture as the page painted it (R x R, before scaling to the panel)."""
+    data, meta = page_bytes(page, "() => { const l = window.polytopeLens.panels.partLayer; return {size: l.size, data: l.image.data}; }")
+    return data.reshape(meta["size"], meta["size"], 4)[:, :, :3]
 
 
 def _drawn_at_step_0(page) -> None:
@@ -422,8 +421,8 @@ def test_boundaries_are_one_device_pixel_wide_and_fade_where_regions_crowd(open_
     css = page.evaluate("() => document.querySelector('[data-testid=panel-partition]').clientWidth")
     assert size == round(2 * css)  # drawn at device pixels
     painted = (partition != prediction).any(axis=2)
-    boundary = np.array(page.evaluate("() => Array.from(window.polytopeLens.gpu.renderer.readBoundary())"),
-                        dtype=bool).reshape(size, size)
+    boundary = page_bytes(page, "() => ({data: window.polytopeLens.gpu.renderer.readBoundary()})")[0]
+    boundary = boundary.astype(bool).reshape(size, size)
     assert boundary.any() and not (painted & ~boundary).any()
     # both sides of every edge were painted before (ratio 1); one side: 1/2 on straight edges, more at crossings
     assert 0.4 < painted.sum() / boundary.sum() < 0.75, "an edge is painted on both of its sides"
@@ -457,10 +456,8 @@ def test_server_frames_paint_boundaries_as_render_py_does(open_app, server):
     expect(by(page, "panel-partition")).to_have_attribute("data-step", "50", timeout=60_000)
     token = page.evaluate("() => window.polytopeLens.token")
     model = trainer_from_checkpoint(httpx.get(f"{server.url}/api/sessions/{token}/checkpoint", timeout=30).content).model
-    layer = page.evaluate("() => { const l = window.polytopeLens.panels.partLayer;"
-                          " return {size: l.size, data: Array.from(l.image.data)}; }")
-    got = np.array(layer["data"], dtype=np.uint8).reshape(layer["size"], layer["size"], 4)[:, :, :3]
-    want = partition_rgb(compute_partition(model, layer["size"]))
+    got = _partition_layer_rgb(page)
+    want = partition_rgb(compute_partition(model, got.shape[0]))
     assert (got == want).all(axis=2).mean() >= 0.995
     faded = (want != ORANGE).any(axis=2) & (want != prediction_rgb(compute_partition(model, 128).prediction)).any(axis=2)
     assert faded.any() and (got[faded] == want[faded]).all(axis=1).mean() >= 0.99  # the faded pixels too
@@ -485,9 +482,7 @@ def test_the_page_paints_with_the_drawing_facts_the_server_publishes(browser, se
         if render == "server":
             by(page, "step-button").click()  # a frame of the server's pictures
             expect(by(page, "panel-partition")).to_have_attribute("data-step", "10", timeout=60_000)
-            layer = page.evaluate("() => { const l = window.polytopeLens.panels.partLayer;"
-                                  " return {size: l.size, data: Array.from(l.image.data)}; }")
-            rgb = np.array(layer["data"], dtype=np.uint8).reshape(layer["size"], layer["size"], 4)[:, :, :3]
+            rgb = _partition_layer_rgb(page)
         else:
             _drawn_at_step_0(page)
             rgb = _rgb(page, "panel-partition")
