@@ -80,6 +80,7 @@ STATUS_COUNTING = "counting"  # paused: a count past the live budget is running 
 RETRY_FIRST_S = 2.0  # running: the first retry after a count that overran the live budget ...
 RETRY_MAX_S = 60.0  # ... doubling up to this
 PAUSE_PROGRESS_S = 0.5  # a paused count's progress is reported at most this often
+DEFERRED_WAIT_S = 0.1  # a deferred count waits at most this long for its frame to leave
 
 
 class _Cancelled(Exception):
@@ -368,12 +369,14 @@ class LiveGeometry:
         with self._lock:
             self._model_ref = None
 
-    def start_deferred(self) -> None:
-        """Start the count a ``defer_exact`` frame asked for (call it once that frame is sent: the
-        count's thread would slow the frame down)."""
+    def start_deferred(self, sent: Callable[[], bool] | None = None) -> None:
+        """Start the count a ``defer_exact`` frame asked for (call it once that frame is put out: the
+        count's thread would slow the frame down). ``sent``: whether the frame has left (the count
+        waits for it, up to DEFERRED_WAIT_S, so that it does not take the CPU the frame's way to the
+        page needs)."""
         deferred, self._deferred = self._deferred, None
         if deferred is not None:
-            self._maybe_count_paused(*deferred, deferred=True)
+            self._maybe_count_paused(*deferred, deferred=True, sent=sent)
 
     def cancel(self) -> None:
         """Stop a paused count in progress (a command that changes the network or its step)."""
@@ -384,7 +387,7 @@ class LiveGeometry:
                 self._pause_job = None
 
     def _maybe_count_paused(self, model, step: int, generation: int, classify: bool = False,
-                            deferred: bool = False) -> None:
+                            deferred: bool = False, sent: Callable[[], bool] | None = None) -> None:
         """Start the paused count on its own thread: past the live budget, or ``deferred`` (not waited for)."""
         if self.pause_budget_s is None:
             return
@@ -399,11 +402,15 @@ class LiveGeometry:
             self._pause_progress = 0.0
             self._pause_deferred_at = None if self._too_large else self._clock()
         snapshot = freeze(model)
-        threading.Thread(target=self._count_paused, args=(snapshot, step, generation, cancel, classify),
+        threading.Thread(target=self._count_paused, args=(snapshot, step, generation, cancel, classify, sent),
                          name="exact-pause", daemon=True).start()
 
     def _count_paused(self, snapshot, step: int, generation: int, cancel: threading.Event,
-                      classify: bool = False) -> None:
+                      classify: bool = False, sent: Callable[[], bool] | None = None) -> None:
+        if sent is not None:
+            until = time.monotonic() + DEFERRED_WAIT_S
+            while not sent() and time.monotonic() < until and not cancel.is_set():
+                time.sleep(0.002)
         start = time.perf_counter()
         told = [time.monotonic()]
 

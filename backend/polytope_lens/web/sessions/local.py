@@ -82,6 +82,7 @@ class _GeometryReady:
     """Internal command: a paused exact count progressed or finished; send its fields."""
 
 
+MOVIE_AFTER_FRAME_WAIT_S = 0.1  # an edit's movie frame waits at most this long for the edit's update to leave
 EDIT_WAIT_S = 30.0  # the longest ``edit`` waits for the worker (it drains commands between ~20 ms slices)
 
 
@@ -441,9 +442,14 @@ class LiveSession(Session):
         recorded = len(self.movie.frames)
         self._send_frame(remeasure=True, measure_now=True, answers_edit=True)
         # not due: recorded anyway, at most every min_interval_s, and not while the next edit waits
-        if (len(self.movie.frames) == recorded and time.monotonic() - self.movie.last_time >= self.movie.min_interval_s
-                and not self._edit_next()):
-            self._record_edit(step)
+        # (a dragged slider: its last value is recorded); once the frame has left, so that drawing
+        # the movie's picture does not take the CPU the frame's way to the page needs
+        if len(self.movie.frames) == recorded and time.monotonic() - self.movie.last_time >= self.movie.min_interval_s:
+            until = time.monotonic() + MOVIE_AFTER_FRAME_WAIT_S
+            while self.outbox.frame_pending() and self._commands.empty() and time.monotonic() < until:
+                time.sleep(0.002)
+            if not self._edit_next():
+                self._record_edit(step)
 
     def _record_edit(self, step: int) -> None:
         """The movie shows every edit, due or not: a frame of the edited network at its step."""
@@ -632,7 +638,8 @@ class LiveSession(Session):
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
         self._waiting_answers_edit = answers_edit
-        self.frames.geometry.start_deferred()  # an edited network's exact count, now that its picture is out
+        # an edited network's exact count, once its picture has left (taken by the websocket)
+        self.frames.geometry.start_deferred(sent=lambda outbox=self.outbox: not outbox.frame_pending())
         self._send_surface()
         if frame.step == step and self.movie.due(step):
             with self._lock:
