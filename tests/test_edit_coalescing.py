@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from polytope_lens.core.network import FrozenNetwork, flat_weights
 from polytope_lens.geometry.exact import exact_partition
 from polytope_lens.geometry.grid import compute_partition
 from polytope_lens.web.protocol import EditedMessage, ErrorMessage, parse_command
@@ -72,6 +73,31 @@ def _burst(session, values, refused_at: int | None = None) -> None:
             assert session.submit(_command(type="edit", **fields))
 
 
+def _mismatch(sections, network) -> float:
+    """Share of the frame's prediction bytes and boundary pixels that differ from the picture of
+    ``network`` (the frame is drawn from the live model, this from a frozen copy: float rounding may
+    flip a pixel or the last 8-bit step here and there, never many)."""
+    expected = compute_partition(network, 64)
+    drawn = np.frombuffer(sections["prediction"], dtype=np.uint8)
+    wanted = np.frombuffer(prediction_bytes(expected.prediction), dtype=np.uint8)
+    lines = np.unpackbits(np.frombuffer(sections["boundary"], dtype=np.uint8))[: 64 * 64].astype(bool)
+    return float(np.mean(drawn != wanted)) + float(np.mean(lines != expected.boundary.ravel()))
+
+
+def _with_value(network, value: float):
+    """``network`` with the dragged number set to ``value`` (the flat layout: layer 1's W (6, 2) and
+    b, then layer 2's W (5, 6): row 1, col 2)."""
+    flat = np.frombuffer(flat_weights(network), dtype="<f4").copy()
+    flat[6 * 2 + 6 + 1 * 6 + 2] = value
+    return FrozenNetwork.from_flat(flat.tobytes(), network.widths, network.out_dim, network.slopes)
+
+
+def _drawn_from(sections, network, rather_than) -> bool:
+    """Whether the frame shows ``network``, told apart from the network ``rather_than``."""
+    mismatch = _mismatch(sections, network)
+    return mismatch < 0.005 and mismatch < _mismatch(sections, rather_than)
+
+
 def _messages(session):
     messages, _ = session.outbox.take(with_frame=False)
     return messages
@@ -86,7 +112,7 @@ def test_a_burst_of_edits_of_one_weight_is_drawn_once_with_the_last_value(sessio
     original = float(before.affine_layers()[1][0][1, 2])
     _messages(session)
     session.outbox.put.clear()
-    values = [round(0.01 * i - 0.2, 4) for i in range(BURST)]
+    values = [round(0.04 * i - 1.0, 4) for i in range(BURST)]
     _burst(session, values)
     _wait(lambda: len(session.history.marks()) == BURST)
     # the count of the edited network follows the redrawn frame (paused): wait for it
@@ -106,7 +132,7 @@ def test_a_burst_of_edits_of_one_weight_is_drawn_once_with_the_last_value(sessio
     assert frames[0]["step"] == step and frames[0]["exact_status"] in ("pending", "exact")
     # the picture drawn is the network holding the last value
     header, sections = decode_frame(session.outbox.put[-1])
-    assert sections["prediction"] == prediction_bytes(compute_partition(after, 64).prediction)
+    assert _drawn_from(sections, after, rather_than=_with_value(after, values[-2]))
     assert header["exact_regions"] == exact_partition(after).region_count and header["exact_step"] == step
 
     # undo, as the page does it: the value before the drag, sent as an edit, gives the network back
@@ -139,11 +165,12 @@ def test_one_edit_at_a_time_gets_its_frame_then_its_count(session):
     "pending", or already there), then the update with the count of that same network."""
     for value in (0.75, -0.5):
         session.outbox.put.clear()
+        before, _ = session.weights_snapshot()
         assert session.edit(parse_command(json.dumps({"type": "edit", **WEIGHT, "value": value}))) is None
         network, step = session.weights_snapshot()
         assert session.outbox.put, "the frame of the edited network is drawn before edit() returns"
         header, sections = decode_frame(session.outbox.put[0])
-        assert sections["prediction"] == prediction_bytes(compute_partition(network, 64).prediction)
+        assert _drawn_from(sections, network, rather_than=before)
         _wait(lambda: decode_frame(session.outbox.put[-1])[0]["exact_status"] == "exact")
         last = decode_frame(session.outbox.put[-1])[0]
         assert last["exact_regions"] == exact_partition(network).region_count and last["exact_step"] == step
