@@ -1,8 +1,10 @@
-// The network diagram: one node per hidden neuron, layer by layer, between the inputs (x, y)
-// and the outputs. Each node is a small picture of where that neuron is on over the square
+// The network diagram: one node per hidden neuron, layer by layer, between the inputs (x, y; and
+// t for a clip's network) and the outputs. Each node is a small picture of where that neuron is on over the square
 // [-1, 1]² (pre-activation > 0, shaded by its size) with its switching line in pink; edges are
 // coloured by the weight's sign (blue +, red −) and sized by its magnitude. Drawn from the
-// same network the panels show (setNet), at most a few times a second.
+// same network the panels show (setNet), at most a few times a second. A clip's network: the
+// pictures are of the slice at the moment shown, the edges (and the weights picked from them,
+// t's included) of the network itself.
 //
 // Wide or deep networks stay usable: a layer wider than MAX_SHOWN shows its first neurons and
 // "+N", only the strongest edges between two layers are drawn, and below MIN_NODE px a node
@@ -156,7 +158,8 @@ export class NetworkDiagram {
 
   /** The network on screen ({widths, outDim, negativeSlope, weights, inDim}) and a clip's moment t. */
   setNet(net, t = 0) {
-    const reshaped = !this.net || this.net.widths.join() !== net.widths.join() || this.net.outDim !== net.outDim;
+    const reshaped = !this.net || this.net.widths.join() !== net.widths.join() || this.net.outDim !== net.outDim
+      || (this.net.inDim || 2) !== (net.inDim || 2);
     this.net = net;
     this.t = t;
     if (reshaped) {
@@ -218,7 +221,7 @@ export class NetworkDiagram {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    this._drawEdges(ctx, net);
+    this._drawEdges(ctx, this.net); // the weights themselves: a clip's t column too
     this._drawThumbnails(ctx, pre);
     this._drawEnds(ctx);
     this._drawMarks();
@@ -231,8 +234,9 @@ export class NetworkDiagram {
 
   _build() {
     const { widths, outDim } = this.net;
+    const inDim = this.net.inDim || 2;
     const L = widths.length;
-    const rows = Math.max(2, outDim, ...widths.map(shownCount));
+    const rows = Math.max(inDim, outDim, ...widths.map(shownCount));
     const W = this.box.clientWidth;
     const H = this.box.clientHeight || W;
     const fitH = (H - 2 * PAD - LABEL_H) / (rows * ROW);
@@ -249,7 +253,7 @@ export class NetworkDiagram {
       const x = PAD + pitch * (i + 0.5);
       return Array.from({ length: n }, (_, j) => ({ x, y: middle + (j - (n - 1) / 2) * ROW * s }));
     };
-    const columns = [column(0, 2), ...widths.map((w, l) => column(l + 1, shownCount(w))), column(L + 1, outDim)];
+    const columns = [column(0, inDim), ...widths.map((w, l) => column(l + 1, shownCount(w))), column(L + 1, outDim)];
     const parameters = layerOffsets(this.net).reduce((sum, o) => sum + o.rows * (o.cols + 1), 0);
     const dpr = window.devicePixelRatio || 1;
     this.layout = { s, width, height, pitch, columns, dpr, G: thumbnailGrid(parameters) };
@@ -305,8 +309,15 @@ export class NetworkDiagram {
       if ((l + 1) % labelEvery === 0 || l === 0) text(columns[l + 1][0].x, height - 4, String(l + 1), "diagram-label");
     });
     const first = columns[0];
-    text(first[0].x, first[0].y - s * 0.35, "x", "diagram-label");
-    text(first[1].x, first[1].y + s * 0.35 + 8, "y", "diagram-label");
+    if (first.length === 2) {
+      text(first[0].x, first[0].y - s * 0.35, "x", "diagram-label");
+      text(first[1].x, first[1].y + s * 0.35 + 8, "y", "diagram-label");
+    } else { // x, y, t one above the other: each named on its left
+      first.forEach((p, j) => {
+        text(p.x - s * 0.18 - 6, p.y + 4, ["x", "y", "t"][j], "diagram-label");
+        svg.lastChild.setAttribute("text-anchor", "end");
+      });
+    }
     const out = columns[columns.length - 1];
     text(out[0].x, out[0].y - s * 0.35, "out", "diagram-label");
     out.forEach((p, j) => { // the outputs: their biases can be set by hand

@@ -61,7 +61,7 @@ export class ServerWeights {
     this.busy = true;
     this.last = performance.now();
     try {
-      const data = await fetchWeights(token, this.at());
+      const data = await fetchWeights(token, this.at(), { whole: true }); // a clip's: sliced at t by the diagram
       if (token !== this.token) return;
       this.shown = data.step;
       this.onNet({

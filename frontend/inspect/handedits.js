@@ -15,6 +15,7 @@ import { layersOf, netFromHash, readWeightsDocument, weightsHash } from "./weigh
 const URL_MAX_CHARS = 2048; // a link carries the weights of a small network only
 const ANSWER_WAIT_MS = 5000; // an edit not answered by then is given up on (a lost connection)
 
+const inputWords = (n) => (n === 3 ? "3 inputs (x, y, t: a clip's network)" : "2 inputs (x, y)");
 const keyOf = (e) => `${e.layer}:${e.kind}:${e.row ?? ""}:${e.col ?? ""}`;
 const $ = (id) => document.getElementById(id);
 
@@ -60,7 +61,10 @@ export class HandEdits {
     this._listen();
     fetchPresets().then((list) => { this.presets = list; this._roles(); }).catch(() => {});
     const fromLink = netFromHash(location.hash);
-    if (fromLink) this.pending = { layers: layersOf(fromLink), widths: fromLink.widths, outDim: fromLink.outDim, undo: false };
+    if (fromLink) {
+      this.pending = { layers: layersOf(fromLink), widths: fromLink.widths, outDim: fromLink.outDim, inDim: fromLink.inDim,
+                       undo: false };
+    }
   }
 
   // -- building --------------------------------------------------------------------------
@@ -387,14 +391,14 @@ export class HandEdits {
 
   async _current() {
     if (!this.token) throw new Error("no network yet");
-    const data = await fetchWeights(this.token, null);
+    const data = await fetchWeights(this.token, null, { whole: true });
     return { widths: data.widths, outDim: data.out_dim, inDim: data.in_dim, weights: Float32Array.from(data.weights), step: data.step };
   }
 
   async copy() {
     try {
       const net = await this._current();
-      const text = JSON.stringify({ widths: net.widths, out_dim: net.outDim, layers: layersOf(net) });
+      const text = JSON.stringify({ widths: net.widths, out_dim: net.outDim, in_dim: net.inDim, layers: layersOf(net) });
       this._showText(text);
       await navigator.clipboard?.writeText(text).catch(() => {});
       this.toolsNote.textContent = `Copied the weights of ${net.widths.join(",")} → ${net.outDim} (step ${net.step}).`;
@@ -457,7 +461,13 @@ export class HandEdits {
       return; // asked again when the network is known
     }
     if (this.pending !== doc) return;
-    if (widths.join() !== doc.widths.join() || net.outDim !== doc.outDim || net.inDim !== 2) {
+    if (net.inDim !== doc.inDim) { // the inputs come with the picture (a clip's t): no new network gives them
+      this.pending = null;
+      this.toolsNote.textContent = `Paste weights: they take ${inputWords(doc.inDim)}; this network takes `
+        + `${inputWords(net.inDim)}${doc.inDim === 3 ? ": open a clip first" : ": open a picture first"}`;
+      return;
+    }
+    if (widths.join() !== doc.widths.join() || net.outDim !== doc.outDim) {
       if (doc.asked) {
         this.pending = null;
         this.toolsNote.textContent = `Paste weights: they are for ${doc.widths.join(",")} → ${doc.outDim} outputs; `

@@ -34,7 +34,8 @@ export function mountInspection(store) {
     onPin: (node) => diagramLine.pin(node),
     onPick: (pick) => store.emit("weightPicked", pick), // the editor (handedits.js) opens beside it
   });
-  const serverWeights = new ServerWeights({ onNet: (net) => diagram.setNet(net), at, onError: (m) => diagram.say(m) });
+  const serverWeights = new ServerWeights({ onNet: (net) => diagram.setNet(net, store.moment()), at,
+                                            onError: (m) => diagram.say(m) });
   let runLayers = null; // the layer string of the network on screen
   let zoomTimer = null;
 

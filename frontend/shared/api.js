@@ -172,8 +172,10 @@ export function fetchNeuronLine(token, layer, neuron, at = null) {
 
 /** The network's weights for the diagram where the server draws: {step, widths, in_dim (2: a clip's
  *  network comes sliced at t), out_dim, negative_slope, weights: [...]}, at `at` (step, t). */
-export function fetchWeights(token, at = null) {
-  return getJson(sessionPath(token, "weights", atParams(at && { step: at.step, t: at.t })), "Network weights");
+export function fetchWeights(token, at = null, { whole = false } = {}) {
+  // whole: a clip's network as it is, inputs (x, y, t), not its slice at the moment t
+  const params = whole ? { ...atParams(at && { step: at.step }), whole: "true" } : atParams(at && { step: at.step, t: at.t });
+  return getJson(sessionPath(token, "weights", params), "Network weights");
 }
 
 /** The surface routes' step= (a replayed step), t= (a clip's moment) and x0, x1, y0, y1 (a zoomed

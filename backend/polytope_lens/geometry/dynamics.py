@@ -23,6 +23,10 @@ Exact count (``LiveGeometry``)
     (the headless recorder) a paused "too large" stands until the network is
     replaced (``configure``/``reset``, or a step count that goes backwards).
     The exact partition stays available on demand through the REST endpoints.
+    A frame of a network edited by hand while paused may ask for its count ``defer_exact``: the frame
+    goes out at once with ``exact_status`` "pending", and once it is sent the owner calls
+    ``start_deferred``: the count runs on that same thread of its own (cancelled by the next command as
+    above, reported through ``on_update``), so the redrawn picture never waits for the count.
     The partition of the last count is kept (``exact_surface``), a paused count's too when it has
     at most ``KEEP_MAX_REGIONS`` regions: the live origami surface (surface.py) is drawn from it,
     never computed again.
@@ -76,6 +80,7 @@ STATUS_COUNTING = "counting"  # paused: a count past the live budget is running 
 RETRY_FIRST_S = 2.0  # running: the first retry after a count that overran the live budget ...
 RETRY_MAX_S = 60.0  # ... doubling up to this
 PAUSE_PROGRESS_S = 0.5  # a paused count's progress is reported at most this often
+DEFERRED_WAIT_S = 0.1  # a deferred count waits at most this long for its frame to leave
 
 
 class _Cancelled(Exception):
@@ -218,6 +223,8 @@ class LiveGeometry:
         # (generation, step) a paused count already failed for (not retried at that step)
         self._pause_job: tuple[int, int, threading.Event] | None = None
         self._pause_progress = 0.0
+        self._pause_deferred_at: float | None = None  # a deferred count's start (pending within the live budget)
+        self._deferred: tuple | None = None  # (model, step, generation, classify): a count asked for, not started
         self._pause_failed: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._model_ref: weakref.ref | None = None
@@ -239,15 +246,18 @@ class LiveGeometry:
         self._mask: np.ndarray | None = None
 
     # -- frames ------------------------------------------------------------------
-    def frame_fields(self, trainer, partition, live: bool) -> dict:
+    def frame_fields(self, trainer, partition, live: bool, defer_exact: bool = False) -> dict:
         """Header fields for a frame of ``trainer`` whose grid partition is ``partition``.
 
         ``live``: the session is running (more frames follow soon), so slow work
         goes to the background; otherwise it is done now, within the budget.
+        ``defer_exact`` (paused, with ``pause_budget_s``): the exact count is not waited for (status
+        "pending"); ``start_deferred`` starts it on a thread of its own, ``on_update`` says when done.
         """
         model, step = trainer.model, int(trainer.step_count)
         classify = getattr(trainer, "classes", None) is not None
         now = self._clock()
+        self._deferred = None  # asked for by an earlier frame and never started: moot now
         with self._lock:
             # a frozen run (output/frozen.py) names the live model it was copied from
             generation = self._track(getattr(trainer, "source_model", model), step)
@@ -259,7 +269,8 @@ class LiveGeometry:
             fresh = self._result is not None and self._result[0] == step
             # running, a count that overran the budget is tried again after the back-off
             blocked = self._too_large and (not live or now < self._retry_at)
-            want = not (blocked or self._failed or fresh)
+            counting = self._pause_job is not None  # (of this network: any other was cancelled just above)
+            want = not (blocked or self._failed or fresh or counting)
             background = want and live and not self._in_flight and now >= self._next_exact_at
             if background:
                 self._in_flight = True
@@ -267,8 +278,11 @@ class LiveGeometry:
             snapshot = freeze(model)
             (self._executor or _shared_executor()).submit(self._compute, snapshot, step, generation, True, classify)
         elif want and not live:
-            self._compute(model, step, generation, False, classify)
-        if not live:
+            if defer_exact and self.pause_budget_s is not None:
+                self._deferred = (model, step, generation, classify)
+            else:
+                self._compute(model, step, generation, False, classify)
+        if not live and self._deferred is None:
             self._maybe_count_paused(model, step, generation, classify)
         fields = self.exact_fields(classify)
         if not live or now >= self._next_density_at:
@@ -355,31 +369,48 @@ class LiveGeometry:
         with self._lock:
             self._model_ref = None
 
+    def start_deferred(self, sent: Callable[[], bool] | None = None) -> None:
+        """Start the count a ``defer_exact`` frame asked for (call it once that frame is put out: the
+        count's thread would slow the frame down). ``sent``: whether the frame has left (the count
+        waits for it, up to DEFERRED_WAIT_S, so that it does not take the CPU the frame's way to the
+        page needs)."""
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            self._maybe_count_paused(*deferred, deferred=True, sent=sent)
+
     def cancel(self) -> None:
         """Stop a paused count in progress (a command that changes the network or its step)."""
+        self._deferred = None
         with self._lock:
             if self._pause_job is not None:
                 self._pause_job[2].set()
                 self._pause_job = None
 
-    def _maybe_count_paused(self, model, step: int, generation: int, classify: bool = False) -> None:
+    def _maybe_count_paused(self, model, step: int, generation: int, classify: bool = False,
+                            deferred: bool = False, sent: Callable[[], bool] | None = None) -> None:
+        """Start the paused count on its own thread: past the live budget, or ``deferred`` (not waited for)."""
         if self.pause_budget_s is None:
             return
         with self._lock:
             fresh = self._result is not None and self._result[0] == step
-            start = (self._too_large and not fresh and not self._failed and self._pause_job is None
+            start = ((self._too_large or deferred) and not fresh and not self._failed and self._pause_job is None
                      and self._pause_failed != (generation, step))
             if not start:
                 return
             cancel = threading.Event()
             self._pause_job = (generation, step, cancel)
             self._pause_progress = 0.0
+            self._pause_deferred_at = None if self._too_large else self._clock()
         snapshot = freeze(model)
-        threading.Thread(target=self._count_paused, args=(snapshot, step, generation, cancel, classify),
+        threading.Thread(target=self._count_paused, args=(snapshot, step, generation, cancel, classify, sent),
                          name="exact-pause", daemon=True).start()
 
     def _count_paused(self, snapshot, step: int, generation: int, cancel: threading.Event,
-                      classify: bool = False) -> None:
+                      classify: bool = False, sent: Callable[[], bool] | None = None) -> None:
+        if sent is not None:
+            until = time.monotonic() + DEFERRED_WAIT_S
+            while not sent() and time.monotonic() < until and not cancel.is_set():
+                time.sleep(0.002)
         start = time.perf_counter()
         told = [time.monotonic()]
 
@@ -391,7 +422,7 @@ class LiveGeometry:
                 told[0] = time.monotonic()
                 self._notify()
 
-        counted = None
+        counted, failed = None, False
         try:
             counted = _count(snapshot, self.pause_max_regions, time.monotonic() + self.pause_budget_s, classify,
                              progress=progress, keep_max=KEEP_MAX_REGIONS)
@@ -401,6 +432,7 @@ class LiveGeometry:
             pass
         except Exception:
             log.exception("paused exact region count failed")
+            failed = True
         seconds = time.perf_counter() - start
         with self._lock:
             if self._pause_job is None or self._pause_job[2] is not cancel:
@@ -408,6 +440,9 @@ class LiveGeometry:
             self._pause_job = None
             if counted is None:
                 self._pause_failed = (generation, step)
+                if generation == self._generation:  # a deferred count says why there is none
+                    self._failed = self._failed or failed
+                    self._too_large = self._too_large or not failed
             elif generation == self._generation and (self._result is None or step >= self._result[0]):
                 self._keep_locked(step, counted, seconds)
         self._notify()
@@ -426,7 +461,9 @@ class LiveGeometry:
         if fresh and self._too_large:
             return STATUS_EXACT  # counted past the live budget while paused
         if self._pause_job is not None:
-            return STATUS_COUNTING
+            deferred = self._pause_deferred_at
+            within = deferred is not None and self._clock() - deferred < self.budget_s
+            return STATUS_PENDING if within else STATUS_COUNTING
         if self._too_large:
             return STATUS_TOO_LARGE
         if self._failed:

@@ -61,15 +61,17 @@ class FrameProducer:
         self._target_of: tuple | None = None
         self.moments = MomentCache()
 
-    def frame(self, trainer: Trainer, resolution: int, live: bool, t: float = 0.0) -> Frame:
+    def frame(self, trainer: Trainer, resolution: int, live: bool, t: float = 0.0, defer_exact: bool = False) -> Frame:
         """Losses, partition and geometry of the trainer now (of a clip's network: of its slice at
-        ``t``); ``live`` (training runs): a very wide network on a coarser grid (``live_resolution``). Raises TrainingDiverged (from ``trainer.losses``) when the network is no longer finite."""
+        ``t``); ``live`` (training runs): a very wide network on a coarser grid (``live_resolution``);
+        ``defer_exact``: the exact count is not waited for (LiveGeometry.frame_fields). Raises
+        TrainingDiverged (from ``trainer.losses``) when the network is no longer finite."""
         losses = trainer.losses()
         seen = self.moments.at(trainer, t)  # a clip's network: its slice at t
         if live:
             resolution = live_resolution(resolution, seen.model.widths)
         partition = compute_partition(seen.model, resolution)
-        fields = self.geometry.frame_fields(seen, partition, live)
+        fields = self.geometry.frame_fields(seen, partition, live, defer_exact=defer_exact)
         step = int(trainer.step_count)
         fields.update(self.dynamics.fields(seen, partition, self.geometry.exact_patterns(step)))
         return Frame(step, losses, partition, fields, t=float(t) if seen is not trainer else 0.0)

@@ -69,6 +69,7 @@ class _Snapshot:
     config: RunConfig | None = None  # the session's run: named in downloads, carried by the JSON
     classes: list[str] | None = None  # a classifier's class colours: its documents carry decision regions
     t: float | None = None  # the moment of a clip's network (geometry/slices.py); None for a picture's
+    whole: FrozenNetwork | None = None  # a clip's network itself, inputs (x, y, t), before the slice at t
 
 
 def _take_snapshot(session: Session | None, step: int | None) -> tuple | None:
@@ -98,11 +99,11 @@ async def snapshot(token: str, registry: RegistryDep,
         raise HTTPException(404, "no such session, or it has no network yet")
     network, at = taken
     classes = await asyncio.to_thread(session.class_colors)
-    moment = None
+    moment, whole = None, None
     if network.in_dim == 3:
         moment = float(session.view.t if t is None else t)
-        network = slice_weights(network, moment)
-    return _Snapshot(network, at, network.widths, area, session.config(), classes, moment)
+        network, whole = slice_weights(network, moment), network
+    return _Snapshot(network, at, network.widths, area, session.config(), classes, moment, whole)
 
 
 SnapshotDep = Annotated[_Snapshot, Depends(snapshot)]
@@ -335,19 +336,23 @@ async def neuron_line(heavy: GeometryJobsDep, token: str, snap: SnapshotDep,
 
 
 @router.get("/weights", responses=_PROBLEMS)
-async def weights(snap: SnapshotDep):
+async def weights(snap: SnapshotDep,
+                  whole: bool = Query(False, description="a clip's network as it is, inputs (x, y, t): in_dim 3, "
+                                      "not sliced at t (what the diagram's editor and Copy weights need)")):
     """The network's weights as JSON, for the page's network diagram where the server draws the
-    panels (in client mode every update carries them). A clip's network comes sliced at ``t``: a
-    2-D network like a picture's. Refused past ``WEIGHTS_JSON_MAX`` parameters (megabytes of JSON)."""
-    layers = snap.weights.affine_layers()
+    panels (in client mode every update carries them). A clip's network comes sliced at ``t`` (a
+    2-D network like a picture's), or ``whole``. Refused past ``WEIGHTS_JSON_MAX`` parameters
+    (megabytes of JSON)."""
+    network = snap.whole if whole and snap.whole is not None else snap.weights
+    layers = network.affine_layers()
     count = sum(W.size + b.size for W, b in layers)
     if count > WEIGHTS_JSON_MAX:
         raise HTTPException(413, f"this network has {count:,} parameters; the weights are sent as JSON up to "
                                  f"{WEIGHTS_JSON_MAX:,} only (the checkpoint download holds them all)")
     flat = [v for W, b in layers for v in (*W.astype("float32").ravel().tolist(), *b.astype("float32").ravel().tolist())]
     return JSONResponse({
-        "step": snap.step, "widths": snap.widths, "in_dim": 2, "out_dim": snap.weights.out_dim,
-        **slope_fields(snap.weights), "weights": flat, **_moment_fields(snap),
+        "step": snap.step, "widths": snap.widths, "in_dim": int(network.in_dim), "out_dim": network.out_dim,
+        **slope_fields(network), "weights": flat, **({} if network is snap.whole else _moment_fields(snap)),
     }, headers={"Cache-Control": "no-store"})
 
 

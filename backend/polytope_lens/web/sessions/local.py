@@ -82,6 +82,7 @@ class _GeometryReady:
     """Internal command: a paused exact count progressed or finished; send its fields."""
 
 
+MOVIE_AFTER_FRAME_WAIT_S = 0.1  # an edit's movie frame waits at most this long for the edit's update to leave
 EDIT_WAIT_S = 30.0  # the longest ``edit`` waits for the worker (it drains commands between ~20 ms slices)
 
 
@@ -122,6 +123,8 @@ class LiveSession(Session):
         self._frame: Frame | None = None  # the last measured state: losses, grid partition, geometry
         self._next_measure_at = 0.0
         self._surface_sent: tuple | None = None  # which exact partition the last surface message was of
+        self._edit_unseen = False  # edits written, their update not yet drawn (the last of a run draws it)
+        self._waiting_answers_edit = False  # the frame last put is the update of an edit (see _draw_edited)
         self.history = WeightHistory(history_bytes)  # the network at every step sent, for replay and geometry
         self._baselines: dict[float, Baseline] = {}  # smoothing baselines of this network's points by sigma
         self._network = 0  # bumped when the network is replaced or re-initialised: older measurements are moot
@@ -307,7 +310,7 @@ class LiveSession(Session):
             if self._frame.step != self.trainer.step_count:
                 return
             self._frame.geometry.update(self.frames.geometry.exact_fields(self.trainer.classes is not None))
-        self._send_frame(remeasure=False)
+        self._send_frame(remeasure=False, answers_edit=self._waiting_answers_edit)
 
     def _handle_safely(self, command) -> None:
         if isinstance(command, _GeometryReady):
@@ -316,6 +319,7 @@ class LiveSession(Session):
         if isinstance(command, _EditCall):
             try:
                 command.refusal = self._edit_or_refusal(command.edit)
+                self._draw_edited_safely()
             finally:
                 command.done.set()
             return
@@ -328,6 +332,15 @@ class LiveSession(Session):
         except TrainingDiverged as exc:
             self._diverged(exc)
         except Exception as exc:  # keep the session alive whatever one command does
+            self._error(f"internal error: {exc}")
+        self._draw_edited_safely()
+
+    def _draw_edited_safely(self) -> None:
+        try:
+            self._draw_edited()
+        except TrainingDiverged as exc:
+            self._diverged(exc)
+        except Exception as exc:  # noqa: BLE001 - as for any command
             self._error(f"internal error: {exc}")
 
     def _handle(self, command) -> None:
@@ -384,8 +397,8 @@ class LiveSession(Session):
 
     def _edit(self, edit: Edit) -> None:
         """Write an edit by hand (worker thread): the network changes in place at its step, so what
-        was measured of it is moot; the page hears ``edited`` and gets the network at once; the
-        history marks the step and the movie gets a frame of it. Training, if running, goes on from it."""
+        was measured of it is moot; the page hears ``edited`` at once and the update of the edited
+        network follows (_draw_edited); the history marks the step. Training, if running, goes on from it."""
         written = edit.to_edit()
         self.frames.geometry.cancel()
         with self._lock:
@@ -401,12 +414,42 @@ class LiveSession(Session):
         self.history.mark(step, note)
         self.outbox.put_message(EditedMessage(step=step, layer=edit.layer, kind=edit.kind, row=edit.row, col=edit.col,
                                               value=edit.value, values=edit.values, note=note))
-        self.outbox.discard_frame()  # a waiting frame shows the network before the edit
+        self._edit_unseen = True
+
+    def _edit_next(self) -> bool:
+        """Whether the next command waiting is another edit by hand."""
+        with self._commands.mutex:  # (queue.Queue's own lock and deque: a look, nothing taken)
+            waiting = self._commands.queue[0] if self._commands.queue else None
+        return isinstance(waiting, (Edit, _EditCall))
+
+    def _draw_edited(self) -> None:
+        """The update of the network as edited (after any command): drawn once for a run of edits
+        that waited in the queue together (a slider dragged faster than frames are drawn: only its
+        latest value is drawn), so the frames keep up. Paused, the exact count of the edited network
+        is not waited for: the frame says "pending" and a second update of the same step brings the
+        count (LiveGeometry, ``defer_exact``).
+
+        A waiting frame of training shows the network before the edit: dropped. The update of the
+        edit before this run is kept (it is on its way to a client that sent this edit on hearing
+        ``edited``, before that update arrived): dropping it would leave a dragged slider without a
+        single frame until it stops."""
+        if not self._edit_unseen or self.trainer is None or self._edit_next():
+            return
+        self._edit_unseen = False
+        if not self._waiting_answers_edit:
+            self.outbox.discard_frame()
+        step = int(self.trainer.step_count)
         recorded = len(self.movie.frames)
-        self._send_frame(remeasure=True, measure_now=True)
-        # not due: recorded anyway, at most every min_interval_s (a slider dragged sends many edits)
+        self._send_frame(remeasure=True, measure_now=True, answers_edit=True)
+        # not due: recorded anyway, at most every min_interval_s, and not while the next edit waits
+        # (a dragged slider: its last value is recorded); once the frame has left, so that drawing
+        # the movie's picture does not take the CPU the frame's way to the page needs
         if len(self.movie.frames) == recorded and time.monotonic() - self.movie.last_time >= self.movie.min_interval_s:
-            self._record_edit(step)
+            until = time.monotonic() + MOVIE_AFTER_FRAME_WAIT_S
+            while self.outbox.frame_pending() and self._commands.empty() and time.monotonic() < until:
+                time.sleep(0.002)
+            if not self._edit_next():
+                self._record_edit(step)
 
     def _record_edit(self, step: int) -> None:
         """The movie shows every edit, due or not: a frame of the edited network at its step."""
@@ -538,10 +581,11 @@ class LiveSession(Session):
         (t0, s0), (t1, s1) = self._rate_window[0], self._rate_window[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
-    def _send_frame(self, remeasure: bool = True, measure_now: bool = False) -> None:
+    def _send_frame(self, remeasure: bool = True, measure_now: bool = False, answers_edit: bool = False) -> None:
         """Send the network's state to the page (pictures, or the weights for the page to draw),
         keep it in the history and the movie; schedule the next one. ``measure_now``: measured on
-        this thread even while running (the network just changed by hand: its count is wanted now)."""
+        this thread even while running (the network just changed by hand: its count is wanted now).
+        ``answers_edit``: the update of an edit by hand (paused: its exact count follows, not waited for)."""
         if self.trainer is None or not self.visible:
             return
         start = time.perf_counter()
@@ -561,7 +605,8 @@ class LiveSession(Session):
                         self._next_measure_at = max(self._next_measure_at + MEASURE_INTERVAL_S, start)
                 elif remeasure:  # paused, server-drawn, the first frame, or a clip's moment moved
                     with self._measurer.lock:
-                        self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
+                        self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t,
+                                                        defer_exact=answers_edit and not live)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
                 frame = self._frame
         except TrainingDiverged as exc:
@@ -592,6 +637,9 @@ class LiveSession(Session):
         else:
             update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
+        self._waiting_answers_edit = answers_edit
+        # an edited network's exact count, once its picture has left (taken by the websocket)
+        self.frames.geometry.start_deferred(sent=lambda outbox=self.outbox: not outbox.frame_pending())
         self._send_surface()
         if frame.step == step and self.movie.due(step):
             with self._lock:
