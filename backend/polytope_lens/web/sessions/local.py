@@ -40,7 +40,8 @@ from ...core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ...geometry.dynamics import LiveGeometry
 from ...core.network import FrozenNetwork
 from ...output.clipmovie import frozen_copy
-from ...output.frames import Frame, FrameProducer
+from ...geometry.grid import compute_partition
+from ...output.frames import Frame, FrameProducer, live_resolution
 from ...output.frozen import FrozenRun
 from ...output.movie import MovieRecorder, movie_partition
 from ...core.handedits import EditRefused
@@ -548,18 +549,23 @@ class LiveSession(Session):
         trainer = self.trainer
         client = self.view.render == "client"
         live = self.state == "running"
+        drawn = None  # a server-drawn live update's own grid partition (its measured fields may be older)
         try:
             with self._lock:
                 network = trainer.model.freeze()
                 step = int(trainer.step_count)
                 moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
-                if remeasure and client and live and self._frame is not None and not moved and not measure_now:
-                    if start >= self._next_measure_at:  # measured beside training
-                        self._measurer.hand(self._network, self.frames, FrozenRun.of(trainer), self.view)
+                beside = (remeasure and live and self._frame is not None and not moved and not measure_now
+                          and (client or trainer.target.frame_count == 1))
+                if beside:  # measured beside training
+                    if not client:  # the picture is of this step; a clip's slice needs the frame producer
+                        drawn = compute_partition(trainer.model, live_resolution(self.view.resolution, trainer.model.widths))
+                    if start >= self._next_measure_at:
+                        self._measurer.hand(self._network, self.frames, FrozenRun.of(trainer), self.view, partition=drawn)
                         # due every interval on the clock, not after it: updates arrive every ~20 ms
                         # and waiting for the next one after an interval would stretch each by that
                         self._next_measure_at = max(self._next_measure_at + MEASURE_INTERVAL_S, start)
-                elif remeasure:  # paused, server-drawn, the first frame, or a clip's moment moved
+                elif remeasure:  # paused, the first frame, an edit, or a clip's moment moved
                     with self._measurer.lock:
                         self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t)
                     self._next_measure_at = start + MEASURE_INTERVAL_S
@@ -585,12 +591,13 @@ class LiveSession(Session):
             header["classes"] = trainer.classes.css_colors()
         if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
             header.update(t=frame.t, frames=trainer.target.frame_count)
+        picture = drawn or frame.partition
         if client:
             update = weights_frame(header, network)
         elif trainer.classes is not None:
-            update = class_frame(frame.partition, trainer.classes.colors, header, fill_regions=self.view.fill_regions)
+            update = class_frame(picture, trainer.classes.colors, header, fill_regions=self.view.fill_regions)
         else:
-            update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
+            update = partition_frame(picture, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
         self._send_surface()
         if frame.step == step and self.movie.due(step):
