@@ -12,7 +12,11 @@ frame is not drawn while the previous one is still waiting for the client
 (latest-wins), and a hidden view draws nothing. When the page draws (view.render
 "client"), an update is only the weights, paced by max_fps alone, and while
 running the measurements it carries (losses, grid count, geometry, movie frames)
-are taken every MEASURE_INTERVAL_S from a frozen copy on a measuring thread.
+are taken every MEASURE_INTERVAL_S from a frozen copy on a measuring thread. When
+the server draws, a running update is the picture of its own step's grid partition
+(the live grid: output/frames.py live_resolution), and that partition is measured on
+the same thread every MEASURE_INTERVAL_S: drawing is then only the partition, so a
+very wide network (one layer of 1,024) still updates several times a second.
 
 This class is the session itself, wherever it runs: as a thread of the server's process
 (Engine.THREAD, and tests), in a process of its own (process.py, the default) or in a Ray actor
