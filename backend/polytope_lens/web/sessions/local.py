@@ -14,8 +14,8 @@ frame is not drawn while the previous one is still waiting for the client
 running the measurements it carries (losses, grid count, geometry, movie frames)
 are taken every MEASURE_INTERVAL_S from a frozen copy on a measuring thread. When
 the server draws, a running update is the picture of its own step's grid partition
-(the live grid: output/frames.py live_resolution), and that partition is measured on
-the same thread every MEASURE_INTERVAL_S: drawing is then only the partition, so a
+(the live grid: output/frames.py live_resolution), and every MEASURE_INTERVAL_S that
+very partition is measured on the measuring thread: drawing is then only the partition, so a
 very wide network (one layer of 1,024) still updates several times a second.
 
 This class is the session itself, wherever it runs: as a thread of the server's process
@@ -595,7 +595,7 @@ class LiveSession(Session):
             header["classes"] = trainer.classes.css_colors()
         if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
             header.update(t=frame.t, frames=trainer.target.frame_count)
-        picture = drawn or frame.partition
+        picture = drawn if drawn is not None else frame.partition
         if client:
             update = weights_frame(header, network)
         elif trainer.classes is not None:
