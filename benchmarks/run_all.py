@@ -19,6 +19,8 @@ Rows (each measured in this one run, the two sides of a ratio close together in 
  10. networks from files: an ONNX file opened to its first panel, the plane view of a 64-input network (networks.py)
  11. the notebook widget: lens.update's cost per sent update and to a training loop, in a real kernel
      (notebook_update.py)
+ 12. every ready experiment live with the server drawing: updates/s against 2/s, training vs a bare loop
+     (live_updates.py)
 Progress goes to stderr; the table to stdout (--json FILE also writes every figure).
 """
 
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import exact_partition  # noqa: E402
 import frames  # noqa: E402
 import live  # noqa: E402
+import live_updates  # noqa: E402
 import networks  # noqa: E402
 import notebook_update  # noqa: E402
 import sweeps  # noqa: E402
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         log("  skipped: the notebook packages are not installed (pip install 'polytope-lens[notebook]' nbclient ipykernel)")
         results["notebook"] = None
 
+    log("12. every ready experiment live, the server drawing (updates/s, target 2/s)")
+    ready = ["lazy", "post-14x6"] if quick else [p.id for p in live_updates.PRESETS]
+    results["ready_live"] = live_updates.run(ready, seconds=3.0 if quick else 8.0, bare_seconds=2.0 if quick else 3.0, log=log)
+
     log("5. exact partition")
     cases = exact_partition.CASES[:1] if quick else exact_partition.CASES
     results["exact"] = exact_partition.run(cases, runs=3 if quick else 5, log=log)
@@ -209,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                      fmt_s(e["exact_s"]), fmt_s(e["grid_s"]), f"{e['grid_s'] / e['exact_s']:.1f}x",
                      f"<= {fmt_s(e['target_s'])}", yes(e["exact_s"] <= e["target_s"])))
     rows.extend(networks.rows(results["networks"], fmt_s))
+    rows.extend(live_updates.rows(results["ready_live"], fmt_s))
 
     print(f"Polytope Lens benchmarks, {results['date']}, {results['machine']}{' (--quick)' if quick else ''}")
     print(table(rows))

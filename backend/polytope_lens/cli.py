@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from pydantic import ValidationError
 
+from .core.allocator import keep_freed_buffers
 from .core.presets import PRESETS_BY_ID, get_preset
 from .core.samples import sample_path
 from .core.settings import (
@@ -638,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help or an argparse error: return its code so main() is testable
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    keep_freed_buffers()  # training and serving: a wide layer's step reuses its activations' pages
     try:
         return args.func(args)
     except UsageError as exc:

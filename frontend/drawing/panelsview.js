@@ -126,8 +126,21 @@ export function mountPanels(store) {
     panels.setPoints(clip.pointsNow());
   });
 
+  /** Says so when a server picture comes from a coarser grid than the view's (a very wide network
+   *  while it trains: output/frames.py live_resolution); pictures the page draws are at its own. */
+  function showLiveGrid(frame) {
+    const note = $("live-grid-note");
+    const R = frame.net ? null : frame.header.resolution;
+    const wanted = store.get("settings").resolution;
+    const coarse = Number.isInteger(R) && Number.isInteger(wanted) && R < wanted;
+    note.hidden = !coarse;
+    const text = coarse ? `Live grid ${R}² · ${wanted}² when paused` : "";
+    if (note.textContent !== text) note.textContent = text;
+  }
+
   store.on("frame", (frame) => {
     const renderer = store.get("renderer");
+    showLiveGrid(frame);
     if (!frame.net) panels.setFrame(frame);
     else if (renderer && renderer.mode === "client" && drawer.gpu && drawer.gpu.fits(frame.net)) {
       timeline.add(frame.net); // kept; on screen unless an earlier step is replayed

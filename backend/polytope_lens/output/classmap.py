@@ -34,10 +34,11 @@ def softmax_confidence(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return winner, prob
 
 
-def class_map_rgb(scores: np.ndarray, colors) -> np.ndarray:
-    """uint8 (R, R, 3): the winner's colour, mixed with white by the confidence."""
+def class_map_rgb(scores: np.ndarray, colors, confidence: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """uint8 (R, R, 3): the winner's colour, mixed with white by the confidence (``confidence``:
+    ``softmax_confidence(scores)`` when the caller has it already)."""
     K = scores.shape[2]
-    winner, prob = softmax_confidence(scores)
+    winner, prob = confidence if confidence is not None else softmax_confidence(scores)
     palette = np.asarray(colors, dtype=np.float64)
     t = np.clip((prob - 1.0 / K) / (1.0 - 1.0 / K), 0.0, 1.0)
     share = (LIGHTEST + (1.0 - LIGHTEST) * t)[..., None]

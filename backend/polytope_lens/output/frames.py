@@ -28,8 +28,11 @@ from .render import FrameInfo, render_frame, target_rgb
 # boundary is evaluated through every layer): one layer of 1,024, or 40 layers of 20, at 512^2 take
 # a second or more, and the view would update once every few seconds. While running, such a network
 # is seen on a grid halved until R^2 x hidden neurons is within this work (the frame says its
-# resolution); paused, at the view's own.
-LIVE_WORK = 512 * 512 * 300
+# resolution); paused, at the view's own. 150 neurons at 512^2 keeps every ready experiment at two
+# updates a second or more on a 2-core machine (benchmarks/live_updates.py; TRAIN_PER_DRAW in
+# web/sessions/local.py): the 14x6s, the bottleneck and 10x8 stay at 512^2, one layer of 276 is seen
+# at 256^2, one layer of 1,024 and 20x40 at 128^2.
+LIVE_WORK = 512 * 512 * 150
 LIVE_MIN_RESOLUTION = 128
 
 
@@ -61,16 +64,20 @@ class FrameProducer:
         self._target_of: tuple | None = None
         self.moments = MomentCache()
 
-    def frame(self, trainer: Trainer, resolution: int, live: bool, t: float = 0.0, defer_exact: bool = False) -> Frame:
+    def frame(self, trainer: Trainer, resolution: int, live: bool, t: float = 0.0,
+              partition: GridPartition | None = None, defer_exact: bool = False) -> Frame:
         """Losses, partition and geometry of the trainer now (of a clip's network: of its slice at
-        ``t``); ``live`` (training runs): a very wide network on a coarser grid (``live_resolution``);
-        ``defer_exact``: the exact count is not waited for (LiveGeometry.frame_fields). Raises
-        TrainingDiverged (from ``trainer.losses``) when the network is no longer finite."""
+        ``t``); ``live`` (training runs): a very wide network on a coarser grid (``live_resolution``).
+        ``partition``: the grid partition of this very network, already computed (a live server-drawn
+        update's: measured, not computed twice). ``defer_exact``: the exact count is not waited for
+        (LiveGeometry.frame_fields). Raises TrainingDiverged (from ``trainer.losses``) when the network
+        is no longer finite."""
         losses = trainer.losses()
         seen = self.moments.at(trainer, t)  # a clip's network: its slice at t
         if live:
             resolution = live_resolution(resolution, seen.model.widths)
-        partition = compute_partition(seen.model, resolution)
+        if partition is None or partition.resolution != resolution:
+            partition = compute_partition(seen.model, resolution)
         fields = self.geometry.frame_fields(seen, partition, live, defer_exact=defer_exact)
         step = int(trainer.step_count)
         fields.update(self.dynamics.fields(seen, partition, self.geometry.exact_patterns(step)))

@@ -55,7 +55,9 @@ def partition_frame(partition: GridPartition, header: dict, fill_regions: bool =
         "channels": int(partition.prediction.shape[2]),
         "regions": partition.region_count,
     }
-    return encode_frame({**header, **meta}, sections)
+    # a header's own count wins: a live update's measured fields (its regions too) may be of an
+    # earlier step than its picture (measured_step)
+    return encode_frame({**meta, **header}, sections)
 
 
 def class_frame(partition: GridPartition, colors, header: dict, fill_regions: bool = False) -> bytes:
@@ -63,9 +65,10 @@ def class_frame(partition: GridPartition, colors, header: dict, fill_regions: bo
     colour (output/classmap.py: the winner's colour shaded by confidence, 3 channels), ``boundary``
     the region boundaries, ``decision`` the decision boundary's pixels (its heavier line), and the
     optional region colours."""
-    winner, _ = softmax_confidence(partition.prediction)
+    confidence = softmax_confidence(partition.prediction)  # once: the class map and the decision boundary
+    winner, _ = confidence
     sections = [
-        ("prediction", class_map_rgb(partition.prediction, colors).tobytes()),
+        ("prediction", class_map_rgb(partition.prediction, colors, confidence).tobytes()),
         ("boundary", boundary_bytes(partition.boundary)),
         ("lines", boundary_bytes(boundary_lines(partition))),
         ("decision", boundary_bytes(decision_mask(winner))),
@@ -73,7 +76,7 @@ def class_frame(partition: GridPartition, colors, header: dict, fill_regions: bo
     if fill_regions:
         sections.append(("regions", partition.color_image().tobytes()))
     meta = {"resolution": partition.resolution, "channels": 3, "regions": partition.region_count}
-    return encode_frame({**header, **meta}, sections)
+    return encode_frame({**meta, **header}, sections)  # the header's measured count wins (partition_frame)
 
 
 def weights_frame(header: dict, network: Network) -> bytes:

@@ -12,7 +12,11 @@ frame is not drawn while the previous one is still waiting for the client
 (latest-wins), and a hidden view draws nothing. When the page draws (view.render
 "client"), an update is only the weights, paced by max_fps alone, and while
 running the measurements it carries (losses, grid count, geometry, movie frames)
-are taken every MEASURE_INTERVAL_S from a frozen copy on a measuring thread.
+are taken every MEASURE_INTERVAL_S from a frozen copy on a measuring thread. When
+the server draws, a running update is the picture of its own step's grid partition
+(the live grid: output/frames.py live_resolution), and every MEASURE_INTERVAL_S that
+very partition is measured on the measuring thread: drawing is then only the partition, so a
+very wide network (one layer of 1,024) still updates several times a second.
 
 This class is the session itself, wherever it runs: as a thread of the server's process
 (Engine.THREAD, and tests), in a process of its own (process.py, the default) or in a Ray actor
@@ -40,7 +44,8 @@ from ...core.history import DEFAULT_HISTORY_BYTES, WeightHistory
 from ...geometry.dynamics import LiveGeometry
 from ...core.network import FrozenNetwork
 from ...output.clipmovie import frozen_copy
-from ...output.frames import Frame, FrameProducer
+from ...geometry.grid import compute_partition
+from ...output.frames import Frame, FrameProducer, live_resolution
 from ...output.frozen import FrozenRun
 from ...output.movie import MovieRecorder, movie_partition
 from ...core.handedits import EditRefused
@@ -592,18 +597,23 @@ class LiveSession(Session):
         trainer = self.trainer
         client = self.view.render == "client"
         live = self.state == "running"
+        drawn = None  # a server-drawn live update's own grid partition (its measured fields may be older)
         try:
             with self._lock:
                 network = trainer.model.freeze()
                 step = int(trainer.step_count)
                 moved = self._frame is not None and self._frame.t != self.view.t and trainer.target.frame_count > 1
-                if remeasure and client and live and self._frame is not None and not moved and not measure_now:
-                    if start >= self._next_measure_at:  # measured beside training
-                        self._measurer.hand(self._network, self.frames, FrozenRun.of(trainer), self.view)
+                beside = (remeasure and live and self._frame is not None and not moved and not measure_now
+                          and (client or trainer.target.frame_count == 1))
+                if beside:  # measured beside training
+                    if not client:  # the picture is of this step; a clip's slice needs the frame producer
+                        drawn = compute_partition(trainer.model, live_resolution(self.view.resolution, trainer.model.widths))
+                    if start >= self._next_measure_at:
+                        self._measurer.hand(self._network, self.frames, FrozenRun.of(trainer), self.view, partition=drawn)
                         # due every interval on the clock, not after it: updates arrive every ~20 ms
                         # and waiting for the next one after an interval would stretch each by that
                         self._next_measure_at = max(self._next_measure_at + MEASURE_INTERVAL_S, start)
-                elif remeasure:  # paused, server-drawn, the first frame, or a clip's moment moved
+                elif remeasure:  # paused, the first frame, an edit, or a clip's moment moved
                     with self._measurer.lock:
                         self._frame = self.frames.frame(trainer, self.view.resolution, live=live, t=self.view.t,
                                                         defer_exact=answers_edit and not live)
@@ -630,12 +640,13 @@ class LiveSession(Session):
             header["classes"] = trainer.classes.css_colors()
         if trainer.target.frame_count > 1:  # a clip: the moment the measured fields describe
             header.update(t=frame.t, frames=trainer.target.frame_count)
+        picture = drawn if drawn is not None else frame.partition
         if client:
             update = weights_frame(header, network)
         elif trainer.classes is not None:
-            update = class_frame(frame.partition, trainer.classes.colors, header, fill_regions=self.view.fill_regions)
+            update = class_frame(picture, trainer.classes.colors, header, fill_regions=self.view.fill_regions)
         else:
-            update = partition_frame(frame.partition, header, fill_regions=self.view.fill_regions)
+            update = partition_frame(picture, header, fill_regions=self.view.fill_regions)
         self.outbox.put_frame(update)
         self._waiting_answers_edit = answers_edit
         # an edited network's exact count, once its picture has left (taken by the websocket)

@@ -17,6 +17,7 @@ from typing import Callable
 from PIL import Image
 
 from ...core.settings import ViewSettings
+from ...geometry.grid import GridPartition
 from ...output.frames import Frame, FrameProducer
 from ...output.movie import movie_partition
 from ...output.recording import FrozenRun
@@ -46,16 +47,18 @@ class Measurer:
         self.lock = threading.Lock()
         self._movie_due = movie_due
         self._deliver = deliver
-        self._slot: tuple[int, FrameProducer, FrozenRun, ViewSettings] | None = None
+        self._slot: tuple[int, FrameProducer, FrozenRun, ViewSettings, GridPartition | None] | None = None
         self._wake = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def hand(self, network: int, frames: FrameProducer, run: FrozenRun, view: ViewSettings) -> None:
-        """Measure ``run`` next (with ``frames``, for ``view``), in place of any copy still waiting."""
+    def hand(self, network: int, frames: FrameProducer, run: FrozenRun, view: ViewSettings,
+             partition: GridPartition | None = None) -> None:
+        """Measure ``run`` next (with ``frames``, for ``view``), in place of any copy still waiting;
+        ``partition``: its live grid partition when already computed (a server-drawn update's)."""
         with self._wake:
-            self._slot = (network, frames, run, view)
+            self._slot = (network, frames, run, view, partition)
             self._wake.notify()
 
     def close(self) -> None:
@@ -80,11 +83,11 @@ class Measurer:
                     self._wake.wait()
                 if self._closed:
                     return
-                (network, frames, run, view), self._slot = self._slot, None
+                (network, frames, run, view, partition), self._slot = self._slot, None
             started = time.perf_counter()
             try:
                 with self.lock:
-                    frame = frames.frame(run, view.resolution, live=True, t=view.t)
+                    frame = frames.frame(run, view.resolution, live=True, t=view.t, partition=partition)
                     picture = None
                     if self._movie_due(frame.step):  # the movie's frames are small: drawn from a subsampled grid
                         picture = frames.picture(run, frame, view, partition=movie_partition(frame.partition))
