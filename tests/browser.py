@@ -355,15 +355,17 @@ def take_screenshots(out_dir: Path, seconds: float = 10.0, render: str = "client
             page.screenshot(path=str(diagram), clip={"x": panels["x"] - 8, "y": panels["y"] - 8,
                                                      "width": panels["width"] + 16, "height": panels["height"] + 16})
             page.locator("[data-testid=network-diagram] .diagram-node.pinned").click()  # unpinned
+            if page.get_by_test_id("weight-close").is_visible():
+                page.get_by_test_id("weight-close").click()
             box = page.get_by_test_id("panel-partition").bounding_box()
             page.mouse.click(box["x"] + 0.63 * box["width"], box["y"] + 0.31 * box["height"])
             page.wait_for_function("() => document.querySelector('[data-testid=inspector]').dataset.state === 'ready'")
-            # the card's top just below the sticky top bar, which would otherwise cover part of it
+            # the inspector's card, its top just below the sticky top bar (which would cover part of it)
             page.evaluate("""() => { const bar = document.querySelector('.topbar').getBoundingClientRect().height;
-                const card = document.querySelector('.geometry').getBoundingClientRect();
+                const card = document.querySelector('[data-testid=inspector]').getBoundingClientRect();
                 window.scrollBy(0, card.top - bar - 8); }""")
             page.wait_for_timeout(500)
-            card = page.locator(".geometry").bounding_box()
+            card = page.get_by_test_id("inspector").bounding_box()
             page.screenshot(path=str(inspected), clip={"x": card["x"], "y": card["y"], "width": card["width"],
                                                        "height": min(card["height"], 900 - card["y"])})
             page.close()
