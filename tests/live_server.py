@@ -349,3 +349,56 @@ def client_frame(text: str) -> bytes:
     else:
         head += bytes([0x80 | 126]) + struct.pack(">H", len(data))
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+# -- a network that can fail -------------------------------------------------------------
+class CuttableRelay:
+    """A TCP relay to ``port`` on this machine whose connections a test cuts at once (``cut``),
+    as a network blip does: both ends see their connection reset, no websocket close frame."""
+
+    def __init__(self, port: int):
+        self._target = port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="relay-accept", daemon=True).start()
+
+    def __enter__(self) -> "CuttableRelay":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._listener.close()
+        self.cut()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self._listener.accept()
+                far = socket.create_connection(("127.0.0.1", self._target))
+            except OSError:
+                return
+            with self._lock:
+                self._open += [near, far]
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(a, b), name="relay-pump", daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def cut(self) -> int:
+        """Reset every connection open now; returns how many were cut."""
+        with self._lock:
+            cut, self._open = self._open, []
+        for sock in cut:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        return len(cut) // 2

@@ -358,6 +358,53 @@ def test_loss_chart_has_data_after_training(open_app, render):
 
 
 @pytest.mark.parametrize("render", RENDERS)
+def test_a_dropped_connection_takes_the_same_run_back(browser, server, render):
+    """A network blip (or a page stalled past the server's pings) drops the socket: the page reconnects
+    with its session's token and the run goes on where it was, charts, timeline and all."""
+    from live_server import CuttableRelay
+
+    with CuttableRelay(server.port) as relay:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(WAIT)
+        try:
+            page = context.new_page()
+            page.log = PageLog().attach(page)
+            page.goto(f"{relay.url}/?{render_query(render)}")
+            wait_ready(page)
+            start(page)
+            wait_number(page, "step-counter", ">", 100)
+            page.evaluate(
+                """() => {
+                  const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+                  const seen = (window.__seen = {steps: [], states: []});
+                  window.__record = setInterval(() => {
+                    seen.steps.push(Number(q("step-counter").textContent));
+                    seen.states.push(q("connection-status").dataset.state);
+                  }, 10);
+                }"""
+            )
+            at_cut = int(text_of(page, "step-counter"))
+            assert relay.cut() >= 1
+            expect(by(page, "restart-notice")).to_contain_text(re.compile(r"reconnected.*went on", re.I))
+            expect(by(page, "connection-status")).to_have_attribute("data-state", "open")
+            expect_state(page, "running")
+            wait_number(page, "step-counter", ">", at_cut + 100)
+            seen = page.evaluate("() => { clearInterval(window.__record); return window.__seen; }")
+            assert "reconnecting" in seen["states"], "the socket did drop"
+            assert min(seen["steps"]) >= at_cut, "the run went on: no new network from step 0"
+            if render == "client":  # the page keeps the networks it drew (server frames keep no timeline)
+                title = by(page, "timeline-step").get_attribute("title")
+                assert int(re.match(r"(\d+) steps? kept", title).group(1)) > 10, "the timeline kept its steps"
+            expect_renderer(page, render)
+            pause(page)
+            expect_state(page, "paused")
+            # Network errors (the cut connections) are expected here.
+            assert all("WebSocket" in e or "Failed to" in e for e in page.log.errors(network_ok=False))
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize("render", RENDERS)
 def test_reconnects_after_a_server_restart(open_app, server, render):
     page = open_app(render_query(render))
     start(page)
@@ -452,6 +499,8 @@ EXPECTED_TRANSITIONS = [
     # (state, event, next state, commands)
     ("offline", "connected", "configuring", ["configure"]),
     ("interrupted", "connected", "configuringToRun", ["configure"]),
+    ("offline", "resumed", "paused", ["pause"]),  # the session taken back after a dropped socket
+    ("interrupted", "resumed", "running", ["start"]),
     ("offline", "userStart", "interrupted", []),
     ("interrupted", "userPause", "offline", []),
     ("running", "disconnected", "interrupted", []),
@@ -517,7 +566,10 @@ def test_run_control_transition_table(open_app):
         assert t["next"] in states and set(t["send"]) <= commands, key
         # Offline nothing is sent; a lost connection sends nothing and ends in an offline state.
         if state in ("offline", "interrupted"):
-            assert t["send"] == ([] if event != "connected" else ["configure"]), key
+            on_connecting = {"connected": ["configure"], "resumed": ["pause" if state == "offline" else "start"]}
+            assert t["send"] == on_connecting.get(event, []), key
+        if event == "resumed" and state not in ("offline", "interrupted"):
+            assert t == {"next": state, "send": []}, key  # only a connection's first message says it
         if event == "disconnected":
             assert t["next"] in ("offline", "interrupted") and t["send"] == [], key
         # Training starts only on entering "running"; a configure always leads to "configuring*".

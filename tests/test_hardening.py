@@ -52,6 +52,7 @@ def server(data_dir):
         send_timeout_s=1.0,  # a reader that stalls is dropped by the send timeout ...
         ping_interval_s=1.0,  # ... well before a silent peer is dropped by the pings
         ping_timeout_s=4.0,
+        resume_grace_s=0,  # a dropped session ends at once here; test_resume.py covers keeping it for its page
         store_limits=StoreLimits(max_uploads=4),
     ) as url:
         url.data_dir = data_dir

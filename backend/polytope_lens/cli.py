@@ -552,6 +552,8 @@ def add_serve_parser(subparsers) -> None:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="another browser origin allowed to open the websocket and upload pictures, e.g. https://example.org (repeatable; * allows any)")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME", help="another host name or address the server answers to (the Host header), e.g. lens.example.org or 192.168.1.20 (repeatable; * answers any: DNS rebinding then reaches it)")
     p.add_argument("--send-timeout", type=_positive_float, default=10.0, help="seconds a client may take to accept a message before it is dropped")
+    p.add_argument("--resume-grace", type=_positive_float, default=60.0,
+                   help="seconds a session whose connection dropped goes on, waiting for its page to reconnect")
     p.add_argument("--live-memory-mb", type=_non_negative_int, default=2048, help="memory all live sessions together may take, in MiB (estimated per configure; 0: no limit)")
 
     conn = p.add_argument_group("connections")
@@ -595,6 +597,7 @@ def cmd_serve(args) -> int:
         store_limits=StoreLimits(max_uploads=args.max_uploads),
         device=args.device,
         send_timeout_s=args.send_timeout,
+        resume_grace_s=args.resume_grace,
         allowed_origins=tuple(args.allow_origin),
         allowed_hosts=tuple(args.allow_host),
         live_memory_bytes=args.live_memory_mb * 1024 * 1024 or None,

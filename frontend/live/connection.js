@@ -111,12 +111,13 @@ function checkSections(header, sections) {
 }
 
 /**
- * handlers: onOpen(isReconnect), onClose(wasOpen), onMessage(obj), onFrame(frame: a frame or a surface),
+ * `url`: the socket's address, or a function giving it at each (re)connection.
+ * handlers: onOpen(isReconnect), onClose(wasOpen, code), onMessage(obj), onFrame(frame: a frame or a surface),
  * onStateChange("connecting" | "open" | "reconnecting").
  */
 export class Connection {
   constructor(url, handlers = {}) {
-    this.url = url;
+    this.url = typeof url === "function" ? url : () => url;
     this.handlers = handlers;
     this.ws = null;
     this.attempt = 0;
@@ -136,7 +137,7 @@ export class Connection {
     this.timer = null;
     let ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(this.url());
     } catch (err) {
       console.warn("websocket could not be created:", err);
       this._scheduleReconnect();
@@ -180,10 +181,10 @@ export class Connection {
     });
     // "error" is always followed by "close"; reconnecting is handled there.
     ws.addEventListener("error", () => {});
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (ws !== this.ws) return;
       this.ws = null;
-      this._call("onClose", opened);
+      this._call("onClose", opened, event.code);
       if (!this.closedByUs) this._scheduleReconnect();
     });
   }

@@ -29,6 +29,10 @@ const REASONS = {
 
 // A status's state, as an event of the run control ("idle" only comes before any network).
 const SERVER_EVENTS = { paused: "serverPaused", running: "serverRunning", diverged: "serverDiverged" };
+// Run states whose network the server holds as the page shows it: after a dropped socket the page
+// asks for that session back (/ws?resume=TOKEN) instead of building a new network.
+const RESUMABLE = new Set(["paused", "running", "diverged"]);
+const TAKEN_OVER = 4001; // the server's close code: the session went on to a newer socket
 
 export class LiveRun {
   /** Listens to the store's "command" events: start, pause, step (with n), reset. */
@@ -45,9 +49,12 @@ export class LiveRun {
     this.errorSeq = -1;
     this.renderSent = null; // the render mode the server was last told
     this.choosing = false; // a configure is deciding who draws: it sends the view itself
-    this.connection = new Connection(websocketUrl(), {
+    this.lastToken = null; // the session of the last status, which a reconnect asks for back ...
+    this.resumable = false; // ... when the server holds its network as the page shows it
+    this.greeting = null; // set on open: the connection's first message says whether it resumed
+    this.connection = new Connection(() => this.socketUrl(), {
       onOpen: (isReconnect) => this.onOpen(isReconnect),
-      onClose: () => this.onClose(),
+      onClose: (wasOpen, code) => this.onClose(code),
       onMessage: (msg) => this.onMessage(msg),
       onFrame: (frame) => (frame.surface ? store.emit("surface", frame.surface, frame.receivedAt) : store.emit("frame", frame)),
       onStateChange: (state) => store.set({ connection: state }),
@@ -56,6 +63,7 @@ export class LiveRun {
     store.subscribe("settings", (now, before) => this.settingsChanged(changedSettings(now, before)));
     // A network opened from a file (or closed): a new network, with the debounce of any network edit.
     store.subscribe("network", (net) => {
+      if (!this.connection.isOpen) this.resumable = false;
       this.pendingReasons.add(net ? `opened ${net.name}` : "the opened network closed");
       clearTimeout(this.configureTimer);
       this.configureTimer = setTimeout(() => this.flushConfigure(), CONFIGURE_DEBOUNCE_MS);
@@ -78,6 +86,8 @@ export class LiveRun {
 
   settingsChanged(changed) {
     const kinds = new Set(changed.map((name) => this.table.kindOf(name)));
+    // Edited while offline: the configure on connecting carries them, so the old session is not resumed.
+    if (!this.connection.isOpen && (kinds.has("network") || kinds.has("training"))) this.resumable = false;
     const settings = this.store.get("settings");
     for (const name of changed) {
       const kind = this.table.kindOf(name);
@@ -210,15 +220,38 @@ export class LiveRun {
 
   // -- the connection ----------------------------------------------------------------------
 
+  /** The socket's address: with the last session's token when the page means to take it back. */
+  socketUrl() {
+    const url = websocketUrl();
+    return this.resumable && this.lastToken ? `${url}?resume=${encodeURIComponent(this.lastToken)}` : url;
+  }
+
   onOpen(isReconnect) {
     this.store.banner.clear("connection");
     this.store.emit("connected");
     this.sendView();
+    this.greeting = { isReconnect }; // onMessage: the first message says whether the run went on
+  }
+
+  /** The first message of a connection: "resumed" (the run went on while the socket was down) or a new
+   *  session's status (the network is built from the page's settings). */
+  greeted(msg) {
+    const { isReconnect } = this.greeting;
+    this.greeting = null;
+    if (msg.type === "resumed") {
+      this.dispatch("resumed", { notice: null });
+      this.store.notice.show("Reconnected — the run went on where it was");
+      return;
+    }
     const notice = isReconnect ? "Reconnected — the previous run was lost, so a new network was started" : null;
     this.dispatch("connected", { notice });
   }
 
-  onClose() {
+  onClose(code) {
+    this.greeting = null;
+    // (a failed reconnection closes too: offline or interrupted already, the first drop decided)
+    if (this.run.state !== "offline" && this.run.state !== "interrupted") this.resumable = RESUMABLE.has(this.run.state);
+    if (code === TAKEN_OVER) this.resumable = false; // another socket has it now: start over here
     this.dispatch("disconnected");
     this.store.set({ token: null });
     this.store.banner.set(
@@ -229,6 +262,7 @@ export class LiveRun {
 
   onMessage(msg) {
     if (!msg || typeof msg !== "object") return;
+    if (this.greeting) this.greeted(msg);
     if (msg.type === "status") this.onStatus(msg);
     else if (msg.type === "error") this.onError(msg);
     else if (msg.type === "points") this.onPoints(msg);
@@ -252,6 +286,7 @@ export class LiveRun {
     const store = this.store;
     // The first status of a connection has a token but no network yet (config null).
     const hasRun = msg.config !== null && msg.config !== undefined;
+    if (typeof msg.token === "string" && msg.token) this.lastToken = msg.token;
     store.set({ token: hasRun && typeof msg.token === "string" && msg.token ? msg.token : null });
     if (hasRun) store.set({ runConfig: msg.config, task: msg.config.task === "classify" ? "classify" : "regress" });
     store.emit("status", msg, hasRun);

@@ -20,17 +20,20 @@ export const STATES = [
 
 const to = (next, ...send) => ({ next, send });
 
-// Events: connected, disconnected; built (points of a new network), settingRefused (an
+// Events: connected (a new session), resumed (the session that was there before, taken back after a
+// dropped socket), disconnected; built (points of a new network), settingRefused (an
 // error naming a network or training setting), viewRefused (an error naming a view setting);
 // serverPaused, serverRunning, serverDiverged (a status); userStart, userPause, userStep,
 // userReset; networkChanged, trainingChanged, viewChanged (a setting of that kind was edited).
 export const TABLE = {
   offline: {
     connected: to("configuring", "configure"),
+    resumed: to("paused", "pause"), // the page did not mean to train: the session says where it is
     userStart: to("interrupted"),
   },
   interrupted: {
     connected: to("configuringToRun", "configure"),
+    resumed: to("running", "start"),
     userPause: to("offline"),
     userStep: to("offline"),
     userReset: to("offline"),

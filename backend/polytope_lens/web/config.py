@@ -35,6 +35,7 @@ class Settings:
     send_timeout_s: float = 10.0  # a client that takes no message for this long is dropped
     ping_interval_s: float = 10.0  # websocket keep-alive pings ...
     ping_timeout_s: float = 10.0  # ... and how long a pong may take before the connection is dropped
+    resume_grace_s: float = 60.0  # a session whose socket dropped waits this long for its page (?resume=TOKEN)
     max_queued_commands: int = 16  # commands waiting per session; more get "slow down"
     # where each live session trains (sessions/engine.py); the plain names ("thread") are taken too.
     # Ray: on the cluster at ray_address, or a local Ray

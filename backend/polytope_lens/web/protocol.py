@@ -204,6 +204,15 @@ class EditedMessage(_ServerMessage):
     _omit_when_none = ("row", "col", "value", "values")
 
 
+class ResumedMessage(_ServerMessage):
+    """The first message of a socket opened with ``?resume=TOKEN`` when that session was still
+    there: the run went on while the page was away, and what the session said meanwhile follows.
+    (Without it, the first message is a new session's status.)"""
+
+    type: Literal["resumed"] = "resumed"
+    token: str
+
+
 class PointsMessage(_ServerMessage):
     """The training and validation pixels of a new network, as [row, column] of the size x size target."""
 
@@ -249,7 +258,7 @@ class BinaryMessage(BaseModel):
     data: bytes
 
 
-ServerMessage = Union[StatusMessage, ErrorMessage, PointsMessage, EditedMessage]
+ServerMessage = Union[StatusMessage, ErrorMessage, PointsMessage, EditedMessage, ResumedMessage]
 
 
 class NotAJsonNumber(str):

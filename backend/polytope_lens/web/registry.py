@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Awaitable, Callable
 
 from fastapi import Depends, HTTPException
 from starlette.requests import HTTPConnection
@@ -22,18 +22,40 @@ from .config import Settings
 from .jobs import GeometryPool
 from .sessions.contract import Downloads, Session
 from .sessions.factory import SessionFactory
+from .sessions.outbox import ServerOutbox
 from .networkstore import NetworkStore
 from .store import ImageStore
 
 
+@dataclass
+class _Away:
+    """A session whose socket dropped: it goes on (training, if it was) until its page comes back
+    for it or ``timer`` ends it."""
+
+    session: Session
+    outbox: ServerOutbox
+    end: Callable[[Session], Awaitable[None]]
+    timer: asyncio.TimerHandle | None = None
+
+
 class SessionRegistry:
     """Open sessions by token, and those closed by their socket whose worker has not ended yet
-    (they still hold memory, so they count against ``max_sessions``)."""
+    (they still hold memory, so they count against ``max_sessions``).
 
-    def __init__(self, max_sessions: int):
+    An open session is either on a socket (``attached``: the event that asks that socket to let it
+    go) or away: its socket dropped and it waits ``resume_grace_s`` for its page to reconnect with
+    its token (``/ws?resume=TOKEN``, routers/live.py) before it is ended. A stalled page or a network
+    blip then costs no run.
+    """
+
+    def __init__(self, max_sessions: int, resume_grace_s: float = 0.0):
         self.max_sessions = max_sessions
+        self.resume_grace_s = resume_grace_s
         self.sessions: dict[str, Session] = {}
         self.closing: set[Session] = set()
+        self.attached: dict[str, asyncio.Event] = {}
+        self.away: dict[str, _Away] = {}
+        self._endings: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -52,14 +74,68 @@ class SessionRegistry:
     def get(self, token: str) -> Session | None:
         return self.sessions.get(token)
 
+    def attach(self, session: Session) -> asyncio.Event:
+        """``session`` is on a socket now; the event returned is set when another socket takes it."""
+        let_go = asyncio.Event()
+        self.attached[session.token] = let_go
+        return let_go
+
+    def set_aside(self, session: Session, outbox: ServerOutbox, end: Callable[[Session], Awaitable[None]]) -> bool:
+        """Its socket dropped: keep ``session`` (and what it says, in ``outbox``) for
+        ``resume_grace_s``, then ``end`` it unless its page came back. False (nothing kept) when the
+        registry keeps none or the session has ended."""
+        self.attached.pop(session.token, None)
+        if self.resume_grace_s <= 0 or not session.alive or self.sessions.get(session.token) is not session:
+            return False
+        outbox.rebind(lambda: None)  # no socket to wake; messages wait, frames stay latest-wins
+
+        away = self.away[session.token] = _Away(session, outbox, end)
+        away.timer = asyncio.get_running_loop().call_later(self.resume_grace_s, self._end_away, session.token)
+        return True
+
+    def _end_away(self, token: str) -> None:
+        away = self.away.pop(token, None)
+        if away is None:
+            return
+        away.timer.cancel()
+        task = asyncio.ensure_future(away.end(away.session))
+        self._endings.add(task)  # held until done (the loop keeps only weak references to tasks)
+        task.add_done_callback(self._endings.discard)
+
+    async def take_back(self, token: str, wait_s: float = 5.0) -> tuple[Session, ServerOutbox] | None:
+        """The session named ``token`` and its outbox, for a socket that resumes it; None when there
+        is none to resume (never existed, ended, or its grace ran out). A session still on another
+        socket (the page saw its connection drop before the server did) is asked to let go first."""
+        let_go = self.attached.get(token)
+        if let_go is not None:
+            let_go.set()
+            deadline = asyncio.get_running_loop().time() + wait_s
+            while token not in self.away and token in self.attached:
+                if asyncio.get_running_loop().time() > deadline:
+                    return None
+                await asyncio.sleep(0.01)
+        away = self.away.get(token)
+        if away is None:
+            return None
+        if not away.session.alive:  # its worker ended while away: nothing to resume, end it now
+            self._end_away(token)
+            return None
+        del self.away[token]
+        away.timer.cancel()
+        return away.session, away.outbox
+
     async def close(self, session: Session, close) -> None:
         """Forget ``session`` and run ``close(session)`` (blocking: it joins the worker) off the loop."""
         self.sessions.pop(session.token, None)
+        self.attached.pop(session.token, None)
         self.closing.add(session)
         if await asyncio.to_thread(close, session):
             self.closing.discard(session)
 
     async def close_all(self) -> None:
+        for away in self.away.values():
+            away.timer.cancel()
+        self.away.clear()
         for session in list(self.sessions.values()):
             await asyncio.to_thread(session.close)
 

@@ -1,6 +1,7 @@
-"""The websocket: one live session per socket.
+"""The websocket: one live session per socket, which outlives a dropped socket for a while.
 
-This module only moves messages between the socket and the session's outbox
+This module only moves messages between the socket and the session's outbox, hands a session
+back to its page's new socket (``/ws?resume=TOKEN``: registry.py keeps it meanwhile),
 and enforces the server's limits (config.Settings): the session cap ("busy"),
 the origin check, admission of each command (the live cost of a run, the
 server's memory budget), a send timeout for clients that stop reading, the
@@ -19,7 +20,8 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
 from ..memory import give_back_memory
-from ..protocol import BinaryMessage, Configure, ErrorMessage, LiveLimits, ProtocolError, View, check_live_cost, parse_command
+from ..protocol import (BinaryMessage, Configure, ErrorMessage, LiveLimits, ProtocolError, ResumedMessage, View,
+                        check_live_cost, parse_command)
 from ..budget import MemoryBudget
 from ..networkstore import NetworkStore, UnknownNetwork
 from ..registry import BudgetDep, NetworksDep, RegistryDep, SessionFactoryDep, SettingsDep, StoreDep
@@ -34,6 +36,9 @@ class SlowClient(Exception):
     """The client did not take a message within Settings.send_timeout_s."""
 
 
+TAKEN_OVER = 4001  # close code: the session went on to a newer socket of its page (?resume=TOKEN)
+
+
 @router.websocket("/ws")
 async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep, store: StoreDep, budget: BudgetDep,
                     sessions: SessionFactoryDep, networks: NetworksDep):
@@ -42,7 +47,31 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
         await _deny(ws, "this page's origin may not open a session here (see allowed_origins)")
         return
     await ws.accept()
-    if registry.full():
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def notify() -> None:
+        with contextlib.suppress(RuntimeError):  # loop closed at shutdown
+            loop.call_soon_threadsafe(wake.set)
+
+    async def end(session: Session) -> None:
+        budget.release(session.token)
+        await registry.close(session, _close_session)
+
+    # A page that lost its socket asks for its session back; one that is gone gets a new session.
+    resumed = await registry.take_back(ws.query_params.get("resume") or "")
+    if resumed is not None:
+        session, outbox = resumed
+        outbox.rebind(notify)
+        wake.set()  # what the session said while its page was away goes out after the "resumed"
+        try:
+            await ws.send_text(ResumedMessage(token=session.token).to_json())
+        except Exception:  # gone again at once: keep waiting for the page
+            if not registry.set_aside(session, outbox, end):
+                await end(session)
+            return
+        log.info("session %s resumed on a new socket", session.token[:6])
+    elif registry.full():
         busy = ErrorMessage(
             message=f"the server is busy: {settings.max_sessions} sessions are open already (the limit); "
             "try again in a minute",
@@ -52,30 +81,40 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
             await ws.send_text(busy.to_json())
             await ws.close(code=1013, reason="busy: too many sessions")
         return
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-
-    def notify() -> None:
-        with contextlib.suppress(RuntimeError):  # loop closed at shutdown
-            loop.call_soon_threadsafe(wake.set)
-
-    outbox = ServerOutbox(notify=notify)
-    session = await asyncio.to_thread(sessions.open, store.target, outbox)  # may wait for a new process
-    registry.add(session)
+    else:
+        outbox = ServerOutbox(notify=notify)
+        session = await asyncio.to_thread(sessions.open, store.target, outbox)  # may wait for a new process
+        registry.add(session)
+    let_go = registry.attach(session)
     receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget, networks))
     sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
+    taken = asyncio.create_task(let_go.wait())
     try:
-        await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({receiver, sender, taken}, return_when=asyncio.FIRST_COMPLETED)
+        if sender.done() and not receiver.done():  # a failed send: let the receiver see how it closed
+            await asyncio.wait({receiver}, timeout=0.5)
     finally:
-        receiver.cancel()
-        sender.cancel()
-        await asyncio.gather(receiver, sender, return_exceptions=True)
-        budget.release(session.token)
-        await registry.close(session, _close_session)
+        for task in (receiver, sender, taken):
+            task.cancel()
+        await asyncio.gather(receiver, sender, taken, return_exceptions=True)
+        # A page that closed its socket itself is done with the session; one whose socket dropped
+        # may come back for it (Settings.resume_grace_s), meanwhile it goes on.
+        if _closed_by_client(receiver) or not registry.set_aside(session, outbox, end):
+            await end(session)
     if sender.done() and not sender.cancelled() and isinstance(sender.exception(), SlowClient):
-        log.warning("dropped a session whose client stopped reading: %s", sender.exception())
+        log.warning("a session's client stopped reading: %s", sender.exception())
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(code=1008, reason="the client stopped reading"), 0.5)
+    elif let_go.is_set():
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=TAKEN_OVER, reason="the session went on on a newer connection"), 0.5)
+
+
+def _closed_by_client(receiver: asyncio.Task) -> bool:
+    """The client closed the socket itself (a close frame, 1000 or 1001: a page closed or left),
+    not a drop (1006: no close frame; 1011: no pong; a send that timed out)."""
+    return (receiver.done() and not receiver.cancelled() and receiver.exception() is None
+            and receiver.result() in (1000, 1001))
 
 
 def _settings_after(command, config, resolution: int) -> tuple | None:
@@ -95,21 +134,22 @@ async def _deny(ws: WebSocket, detail: str) -> None:
 
 
 async def _receive_loop(ws: WebSocket, session: Session, outbox: ServerOutbox, limits: LiveLimits,
-                        budget: MemoryBudget, networks: NetworkStore) -> None:
-    """Parse client messages into commands; answer bad ones with an error. Ends at disconnect.
+                        budget: MemoryBudget, networks: NetworkStore) -> int | None:
+    """Parse client messages into commands; answer bad ones with an error. Ends at disconnect,
+    with its close code.
 
     Every message gets its reply (an error, "slow down", or the command's own effect); while
     the client has not taken ``outbox.high_water`` replies yet, no more messages are read.
     """
     # the session's network and grid as they will be once it gets to the next command: what the
     # admission checks (live cost, memory budget) judge
-    config, resolution = None, session.view.resolution
+    config, resolution = session.config(), session.view.resolution
     while True:
         while outbox.backlog() >= outbox.high_water:  # replies are never dropped: wait for the sender
             await asyncio.sleep(0.005)
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
-            return
+            return message.get("code")
         text = message.get("text")
         try:
             command = parse_command(text if text is not None else (message.get("bytes") or b""), limits)

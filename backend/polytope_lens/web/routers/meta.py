@@ -25,11 +25,12 @@ router = APIRouter(prefix="/api", tags=["server"])
 class Health(BaseModel):
     status: str
     sessions: int  # live sessions holding one of max_sessions places (a closed one until its process ends)
+    away: int = 0  # of those, sessions whose socket dropped, waiting for their page (Settings.resume_grace_s)
 
 
 @router.get("/health", response_model=Health)
 async def health(registry: RegistryDep):
-    return {"status": "ok", "sessions": registry.in_use()}
+    return {"status": "ok", "sessions": registry.in_use(), "away": len(registry.away)}
 
 
 class Options(BaseModel):

@@ -31,6 +31,11 @@ class ServerOutbox(Outbox):
         self._notify = notify
         self._on_frame_taken: Callable[[], None] = lambda: None
 
+    def rebind(self, notify: Callable[[], None]) -> None:
+        """Wake ``notify`` from now on: the socket that sends this outbox changed (a session set
+        aside while its page reconnects, then resumed: web/registry.py)."""
+        self._notify = notify
+
     def when_frame_taken(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever the reader takes a frame (a session in another process may
         then draw again: process.py)."""
