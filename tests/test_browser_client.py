@@ -15,7 +15,7 @@ import re
 import httpx
 import numpy as np
 import pytest
-from browser import (CANVAS_STATS, canvas_rgb, canvas_stats, renderer_rgb, settled_text, text_of, wait_canvas_change,
+from browser import (CANVAS_STATS, canvas_rgb, canvas_stats, renderer_rgb, text_of, wait_canvas_change,
                      wait_number)
 from test_browser import QUERY, browser, by, expect, expect_state, open_app, server, start, pause  # noqa: F401 (fixtures)
 
@@ -44,6 +44,20 @@ def live_at(page, step: int) -> None:
     """The timeline follows the run and the panels show `step` (drawn, not only announced)."""
     expect(by(page, "timeline-step")).to_have_text(f"step {step} (live)")
     expect(by(page, "panel-partition")).to_have_attribute("data-step", str(step))
+
+
+def settled_live_step(page) -> int:
+    """After Pause, the step the page settles on: its last update received (the timeline's step) is
+    the one drawn and counted. (On a busy machine the page may draw a little behind what it received.)"""
+    return page.wait_for_function(
+        """() => {
+          const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+          const step = q("step-counter").textContent;
+          const settled = q("run-state").dataset.state === "paused" && q("timeline-step").dataset.step === step
+            && q("panel-partition").dataset.step === step;
+          return settled ? {step: Number(step)} : null;
+        }"""
+    ).json_value()["step"]
 
 
 def number_text(page, testid: str) -> int:
@@ -76,7 +90,7 @@ def test_client_mode_draws_the_network_as_the_server_computes_it(open_app, serve
     start(page)
     wait_number(page, "step-counter", ">", 300, timeout=40_000)
     pause(page)
-    step = int(settled_text(page, "step-counter"))
+    step = settled_live_step(page)
     live_at(page, step)
     expect(by(page, "region-count")).to_have_attribute("data-step", str(step))  # measured for the step on screen
 

@@ -417,6 +417,9 @@ class LiveSession(Session):
             step = int(trainer.step_count)
             note = written.describe(len(trainer.model.widths))
         self.history.mark(step, note)
+        # an unsent update is of the network before the edit: after "edited" it would show that one
+        # as the edited network (the next update carries the edit, docs/protocol.md)
+        self.outbox.discard_frame()
         self.outbox.put_message(EditedMessage(step=step, layer=edit.layer, kind=edit.kind, row=edit.row, col=edit.col,
                                               value=edit.value, values=edit.values, note=note))
         self._edit_unseen = True
