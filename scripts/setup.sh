@@ -25,4 +25,22 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 echo "setup: installing polytope-lens$extras"
 pip_install "${find_links[@]}" -e ".$extras"
+
+# The charts need only plotly's "basic" bundle (a quarter of the full one's load time per page):
+# fetched from the npm registry into frontend/vendor/ (git-ignored). Without npm the page loads the
+# full bundle of the plotly package instead (web/routers/pages.py).
+PLOTLY_BASIC="plotly.js-basic-dist-min@4.1.1"
+if [[ ! -f frontend/vendor/plotly-basic.min.js ]]; then
+    if command -v npm >/dev/null 2>&1 && tmp="$(mktemp -d)" \
+        && (cd "$tmp" && npm pack --silent "$PLOTLY_BASIC" >/dev/null 2>&1 && tar xzf ./*.tgz) \
+        && [[ -f "$tmp/package/plotly-basic.min.js" ]]; then
+        mkdir -p frontend/vendor
+        cp "$tmp/package/plotly-basic.min.js" frontend/vendor/
+        cp "$tmp/package/LICENSE" frontend/vendor/plotly-basic.LICENSE
+        echo "setup: fetched $PLOTLY_BASIC for the charts"
+    else
+        echo "setup: could not fetch $PLOTLY_BASIC with npm; the page loads plotly's full bundle"
+    fi
+    if [[ -n "${tmp:-}" ]]; then rm -rf "$tmp"; fi
+fi
 echo "setup: done (.venv/bin/polytope-lens)"

@@ -11,7 +11,9 @@ import pytest
 from live_server import running_server, serving_here
 from PIL import Image
 
+from polytope_lens.assets import FRONTEND_DIR
 from polytope_lens.core.settings import RunConfig, ViewSettings
+from polytope_lens.web.routers.pages import PLOTLY_BASIC_JS, PLOTLY_JS
 
 
 @pytest.fixture(scope="module")
@@ -228,9 +230,21 @@ def test_frontend_page_is_served_with_a_strict_policy(tmp_path):
         assert "script-src 'self'" in r.headers["content-security-policy"]
         js = httpx.get(url + "/static/app.js")
         assert js.status_code == 200 and "javascript" in js.headers["content-type"]
-        assert httpx.get(url + "/static/vendor/plotly.min.js").status_code == 200
+        # without the basic bundle beside the page (no npm at setup), plotly's full bundle
+        full = httpx.get(url + "/static/vendor/plotly.min.js")
+        assert full.status_code == 200 and full.content == PLOTLY_JS.read_bytes()
         missing = httpx.get(url + "/static/../../etc/passwd")
         assert missing.status_code == 404
+
+
+def test_the_page_gets_plotlys_basic_bundle_where_setup_fetched_it():
+    """scripts/setup.sh fetches it (CI runs that script): the charts need nothing past it."""
+    basic = FRONTEND_DIR / PLOTLY_BASIC_JS
+    assert basic.is_file(), "scripts/setup.sh puts plotly's basic bundle in frontend/vendor/"
+    with serving_here() as url:
+        served = httpx.get(url + "/static/vendor/plotly.min.js")
+    assert served.status_code == 200 and served.content == basic.read_bytes()
+    assert b"plotly.js (basic" in served.content[:200] and len(served.content) < len(PLOTLY_JS.read_bytes()) / 3
 
 
 def test_default_bind_is_loopback():
