@@ -48,7 +48,8 @@ PLATEAU_SLACK = 24 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def server():
-    with running_server(max_sessions=TRAINERS + 3) as url:
+    # a vanished client's session waits 1 s for its page (not 60): everything is given back within the test
+    with running_server(max_sessions=TRAINERS + 3, resume_grace_s=1.0) as url:
         yield url
         assert url.alive()
 

@@ -122,19 +122,17 @@ def test_a_newer_socket_takes_the_session_from_an_older_one(server):
     wait_health(server, "sessions", 0, 5)
 
 
-def test_unknown_tokens_get_a_new_session_and_the_limit_counts_sessions_away(server):
+def test_a_new_page_takes_the_place_of_a_session_away_when_every_place_is_taken(server):
     client, _ = training(server)
     drop(client)
     wait_health(server, "away", 1, 10)
-    with LiveClient(server) as second:  # the second of two places
-        assert second.token
-        with LiveClient(server, read_status=False) as third:
-            busy = third.expect("error")
-            assert busy["field"] == "busy"
+    with LiveClient(server) as second, LiveClient(server) as third:  # two places: the one away makes room
+        assert second.token and third.token
+        assert health(server) == {"status": "ok", "sessions": 2, "away": 0}
+        late, first = resume(server, client.token)  # it was ended: nothing to take back, and no room
+        with late:
+            assert first["type"] == "error" and first["field"] == "busy"
         guess, first = resume(server, "not-a-token")
         with guess:
-            assert first["type"] == "error" and first["field"] == "busy"  # no session to take: a new one, refused
-    again, first = resume(server, client.token)
-    with again:
-        assert first["type"] == "resumed"
+            assert first["type"] == "error" and first["field"] == "busy"
     wait_health(server, "sessions", 0, 5)

@@ -1,11 +1,13 @@
 // The websocket to the server (docs/protocol.md): JSON text messages both ways,
-// binary frames from the server, automatic reconnection with back-off. The server
+// binary frames from the server, each acknowledged ("received": the server then sends a slow page
+// fewer, newer frames, never a backlog), automatic reconnection with back-off. The server
 // never sends NaN or Infinity (it refuses to), so plain JSON.parse reads everything.
 
 import { decodeSurface } from "../surface/surfacewire.js";
 
 const MAGIC = [0x50, 0x4c, 0x46, 0x31]; // "PLF1"
 const decoder = new TextDecoder("utf-8");
+const RECEIVED = JSON.stringify({ type: "received" }); // a frame taken (the server's window: docs/protocol.md)
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1; // the wire's float32 order
 
 export class FrameError extends Error {}
@@ -137,7 +139,8 @@ export class Connection {
     this.timer = null;
     let ws;
     try {
-      ws = new WebSocket(this.url());
+      const url = this.url();
+      ws = new WebSocket(`${url}${url.includes("?") ? "&" : "?"}acks=1`); // this page acknowledges frames
     } catch (err) {
       console.warn("websocket could not be created:", err);
       this._scheduleReconnect();
@@ -173,8 +176,10 @@ export class Connection {
           frame = parseFrame(event.data);
         } catch (err) {
           console.warn("unreadable frame:", err.message);
+          this._received(ws);
           return;
         }
+        if (!frame.surface) this._received(ws); // taken: the server may send the next (a surface is not counted)
         frame.receivedAt = event.timeStamp; // when it arrived (performance.now()'s clock)
         this._call("onFrame", frame);
       }
@@ -187,6 +192,10 @@ export class Connection {
       this._call("onClose", opened, event.code);
       if (!this.closedByUs) this._scheduleReconnect();
     });
+  }
+
+  _received(ws) {
+    if (ws.readyState === WebSocket.OPEN) ws.send(RECEIVED);
   }
 
   /** Send a JSON message; false when not connected (the caller re-syncs on open). */

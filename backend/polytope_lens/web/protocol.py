@@ -104,6 +104,14 @@ class Reset(_Message):
     type: Literal["reset"]
 
 
+class Received(_Message):
+    """The client took a frame (sent for each one by a client that opened ``/ws?acks=1``): the
+    server keeps at most a few frames unacknowledged, so a slow page is sent fewer, newer frames
+    instead of a backlog in the network's buffers. Answered with nothing; ignored from others."""
+
+    type: Literal["received"]
+
+
 # A number a person typed: finite and at most MAX_ABS_VALUE either way (checked again in core/handedits.py).
 HandValue = Annotated[float, Field(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE, allow_inf_nan=False)]
 
@@ -141,9 +149,9 @@ View = create_model(
     **_optional_fields(ViewSettings),
 )
 
-Command = Annotated[Union[Configure, Start, Pause, Step, Reset, Set, View, Edit], Field(discriminator="type")]
+Command = Annotated[Union[Configure, Start, Pause, Step, Reset, Set, View, Edit, Received], Field(discriminator="type")]
 _COMMAND = TypeAdapter(Command)
-TYPES = ("configure", "start", "pause", "step", "reset", "set", "view", "edit")
+TYPES = ("configure", "start", "pause", "step", "reset", "set", "view", "edit", "received")
 
 
 def changes(command: BaseModel) -> dict:

@@ -102,6 +102,17 @@ class SessionRegistry:
         self._endings.add(task)  # held until done (the loop keeps only weak references to tasks)
         task.add_done_callback(self._endings.discard)
 
+    async def make_room(self) -> bool:
+        """When every place is taken, end sessions away (the longest away first: its page is the
+        likeliest gone) until one is free: a page that is here comes before one that may come back.
+        True when there is room now."""
+        while self.full() and self.away:
+            token = next(iter(self.away))
+            away = self.away.pop(token)
+            away.timer.cancel()
+            await away.end(away.session)
+        return not self.full()
+
     async def take_back(self, token: str, wait_s: float = 5.0) -> tuple[Session, ServerOutbox] | None:
         """The session named ``token`` and its outbox, for a socket that resumes it; None when there
         is none to resume (never existed, ended, or its grace ran out). A session still on another

@@ -20,8 +20,8 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
 from ..memory import give_back_memory
-from ..protocol import (BinaryMessage, Configure, ErrorMessage, LiveLimits, ProtocolError, ResumedMessage, View,
-                        check_live_cost, parse_command)
+from ..protocol import (BinaryMessage, Configure, ErrorMessage, LiveLimits, ProtocolError, Received, ResumedMessage,
+                        View, check_live_cost, parse_command)
 from ..budget import MemoryBudget
 from ..networkstore import NetworkStore, UnknownNetwork
 from ..registry import BudgetDep, NetworksDep, RegistryDep, SessionFactoryDep, SettingsDep, StoreDep
@@ -37,6 +37,32 @@ class SlowClient(Exception):
 
 
 TAKEN_OVER = 4001  # close code: the session went on to a newer socket of its page (?resume=TOKEN)
+FRAME_WINDOW = 4  # frames a client that acknowledges them (?acks=1) may hold unacknowledged
+
+
+class SlowClient(Exception):
+    """The client did not take a message within Settings.send_timeout_s."""
+
+
+class FrameWindow:
+    """Frames sent and not yet acknowledged, for a client that says ``received`` for each frame it
+    took (``/ws?acks=1``: the page). Sending waits while ``size`` are out, the newest frame waiting in
+    the outbox (latest-wins): a page that draws slower than the server trains is sent fewer, newer
+    frames, not a backlog in the network's buffers that it would show seconds late. Without acks
+    (``size`` None) the socket's own buffers are the only bound."""
+
+    def __init__(self, size: int | None):
+        self.size = size
+        self.out = 0
+
+    def open(self) -> bool:
+        return self.size is None or self.out < self.size
+
+    def sent(self) -> None:
+        self.out += 1
+
+    def received(self) -> None:
+        self.out = max(0, self.out - 1)
 
 
 @router.websocket("/ws")
@@ -71,7 +97,7 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
                 await end(session)
             return
         log.info("session %s resumed on a new socket", session.token[:6])
-    elif registry.full():
+    elif not await registry.make_room():
         busy = ErrorMessage(
             message=f"the server is busy: {settings.max_sessions} sessions are open already (the limit); "
             "try again in a minute",
@@ -86,8 +112,10 @@ async def websocket(ws: WebSocket, settings: SettingsDep, registry: RegistryDep,
         session = await asyncio.to_thread(sessions.open, store.target, outbox)  # may wait for a new process
         registry.add(session)
     let_go = registry.attach(session)
-    receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget, networks))
-    sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s))
+    window = FrameWindow(FRAME_WINDOW if ws.query_params.get("acks") == "1" else None)
+    receiver = asyncio.create_task(_receive_loop(ws, session, outbox, settings.live_limits, budget, networks,
+                                                 window, wake))
+    sender = asyncio.create_task(_send_loop(ws, outbox, wake, settings.send_timeout_s, window))
     taken = asyncio.create_task(let_go.wait())
     try:
         await asyncio.wait({receiver, sender, taken}, return_when=asyncio.FIRST_COMPLETED)
@@ -134,12 +162,14 @@ async def _deny(ws: WebSocket, detail: str) -> None:
 
 
 async def _receive_loop(ws: WebSocket, session: Session, outbox: ServerOutbox, limits: LiveLimits,
-                        budget: MemoryBudget, networks: NetworkStore) -> int | None:
+                        budget: MemoryBudget, networks: NetworkStore, window: FrameWindow,
+                        wake: asyncio.Event) -> int | None:
     """Parse client messages into commands; answer bad ones with an error. Ends at disconnect,
     with its close code.
 
-    Every message gets its reply (an error, "slow down", or the command's own effect); while
-    the client has not taken ``outbox.high_water`` replies yet, no more messages are read.
+    Every message gets its reply (an error, "slow down", or the command's own effect), but
+    ``received``, which only opens the send loop's window; while the client has not taken
+    ``outbox.high_water`` replies yet, no more messages are read.
     """
     # the session's network and grid as they will be once it gets to the next command: what the
     # admission checks (live cost, memory budget) judge
@@ -153,6 +183,10 @@ async def _receive_loop(ws: WebSocket, session: Session, outbox: ServerOutbox, l
         text = message.get("text")
         try:
             command = parse_command(text if text is not None else (message.get("bytes") or b""), limits)
+            if isinstance(command, Received):  # not a command of the session: the send loop's window
+                window.received()
+                wake.set()
+                continue
             if isinstance(command, Configure) and command.network is not None:
                 command = _with_network(command, networks)
             wanted = _settings_after(command, config, resolution)
@@ -182,7 +216,8 @@ def _with_network(command: Configure, networks: NetworkStore) -> Configure:
         raise ProtocolError(f"network: {exc}", field="network") from None
 
 
-async def _send_loop(ws: WebSocket, outbox: ServerOutbox, wake: asyncio.Event, timeout: float) -> None:
+async def _send_loop(ws: WebSocket, outbox: ServerOutbox, wake: asyncio.Event, timeout: float,
+                     window: FrameWindow) -> None:
     """Forward the outbox to the socket: messages in order, then the latest frame.
 
     Returns when the client is gone; raises SlowClient when one send takes longer than
@@ -193,13 +228,14 @@ async def _send_loop(ws: WebSocket, outbox: ServerOutbox, wake: asyncio.Event, t
         while True:
             await wake.wait()
             wake.clear()
-            messages, frame = outbox.take()
+            messages, frame = outbox.take(with_frame=window.open())  # else the frame waits for an ack
             for message in messages:
                 if isinstance(message, BinaryMessage):  # a surface: binary, in its place among the others
                     await _timed(ws.send_bytes(message.data), timeout)
                 else:
                     await _timed(ws.send_text(message.to_json()), timeout)
             if frame is not None:
+                window.sent()
                 await _timed(ws.send_bytes(frame), timeout)
     except (RuntimeError, ConnectionError, OSError):
         return  # disconnected (uvicorn's ClientDisconnected is an OSError); the receive loop sees it too
