@@ -51,6 +51,22 @@ CHROMIUM_ARGS = [
 
 
 # -- Chromium ---------------------------------------------------------------------------
+def playwright_or_skip():
+    """``(expect, sync_playwright)`` for a browser test module, called at its top: the module is
+    skipped where there is no Chromium or no Playwright, unless CI is set (in CI, where
+    scripts/test.sh installs both, a browser test never skips: a missing one fails)."""
+    import pytest
+
+    if chromium_path() is None and not os.environ.get("CI"):
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium, or run scripts/test.sh); "
+                    "browser tests run whenever CI is set", allow_module_level=True)
+    if os.environ.get("CI"):
+        from playwright.sync_api import expect, sync_playwright
+    else:
+        api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
+        expect, sync_playwright = api.expect, api.sync_playwright
+    return expect, sync_playwright
+
 def chromium_path() -> str | None:
     """Debian's Chromium, or a ``chromium`` on PATH; None when there is none."""
     if os.access(DEBIAN_CHROMIUM, os.X_OK):

@@ -15,18 +15,17 @@ in CI (scripts/test.sh installs Debian's Chromium) they always run.
 
 from __future__ import annotations
 
-import os
 import re
 import urllib.parse
 
 import pytest
 from browser import (
+    playwright_or_skip,
     CANVAS_HALVES,
     PageLog,
     blur,
     canvas_halves,
     canvas_stats,
-    chromium_path,
     launch_chromium,
     settled_text,
     text_of,
@@ -38,17 +37,7 @@ from PIL import Image
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip(
-        "no Chromium at /usr/bin/chromium (apt-get install chromium, or run scripts/test.sh); "
-        "browser tests run whenever CI is set",
-        allow_module_level=True,
-    )
-if os.environ.get("CI"):
-    from playwright.sync_api import expect, sync_playwright
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+expect, sync_playwright = playwright_or_skip()
 
 QUERY = "res=128"  # a small grid: cheap frames on a 2-core machine
 RENDERS = ["server", "client"]  # who draws: server frames, or the page from the weights

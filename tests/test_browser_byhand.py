@@ -6,21 +6,14 @@ server and one page for the module (server drawing: its pictures are the same fo
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
-from browser import PageLog, ServeProcess, canvas_stats, chromium_path, launch_chromium, text_of, wait_ready
+from browser import playwright_or_skip, PageLog, ServeProcess, canvas_stats, launch_chromium, text_of, wait_ready
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import expect, sync_playwright
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+expect, sync_playwright = playwright_or_skip()
 
 WAIT = 20_000
 expect.set_options(timeout=WAIT)
@@ -29,8 +22,9 @@ PREDICTION = "panel-prediction"
 
 
 @pytest.fixture(scope="module")
-def page():
-    with ServeProcess() as server, sync_playwright() as p:
+def page(shared_serve):
+    server = shared_serve  # tests/conftest.py: the worker's server (this page's session is its own)
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         context.set_default_timeout(WAIT)

@@ -5,20 +5,13 @@ network's weights are refused in words). Real Chromium against a real server; on
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
-from browser import PageLog, ServeProcess, canvas_stats, chromium_path, launch_chromium, wait_ready
+from browser import playwright_or_skip, PageLog, canvas_stats, launch_chromium, wait_ready
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import expect, sync_playwright
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+expect, sync_playwright = playwright_or_skip()
 
 WAIT = 20_000
 expect.set_options(timeout=WAIT)
@@ -28,8 +21,9 @@ QUERY = f"res=64&render=server&img=moving-disk&layers={','.join(map(str, WIDTHS)
 
 
 @pytest.fixture(scope="module")
-def page():
-    with ServeProcess() as server, sync_playwright() as p:
+def page(shared_serve):
+    server = shared_serve  # tests/conftest.py: the worker's server (this page's session is its own)
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         context.set_default_timeout(WAIT)

@@ -5,21 +5,14 @@ play, pause and scrub, overlaid curves, the sortable sweep table."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
-from browser import PageLog, ServeProcess, canvas_rgb, chromium_path, launch_chromium
+from browser import playwright_or_skip, PageLog, ServeProcess, canvas_rgb, launch_chromium
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium, or run scripts/test.sh)", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import expect, sync_playwright
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+expect, sync_playwright = playwright_or_skip()
 
 expect.set_options(timeout=20_000)
 @pytest.fixture(scope="module")

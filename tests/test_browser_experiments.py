@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 
 import pytest
-from browser import PageLog, chromium_path, launch_chromium, wait_number, wait_ready
+from browser import playwright_or_skip, PageLog, launch_chromium, wait_number, wait_ready
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import expect, sync_playwright
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+expect, sync_playwright = playwright_or_skip()
 
 WAIT = 20_000
 expect.set_options(timeout=WAIT)

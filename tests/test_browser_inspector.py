@@ -11,7 +11,6 @@ the panel's view box.
 from __future__ import annotations
 
 import json
-import os
 import xml.etree.ElementTree as ET
 
 import httpx
@@ -20,8 +19,7 @@ import pytest
 import torch
 
 
-from browser import chromium_path, launch_chromium
-from playwright.sync_api import sync_playwright
+from browser import playwright_or_skip, launch_chromium
 
 from polytope_lens.geometry.exact import exact_partition, region_counts_per_layer
 from polytope_lens.core.training import trainer_from_checkpoint
@@ -30,8 +28,7 @@ pytestmark = pytest.mark.browser
 
 STEPS = 300
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium here: scripts/test.sh installs Debian's", allow_module_level=True)
+_, sync_playwright = playwright_or_skip()
 
 
 def _testid(name: str) -> str:

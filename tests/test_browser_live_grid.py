@@ -11,28 +11,22 @@ No timing is asserted: the rate (at least 2 updates a second) is benchmarks/live
 
 from __future__ import annotations
 
-import os
 
 import pytest
-from browser import PageLog, ServeProcess, chromium_path, launch_chromium, wait_ready
+from browser import playwright_or_skip, PageLog, launch_chromium, wait_ready
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import expect, sync_playwright
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+expect, sync_playwright = playwright_or_skip()
 
 expect.set_options(timeout=60_000)
 
 STEP = "() => Number((document.querySelector('[data-testid=step-counter]').textContent || '').replace(/[^0-9]/g, ''))"
 
 
-def test_a_very_wide_network_trains_live_and_says_its_grid_is_coarser():
-    with ServeProcess() as server, sync_playwright() as p:
+def test_a_very_wide_network_trains_live_and_says_its_grid_is_coarser(shared_serve):
+    server = shared_serve  # tests/conftest.py: the worker's server
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})

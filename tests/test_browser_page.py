@@ -8,13 +8,12 @@ there is no Chromium and CI is unset.
 
 from __future__ import annotations
 
-import os
 import re
 
 import httpx
 import numpy as np
 import pytest
-from browser import (CANVAS_STATS, PageLog, blur, canvas_rgb, canvas_stats, chromium_path, launch_chromium,
+from browser import (playwright_or_skip, CANVAS_STATS, PageLog, blur, canvas_rgb, canvas_stats, launch_chromium,
                      page_bytes, renderer_rgb, text_of, wait_canvas_change, wait_number, wait_ready)
 
 from polytope_lens.core.training import trainer_from_checkpoint
@@ -23,13 +22,7 @@ from polytope_lens.output.render import partition_rgb, prediction_rgb
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import expect, sync_playwright
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+expect, sync_playwright = playwright_or_skip()
 
 QUERY = "res=128"
 WAIT = 20_000

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
 
 import numpy as np
 import pytest
 import torch
-from browser import PageLog, chromium_path, launch_chromium
+from browser import playwright_or_skip, PageLog, launch_chromium
 
 from polytope_lens.core.images import load_target
 from polytope_lens.core.model import build_mlp
@@ -34,12 +33,7 @@ from polytope_lens.web.middleware import CSP
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import sync_playwright
-else:
-    sync_playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").sync_playwright
+_, sync_playwright = playwright_or_skip()
 
 AGREE = 0.999  # share of pixels that must agree (float32 rounding ties aside)
 TEST_PAGE = "/__renderer-test"  # answered by the test itself (page.route), same origin as /static/

@@ -9,25 +9,19 @@ checks that the page keeps advancing while it trains.
 
 from __future__ import annotations
 
-import os
 
 import pytest
-from browser import PageLog, ServeProcess, chromium_path, launch_chromium, wait_ready
+from browser import playwright_or_skip, PageLog, launch_chromium, wait_ready
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import expect, sync_playwright
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
-    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+expect, sync_playwright = playwright_or_skip()
 
 expect.set_options(timeout=60_000)
 
-def test_the_lazy_experiment_charts_its_layer():
-    with ServeProcess() as server, sync_playwright() as p:
+def test_the_lazy_experiment_charts_its_layer(shared_serve):
+    server = shared_serve  # tests/conftest.py: the worker's server
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})

@@ -8,22 +8,19 @@ short look with server frames.
 
 from __future__ import annotations
 
-import os
 
 import httpx
 import numpy as np
 import pytest
 import torch
-from browser import chromium_path, launch_chromium
+from browser import playwright_or_skip, launch_chromium
 from live_server import running_server
-from playwright.sync_api import sync_playwright
 
 from polytope_lens.core.training import trainer_from_checkpoint
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium here: scripts/test.sh installs Debian's", allow_module_level=True)
+_, sync_playwright = playwright_or_skip()
 
 STEPS = 150
 QUERY = "img=ring&layers=14x6&res=128&ntrain=2000&nval=200"

@@ -12,12 +12,11 @@ serve``) drawing the same weights: the panels must be the same pixels. Harness: 
 from __future__ import annotations
 
 import base64
-import os
 
 import numpy as np
 import pytest
 import torch
-from browser import PageLog, chromium_path, launch_chromium
+from browser import playwright_or_skip, PageLog, launch_chromium
 
 from polytope_lens.core.model import build_mlp
 from polytope_lens.core.network import FrozenNetwork
@@ -30,12 +29,7 @@ from polytope_lens.notebook.frontend import page_facts  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None and not os.environ.get("CI"):
-    pytest.skip("no Chromium at /usr/bin/chromium; browser tests run whenever CI is set", allow_module_level=True)
-if os.environ.get("CI"):
-    from playwright.sync_api import sync_playwright
-else:
-    sync_playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").sync_playwright
+_, sync_playwright = playwright_or_skip()
 
 TEST_PAGE = "/__widget-test"
 WIDGET_MODULE = "/__lens-widget.js"  # the widget's _esm, served as anywidget would import it
