@@ -168,9 +168,13 @@ def test_one_edit_at_a_time_gets_its_frame_then_its_count(session):
         before, _ = session.weights_snapshot()
         assert session.edit(parse_command(json.dumps({"type": "edit", **WEIGHT, "value": value}))) is None
         network, step = session.weights_snapshot()
-        assert session.outbox.put, "the frame of the edited network is drawn before edit() returns"
-        header, sections = decode_frame(session.outbox.put[0])
-        assert _drawn_from(sections, network, rather_than=before)
+        frames = [decode_frame(frame)[1] for frame in session.outbox.put]
+        edited = [i for i, sections in enumerate(frames) if _drawn_from(sections, network, rather_than=before)]
+        assert edited, "the frame of the edited network is drawn before edit() returns"
+        # before it, only the network before the edit (the count of it may finish first: it was queued
+        # before the edit); none of that one after it
+        assert all(_drawn_from(sections, before, rather_than=network) for sections in frames[:edited[0]])
+        assert not any(_drawn_from(sections, before, rather_than=network) for sections in frames[edited[0]:])
         _wait(lambda: decode_frame(session.outbox.put[-1])[0]["exact_status"] == "exact")
         last = decode_frame(session.outbox.put[-1])[0]
         assert last["exact_regions"] == exact_partition(network).region_count and last["exact_step"] == step
