@@ -25,6 +25,8 @@ export class ServerWeights {
 
   setToken(token) {
     this.token = token;
+    clearTimeout(this.timer); // a fetch scheduled for the session before is moot (none while disconnected)
+    this.timer = null;
     this.reset();
   }
 
@@ -58,6 +60,7 @@ export class ServerWeights {
 
   async fetch() {
     const token = this.token;
+    if (!token) return;
     this.busy = true;
     this.last = performance.now();
     try {

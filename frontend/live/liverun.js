@@ -5,6 +5,7 @@
 // Which edit sends what is the settings table's word (each setting's kind, shared/settings.js).
 
 import { websocketUrl } from "../shared/api.js";
+import { facts } from "../shared/facts.js";
 import { changedSettings } from "../shared/store.js";
 import { Connection } from "./connection.js";
 import { RunControl } from "./runcontrol.js";
@@ -32,7 +33,6 @@ const SERVER_EVENTS = { paused: "serverPaused", running: "serverRunning", diverg
 // Run states whose network the server holds as the page shows it: after a dropped socket the page
 // asks for that session back (/ws?resume=TOKEN) instead of building a new network.
 const RESUMABLE = new Set(["paused", "running", "diverged"]);
-const TAKEN_OVER = 4001; // the server's close code: the session went on to a newer socket
 
 export class LiveRun {
   /** Listens to the store's "command" events: start, pause, step (with n), reset. */
@@ -251,7 +251,7 @@ export class LiveRun {
     this.greeting = null;
     // (a failed reconnection closes too: offline or interrupted already, the first drop decided)
     if (this.run.state !== "offline" && this.run.state !== "interrupted") this.resumable = RESUMABLE.has(this.run.state);
-    if (code === TAKEN_OVER) this.resumable = false; // another socket has it now: start over here
+    if (code === facts.takenOverCloseCode) this.resumable = false; // another socket has it now: start over here
     this.dispatch("disconnected");
     this.store.set({ token: null });
     this.store.banner.set(

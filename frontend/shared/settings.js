@@ -97,6 +97,7 @@ export function readFacts(options) {
     maxWidth,
     maxParameters,
     pointColors: Object.freeze({ ...(options.point_colors || {}) }), // "#rrggbb" by "train", "val"
+    takenOverCloseCode: (options.connection || {}).taken_over_close_code, // live/liverun.js: do not resume
   });
 }
 

@@ -93,11 +93,17 @@ class SessionRegistry:
         away.timer = asyncio.get_running_loop().call_later(self.resume_grace_s, self._end_away, session.token)
         return True
 
-    def _end_away(self, token: str) -> None:
+    def _leave(self, token: str) -> _Away | None:
+        """The session away named ``token``, no longer away (its timer stopped); None when none is."""
         away = self.away.pop(token, None)
+        if away is not None:
+            away.timer.cancel()
+        return away
+
+    def _end_away(self, token: str) -> None:
+        away = self._leave(token)
         if away is None:
             return
-        away.timer.cancel()
         task = asyncio.ensure_future(away.end(away.session))
         self._endings.add(task)  # held until done (the loop keeps only weak references to tasks)
         task.add_done_callback(self._endings.discard)
@@ -107,9 +113,7 @@ class SessionRegistry:
         likeliest gone) until one is free: a page that is here comes before one that may come back.
         True when there is room now."""
         while self.full() and self.away:
-            token = next(iter(self.away))
-            away = self.away.pop(token)
-            away.timer.cancel()
+            away = self._leave(next(iter(self.away)))
             await away.end(away.session)
         return not self.full()
 
@@ -131,8 +135,7 @@ class SessionRegistry:
         if not away.session.alive:  # its worker ended while away: nothing to resume, end it now
             self._end_away(token)
             return None
-        del self.away[token]
-        away.timer.cancel()
+        self._leave(token)
         return away.session, away.outbox
 
     async def close(self, session: Session, close) -> None:

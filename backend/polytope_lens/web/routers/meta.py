@@ -18,6 +18,7 @@ from ...core.settings import MAX_POINTS, MAX_RESOLUTION, MIN_RESOLUTION, RunConf
 from ...output.facts import DRAWING, POINT_COLORS, DrawingFacts
 from ..protocol import MAX_STEP_N
 from ..registry import RegistryDep, SettingsDep
+from .live import TAKEN_OVER
 
 router = APIRouter(prefix="/api", tags=["server"])
 
@@ -41,6 +42,7 @@ class Options(BaseModel):
     point_colors: dict[str, str]  # "train", "val": "#rrggbb"
     drawing: DrawingFacts
     runs: dict[str, bool]  # "available": serve --runs DIR, so /api/runs and /compare answer
+    connection: dict[str, int]  # "taken_over_close_code": the socket's session went on to a newer socket
     limits: dict[str, Any]
 
 
@@ -57,6 +59,7 @@ async def options(settings: SettingsDep):
         "point_colors": POINT_COLORS,
         "drawing": DRAWING.model_dump(),
         "runs": {"available": settings.runs_dir is not None},  # serve --runs DIR: /api/runs and /compare
+        "connection": {"taken_over_close_code": TAKEN_OVER},
         "limits": {
             "max_depth": MAX_DEPTH,
             "max_width": MAX_WIDTH,
