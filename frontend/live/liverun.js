@@ -4,8 +4,7 @@
 // (token, run, runConfig, task, invalid) and events ("status", "points", "frame", "surface", ...).
 // Which edit sends what is the settings table's word (each setting's kind, shared/settings.js).
 
-import { websocketUrl } from "../shared/api.js";
-import { facts } from "../shared/facts.js";
+import { knownOptions, websocketUrl } from "../shared/api.js";
 import { changedSettings } from "../shared/store.js";
 import { Connection } from "./connection.js";
 import { RunControl } from "./runcontrol.js";
@@ -52,6 +51,9 @@ export class LiveRun {
     this.lastToken = null; // the session of the last status, which a reconnect asks for back ...
     this.resumable = false; // ... when the server holds its network as the page shows it
     this.greeting = null; // set on open: the connection's first message says whether it resumed
+    this.takenOverCode = null; // the close code of a socket whose session went on to a newer one (/api/options)
+    knownOptions().then((options) => { this.takenOverCode = (options.connection || {}).taken_over_close_code ?? null; },
+      () => {}); // (the page's entry reads the options first and says it when they cannot be had)
     this.connection = new Connection(() => this.socketUrl(), {
       onOpen: (isReconnect) => this.onOpen(isReconnect),
       onClose: (wasOpen, code) => this.onClose(code),
@@ -251,7 +253,7 @@ export class LiveRun {
     this.greeting = null;
     // (a failed reconnection closes too: offline or interrupted already, the first drop decided)
     if (this.run.state !== "offline" && this.run.state !== "interrupted") this.resumable = RESUMABLE.has(this.run.state);
-    if (code === facts.takenOverCloseCode) this.resumable = false; // another socket has it now: start over here
+    if (code === this.takenOverCode) this.resumable = false; // another socket has it now: start over here
     this.dispatch("disconnected");
     this.store.set({ token: null });
     this.store.banner.set(

@@ -97,7 +97,6 @@ export function readFacts(options) {
     maxWidth,
     maxParameters,
     pointColors: Object.freeze({ ...(options.point_colors || {}) }), // "#rrggbb" by "train", "val"
-    takenOverCloseCode: (options.connection || {}).taken_over_close_code, // live/liverun.js: do not resume
   });
 }
 
